@@ -1,0 +1,273 @@
+"""Synthetic degradations: noise, JPEG, blur, rain, haze, low light, SR downscaling (numpy + Pillow only).
+
+These make the degraded inputs for the tasks the HAIR / Hi-IR papers train and evaluate on (HAIR section 4.1:
+denoising sigma 15/25/50, deraining, dehazing, and the 5-degradation setting adding deblurring and low-light;
+Hi-IR adds SR and JPEG artefact removal). Paired benchmark data (Rain100L, SOTS, GoPro, LOL) are real captures;
+the rain, haze, blur and low-light models here are the usual physical approximations for on-the-fly training
+data and smoke tests, not replicas of those datasets.
+
+Conventions: float HWC/HW images in [0, 1], RGB; every function returns a new float32 array and never modifies
+its input; randomness only through an explicit ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+from irtool.degrade._image import (
+    as_float_image,
+    correlate_reflect,
+    correlate_separable_reflect,
+    finish,
+)
+from irtool.degrade.imresize import imresize, quantize_uint8, to_uint8
+from irtool.errors import UsageError
+
+__all__ = [
+    "add_gaussian_noise",
+    "add_haze",
+    "add_rain",
+    "darken",
+    "downscale",
+    "gaussian_blur",
+    "gaussian_kernel_1d",
+    "jpeg_compress",
+    "motion_blur",
+    "motion_blur_kernel",
+]
+
+
+def _pick(value: float | tuple[float, float], rng: np.random.Generator | None, *, name: str) -> float:
+    """A fixed value, or one drawn uniformly from a (low, high) range with ``rng``."""
+    if isinstance(value, tuple):
+        low, high = value
+        if low > high:
+            raise UsageError(f"{name} range must be (low, high) with low <= high, got {value}")
+        if rng is None:
+            raise UsageError(f"{name} given as a range needs an rng to sample from")
+        return float(rng.uniform(low, high))
+    return float(value)
+
+
+# --- noise -----------------------------------------------------------------------------------------------------
+
+
+def add_gaussian_noise(
+    img: np.ndarray,
+    *,
+    sigma: float | tuple[float, float],
+    rng: np.random.Generator,
+    clip: bool = True,
+) -> np.ndarray:
+    """Add white Gaussian noise with standard deviation ``sigma`` on the 0-255 scale (the field's sigma 15/25/50).
+
+    ``sigma`` may be a (low, high) range, sampled uniformly once per image. ``clip=False`` keeps values outside
+    [0, 1], as the SwinIR/Restormer color-denoising test protocol does; ``clip=True`` gives a valid image.
+    """
+    work = as_float_image(img)
+    sigma_255 = _pick(sigma, rng, name="sigma")
+    if sigma_255 < 0:
+        raise UsageError(f"noise sigma must be >= 0, got {sigma_255}")
+    noisy = work + rng.standard_normal(work.shape) * (sigma_255 / 255.0)
+    return finish(noisy, clip=clip)
+
+
+# --- JPEG ------------------------------------------------------------------------------------------------------
+
+
+def jpeg_compress(img: np.ndarray, *, quality: int | tuple[int, int], rng: np.random.Generator | None = None) -> np.ndarray:
+    """Encode and decode with Pillow's libjpeg at ``quality`` (1-95), 4:2:0 chroma subsampling.
+
+    The image is first quantized to 8 bits (JPEG codes 8-bit samples). Gray (HW or HWx1) stays one channel and
+    is coded as a grayscale JPEG; three channels are coded as YCbCr 4:2:0. A (low, high) quality range is
+    sampled as an integer with ``rng``.
+    """
+    work = as_float_image(img)
+    if isinstance(quality, tuple):
+        if rng is None:
+            raise UsageError("a JPEG quality range needs an rng to sample from")
+        q = int(rng.integers(quality[0], quality[1], endpoint=True))
+    else:
+        q = int(quality)
+    if not 1 <= q <= 100:
+        raise UsageError(f"JPEG quality must be in 1..100, got {q}")
+    channels = 1 if work.ndim == 2 else work.shape[2]
+    if channels not in (1, 3):
+        raise UsageError(f"JPEG needs a gray or RGB image, got {channels} channels")
+    pixels = to_uint8(work)
+    if channels == 1:
+        pil_img = Image.fromarray(pixels.reshape(work.shape[:2]), mode="L")
+    else:
+        pil_img = Image.fromarray(pixels, mode="RGB")
+    buffer = io.BytesIO()
+    # subsampling=2 is 4:2:0, the libjpeg/OpenCV default the JPEG-artefact benchmarks were made with.
+    pil_img.save(buffer, format="JPEG", quality=q, subsampling=2)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        out = np.asarray(decoded.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / np.float32(255.0)
+    return out.reshape(work.shape).astype(np.float32)
+
+
+# --- blur ------------------------------------------------------------------------------------------------------
+
+
+def gaussian_kernel_1d(sigma: float, *, radius: int | None = None) -> np.ndarray:
+    """Normalised 1-D Gaussian taps; the default radius ``ceil(3 sigma)`` keeps >99.7% of the mass."""
+    if sigma <= 0:
+        raise UsageError(f"blur sigma must be > 0, got {sigma}")
+    r = int(math.ceil(3.0 * sigma)) if radius is None else radius
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    taps = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    return taps / taps.sum()
+
+
+def gaussian_blur(img: np.ndarray, *, sigma: float) -> np.ndarray:
+    """Isotropic Gaussian blur (separable), reflect borders."""
+    work = as_float_image(img)
+    return finish(correlate_separable_reflect(work, gaussian_kernel_1d(sigma)))
+
+
+def motion_blur_kernel(*, length: float, angle_deg: float) -> np.ndarray:
+    """A linear motion-blur kernel: a 1-pixel-wide segment of ``length`` pixels at ``angle_deg`` (0 = horizontal,
+    counter-clockwise), anti-aliased by splatting many points along it bilinearly; sums to one, odd side."""
+    if length < 1:
+        raise UsageError(f"motion blur length must be >= 1 pixel, got {length}")
+    side = int(math.ceil(length)) | 1  # odd, so the segment is centred on a pixel
+    centre = side // 2
+    theta = math.radians(angle_deg)
+    steps = max(int(length * 8), 2)
+    t = np.linspace(-(length - 1) / 2.0, (length - 1) / 2.0, steps)
+    xs = centre + t * math.cos(theta)
+    ys = centre - t * math.sin(theta)  # image rows grow downwards
+    kernel = np.zeros((side, side), dtype=np.float64)
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    fx, fy = xs - x0, ys - y0
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            rows, cols = np.clip(y0 + dy, 0, side - 1), np.clip(x0 + dx, 0, side - 1)
+            np.add.at(kernel, (rows, cols), wy * wx)
+    return kernel / kernel.sum()
+
+
+def motion_blur(img: np.ndarray, *, length: float, angle_deg: float) -> np.ndarray:
+    """Blur along a straight line (camera shake approximated as linear motion), reflect borders."""
+    work = as_float_image(img)
+    return finish(correlate_reflect(work, motion_blur_kernel(length=length, angle_deg=angle_deg)))
+
+
+# --- rain ------------------------------------------------------------------------------------------------------
+
+
+def add_rain(
+    img: np.ndarray,
+    *,
+    density: float,
+    rng: np.random.Generator,
+    length: float = 15.0,
+    angle_deg: float | None = None,
+    brightness: float = 0.8,
+) -> np.ndarray:
+    """Synthetic rain: random thin slanted streaks, screen-blended onto the image.
+
+    Streak seeds are random pixels (a fraction ``density`` of the image, e.g. 0.002-0.02) with random intensity;
+    blurring them with a motion kernel along the fall direction turns each seed into a thin streak (the usual
+    Rain100L-style synthesis). ``angle_deg`` is measured from the horizontal (90 = vertical); None draws a
+    common slant in 60..120 degrees. The streak layer is gray and combined by screen blending
+    ``1 - (1 - I)(1 - R)``, so streaks brighten and never darken the scene.
+    """
+    work = as_float_image(img)
+    if not 0.0 <= density <= 1.0:
+        raise UsageError(f"rain density must be in [0, 1], got {density}")
+    h, w = work.shape[:2]
+    slant = float(rng.uniform(60.0, 120.0)) if angle_deg is None else float(angle_deg)
+    seeds = (rng.random((h, w)) < density) * rng.uniform(0.5, 1.0, size=(h, w))
+    streaks = correlate_reflect(seeds, motion_blur_kernel(length=length, angle_deg=slant))
+    # A streak's energy is spread over `length` pixels; rescale so its core is about `brightness`.
+    layer = np.clip(streaks * length * brightness, 0.0, 1.0)
+    if work.ndim == 3:
+        layer = layer[:, :, None]
+    return finish(1.0 - (1.0 - work) * (1.0 - layer))
+
+
+# --- haze ------------------------------------------------------------------------------------------------------
+
+
+def _depth_proxy(height: int, width: int, *, rng: np.random.Generator) -> np.ndarray:
+    """A plausible depth map in [0, 1]: far at the top (sky/horizon), near at the bottom, plus smooth variation.
+
+    The smooth part is a 4x4 random grid enlarged with bicubic ``imresize``, so it has no high frequencies.
+    """
+    rows = np.linspace(1.0, 0.0, height)[:, None] * np.ones((1, width))
+    coarse = rng.random((4, 4))
+    smooth = imresize(coarse, output_shape=(height, width))
+    smooth = (smooth - smooth.min()) / max(float(smooth.max() - smooth.min()), 1e-12)
+    return np.clip(0.7 * rows + 0.3 * smooth, 0.0, 1.0)
+
+
+def add_haze(
+    img: np.ndarray,
+    *,
+    beta: float,
+    rng: np.random.Generator,
+    airlight: float | tuple[float, float] = (0.7, 1.0),
+) -> np.ndarray:
+    """Atmospheric scattering model ``I = J t + A (1 - t)``, ``t = exp(-beta d)`` (Koschmieder; as in RESIDE/SOTS).
+
+    ``d`` is the depth proxy above, normalised to [0, 1], so ``beta`` is the optical thickness at the farthest
+    point (beta 0.5 = light haze, 3 = thick fog). ``airlight`` A is gray, fixed or sampled from a range.
+    """
+    work = as_float_image(img)
+    if beta < 0:
+        raise UsageError(f"haze beta must be >= 0, got {beta}")
+    a = _pick(airlight, rng, name="airlight")
+    depth = _depth_proxy(work.shape[0], work.shape[1], rng=rng)
+    transmission = np.exp(-beta * depth)
+    if work.ndim == 3:
+        transmission = transmission[:, :, None]
+    return finish(work * transmission + a * (1.0 - transmission))
+
+
+# --- low light -------------------------------------------------------------------------------------------------
+
+
+def darken(
+    img: np.ndarray,
+    *,
+    gamma: float,
+    scale: float,
+    noise_sigma: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Low-light synthesis: ``scale * img ** gamma`` (gamma > 1 crushes shadows more than highlights, as an
+    under-exposed sensor response), then Gaussian noise of ``noise_sigma`` (0-255 scale) for the amplified read
+    noise dark photographs show."""
+    work = as_float_image(img)
+    if gamma <= 0 or scale <= 0:
+        raise UsageError(f"low light needs gamma > 0 and scale > 0, got gamma={gamma}, scale={scale}")
+    dark = scale * np.power(np.clip(work, 0.0, 1.0), gamma)
+    dark = dark + rng.standard_normal(work.shape) * (noise_sigma / 255.0)
+    return finish(dark)
+
+
+# --- super-resolution ------------------------------------------------------------------------------------------
+
+
+def downscale(img: np.ndarray, *, scale: int) -> np.ndarray:
+    """The field's SR input: MATLAB bicubic ``imresize(img, 1/scale)`` then 8-bit quantization.
+
+    Height and width must be multiples of ``scale`` (crop the ground truth with ``modcrop`` first), otherwise
+    the LR image would not align with it.
+    """
+    work = as_float_image(img)
+    if scale < 1:
+        raise UsageError(f"SR scale must be >= 1, got {scale}")
+    h, w = work.shape[:2]
+    if h % scale or w % scale:
+        raise UsageError(
+            f"image {h}x{w} is not a multiple of scale {scale}; crop it with irtool.degrade.modcrop first"
+        )
+    return quantize_uint8(imresize(work, 1.0 / scale))
