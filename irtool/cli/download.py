@@ -1,0 +1,44 @@
+"""``irtool download``: fetch weights (and benchmarks) from the Hugging Face Hub, verified."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+
+def download(
+    names: Optional[List[str]] = typer.Argument(None, help="weights.toml entries to fetch."),
+    all_: bool = typer.Option(False, "--all", help="Every hub entry in weights.toml."),
+    bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark data set(s) to fetch (see `irtool eval --list`)."),
+) -> None:
+    """Download pinned files into the standard Hugging Face cache and check their sha256."""
+    from rich.console import Console
+
+    from irtool.errors import IrtoolError, UsageError
+    from irtool.weights import entry_path, load_catalog
+
+    console = Console(stderr=True)
+    catalog = load_catalog()
+    entries = list(catalog.entries.values()) if all_ else [catalog.get(n) for n in names or []]
+    if not entries and not bench:
+        raise UsageError("name weights entries to download, or use --all / --bench (see `irtool models`)")
+    failed = 0
+    for entry in entries:
+        try:
+            path = entry_path(entry, download=True)
+            console.print(f"[green]ok[/] {entry.name} -> {path}")
+        except IrtoolError as exc:
+            failed = failed or exc.exit_code
+            console.print(f"[red]failed[/] {entry.name}: {exc}", highlight=False, soft_wrap=True)
+    for name in bench or []:
+        from irtool.evaluate.benchmarks import fetch_benchmark
+
+        try:
+            root = fetch_benchmark(name)
+            console.print(f"[green]ok[/] benchmark {name} -> {root}")
+        except IrtoolError as exc:
+            failed = failed or exc.exit_code
+            console.print(f"[red]failed[/] benchmark {name}: {exc}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(failed)

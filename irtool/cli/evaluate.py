@@ -1,0 +1,33 @@
+"""``irtool eval``: benchmarks with the field's metrics and named, pinned protocols."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def evaluate(
+    bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark name(s), e.g. urban100, set5, cbsd68."),
+    task: str = typer.Option(..., "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4."),
+    model: Optional[List[str]] = typer.Option(None, "--model", help="weights.toml entries (several allowed)."),
+    weights: Optional[List[Path]] = typer.Option(None, "--weights", help="Local checkpoint(s); with --arch."),
+    arch: Optional[str] = typer.Option(None, "--arch"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Evaluate a local folder (HR only, or with --data-lq)."),
+    data_lq: Optional[Path] = typer.Option(None, "--data-lq"),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="Named evaluation protocol (default per task)."),
+    sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise level for denoise protocols."),
+    quality: Optional[int] = typer.Option(None, "--quality", help="JPEG quality for jpeg protocols."),
+    device: str = typer.Option("auto", "--device"),
+    tile: Optional[int] = typer.Option(None, "--tile"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Per-image results as CSV."),
+    json_report: Optional[Path] = typer.Option(None, "--json", help="Per-image and mean results as JSON."),
+    save_images: Optional[Path] = typer.Option(None, "--save-images"),
+    list_: bool = typer.Option(False, "--list", help="List benchmarks and protocols."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Evaluate models on benchmarks or a local folder; the input (or bicubic) baseline is always a row."""
+    from irtool.cli.eval_render import run_eval_cli
+
+    run_eval_cli(**locals())

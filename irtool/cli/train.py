@@ -1,0 +1,92 @@
+"""``irtool train``: the papers' recipes over folder datasets; runs unchanged under torchrun."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+ARCH_ALIASES = {"hi_ir": None, "res_hair": "res_hair", "restormer": "restormer"}
+
+
+def _default_preset(arch: str, task: str) -> str:
+    if arch == "hi_ir":
+        return f"hi_ir_b_{task}" if task.startswith("sr") else "hi_ir_unet"
+    return arch
+
+
+def train(
+    arch: Optional[str] = typer.Option(None, "--arch", help="Architecture family: res_hair, hi_ir, restormer (picks the paper preset for the task)."),
+    task: Optional[str] = typer.Option(None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, all, detect."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Exact preset (overrides --arch), e.g. res_hair_lite."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="hair, hi_ir or lite (default: from the preset)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file with any TrainConfig keys."),
+    data: Optional[str] = typer.Option(None, "--data", help="Folder of clean training images (targets when --data-lq is given)."),
+    data_lq: Optional[str] = typer.Option(None, "--data-lq", help="Folder of degraded inputs paired by file name with --data."),
+    val: Optional[str] = typer.Option(None, "--val", help="Validation folder (clean; degraded with a fixed seed)."),
+    val_lq: Optional[str] = typer.Option(None, "--val-lq", help="Degraded validation inputs paired with --val."),
+    iters: Optional[int] = typer.Option(None, "--iters"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    patch_size: Optional[int] = typer.Option(None, "--patch-size"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    workers: Optional[int] = typer.Option(None, "--workers"),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name: outputs go to OUT/NAME."),
+    out: Optional[str] = typer.Option(None, "--out", help="Runs folder (default runs/)."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Checkpoint file to resume, or 'auto' for the run's latest."),
+    init_weights: Optional[str] = typer.Option(None, "--init-weights", help="Start from these weights (fine-tuning)."),
+    backbone_weights: Optional[str] = typer.Option(None, "--backbone-weights", help="For --task detect: the trained Res-HAIR weights."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N, mps."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop (with a checkpoint) after this many seconds."),
+    export: Optional[str] = typer.Option(None, "--export", help="Add/replace this weights.toml entry with the final weights."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""
+    from rich.console import Console
+
+    from irtool.errors import UsageError
+    from irtool.train import load_config, train as run_training
+
+    if preset is None and arch is not None:
+        if arch not in ARCH_ALIASES:
+            raise UsageError(f"unknown --arch {arch!r}; choose from {', '.join(ARCH_ALIASES)}")
+        preset = _default_preset(arch, task or "denoise")
+    cfg = load_config(
+        preset=preset, task=task, recipe_name=recipe, config_file=config,
+        overrides=dict(preset=preset, task=task, data=data, data_lq=data_lq, val=val, val_lq=val_lq, iters=iters,
+                       batch_size=batch_size, patch_size=patch_size, lr=lr, workers=workers, out=out, resume=resume,
+                       init_weights=init_weights, backbone_weights=backbone_weights, device=device, seed=seed,
+                       time_limit=time_limit, name=name or None),
+    )
+    if name is None and cfg.name == "run":
+        cfg = cfg.replace(name=f"{cfg.preset}_{cfg.task}")
+    console = Console(stderr=True, quiet=quiet)
+    console.print(f"[bold]irtool train[/] {cfg.preset} on {cfg.task} -> {Path(cfg.out) / cfg.name}")
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console, disable=quiet) as bar:
+        tid = bar.add_task("training", total=cfg.iters, status="")
+
+        def on_log(rec: dict) -> None:
+            bits = [f"loss {rec['loss']:.4f}" if "loss" in rec else "", f"{rec['it_s']:.2f} it/s" if "it_s" in rec else ""]
+            bits += [f"{k[4:]} {v:.3f}" for k, v in rec.items() if k.startswith("val_")]
+            bar.update(tid, completed=rec["iter"], status="  ".join(b for b in bits if b))
+
+        result = run_training(cfg, on_log=on_log)
+    console.print(f"{result.stopped} at iteration {result.iteration}; run folder {result.run_dir}")
+    if result.stopped == "interrupted":
+        raise typer.Exit(130)
+    if export and result.final_weights is not None:
+        from irtool.train.export import export_run
+
+        tasks = ("all",) if cfg.task in ("all", "detect") else (cfg.task,)
+        measured = {k: round(v, 4) for k, v in (result.history[-1] if result.history else {}).items() if k.startswith("val_")}
+        catalog = export_run(name=export, weights_file=result.final_weights, cfg=cfg, tasks=tasks,
+                             command="irtool " + shlex.join(sys.argv[1:]), measured=measured,
+                             kind="giv-head" if cfg.task == "detect" else "restorer")
+        console.print(f"exported {export} into {catalog}")

@@ -1,0 +1,160 @@
+"""The ``weights.toml`` catalog: one validated, frozen entry per set of weights.
+
+An entry names a preset (``irtool.models``) plus a file, which is either shipped inside the
+package (``irtool/assets/weights``) or lives on the Hugging Face Hub at a pinned revision.
+``[routes]`` maps a detected degradation type to the entry ``--auto`` sends it to.
+
+This module reads TOML only; it does not import torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from irtool.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+ASSET_WEIGHTS_DIR = PACKAGE_DIR / "assets" / "weights"
+
+TASKS = ("denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "sr2", "sr3", "sr4", "all")
+ENTRY_KINDS = ("restorer", "giv-head")
+
+_ENTRY_FIELDS = {
+    "preset", "kind", "tasks", "description", "license", "params", "file", "repo_id", "repo_type",
+    "filename", "revision", "sha256", "size", "format", "backbone", "paper", "measured", "training", "notes",
+}
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    name: str
+    preset: str
+    tasks: tuple[str, ...]
+    description: str = ""
+    kind: str = "restorer"
+    license: str = "unknown"
+    params: int | None = None
+    #: Bundled file, relative to ``irtool/assets/weights``.
+    file: str | None = None
+    #: Hub location (pinned revision).
+    repo_id: str | None = None
+    repo_type: str = "model"
+    filename: str | None = None
+    revision: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    #: "safetensors", or "official-pth"/"lightning-ckpt" for upstream checkpoints.
+    format: str = "safetensors"
+    #: For a GIV head: the restorer entry whose GIV it reads.
+    backbone: str | None = None
+    paper: Mapping[str, Any] = field(default_factory=dict)
+    measured: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    @property
+    def bundled(self) -> bool:
+        return self.file is not None
+
+    @property
+    def bundled_path(self) -> Path | None:
+        return ASSET_WEIGHTS_DIR / self.file if self.file else None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    entries: Mapping[str, WeightsEntry]
+    #: degradation type -> entry name (``--auto`` routing); "fallback" -> the all-in-one entry.
+    routes: Mapping[str, str]
+    #: entry name of the GIV head used by ``--auto``.
+    detector: str | None
+    path: Path
+
+    def get(self, name: str) -> WeightsEntry:
+        try:
+            return self.entries[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self.entries, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UsageError(f"no weights entry {name!r} in {self.path.name}{hint}") from None
+
+    def for_task(self, task: str) -> list[WeightsEntry]:
+        """Restorer entries that serve ``task``, specialists before all-in-one models."""
+        hits = [e for e in self.entries.values() if e.kind == "restorer" and task in e.tasks]
+        return sorted(hits, key=lambda e: ("all" in e.tasks, e.name))
+
+
+def default_catalog_path() -> Path:
+    """``$IRTOOL_WEIGHTS_TOML``, else the packaged copy (wheel) or the repository's file (checkout)."""
+    override = os.environ.get("IRTOOL_WEIGHTS_TOML")
+    if override:
+        return Path(override)
+    for candidate in (PACKAGE_DIR / "weights.toml", PACKAGE_DIR.parent / "weights.toml"):
+        if candidate.is_file():
+            return candidate
+    raise UsageError("weights.toml not found next to the irtool package")
+
+
+def _entry(name: str, raw: Mapping[str, Any], where: Path) -> WeightsEntry:
+    unknown = set(raw) - _ENTRY_FIELDS
+    if unknown:
+        raise UsageError(f"{where.name}: entry {name!r} has unknown field(s) {sorted(unknown)}")
+    if "preset" not in raw or "tasks" not in raw:
+        raise UsageError(f"{where.name}: entry {name!r} needs 'preset' and 'tasks'")
+    kind = raw.get("kind", "restorer")
+    if kind not in ENTRY_KINDS:
+        raise UsageError(f"{where.name}: entry {name!r}: kind must be one of {ENTRY_KINDS}")
+    tasks = tuple(raw["tasks"])
+    bad = [t for t in tasks if t not in TASKS and kind == "restorer"]
+    if bad:
+        raise UsageError(f"{where.name}: entry {name!r}: unknown task(s) {bad}; tasks are {', '.join(TASKS)}")
+    has_file = "file" in raw
+    has_hub = "repo_id" in raw
+    if has_file == has_hub:
+        raise UsageError(f"{where.name}: entry {name!r} needs exactly one of 'file' (bundled) or 'repo_id' (hub)")
+    if has_hub and not ("filename" in raw and "revision" in raw):
+        raise UsageError(f"{where.name}: hub entry {name!r} needs 'filename' and a pinned 'revision'")
+    sha = raw.get("sha256")
+    if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+        raise UsageError(f"{where.name}: entry {name!r}: sha256 must be 64 lowercase hex digits")
+    frozen = {k: MappingProxyType(dict(raw[k])) for k in ("paper", "measured", "training") if k in raw}
+    return WeightsEntry(name=name, **{**raw, "tasks": tasks, **frozen})
+
+
+def parse_catalog(text: str, *, path: Path) -> Catalog:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    entries = {name: _entry(name, raw, path) for name, raw in data.get("models", {}).items()}
+    routes = dict(data.get("routes", {}))
+    detector = data.get("detector")
+    for target in [*routes.values(), *([detector] if detector else [])]:
+        if target not in entries:
+            raise UsageError(f"{path.name}: routes/detector name unknown entry {target!r}")
+    for entry in entries.values():
+        if entry.backbone is not None and entry.backbone not in entries:
+            raise UsageError(f"{path.name}: entry {entry.name!r}: unknown backbone {entry.backbone!r}")
+    return Catalog(entries=MappingProxyType(entries), routes=MappingProxyType(routes), detector=detector, path=path)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, mtime: float) -> Catalog:
+    return parse_catalog(path.read_text(encoding="utf-8"), path=path)
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    p = Path(path) if path is not None else default_catalog_path()
+    return _load_cached(p.resolve(), p.stat().st_mtime)

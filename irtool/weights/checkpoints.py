@@ -1,0 +1,103 @@
+"""Read, convert and save checkpoints.
+
+Accepted files (``--weights``): our ``.safetensors`` (preset name in the metadata), official
+Restormer ``.pth`` (``{'params': sd}``, also ``params_ema``), official HAIR/PromptIR Lightning
+``.ckpt`` (``{'state_dict': sd}`` with the Lightning module's ``net.`` prefix), DDP-saved
+dicts (``module.`` prefix) and bare state dicts. Pickles are opened with
+``torch.load(weights_only=True)``: a checkpoint can never run code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from irtool.errors import UsageError
+
+from .hashing import sha256_file
+
+#: Wrapper keys, most preferred first (EMA weights are what BasicSR-style repos evaluate).
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net")
+_PREFIXES = ("module.", "net.", "model.")
+
+
+def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _PREFIXES:
+            if sd and all(k.startswith(prefix) for k in sd):
+                sd = {k[len(prefix):]: v for k, v in sd.items()}
+                changed = True
+    return sd
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Return (state_dict, metadata) from any supported checkpoint file, tensors on the CPU."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"weights file not found: {p}")
+    if p.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(p), framework="pt", device="cpu") as fh:
+                meta = dict(fh.metadata() or {})
+                return {k: fh.get_tensor(k) for k in fh.keys()}, meta
+        except Exception as exc:  # safetensors raises several types for corrupt headers
+            raise UsageError(f"{p.name}: not a readable safetensors file ({exc})") from None
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UsageError(f"{p.name}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    while isinstance(obj, Mapping):
+        key = next((k for k in _WRAPPER_KEYS if k in obj and isinstance(obj[k], Mapping)), None)
+        if key is None:
+            break
+        obj = obj[key]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise UsageError(f"{p.name}: no state dict found (expected tensors, or params/params_ema/state_dict)")
+    return _strip_prefix(dict(obj)), {}
+
+
+def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str) -> nn.Module:
+    """Strict load with a readable error instead of PyTorch's wall of key names."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shape = [k for k in own if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)]
+    if missing or unexpected or shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if shape:
+            k = shape[0]
+            parts.append(f"{len(shape)} shape mismatches (e.g. {k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)})")
+        raise UsageError(f"{source} does not fit this architecture: " + "; ".join(parts))
+    model.load_state_dict(state_dict, strict=True)
+    return model
+
+
+def save_safetensors(state_dict: Mapping[str, torch.Tensor], path: str | Path, *, metadata: Mapping[str, str]) -> str:
+    """Write atomically (temp file + rename) and return the file's sha256."""
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={k: str(v) for k, v in metadata.items()})
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return sha256_file(p)

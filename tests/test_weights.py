@@ -1,0 +1,140 @@
+"""weights.toml catalog validation, checkpoint reading/conversion, export into the catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from irtool.errors import UsageError
+from irtool.train.export import entry_block, replace_block
+from irtool.weights.catalog import load_catalog, parse_catalog
+from irtool.weights.checkpoints import load_into, read_checkpoint, save_safetensors
+
+GOOD = """
+[models.a]
+preset = "res_hair_lite"
+tasks = ["all", "denoise"]
+file = "a.safetensors"
+
+[models.b]
+preset = "hi_ir_sr2_lite"
+tasks = ["sr2"]
+repo_id = "x/y"
+filename = "b.safetensors"
+revision = "0123456789abcdef0123456789abcdef01234567"
+
+[routes]
+noise = "a"
+fallback = "a"
+"""
+
+
+def test_the_shipped_catalog_loads():
+    catalog = load_catalog()
+    assert catalog.entries, "weights.toml lists no entries"
+    for entry in catalog.entries.values():
+        assert entry.bundled or (entry.revision and len(entry.revision) == 40)
+
+
+def test_catalog_parses_and_orders_specialists_first():
+    cat = parse_catalog(GOOD, path=Path("w.toml"))
+    assert cat.routes["noise"] == "a"
+    assert [e.name for e in cat.for_task("sr2")] == ["b"]
+    assert [e.name for e in cat.for_task("denoise")] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (GOOD.replace('tasks = ["sr2"]', 'tasks = ["sr5"]'), "unknown task"),
+        (GOOD.replace('file = "a.safetensors"', 'file = "a.safetensors"\nrepo_id = "q/r"'), "exactly one"),
+        (GOOD.replace('revision = "0123456789abcdef0123456789abcdef01234567"\n', ""), "pinned 'revision'"),
+        (GOOD.replace('noise = "a"', 'noise = "zzz"'), "unknown entry"),
+        (GOOD.replace('preset = "res_hair_lite"', 'preset = "res_hair_lite"\nsha = "1"'), "unknown field"),
+        ("[models.a\n", "invalid TOML"),
+    ],
+)
+def test_catalog_rejects_mistakes_with_a_clear_message(bad, message):
+    with pytest.raises(UsageError, match=message):
+        parse_catalog(bad, path=Path("w.toml"))
+
+
+def test_unknown_entry_suggests_close_names():
+    cat = parse_catalog(GOOD, path=Path("w.toml"))
+    with pytest.raises(UsageError, match="did you mean a"):
+        cat.get("aa")
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.norm = nn.LayerNorm(3)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda sd: sd,
+        lambda sd: {"params": sd},  # official Restormer .pth
+        lambda sd: {"params_ema": sd, "params": {k: v * 0 for k, v in sd.items()}},  # EMA preferred
+        lambda sd: {"state_dict": {f"net.{k}": v for k, v in sd.items()}, "epoch": 3},  # HAIR Lightning .ckpt
+        lambda sd: {f"module.{k}": v for k, v in sd.items()},  # DDP
+    ],
+)
+def test_official_checkpoint_layouts_load(tmp_path, wrap):
+    torch.manual_seed(0)
+    src = Tiny()
+    path = tmp_path / "w.pth"
+    torch.save(wrap(src.state_dict()), path)
+    sd, _ = read_checkpoint(path)
+    dst = load_into(Tiny(), sd, source=path.name)
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v)
+
+
+def test_safetensors_round_trip_keeps_metadata(tmp_path):
+    src = Tiny()
+    sha = save_safetensors(src.state_dict(), tmp_path / "w.safetensors", metadata={"preset": "tiny"})
+    assert len(sha) == 64
+    sd, meta = read_checkpoint(tmp_path / "w.safetensors")
+    assert meta["preset"] == "tiny"
+    assert all(torch.equal(sd[k], v) for k, v in src.state_dict().items())
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_mismatched_checkpoint_error_names_the_problem(tmp_path):
+    sd = Tiny().state_dict()
+    sd["conv.weight"] = torch.zeros(4, 3, 3, 3)
+    sd["extra"] = torch.zeros(1)
+    del sd["norm.bias"]
+    with pytest.raises(UsageError, match=r"1 missing \(e.g. norm.bias\).*1 unexpected.*1 shape mismatches"):
+        load_into(Tiny(), sd, source="x.pth")
+
+
+def test_garbage_checkpoint_is_a_usage_error(tmp_path):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a pickle")
+    with pytest.raises(UsageError, match="cannot read checkpoint"):
+        read_checkpoint(bad)
+    bad2 = tmp_path / "bad.safetensors"
+    bad2.write_bytes(b"\x00" * 3)
+    with pytest.raises(UsageError, match="safetensors"):
+        read_checkpoint(bad2)
+
+
+def test_export_block_replacement_keeps_the_rest_of_the_file():
+    text = "# header comment\n" + GOOD
+    block = entry_block("a", {"preset": "res_hair_lite", "tasks": ["all"], "file": "a2.safetensors",
+                              "measured": {"psnr sigma25": 30.5, "command": "irtool eval ..."}})
+    new = replace_block(text, "a", block)
+    cat = parse_catalog(new, path=Path("w.toml"))
+    assert cat.get("a").file == "a2.safetensors"
+    assert cat.get("a").measured["psnr sigma25"] == 30.5
+    assert cat.get("b").repo_id == "x/y" and cat.routes["noise"] == "a"
+    assert new.startswith("# header comment")
+    appended = replace_block(new, "c", entry_block("c", {"preset": "p", "tasks": ["jpeg"], "file": "c.safetensors"}))
+    assert parse_catalog(appended, path=Path("w.toml")).get("c").tasks == ("jpeg",)
