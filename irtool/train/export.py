@@ -1,0 +1,106 @@
+"""``--export NAME``: ship a run's final weights as a bundled file with its weights.toml entry.
+
+The entry's TOML block (``[models.NAME]`` and its sub-tables) is replaced in place, so the
+rest of weights.toml — comments, routes, other entries — is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+from irtool.weights.catalog import ASSET_WEIGHTS_DIR, default_catalog_path, parse_catalog
+from irtool.weights.hashing import sha256_file
+
+from .config import TrainConfig
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 1e6 else repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def entry_block(name: str, fields: Mapping[str, Any]) -> str:
+    lines = [f"[models.{name}]"]
+    tables = {k: v for k, v in fields.items() if isinstance(v, Mapping)}
+    lines += [f"{k} = {_value(v)}" for k, v in fields.items() if k not in tables and v is not None]
+    for tname, table in tables.items():
+        lines.append(f"\n[models.{name}.{tname}]")
+        lines += [f"{_quote_key(k)} = {_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _quote_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _value(key)
+
+
+def replace_block(text: str, name: str, block: str) -> str:
+    """Replace ``[models.NAME]`` (and ``[models.NAME.*]``) in ``text`` by ``block``, or append it."""
+    header = re.compile(r"^\[([^\]]+)\]\s*$", re.M)
+    spans = [(m.start(), m.group(1).strip()) for m in header.finditer(text)] + [(len(text), "")]
+    start = end = None
+    for (pos, table), (nxt, _) in zip(spans, spans[1:]):
+        if table == f"models.{name}" or table.startswith(f"models.{name}."):
+            start = pos if start is None else start
+            end = nxt
+        elif start is not None:
+            break
+    if start is None:
+        return text.rstrip("\n") + "\n\n" + block
+    return text[:start] + block + ("\n" if end < len(text) else "") + text[end:]
+
+
+def export_run(
+    *,
+    name: str,
+    weights_file: Path,
+    cfg: TrainConfig,
+    tasks: tuple[str, ...],
+    command: str,
+    measured: Mapping[str, Any] | None = None,
+    kind: str = "restorer",
+    backbone: str | None = None,
+    catalog_path: Path | None = None,
+    description: str = "",
+) -> Path:
+    """Copy ``weights_file`` into the package and write its catalog entry; returns the catalog path."""
+    from irtool.models import parameter_count
+
+    catalog_path = catalog_path or default_catalog_path()
+    ASSET_WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    target = ASSET_WEIGHTS_DIR / f"{name}.safetensors"
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(weights_file, tmp)
+    os.replace(tmp, target)
+    fields: dict[str, Any] = {
+        "preset": cfg.preset if kind == "restorer" else "giv_head",
+        "kind": kind,
+        "tasks": list(tasks),
+        "description": description or f"{cfg.preset} trained by irtool train ({cfg.task})",
+        "license": "MIT",
+        "params": parameter_count(cfg.preset) if kind == "restorer" else None,
+        "file": target.name,
+        "sha256": sha256_file(target),
+        "size": target.stat().st_size,
+        "backbone": backbone,
+        "training": {"command": command, "iterations": cfg.iters, "recipe_lr": cfg.lr, "data": cfg.data},
+    }
+    if measured:
+        fields["measured"] = dict(measured)
+    text = catalog_path.read_text(encoding="utf-8") if catalog_path.exists() else ""
+    new_text = replace_block(text, name, entry_block(name, fields))
+    parse_catalog(new_text, path=catalog_path)  # never write a catalog that does not load
+    tmp_cat = catalog_path.with_name(f".{catalog_path.name}.tmp")
+    tmp_cat.write_text(new_text, encoding="utf-8")
+    os.replace(tmp_cat, catalog_path)
+    return catalog_path

@@ -1,0 +1,492 @@
+"""The training loop: AMP, EMA, gradient clipping, validation, atomic checkpoints, exact resume.
+
+Exact resume rests on one rule: the batch drawn at iteration ``i`` is a pure function of
+(seed, i, rank) — see :class:`IterationBatchSampler` — and every other piece of state (model,
+EMA, optimizer, grad scaler, RNG states, iteration, best score) is in the checkpoint. The
+learning rate is a pure function of the iteration, so there is no scheduler state to lose.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from irtool.errors import UsageError
+
+from .config import TrainConfig
+from .distributed import DistInfo, all_reduce_mean, barrier, cleanup, device_for_rank, init_distributed
+
+LogCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    iteration: int
+    final_weights: Path | None
+    best_metric: float | None
+    stopped: str  # "finished", "interrupted", "time-limit"
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- sampling
+class IterationBatchSampler(torch.utils.data.Sampler[list]):
+    """Yields, for iterations ``start..stop-1``, this rank's batch of dataset keys.
+
+    Global sample ``g = (it * world + rank) * batch + j`` is item ``perm_e[g mod N]`` of epoch
+    ``e = g // N`` (a seeded permutation per epoch). The key handed to the dataset is
+    ``(epoch, index)`` so per-item augmentation randomness also depends only on the key.
+    """
+
+    def __init__(self, n_items: int, *, batch_size: int, seed: int, start: int, stop: int, dist_info: DistInfo):
+        if n_items <= 0:
+            raise UsageError("the training set is empty")
+        self.n, self.batch, self.seed, self.start, self.stop, self.dist = n_items, batch_size, seed, start, stop, dist_info
+        self._perm_cache: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perm_cache:
+            self._perm_cache = {epoch: np.random.default_rng([self.seed, epoch, 7]).permutation(self.n)}
+        return self._perm_cache[epoch]
+
+    def batch_keys(self, iteration: int) -> list[tuple[int, int]]:
+        first = (iteration * self.dist.world_size + self.dist.rank) * self.batch
+        keys = []
+        for g in range(first, first + self.batch):
+            epoch, pos = divmod(g, self.n)
+            keys.append((epoch, int(self._perm(epoch)[pos])))
+        return keys
+
+    def __iter__(self) -> Iterator[list]:
+        for it in range(self.start, self.stop):
+            yield self.batch_keys(it)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+# --------------------------------------------------------------------------- pieces
+def lr_at(cfg: TrainConfig, iteration: int) -> float:
+    if cfg.warmup_iters and iteration < cfg.warmup_iters:
+        return cfg.lr * (iteration + 1) / cfg.warmup_iters
+    if cfg.schedule == "step":
+        factor = 1.0
+        for frac in cfg.step_at:
+            if iteration >= int(frac * cfg.iters):
+                factor *= cfg.step_gamma
+        return cfg.lr * factor
+    span = max(1, cfg.iters - cfg.warmup_iters)
+    progress = min(1.0, (iteration - cfg.warmup_iters) / span)
+    low = cfg.lr * cfg.min_lr_ratio
+    return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
+
+
+def restoration_loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if kind == "charbonnier":
+        return torch.sqrt((pred - target) ** 2 + 1e-6).mean()
+    return F.l1_loss(pred, target)
+
+
+class EMA:
+    """Exponential moving average of parameters and buffers (evaluated and exported)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, iteration: int) -> None:
+        # Warm-up of the decay so early EMA weights are not dominated by the random init.
+        d = min(self.decay, (1 + iteration) / (10 + iteration))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v.detach().float(), 1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.shadow
+
+    def load_state_dict(self, sd: dict[str, torch.Tensor]) -> None:
+        self.shadow = {k: v.clone().float() for k, v in sd.items()}
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+# --------------------------------------------------------------------------- the trainer
+class Trainer:
+    def __init__(self, cfg: TrainConfig, *, on_log: LogCallback | None = None):
+        from irtool.models import build, get_preset
+
+        self.cfg = cfg
+        self.on_log = on_log or (lambda rec: None)
+        self.preset = get_preset(cfg.preset)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+        random.seed(cfg.seed)
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        self.device = device_for_rank(cfg.device, local_rank)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        self.dist = init_distributed(self.device)
+        self.run_dir = Path(cfg.out) / cfg.name
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.detect = cfg.task == "detect"
+
+        if self.detect:
+            self.backbone = self._load_backbone()
+            from irtool.models.giv_head import build_giv_head
+
+            with torch.no_grad():
+                giv_dim = self.backbone.giv(torch.zeros(1, self.preset.in_channels, 32, 32, device=self.device)).shape[1]
+            self.model = build_giv_head(giv_dim).to(self.device)
+        else:
+            self.backbone = None
+            self.model = build(cfg.preset).to(self.device)
+            if cfg.init_weights:
+                from irtool.weights.checkpoints import load_into, read_checkpoint
+
+                sd, _ = read_checkpoint(cfg.init_weights)
+                load_into(self.model, sd, source=cfg.init_weights)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = EMA(self.model, cfg.ema_decay)
+        decay, no_decay = [], []
+        for n, p in self.model.named_parameters():
+            (no_decay if p.ndim <= 1 or "temperature" in n else decay).append(p)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr, betas=cfg.betas,
+        )
+        self.amp_dtype = None
+        if cfg.amp and self.device.type == "cuda":
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.iteration = 0
+        self.best: float | None = None
+        self.history: list[dict[str, Any]] = []
+        self._stop_reason: str | None = None
+
+    # ..................................................................... setup helpers
+    def _load_backbone(self) -> nn.Module:
+        from irtool.models import build
+        from irtool.weights.checkpoints import load_into, read_checkpoint
+
+        if not self.preset.has_giv:
+            raise UsageError(f"task 'detect' needs a GIV model (res_hair*), not {self.cfg.preset}")
+        if not self.cfg.backbone_weights:
+            raise UsageError("task 'detect' needs --backbone-weights: the trained Res-HAIR whose GIV the head reads")
+        model = build(self.cfg.preset)
+        sd, _ = read_checkpoint(self.cfg.backbone_weights)
+        load_into(model, sd, source=self.cfg.backbone_weights)
+        model.eval().requires_grad_(False)
+        return model.to(self.device)
+
+    def _datasets(self):
+        from irtool import data
+
+        cfg = self.cfg
+        scale = self.preset.scale
+        if not cfg.data:
+            raise UsageError("--data is required: a folder of clean training images (or targets for --data-lq)")
+        if cfg.data_lq:
+            train = data.PairedFolderDataset(cfg.data_lq, cfg.data, patch_size=cfg.patch_size, scale=scale, augment=True)
+        else:
+            train = data.DegradedFolderDataset(
+                cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
+                seed=cfg.seed, sr_as_same_size=scale == 1,
+            )
+        val = None
+        if cfg.val:
+            val = data.ValidationSet(
+                cfg.val, lq_dir=cfg.val_lq or None, task_mix=cfg.mixture, scale=scale, seed=cfg.seed + 1,
+                crop=cfg.val_crop or None, max_images=cfg.val_max_images or None, sr_as_same_size=scale == 1,
+            )
+        return train, val
+
+    # ..................................................................... checkpoints
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "model": _unwrap(self.model).state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "iteration": self.iteration,
+            "best": self.best,
+            "rng": _rng_state(),
+            "config": self.cfg.to_toml(),
+            "history": self.history,
+        }
+
+    def save_checkpoint(self, *, best: bool = False) -> Path | None:
+        if not self.dist.is_main:
+            return None
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        state = self.checkpoint_state()
+        path = self.ckpt_dir / f"iter_{self.iteration:08d}.pt"
+        _atomic_torch_save(state, path)
+        if best:
+            _atomic_torch_save(state, self.ckpt_dir / "best.pt")
+        kept = sorted(self.ckpt_dir.glob("iter_*.pt"))
+        for old in kept[: max(0, len(kept) - self.cfg.keep_last)]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def latest_checkpoint(self) -> Path | None:
+        found = sorted(self.ckpt_dir.glob("iter_*.pt"))
+        return found[-1] if found else None
+
+    def resume(self, path: str | Path) -> None:
+        p = Path(path)
+        if str(path) == "auto":
+            p = self.latest_checkpoint()
+            if p is None:
+                return
+        if not p.is_file():
+            raise UsageError(f"checkpoint to resume not found: {p}")
+        state = torch.load(p, map_location="cpu", weights_only=False)  # our own file: it holds RNG states
+        _unwrap(self.model).load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.ema.shadow = {k: v.to(self.device) for k, v in self.ema.shadow.items()}
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.iteration = int(state["iteration"])
+        self.best = state["best"]
+        self.history = list(state.get("history", []))
+        _set_rng_state(state["rng"])
+
+    # ..................................................................... validation
+    @torch.no_grad()
+    def validate(self, val) -> dict[str, float]:
+        from irtool.metrics import psnr, ssim
+
+        model = _unwrap(self.model)
+        live = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict({k: v.to(live[k].dtype) for k, v in self.ema.state_dict().items()})
+        model.eval()
+        scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "psnr_in": []}
+        correct = []
+        try:
+            for i in range(self.dist.rank, len(val), self.dist.world_size):
+                item = val[i]
+                lq = item["lq"].unsqueeze(0).to(self.device)
+                if self.detect:
+                    logits, _sev = model(self.backbone.giv(lq))
+                    correct.append(float(int(logits.argmax(1).item()) == int(item["kind"])))
+                    continue
+                out = model(lq).clamp(0, 1)[0].float().cpu().permute(1, 2, 0).numpy()
+                gt = item["gt"].permute(1, 2, 0).numpy()
+                border = self.preset.scale if self.preset.scale > 1 else 0
+                y = self.preset.scale > 1 and gt.shape[2] == 3
+                q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731 - metrics on 8-bit, as published
+                scores["psnr"].append(psnr(q(out), q(gt), crop_border=border, y_channel=y))
+                scores["ssim"].append(ssim(q(out), q(gt), crop_border=border, y_channel=y))
+                if self.preset.scale == 1:
+                    lq_np = item["lq"].permute(1, 2, 0).numpy()
+                    scores["psnr_in"].append(psnr(q(lq_np), q(gt)))
+        finally:
+            model.load_state_dict(live)
+            model.train()
+        if self.detect:
+            acc = float(np.mean(correct)) if correct else 0.0
+            return {"accuracy": all_reduce_mean(acc, self.dist, self.device)}
+        out = {k: all_reduce_mean(float(np.mean(v)), self.dist, self.device) for k, v in scores.items() if v}
+        return out
+
+    # ..................................................................... training
+    def _request_stop(self, signum, _frame) -> None:
+        self._stop_reason = "interrupted"
+
+    def _step(self, batch: dict[str, torch.Tensor]) -> float:
+        lq = batch["lq"].to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            lq = lq.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            if self.detect:
+                with torch.no_grad():
+                    giv = self.backbone.giv(lq)
+                logits, severity = self.model(giv.float())
+                kind = batch["kind"].to(self.device)
+                sev_target = batch["severity"].to(self.device).float()
+                loss = F.cross_entropy(logits.float(), kind) + F.l1_loss(severity.float().squeeze(-1), sev_target)
+            else:
+                gt = batch["gt"].to(self.device, non_blocking=True)
+                pred = self.model(lq)
+                loss = restoration_loss(self.cfg.loss, pred.float(), gt)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return float(loss.detach())
+
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+        if cfg.resume:
+            self.resume(cfg.resume)
+        train_set, val_set = self._datasets()
+        if self.dist.enabled:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        sampler = IterationBatchSampler(
+            len(train_set), batch_size=cfg.batch_size, seed=cfg.seed, start=self.iteration, stop=cfg.iters,
+            dist_info=self.dist,
+        )
+        from irtool.data import build_loader
+
+        loader = build_loader(train_set, batch_sampler=sampler, workers=cfg.workers, seed=cfg.seed,
+                              pin_memory=self.device.type == "cuda")
+        old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        started = time.monotonic()
+        window_loss, window_start, window_iters = 0.0, time.monotonic(), 0
+        metrics_path = self.run_dir / "metrics.jsonl"
+        self.model.train()
+        try:
+            for batch in loader:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr_at(cfg, self.iteration)
+                loss = self._step(batch)
+                if not math.isfinite(loss):
+                    raise UsageError(f"loss became {loss} at iteration {self.iteration}; lower --lr or enable clipping")
+                self.ema.update(_unwrap(self.model), self.iteration)
+                self.iteration += 1
+                window_loss += loss
+                window_iters += 1
+                record: dict[str, Any] | None = None
+                if self.iteration % cfg.log_every == 0 or self.iteration == cfg.iters:
+                    elapsed = time.monotonic() - window_start
+                    record = {
+                        "iter": self.iteration,
+                        "loss": all_reduce_mean(window_loss / window_iters, self.dist, self.device),
+                        "lr": lr_at(cfg, self.iteration - 1),
+                        "it_s": window_iters / max(elapsed, 1e-9),
+                        "time": time.monotonic() - started,
+                    }
+                    window_loss, window_start, window_iters = 0.0, time.monotonic(), 0
+                is_val = val_set is not None and (self.iteration % cfg.val_every == 0 or self.iteration == cfg.iters)
+                improved = False
+                if is_val:
+                    scores = self.validate(val_set)
+                    record = {**(record or {"iter": self.iteration}), **{f"val_{k}": v for k, v in scores.items()}}
+                    key = "accuracy" if self.detect else "psnr"
+                    if key in scores and (self.best is None or scores[key] > self.best):
+                        self.best, improved = scores[key], True
+                if record is not None:
+                    self.history.append(record)
+                    if self.dist.is_main:
+                        with open(metrics_path, "a", encoding="utf-8") as fh:
+                            fh.write(json.dumps(record) + "\n")
+                        self.on_log({**record, "total": cfg.iters})
+                if self.iteration % cfg.ckpt_every == 0 or improved:
+                    self.save_checkpoint(best=improved)
+                if cfg.time_limit and time.monotonic() - started > cfg.time_limit:
+                    self._stop_reason = self._stop_reason or "time-limit"
+                if self._stop_reason:
+                    break
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+        stopped = self._stop_reason or "finished"
+        if stopped != "finished" or self.iteration % cfg.ckpt_every != 0:
+            self.save_checkpoint()
+        final = None
+        if stopped == "finished" and self.dist.is_main:
+            final = self.export_final()
+            write_curves(self.history, self.run_dir / "curves.png")
+        barrier(self.dist)
+        cleanup(self.dist)
+        return TrainResult(self.run_dir, self.iteration, final, self.best, stopped, self.history)
+
+    def export_final(self) -> Path:
+        from irtool.weights.checkpoints import save_safetensors
+
+        path = self.run_dir / "final.safetensors"
+        kind = "giv-head" if self.detect else "restorer"
+        meta = {"preset": self.cfg.preset, "kind": kind, "task": self.cfg.task, "iterations": str(self.iteration)}
+        if self.detect:
+            meta["giv_dim"] = str(_unwrap(self.model).giv_dim)
+        save_safetensors(self.ema.state_dict(), path, metadata=meta)
+        return path
+
+
+def train(cfg: TrainConfig, *, on_log: LogCallback | None = None) -> TrainResult:
+    """Run (or resume) a training run described by ``cfg``; see :class:`Trainer`."""
+    return Trainer(cfg, on_log=on_log).fit()
+
+
+# --------------------------------------------------------------------------- curves
+def write_curves(history: list[dict[str, Any]], path: Path, *, size: tuple[int, int] = (900, 360)) -> None:
+    """Loss and validation curves as a PNG, drawn with Pillow (no plotting dependency)."""
+    from PIL import Image, ImageDraw
+
+    panels = [("loss", "train loss"), ("val_psnr" if any("val_psnr" in h for h in history) else "val_accuracy", "validation")]
+    w, h = size
+    img = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(img)
+    pw = w // len(panels)
+    for i, (key, title) in enumerate(panels):
+        pts = [(r["iter"], r[key]) for r in history if key in r and math.isfinite(r[key])]
+        x0, y0, x1, y1 = i * pw + 50, 30, (i + 1) * pw - 15, h - 35
+        draw.rectangle([x0, y0, x1, y1], outline="black")
+        draw.text((x0, 8), f"{title} ({key})", fill="black")
+        if len(pts) < 2:
+            continue
+        xs, ys = zip(*pts)
+        lo, hi = min(ys), max(ys)
+        hi = hi if hi > lo else lo + 1e-9
+        xy = [(x0 + (x - xs[0]) / max(xs[-1] - xs[0], 1) * (x1 - x0), y1 - (y - lo) / (hi - lo) * (y1 - y0)) for x, y in pts]
+        draw.line(xy, fill="navy", width=2)
+        draw.text((x0 - 45, y0), f"{hi:.4g}", fill="black")
+        draw.text((x0 - 45, y1 - 10), f"{lo:.4g}", fill="black")
+        draw.text((x0, y1 + 5), f"{xs[0]}", fill="black")
+        draw.text((x1 - 40, y1 + 5), f"{xs[-1]}", fill="black")
+    tmp = path.with_name(f".{path.name}.tmp")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, path)
