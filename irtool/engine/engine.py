@@ -1,0 +1,348 @@
+"""Tiled, memory-bounded inference for any registered preset: tensor in, tensor out.
+
+The engine never imports an architecture. It relies on the :class:`~irtool.models.registry.Preset`
+descriptor (``scale``, ``size_multiple``, ``in_channels``, ``has_giv``) and on two call shapes:
+``model(x)``, or for HAIR models (HAIR paper, Sec. 3: one Global Information Vector V_g drives
+every HyperTrans block) ``model.giv(x) -> [B, D]`` and ``model(x, giv=...)``.
+
+Because V_g is a *global* descriptor of the degradation, computing it per tile would let each
+tile pick different dynamic weights and show seams; the engine computes it once per image on the
+whole image (downscaled with an antialiased bicubic resize if the longer side exceeds
+``giv_max_side``) and passes that one vector to every tile.
+
+Memory: the input image and the output canvas stay on the CPU in float32; only one batch of
+tiles lives on the device at a time, so peak device memory depends on the tile, not the image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from irtool.errors import IrtoolError, UsageError
+
+from .device import available_memory_bytes, release_cached_memory, select_device
+from .memory import (
+    CALIBRATION_SIDE,
+    MEMORY_BUDGET_FRACTION,
+    calibrate_bytes_per_pixel,
+    heuristic_bytes_per_pixel,
+    is_out_of_memory,
+    tile_side_for_budget,
+)
+from .precision import Precision, resolve_precision
+from .tiling import align_down, axis_windows, plan_axis, window_sum
+
+if TYPE_CHECKING:
+    from irtool.models.registry import Preset
+
+__all__ = ["InferenceEngine", "EngineOutOfMemoryError", "GivModel", "ProgressCallback", "RunInfo", "MIN_TILE"]
+
+#: Smallest tile the out-of-memory retry goes down to (rounded up to the size multiple).
+MIN_TILE = 64
+#: Smallest GIV input side the out-of-memory retry goes down to.
+MIN_GIV_SIDE = 128
+#: Upper bound for an automatic ``tile_batch`` on CUDA.
+MAX_AUTO_TILE_BATCH = 16
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@runtime_checkable
+class GivModel(Protocol):
+    """What the engine needs from a HAIR-style model (``preset.has_giv``)."""
+
+    def giv(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def __call__(self, x: torch.Tensor, *, giv: torch.Tensor) -> torch.Tensor: ...
+
+
+class EngineOutOfMemoryError(IrtoolError):
+    """Even the smallest tile does not fit; this input fails (exit code 1), the batch goes on."""
+
+
+class _NonFiniteHalfPrecision(Exception):
+    """Internal: a half-precision result had inf/NaN; the image is redone in fp32."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """How the last :meth:`InferenceEngine.run` was carried out (for logs and reports)."""
+
+    #: Tile side in input pixels, or None when the whole image went through in one piece.
+    tile: int | None
+    tiles: int
+    precision: str
+    out_of_memory_retries: int
+
+
+class InferenceEngine:
+    """Run ``model`` over images of any size with overlap-blended tiles.
+
+    ``tile=None`` picks whole-image inference when the memory estimate allows, else the largest
+    tile that fits; an int forces that tile side (aligned down to ``preset.size_multiple``).
+    ``overlap`` is the minimum number of input pixels neighbouring tiles share (see
+    :mod:`irtool.engine.tiling` for the blending window). ``tile_batch=None`` means 1 on CPU/MPS
+    and as many tiles as fit the memory budget (<= 16) on CUDA.
+
+    The model is moved to ``device`` and put in eval mode.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        preset: Preset,
+        *,
+        device: torch.device | str = "auto",
+        precision: str = "auto",
+        tile: int | None = None,
+        overlap: int = 32,
+        tile_batch: int | None = None,
+        giv_max_side: int = 1024,
+    ) -> None:
+        if tile is not None and tile < 1:
+            raise UsageError(f"tile must be a positive number of pixels, got {tile}")
+        if overlap < 0:
+            raise UsageError(f"overlap must be >= 0, got {overlap}")
+        if tile_batch is not None and tile_batch < 1:
+            raise UsageError(f"tile_batch must be >= 1, got {tile_batch}")
+        if giv_max_side < 1:
+            raise UsageError(f"giv_max_side must be >= 1, got {giv_max_side}")
+        if preset.has_giv and not isinstance(model, GivModel):
+            raise TypeError(f"preset {preset.name!r} has has_giv=True but {type(model).__name__} has no giv() method")
+        self.device = device if isinstance(device, torch.device) else select_device(device)
+        self.preset = preset
+        self._precision: Precision = resolve_precision(precision, self.device, preset=preset)
+        self.overlap = overlap
+        self.giv_max_side = giv_max_side
+        self._multiple = max(1, preset.size_multiple)
+        self.min_tile = math.ceil(MIN_TILE / self._multiple) * self._multiple
+        self._requested_tile = None if tile is None else align_down(tile, self._multiple)
+        self._requested_tile_batch = tile_batch
+        # Lowered after an out-of-memory error and kept for the following images.
+        self._tile_cap: int | None = None
+        self._bytes_per_pixel: int | None = None
+        self.last_run: RunInfo | None = None
+
+        self._channels_last = self.device.type == "cuda"
+        model = model.to(self.device).eval()
+        if self._channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+
+    # ------------------------------------------------------------------ public
+    @property
+    def precision(self) -> str:
+        """Effective precision name (becomes ``fp32`` after a non-finite half-precision result)."""
+        return self._precision.name
+
+    @property
+    def bytes_per_pixel(self) -> int:
+        """Estimated peak working memory per input pixel (see :mod:`irtool.engine.memory`)."""
+        if self._bytes_per_pixel is None:
+            stated = self.preset.extra.get("bytes_per_pixel")
+            if stated is not None:
+                self._bytes_per_pixel = int(stated)
+            elif self.device.type == "cuda":
+                with torch.inference_mode():
+                    self._bytes_per_pixel = calibrate_bytes_per_pixel(
+                        self._calibration_tile,
+                        channels=self.preset.in_channels,
+                        side=align_down(CALIBRATION_SIDE, self._multiple),
+                        device=self.device,
+                    )
+            else:
+                self._bytes_per_pixel = heuristic_bytes_per_pixel(self.model, scale=self.preset.scale)
+        return self._bytes_per_pixel
+
+    def giv(self, image: torch.Tensor) -> torch.Tensor:
+        """The model's Global Information Vector for ``image`` ([C,H,W] in [0,1]): float32 [1, D] on CPU."""
+        if not self.preset.has_giv:
+            raise UsageError(f"preset {self.preset.name!r} has no GIV head")
+        image = self._checked(image)
+        with torch.inference_mode():
+            return self._giv_on_device(image).float().cpu()
+
+    def run(self, image: torch.Tensor, *, progress: ProgressCallback | None = None) -> torch.Tensor:
+        """Restore ``image`` ([C,H,W] float in [0,1]); returns [C, H*scale, W*scale] float32 on CPU in [0,1].
+
+        ``progress(done, total)`` is called with the number of tiles finished; after an
+        out-of-memory retry it starts again from 0 with the new total.
+        """
+        image = self._checked(image)
+        retries = 0
+        with torch.inference_mode():
+            tile = self._initial_tile(image)
+            while True:
+                try:
+                    giv = self._giv_on_device(image) if self.preset.has_giv else None
+                    output, tiles = self._run_tiles(image, giv, tile, progress)
+                except _NonFiniteHalfPrecision:
+                    self._precision = Precision(name="fp32", device_type=self.device.type)
+                    continue
+                except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                    if not is_out_of_memory(error):
+                        raise
+                    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                else:
+                    self.last_run = RunInfo(tile=tile, tiles=tiles, precision=self.precision,
+                                            out_of_memory_retries=retries)
+                    return output
+                # Outside the except block, so the failed batch's tensors are already released.
+                release_cached_memory(self.device)
+                tile = self._smaller_tile(tile, image, message)
+                retries += 1
+
+    # ----------------------------------------------------------------- helpers
+    def _checked(self, image: torch.Tensor) -> torch.Tensor:
+        if not isinstance(image, torch.Tensor) or image.ndim != 3:
+            shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+            raise UsageError(f"expected an image tensor [C, H, W], got {shape}")
+        if not image.is_floating_point():
+            raise UsageError(f"expected a float image in [0, 1], got dtype {image.dtype}")
+        channels = image.shape[0]
+        if channels != self.preset.in_channels:
+            kind = {1: "grayscale", 3: "RGB"}.get(self.preset.in_channels, f"{self.preset.in_channels}-channel")
+            raise UsageError(f"preset {self.preset.name!r} expects {kind} input ({self.preset.in_channels} channels), "
+                             f"got {channels} channels; convert the image first")
+        if image.shape[1] < 1 or image.shape[2] < 1:
+            raise UsageError(f"empty image {tuple(image.shape)}")
+        return image.detach().to(device="cpu", dtype=torch.float32)
+
+    def _tile_batch(self, tile: int | None) -> int:
+        if self._requested_tile_batch is not None:
+            return self._requested_tile_batch
+        if self.device.type != "cuda" or tile is None:
+            return 1
+        budget = MEMORY_BUDGET_FRACTION["cuda"] * available_memory_bytes(self.device)
+        return int(min(MAX_AUTO_TILE_BATCH, max(1, budget // (tile * tile * self.bytes_per_pixel))))
+
+    def _initial_tile(self, image: torch.Tensor) -> int | None:
+        """Tile side for this image, or None for whole-image inference."""
+        _, height, width = image.shape
+        if self._requested_tile is not None:
+            tile = self._requested_tile
+        else:
+            budget = int(MEMORY_BUDGET_FRACTION.get(self.device.type, 0.5) * available_memory_bytes(self.device))
+            if height * width * self.bytes_per_pixel <= budget and self._tile_cap is None:
+                return None
+            tile = tile_side_for_budget(budget, bytes_per_pixel=self.bytes_per_pixel,
+                                        tile_batch=self._requested_tile_batch or 1,
+                                        multiple=self._multiple, minimum=self.min_tile)
+        if self._tile_cap is not None:
+            tile = min(tile, self._tile_cap)
+        return tile
+
+    def _smaller_tile(self, tile: int | None, image: torch.Tensor, message: str) -> int:
+        current = tile if tile is not None else max(image.shape[1:])
+        # A tile larger than the image behaves like the image size: halve from what actually ran.
+        current = min(current, max(image.shape[1:]))
+        if current <= self.min_tile:
+            raise EngineOutOfMemoryError(
+                f"out of memory on {self.device} even with {current}px tiles ({message}); "
+                f"free memory, lower tile_batch, or use a smaller model or precision fp16/bf16")
+        smaller = max(self.min_tile, align_down(current // 2, self._multiple))
+        self._tile_cap = smaller
+        return smaller
+
+    def _giv_input(self, image: torch.Tensor, max_side: int) -> torch.Tensor:
+        batch = image.unsqueeze(0)
+        height, width = image.shape[1:]
+        longer = max(height, width)
+        if longer <= max_side:
+            return batch
+        factor = max_side / longer
+        size = (max(1, round(height * factor)), max(1, round(width * factor)))
+        # Antialiased so the downscaled image keeps the noise/blur statistics the GIV encodes
+        # as closely as a resize can (a plain strided resize would alias noise into texture).
+        return F.interpolate(batch, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0.0, 1.0)
+
+    def _giv_on_device(self, image: torch.Tensor) -> torch.Tensor:
+        max_side = self.giv_max_side
+        while True:
+            try:
+                x = self._to_device(self._giv_input(image, max_side))
+                with self._precision.autocast():
+                    giv = self.model.giv(x)  # type: ignore[operator]
+                if self._precision.is_reduced and not bool(torch.isfinite(giv).all()):
+                    raise _NonFiniteHalfPrecision
+                return giv
+            except Exception as error:  # noqa: BLE001
+                if not is_out_of_memory(error) or max_side <= MIN_GIV_SIDE:
+                    raise
+            release_cached_memory(self.device)
+            max_side = max(MIN_GIV_SIDE, min(max_side, max(image.shape[1:])) // 2)
+
+    def _to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = batch.to(self.device, non_blocking=True)
+        if self._channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def _forward(self, batch: torch.Tensor, giv: torch.Tensor | None) -> torch.Tensor:
+        x = self._to_device(batch)
+        with self._precision.autocast():
+            if giv is None:
+                out = self.model(x)
+            else:
+                out = self.model(x, giv=giv.expand(x.shape[0], *giv.shape[1:]))
+        if self._precision.is_reduced and not bool(torch.isfinite(out).all()):
+            raise _NonFiniteHalfPrecision
+        return out.to(device="cpu", dtype=torch.float32)
+
+    def _calibration_tile(self, probe: torch.Tensor) -> torch.Tensor:
+        x = self._to_device(probe)
+        with self._precision.autocast():
+            if self.preset.has_giv:
+                return self.model(x, giv=self.model.giv(x))  # type: ignore[operator]
+            return self.model(x)
+
+    def _run_tiles(
+        self,
+        image: torch.Tensor,
+        giv: torch.Tensor | None,
+        tile: int | None,
+        progress: ProgressCallback | None,
+    ) -> tuple[torch.Tensor, int]:
+        _, height, width = image.shape
+        scale = self.preset.scale
+        side = tile if tile is not None else max(height, width)
+        rows = plan_axis(height, tile=side, overlap=self.overlap, multiple=self._multiple)
+        cols = plan_axis(width, tile=side, overlap=self.overlap, multiple=self._multiple)
+        row_windows = axis_windows(rows, scale=scale)
+        col_windows = axis_windows(cols, scale=scale)
+        positions = [(r, c) for r in range(rows.count) for c in range(cols.count)]
+        total = len(positions)
+        batch_size = self._tile_batch(tile)
+        out_h, out_w = rows.extent * scale, cols.extent * scale
+        canvas: torch.Tensor | None = None
+        if progress is not None:
+            progress(0, total)
+        for first in range(0, total, batch_size):
+            chunk = positions[first:first + batch_size]
+            batch = torch.stack([
+                image[:, rows.starts[r]:rows.starts[r] + rows.extent, cols.starts[c]:cols.starts[c] + cols.extent]
+                for r, c in chunk
+            ])
+            out = self._forward(batch, giv)
+            if out.ndim != 4 or out.shape[0] != len(chunk) or tuple(out.shape[2:]) != (out_h, out_w):
+                raise IrtoolError(
+                    f"model for preset {self.preset.name!r} returned {tuple(out.shape)} for input "
+                    f"{tuple(batch.shape)}; expected [{len(chunk)}, C, {out_h}, {out_w}] (scale {scale})")
+            if canvas is None:
+                canvas = torch.zeros(out.shape[1], height * scale, width * scale, dtype=torch.float32)
+            for index, (r, c) in enumerate(chunk):
+                y0, x0 = rows.starts[r] * scale, cols.starts[c] * scale
+                weight = row_windows[r][:, None] * col_windows[c][None, :]
+                canvas[:, y0:y0 + out_h, x0:x0 + out_w].add_(out[index] * weight)
+            del out, batch
+            if progress is not None:
+                progress(min(first + batch_size, total), total)
+        assert canvas is not None
+        norm = window_sum(rows, row_windows, scale=scale)[:, None] * window_sum(cols, col_windows, scale=scale)[None, :]
+        return canvas.div_(norm).clamp_(0.0, 1.0), total

@@ -1,0 +1,86 @@
+"""Precision policy: which dtype inference runs in, and the autocast context for it.
+
+The rule for ``"auto"`` (kept deliberately simple):
+
+* CPU and MPS: fp32. Half precision on CPU is slower than fp32 for these convolution/attention
+  mixes and "slow_conv2d_cpu not implemented for Half" was a classic Real-ESRGAN failure.
+* CUDA: the preset may name its own choice in ``preset.extra["autocast"]`` (``"fp16"``,
+  ``"bf16"`` or ``"fp32"``); Restormer-style channel attention is known to overflow in fp16
+  (spandrel marks Restormer ``supports_half=False``), which is what the bf16 opt-in is for.
+  Otherwise fp16 on GPUs with compute capability >= 7.0 (tensor cores), fp32 on older ones.
+  A preset asking for bf16 on a GPU without bf16 falls back to fp32, never to fp16.
+
+Half precision is always autocast (weights stay fp32), so the same module serves every policy,
+and the engine re-runs a batch in fp32 if a half-precision result is not finite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ContextManager, Literal
+
+import torch
+
+from irtool.errors import UsageError
+
+if TYPE_CHECKING:
+    from irtool.models.registry import Preset
+
+__all__ = ["Precision", "PrecisionName", "resolve_precision", "PRECISION_CHOICES"]
+
+PrecisionName = Literal["fp32", "fp16", "bf16"]
+PRECISION_CHOICES: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
+
+_DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A resolved precision on one device; ``autocast()`` is a no-op context for fp32."""
+
+    name: PrecisionName
+    device_type: str
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return _DTYPES[self.name]
+
+    @property
+    def is_reduced(self) -> bool:
+        return self.name != "fp32"
+
+    def autocast(self) -> ContextManager[object]:
+        if not self.is_reduced:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+
+def _cuda_supports_bf16(device: torch.device) -> bool:
+    with torch.cuda.device(device):
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def _auto_cuda_precision(device: torch.device, preset: Preset | None) -> PrecisionName:
+    wanted = str(preset.extra.get("autocast", "fp16")) if preset is not None else "fp16"
+    if wanted not in _DTYPES:
+        raise ValueError(f"preset {preset.name!r} has extra['autocast']={wanted!r}; expected fp16, bf16 or fp32")
+    if wanted == "bf16":
+        return "bf16" if _cuda_supports_bf16(device) else "fp32"
+    if wanted == "fp16":
+        major, _minor = torch.cuda.get_device_capability(device)
+        return "fp16" if major >= 7 else "fp32"
+    return "fp32"
+
+
+def resolve_precision(spec: str, device: torch.device, *, preset: Preset | None = None) -> Precision:
+    """Resolve ``"auto" | "fp32" | "fp16" | "bf16"`` for ``device`` (see the module docstring)."""
+    normalized = spec.strip().lower()
+    if normalized not in PRECISION_CHOICES:
+        raise UsageError(f"unknown precision {spec!r}; expected one of {', '.join(PRECISION_CHOICES)}")
+    if normalized == "auto":
+        name: PrecisionName = _auto_cuda_precision(device, preset) if device.type == "cuda" else "fp32"
+        return Precision(name=name, device_type=device.type)
+    if normalized == "bf16" and device.type == "cuda" and not _cuda_supports_bf16(device):
+        raise UsageError(f"precision 'bf16' is not supported by {torch.cuda.get_device_name(device)}; use fp16 or fp32")
+    return Precision(name=normalized, device_type=device.type)  # type: ignore[arg-type]

@@ -1,0 +1,421 @@
+"""Behaviour of irtool.engine: tiled == whole, seam-free blending, GIV once per image, OOM retry, devices.
+
+Small networks are defined here (a conv net, a GIV-modulated conv net, an x2 pixel-shuffle net);
+the registered lite presets are exercised at the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from irtool.engine import (
+    EngineOutOfMemoryError,
+    InferenceEngine,
+    axis_windows,
+    is_out_of_memory,
+    plan_axis,
+    resolve_precision,
+    select_device,
+)
+from irtool.engine.tiling import window_sum
+from irtool.errors import IrtoolError, UsageError
+from irtool.models.registry import Preset
+
+CPU = torch.device("cpu")
+
+
+def make_preset(model: nn.Module, *, scale: int = 1, size_multiple: int = 1, has_giv: bool = False,
+                in_channels: int = 3, **extra: object) -> Preset:
+    return Preset(name=f"test_{type(model).__name__.lower()}", family=type(model), kwargs={}, description="test",
+                  tasks=("test",), scale=scale, size_multiple=size_multiple, has_giv=has_giv,
+                  in_channels=in_channels, extra=extra)
+
+
+def random_image(channels: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(channels, height, width, generator=torch.Generator().manual_seed(seed))
+
+
+class ConvNet(nn.Module):
+    """Translation-equivariant, receptive-field radius 3 (three 3x3 convs, zero padding)."""
+
+    def __init__(self, *, channels: int = 3, width: int = 8) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(width, channels, 3, padding=1))
+        self.seen_shapes: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen_shapes.append(tuple(x.shape))
+        return x + 0.5 * self.body(x)
+
+
+class Identity(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Conv2d(3, 4, 1)  # gives the memory heuristic a width, like real models
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+
+class GivConvNet(nn.Module):
+    """Conv features modulated per channel by a vector from a global pool of the whole input."""
+
+    def __init__(self, *, width: int = 8, giv_dim: int = 6) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.head = nn.Conv2d(3, width, 3, padding=1)
+        self.classifier = nn.Sequential(nn.Conv2d(3, giv_dim, 3, padding=1, stride=2), nn.ReLU(),
+                                        nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.hyper = nn.Linear(giv_dim, width)
+        self.tail = nn.Conv2d(width, 3, 3, padding=1)
+        self.giv_calls = 0
+        self.giv_input_shapes: list[tuple[int, ...]] = []
+
+    def giv(self, x: torch.Tensor) -> torch.Tensor:
+        self.giv_calls += 1
+        self.giv_input_shapes.append(tuple(x.shape))
+        return self.classifier(x)
+
+    def forward(self, x: torch.Tensor, *, giv: torch.Tensor | None = None) -> torch.Tensor:
+        if giv is None:
+            giv = self.giv(x)
+        modulation = 1 + torch.tanh(self.hyper(giv))[:, :, None, None]
+        return x + 0.3 * self.tail(torch.relu(self.head(x)) * modulation)
+
+
+class PixelShuffleX2(nn.Module):
+    """x2 SR: receptive radius 2 input pixels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 12, 3, padding=1))
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        upscaled = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+        return upscaled + 0.3 * self.shuffle(self.body(x))
+
+
+class OutOfMemoryAbove(ConvNet):
+    """Raises an allocator-style error for tiles whose side exceeds ``limit``."""
+
+    def __init__(self, *, limit: int, message: str) -> None:
+        super().__init__()
+        self.limit = limit
+        self.message = message
+        self.failures = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if max(x.shape[-2:]) > self.limit:
+            self.failures += 1
+            raise RuntimeError(self.message)
+        return super().forward(x)
+
+
+def whole(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(image.unsqueeze(0))[0].clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- tiling geometry
+@pytest.mark.parametrize("length", [1, 37, 64, 65, 127, 200, 333, 1000])
+@pytest.mark.parametrize(("tile", "overlap", "multiple"), [(64, 32, 1), (64, 16, 8), (96, 32, 16), (128, 0, 4),
+                                                           (48, 40, 1)])
+def test_plan_axis_covers_image_aligned_and_inside(length: int, tile: int, overlap: int, multiple: int) -> None:
+    plan = plan_axis(length, tile=tile, overlap=overlap, multiple=multiple)
+    if length <= tile:
+        assert plan.starts == (0,) and plan.extent == length
+        return
+    assert plan.extent == tile
+    assert plan.starts[0] == 0 and plan.starts[-1] + tile == length  # last tile shifted inward, never past the edge
+    assert all(0 <= s <= length - tile for s in plan.starts)
+    assert all(s % multiple == 0 for s in plan.starts[:-1])  # interior tiles on the model's grid
+    for index in range(1, plan.count):
+        assert plan.overlap_before(index) >= min(overlap, tile // 2)
+    for scale in (1, 2, 4):
+        windows = axis_windows(plan, scale=scale)
+        total = window_sum(plan, windows, scale=scale)
+        assert total.min() > 0
+        # Image borders keep full weight: border tiles never fade at the image edge.
+        assert windows[0][0] == 1 and windows[-1][-1] == 1
+
+
+def test_window_is_partition_of_unity_and_drops_tile_edges() -> None:
+    plan = plan_axis(64 * 5 - 32 * 4, tile=64, overlap=32)  # stride exactly tile - overlap
+    windows = axis_windows(plan)
+    assert torch.allclose(window_sum(plan, windows), torch.ones(plan.length), atol=1e-6)
+    inner = windows[1]
+    assert inner[:8].abs().max() == 0 and inner[-8:].abs().max() == 0  # context band: edge outputs discarded
+    assert inner[8] > 0 and inner[32] == 1  # ramp starts at the band, never exactly 0 inside it
+
+
+# --------------------------------------------------------------------------- tiled == whole
+@pytest.mark.parametrize(("height", "width", "tile"), [(97, 131, 48), (131, 97, 64), (75, 203, 40), (50, 50, 64)])
+def test_tiled_equals_whole_for_translation_equivariant_net(height: int, width: int, tile: int) -> None:
+    model = ConvNet()
+    image = random_image(3, height, width)
+    engine = InferenceEngine(model, make_preset(model), device="cpu", tile=tile, overlap=16)
+    tiled = engine.run(image)
+    assert tiled.shape == image.shape
+    assert torch.allclose(tiled, whole(model, image), atol=1e-5)
+    expected_tiles = len(plan_axis(height, tile=tile, overlap=16).starts) * len(plan_axis(width, tile=tile, overlap=16).starts)
+    assert engine.last_run is not None and engine.last_run.tiles == expected_tiles
+
+
+def test_tiled_equals_whole_for_x2_pixel_shuffle_sr() -> None:
+    model = PixelShuffleX2()
+    image = random_image(3, 83, 117, seed=1)
+    engine = InferenceEngine(model, make_preset(model, scale=2), device="cpu", tile=40, overlap=16)
+    tiled = engine.run(image)
+    assert tiled.shape == (3, 166, 234)
+    assert torch.allclose(tiled, whole(model, image), atol=1e-5)
+
+
+@pytest.mark.parametrize(("height", "width", "tile", "overlap", "multiple"),
+                         [(101, 77, 32, 16, 1), (256, 190, 64, 32, 8), (67, 300, 48, 8, 16), (40, 40, 64, 32, 1)])
+def test_identity_model_is_reproduced_exactly(height: int, width: int, tile: int, overlap: int, multiple: int) -> None:
+    model = Identity()
+    image = random_image(3, height, width, seed=2)
+    engine = InferenceEngine(model, make_preset(model, size_multiple=multiple), device="cpu", tile=tile,
+                             overlap=overlap)
+    assert (engine.run(image) - image).abs().max() <= 1e-6
+
+
+def test_tile_batch_gives_same_result_and_bounded_batches() -> None:
+    model = ConvNet()
+    image = random_image(3, 150, 170, seed=3)
+    reference = InferenceEngine(model, make_preset(model), device="cpu", tile=48, overlap=16).run(image)
+    model.seen_shapes.clear()
+    batched = InferenceEngine(model, make_preset(model), device="cpu", tile=48, overlap=16, tile_batch=3).run(image)
+    assert torch.allclose(batched, reference, atol=1e-6)
+    assert max(shape[0] for shape in model.seen_shapes) == 3
+
+
+def test_model_never_sees_more_than_one_tile() -> None:
+    """Peak device memory is bounded by the tile: the model only ever receives tile-sized inputs."""
+    model = ConvNet()
+    engine = InferenceEngine(model, make_preset(model, size_multiple=8), device="cpu", tile=64, overlap=16)
+    engine.run(random_image(3, 300, 211, seed=4))
+    assert model.seen_shapes and all(shape == (1, 3, 64, 64) for shape in model.seen_shapes)
+
+
+def test_auto_tile_runs_small_image_whole() -> None:
+    model = ConvNet()
+    image = random_image(3, 60, 70)
+    engine = InferenceEngine(model, make_preset(model), device="cpu")
+    out = engine.run(image)
+    assert model.seen_shapes == [(1, 3, 60, 70)]
+    assert engine.last_run is not None and engine.last_run.tile is None and engine.last_run.tiles == 1
+    assert torch.equal(out, whole(model, image))
+
+
+def test_auto_tile_follows_memory_estimate() -> None:
+    model = ConvNet()
+    # A huge stated cost per pixel forces tiling even on a big-memory host; the tile then shrinks to the minimum.
+    preset = make_preset(model, size_multiple=16, bytes_per_pixel=10**12)
+    engine = InferenceEngine(model, preset, device="cpu", overlap=16)
+    image = random_image(3, 150, 140)
+    out = engine.run(image)
+    assert engine.last_run is not None and engine.last_run.tile == engine.min_tile == 64
+    assert {shape[-2:] for shape in model.seen_shapes} == {(64, 64)}
+    assert torch.allclose(out, whole(model, image), atol=1e-5)
+
+
+def test_progress_reports_every_tile() -> None:
+    model = ConvNet()
+    calls: list[tuple[int, int]] = []
+    engine = InferenceEngine(model, make_preset(model), device="cpu", tile=32, overlap=8, tile_batch=2)
+    engine.run(random_image(3, 70, 90), progress=lambda done, total: calls.append((done, total)))
+    total = calls[0][1]
+    assert calls[0] == (0, total) and calls[-1] == (total, total) and total == 3 * 4
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+# --------------------------------------------------------------------------- GIV
+def test_giv_is_computed_once_per_image_and_tiles_agree_with_whole() -> None:
+    model = GivConvNet()
+    image = random_image(3, 512, 512, seed=5)
+    engine = InferenceEngine(model, make_preset(model, has_giv=True), device="cpu", tile=128, overlap=32)
+    tiled = engine.run(image)
+    assert engine.last_run is not None and engine.last_run.tiles > 1
+    assert model.giv_calls == 1
+    assert model.giv_input_shapes == [(1, 3, 512, 512)]  # on the whole image, not a tile
+    reference = whole(model, image)
+    mad = (tiled - reference).abs().mean().item()
+    assert mad < 1 / 255
+    # Same GIV everywhere + receptive radius 2 <= overlap // 4, so tiling is in fact exact here.
+    assert torch.allclose(tiled, reference, atol=1e-5)
+    model.giv_calls = 0
+    engine.run(image)
+    assert model.giv_calls == 1
+
+
+def test_giv_input_is_downscaled_for_huge_images_and_exposed() -> None:
+    model = GivConvNet()
+    engine = InferenceEngine(model, make_preset(model, has_giv=True), device="cpu", tile=96, giv_max_side=64)
+    image = random_image(3, 200, 150, seed=6)
+    vector = engine.giv(image)
+    assert model.giv_input_shapes[-1] == (1, 3, 64, 48)
+    assert vector.shape == (1, 6) and vector.dtype == torch.float32 and vector.device == CPU
+    small = random_image(3, 40, 50, seed=7)
+    with torch.inference_mode():
+        assert torch.allclose(engine.giv(small), model.giv(small.unsqueeze(0)))
+
+
+def test_giv_on_model_without_giv_is_a_usage_error() -> None:
+    model = ConvNet()
+    with pytest.raises(UsageError):
+        InferenceEngine(model, make_preset(model), device="cpu").giv(random_image(3, 8, 8))
+
+
+# --------------------------------------------------------------------------- out of memory
+@pytest.mark.parametrize("message", ["CUDA out of memory. Tried to allocate 2.00 GiB",
+                                     "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"])
+def test_out_of_memory_halves_the_tile_until_it_fits(message: str) -> None:
+    model = OutOfMemoryAbove(limit=70, message=message)
+    image = random_image(3, 230, 190, seed=8)
+    engine = InferenceEngine(model, make_preset(model), device="cpu", tile=256, overlap=16)
+    out = engine.run(image)
+    assert engine.last_run is not None
+    assert engine.last_run.tile == 64 and engine.last_run.out_of_memory_retries == 2  # 256 (whole) -> 115 -> 64
+    assert all(max(shape[-2:]) <= 70 for shape in model.seen_shapes)
+    assert torch.allclose(out, whole(ConvNet(), image), atol=1e-5)
+    # The lowered tile is remembered: the next image does not hit the error again.
+    failures = model.failures
+    engine.run(random_image(3, 230, 190, seed=9))
+    assert model.failures == failures
+
+
+def test_out_of_memory_at_minimum_tile_raises_clear_error() -> None:
+    model = OutOfMemoryAbove(limit=10, message="CUDA out of memory. Tried to allocate 20.00 MiB")
+    engine = InferenceEngine(model, make_preset(model), device="cpu", tile=128, overlap=16)
+    with pytest.raises(EngineOutOfMemoryError, match="out of memory on cpu even with 64px tiles") as caught:
+        engine.run(random_image(3, 150, 150))
+    assert isinstance(caught.value, IrtoolError) and caught.value.exit_code == 1
+
+
+def test_other_runtime_errors_are_not_retried() -> None:
+    model = OutOfMemoryAbove(limit=10, message="Given groups=1, weight of size [8, 3, 3, 3], expected input")
+    engine = InferenceEngine(model, make_preset(model), device="cpu", tile=128)
+    with pytest.raises(RuntimeError, match="Given groups=1"):
+        engine.run(random_image(3, 150, 150))
+    assert model.failures == 1
+
+
+def test_is_out_of_memory_recognises_allocator_errors() -> None:
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+# --------------------------------------------------------------------------- devices, precision, I/O contract
+def test_unavailable_cuda_is_a_clear_usage_error() -> None:
+    spec = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
+    with pytest.raises(UsageError, match="not available|does not exist") as caught:
+        select_device(spec)
+    assert caught.value.exit_code == 2
+    with pytest.raises(UsageError, match="unknown device"):
+        select_device("gpu0")
+    assert select_device("cpu") == CPU
+    assert select_device(" CPU ") == CPU
+    if not torch.cuda.is_available() and not torch.backends.mps.is_available():
+        assert select_device("auto") == CPU
+        with pytest.raises(UsageError, match="mps"):
+            select_device("mps")
+    model = ConvNet()
+    with pytest.raises(UsageError):
+        InferenceEngine(model, make_preset(model), device=spec)
+
+
+def test_precision_policy_on_cpu() -> None:
+    assert resolve_precision("auto", CPU).name == "fp32"
+    assert resolve_precision("BF16", CPU).dtype == torch.bfloat16
+    with pytest.raises(UsageError, match="unknown precision"):
+        resolve_precision("fp64", CPU)
+
+
+def test_bf16_autocast_runs_close_to_fp32() -> None:
+    model = ConvNet()
+    image = random_image(3, 64, 80)
+    out = InferenceEngine(model, make_preset(model), device="cpu", precision="bf16", tile=48, overlap=16).run(image)
+    assert out.dtype == torch.float32
+    assert (out - whole(model, image)).abs().mean() < 1e-2
+
+
+class NaNInHalf(ConvNet):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        return y * float("nan") if self.body[0](x).dtype != torch.float32 else y
+
+
+def test_non_finite_half_precision_falls_back_to_fp32() -> None:
+    model = NaNInHalf()
+    image = random_image(3, 50, 60)
+    engine = InferenceEngine(model, make_preset(model), device="cpu", precision="bf16")
+    out = engine.run(image)
+    assert engine.precision == "fp32" and torch.isfinite(out).all()
+    assert torch.allclose(out, whole(model, image), atol=1e-6)
+
+
+class Overshoot(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 3.0 - 1.0
+
+
+def test_output_is_clamped_float32_on_cpu() -> None:
+    model = Overshoot()
+    image = random_image(3, 90, 70).to(torch.float64)
+    out = InferenceEngine(model, make_preset(model), device="cpu", tile=32, overlap=8).run(image)
+    assert out.dtype == torch.float32 and out.device == CPU
+    assert out.min() == 0 and out.max() == 1
+    expected = (image.float() * 3 - 1).clamp(0, 1)
+    assert torch.allclose(out, expected, atol=1e-6)
+
+
+def test_channel_mismatch_and_bad_input_are_usage_errors() -> None:
+    model = ConvNet()
+    engine = InferenceEngine(model, make_preset(model), device="cpu")
+    with pytest.raises(UsageError, match="expects RGB input .3 channels., got 1"):
+        engine.run(random_image(1, 16, 16))
+    gray = ConvNet(channels=1)
+    with pytest.raises(UsageError, match="grayscale"):
+        InferenceEngine(gray, make_preset(gray, in_channels=1), device="cpu").run(random_image(3, 16, 16))
+    with pytest.raises(UsageError, match="float"):
+        engine.run(torch.zeros(3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(UsageError, match=r"\[C, H, W\]"):
+        engine.run(torch.zeros(1, 3, 8, 8))
+    with pytest.raises(UsageError):
+        InferenceEngine(model, make_preset(model), device="cpu", tile=0)
+
+
+def test_wrong_scale_in_preset_is_reported() -> None:
+    model = PixelShuffleX2()
+    with pytest.raises(IrtoolError, match="scale 1"):
+        InferenceEngine(model, make_preset(model, scale=1), device="cpu").run(random_image(3, 20, 20))
+
+
+def test_engine_runs_under_inference_mode() -> None:
+    seen: list[bool] = []
+
+    class Probe(ConvNet):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(torch.is_inference_mode_enabled())
+            return super().forward(x)
+
+    model = Probe()
+    InferenceEngine(model, make_preset(model), device="cpu", tile=32, overlap=8).run(random_image(3, 50, 50))
+    assert seen and all(seen)
