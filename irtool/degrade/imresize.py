@@ -88,12 +88,16 @@ def _resize_axis(
     weights, indices = _axis_weights(
         in_length=in_length, out_length=out_length, scale=scale, antialiasing=antialiasing
     )
-    moved = np.moveaxis(img, axis, 0)
+    # Put the resized axis first and contiguous, so every gathered slice is one contiguous block.
+    moved = np.ascontiguousarray(np.moveaxis(img, axis, 0))
     # Broadcast each tap's weights over the remaining axes.
     weight_shape = (out_length,) + (1,) * (moved.ndim - 1)
     out = np.zeros((out_length,) + moved.shape[1:], dtype=np.float64)
+    scratch = np.empty_like(out)
     for tap_weights, tap_indices in zip(weights, indices):
-        out += tap_weights.reshape(weight_shape) * moved[tap_indices]
+        np.take(moved, tap_indices, axis=0, out=scratch)
+        scratch *= tap_weights.reshape(weight_shape)
+        out += scratch
     return np.moveaxis(out, 0, axis)
 
 

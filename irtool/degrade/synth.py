@@ -132,24 +132,24 @@ def gaussian_blur(img: np.ndarray, *, sigma: float) -> np.ndarray:
 
 
 def motion_blur_kernel(*, length: float, angle_deg: float) -> np.ndarray:
-    """A linear motion-blur kernel: a 1-pixel-wide segment of ``length`` pixels at ``angle_deg`` (0 = horizontal,
-    counter-clockwise), anti-aliased by splatting many points along it bilinearly; sums to one, odd side."""
+    """A linear motion-blur kernel: a segment ``length`` pixels long and 1 pixel wide at ``angle_deg``
+    (0 = horizontal, counter-clockwise), normalised to sum to one, odd side ``ceil(length)`` rounded up to odd.
+
+    The segment is rasterised anti-aliased by 8x8 supersampling of each kernel pixel, so a horizontal length-9
+    kernel is exactly nine taps of 1/9 and partial lengths give partial end taps.
+    """
     if length < 1:
         raise UsageError(f"motion blur length must be >= 1 pixel, got {length}")
     side = int(math.ceil(length)) | 1  # odd, so the segment is centred on a pixel
-    centre = side // 2
+    supersample = 8
+    # Sub-pixel sample positions relative to the kernel centre; rows grow downwards, so y is negated below.
+    coords = (np.arange(side * supersample) + 0.5) / supersample - side / 2.0
+    xs, ys = np.meshgrid(coords, coords)
     theta = math.radians(angle_deg)
-    steps = max(int(length * 8), 2)
-    t = np.linspace(-(length - 1) / 2.0, (length - 1) / 2.0, steps)
-    xs = centre + t * math.cos(theta)
-    ys = centre - t * math.sin(theta)  # image rows grow downwards
-    kernel = np.zeros((side, side), dtype=np.float64)
-    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
-    fx, fy = xs - x0, ys - y0
-    for dy, wy in ((0, 1.0 - fy), (1, fy)):
-        for dx, wx in ((0, 1.0 - fx), (1, fx)):
-            rows, cols = np.clip(y0 + dy, 0, side - 1), np.clip(x0 + dx, 0, side - 1)
-            np.add.at(kernel, (rows, cols), wy * wx)
+    along = xs * math.cos(theta) - ys * math.sin(theta)
+    across = xs * math.sin(theta) + ys * math.cos(theta)
+    inside = (np.abs(along) <= length / 2.0) & (np.abs(across) <= 0.5)
+    kernel = inside.reshape(side, supersample, side, supersample).mean(axis=(1, 3))
     return kernel / kernel.sum()
 
 
