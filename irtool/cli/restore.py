@@ -34,3 +34,82 @@ def restore(
         detect_only=detect_only, device=device, precision=precision, tile=tile, overlap=overlap, fmt=fmt,
         quality=quality, overwrite=overwrite, shard=shard, json_report=json_report, quiet=quiet,
     )
+
+
+def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, device, precision, tile, overlap, fmt,
+         quality, overwrite, shard, json_report, quiet) -> None:
+    import json
+    import os
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from irtool.restore import BatchRestorer, BatchSummary, OutputSettings, Progress as Callbacks, RestoreRequest, plan_jobs
+    from irtool.zoo import EngineSettings
+
+    request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch, detect_only=detect_only)
+    request.validate()
+    jobs = plan_jobs(inputs, output, fmt=fmt, shard=shard)
+    restorer = BatchRestorer(
+        request,
+        engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap),
+        output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
+    )
+    console = Console(stderr=True, quiet=quiet)
+    err = Console(stderr=True)
+    summary = BatchSummary()
+    started = time.perf_counter()
+    megapixels = 0.0
+    interrupted = False
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
+                  disable=quiet, transient=False) as bar:
+        files = bar.add_task("files", total=len(jobs), rate="")
+        tiles = bar.add_task("tiles", total=1, rate="", visible=False)
+
+        def on_start(job) -> None:
+            bar.update(files, description=f"files  {job.source.name[:40]}")
+            bar.reset(tiles, total=1, visible=False)
+
+        def on_tiles(done: int, total: int) -> None:
+            bar.update(tiles, completed=done, total=total, visible=total > 1)
+
+        def on_done(rec) -> None:
+            nonlocal megapixels
+            megapixels += rec.megapixels if rec.status == "ok" else 0.0
+            rate = megapixels / max(time.perf_counter() - started, 1e-9)
+            bar.update(files, advance=1, rate=f"{rate:.2f} MP/s")
+            if rec.status == "error":
+                err.print(f"[red]error[/] {rec.input}: {rec.error}", highlight=False, soft_wrap=True)
+
+        try:
+            for rec in restorer.run(jobs, Callbacks(on_start=on_start, on_tiles=on_tiles, on_done=on_done)):
+                summary.records.append(rec)
+        except KeyboardInterrupt:
+            interrupted = True
+    if not quiet:
+        table = Table(title=f"irtool restore: {len(summary.records)} of {len(jobs)} files")
+        for col in ("file", "detection", "model", "time", "status"):
+            table.add_column(col)
+        for rec in summary.records:
+            det = rec.detected
+            detection = f"{det.type} {det.severity:.2f} ({det.confidence:.0%})" if det else ""
+            status = {"ok": "[green]ok[/]", "skipped": "[yellow]skipped[/]", "error": "[red]error[/]"}[rec.status]
+            table.add_row(os.path.relpath(rec.input), detection, rec.model or "", f"{rec.seconds:.2f}s", status)
+        console.print(table)
+        c = summary.counts
+        console.print(f"{c['ok']} ok, {c['skipped']} skipped, {c['error']} failed -> {output}")
+    if json_report is not None:
+        from irtool.io import atomic_output
+
+        payload = json.dumps({**summary.to_json(), "interrupted": interrupted}, indent=2).encode("utf-8")
+        json_report.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(json_report) as fh:
+            fh.write(payload)
+    if interrupted:
+        err.print("interrupted: finished outputs are kept; run the same command again to resume")
+        raise typer.Exit(130)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)

@@ -1,0 +1,280 @@
+"""Batch restoration: read -> detect -> route -> engine -> write, one record per input.
+
+Guarantees a batch of thousands of files relies on:
+
+* inputs are never written: an output path that is an input is refused;
+* every output is written to a temporary name and renamed when complete (``irtool.io``), so an
+  interrupted run leaves no partial file, and a re-run skips outputs that exist (``overwrite``
+  redoes them) — a batch resumes where it stopped;
+* a bad input costs one ``error`` record with a one-line reason; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from irtool.detect import Detection, Detector, load_detector
+from irtool.errors import IrtoolError, UsageError
+from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
+
+TASKS = ("denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "sr2", "sr3", "sr4", "all")
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """What to run: exactly one of auto / task / model / weights."""
+
+    auto: bool = False
+    task: str | None = None
+    model: str | None = None
+    weights: Path | None = None
+    arch: str | None = None
+    detect_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.detect_only:  # detection is what --auto does first; --detect-only stops there
+            object.__setattr__(self, "auto", True)
+
+    def validate(self) -> None:
+        chosen = [n for n, v in (("--auto", self.auto), ("--task", self.task), ("--model", self.model),
+                                 ("--weights", self.weights)) if v]
+        if not chosen:
+            raise UsageError("say what to run: --auto, --task TASK, --model NAME or --weights FILE")
+        if len(chosen) > 1:
+            raise UsageError(f"choose one of {', '.join(chosen)}" + (" (--detect-only implies --auto)" if self.detect_only else ""))
+        if self.task and self.task not in TASKS:
+            raise UsageError(f"unknown task {self.task!r}; tasks are {', '.join(TASKS)}")
+        if self.arch and not self.weights:
+            raise UsageError("--arch goes with --weights")
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    format: str | None = None
+    quality: int | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class RestoreRecord:
+    input: str
+    output: str | None
+    status: str  # "ok" | "skipped" | "error"
+    error: str | None = None
+    detected: Detection | None = None
+    model: str | None = None
+    seconds: float = 0.0
+    megapixels: float = 0.0
+    tiles: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "status": self.status,
+            "error": self.error,
+            "detected": self.detected.to_json() if self.detected else None,
+            "model": self.model,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    output: Path
+
+
+@dataclass
+class Progress:
+    """Callbacks the CLI uses to draw progress; all optional."""
+
+    on_start: Callable[[Job], None] = lambda job: None
+    on_tiles: Callable[[int, int], None] = lambda done, total: None
+    on_done: Callable[[RestoreRecord], None] = lambda rec: None
+
+
+def plan_jobs(
+    inputs: Sequence[str],
+    out_dir: Path,
+    *,
+    fmt: str | None = None,
+    shard: str | None = None,
+) -> list[Job]:
+    """Expand inputs, pick this process's shard, and map each file to its mirrored output path."""
+    from irtool import io
+
+    items = io.expand_inputs(list(inputs))
+    if shard:
+        index, count = io.parse_shard(shard)
+        items = io.select_shard(items, index, count)
+    else:
+        env = io.shard_from_env()
+        if env is not None:
+            items = io.select_shard(items, *env)
+    jobs = [Job(Path(item.source), Path(io.output_path(item, out_dir, format=fmt))) for item in items]
+    sources = {j.source.resolve() for j in jobs}
+    clashes = [j for j in jobs if j.output.resolve() in sources]
+    if clashes:
+        raise UsageError(f"output {clashes[0].output} would overwrite an input; choose another --output folder")
+    return jobs
+
+
+class BatchRestorer:
+    def __init__(self, request: RestoreRequest, *, engine: EngineSettings = EngineSettings(),
+                 output: OutputSettings = OutputSettings(), zoo: ModelZoo | None = None):
+        request.validate()
+        self.request = request
+        self.output = output
+        self.zoo = zoo or ModelZoo(engine)
+        self._detector: Detector | None = None
+        self._fixed: LoadedModel | None = None
+
+    # ..................................................................... model choice
+    def prepare(self) -> None:
+        """Load what every image needs up front, so a missing model fails before any work."""
+        r = self.request
+        if r.auto:
+            self._detector = load_detector(self.zoo)
+        elif r.weights:
+            self._fixed = self.zoo.from_file(r.weights, r.arch)
+        elif r.model:
+            self._fixed = self.zoo.from_entry(r.model)
+        elif r.task:
+            self._fixed = self.zoo.for_task(r.task)
+
+    def route(self, detection: Detection) -> LoadedModel | None:
+        """The zoo model for a detected degradation; None for a clean image."""
+        if detection.type == "clean":
+            return None
+        routes = self.zoo.catalog.routes
+        name = routes.get(detection.type) or routes.get("fallback")
+        if name is None:
+            raise UsageError(f"weights.toml routes nothing for {detection.type!r} and has no fallback")
+        return self.zoo.from_entry(name)
+
+    # ..................................................................... one image
+    def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
+        """HWC float32 [0,1] in, HWC out (scaled for SR); gray/colour adapted to the model."""
+        want = loaded.preset.in_channels
+        have = pixels.shape[2]
+        if have == want:
+            planes = [pixels]
+        elif want == 3 and have == 1:
+            planes = [np.repeat(pixels, 3, axis=2)]
+        elif want == 1 and have == 3:
+            planes = [pixels[:, :, c:c + 1] for c in range(3)]  # a gray model restores each channel
+        else:
+            raise UsageError(f"cannot feed a {have}-channel image to a {want}-channel model")
+        outs = []
+        for plane in planes:
+            tensor = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))
+            out = loaded.engine.run(tensor, progress=progress.on_tiles)
+            outs.append(out.numpy().transpose(1, 2, 0))
+        result = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+        if have == 1 and result.shape[2] == 3:
+            result = result.mean(axis=2, keepdims=True)
+        return result
+
+    def _detect(self, pixels: np.ndarray) -> Detection:
+        assert self._detector is not None
+        plane = pixels if pixels.shape[2] == 3 else np.repeat(pixels, 3, axis=2)
+        return self._detector.detect(torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1))))
+
+    def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
+        from irtool import io
+
+        started = time.perf_counter()
+        record = RestoreRecord(input=str(job.source), output=str(job.output), status="ok")
+        try:
+            if job.output.exists() and not self.output.overwrite and not self.request.detect_only:
+                record.status = "skipped"
+                return record
+            image = io.read_image(job.source)
+            record.megapixels = image.pixels.shape[0] * image.pixels.shape[1] / 1e6
+            loaded = self._fixed
+            if self.request.auto:
+                record.detected = self._detect(image.pixels)
+                if self.request.detect_only:
+                    record.output = None
+                    return record
+                loaded = self.route(record.detected)
+                if loaded is None:
+                    record.model = "copy"
+                    self._copy(job, image)
+                    return record
+            assert loaded is not None
+            record.model = loaded.name
+            restored = self._run_model(loaded, image.pixels, progress)
+            alpha = image.alpha
+            if alpha is not None and loaded.scale != 1:
+                alpha = io.resize_alpha(alpha, loaded.scale)
+            io.write_image(job.output, restored, like=image, format=self.output.format,
+                           quality=self.output.quality, alpha=alpha)
+            info = getattr(loaded.engine, "last_run", None)
+            record.tiles = info.tiles if info else 0
+        except IrtoolError as exc:
+            record.status, record.error, record.output = "error", str(exc), None
+        except (OSError, ValueError, RuntimeError) as exc:  # a file-system or decode problem on this file only
+            record.status, record.error, record.output = "error", f"{type(exc).__name__}: {exc}", None
+        finally:
+            record.seconds = time.perf_counter() - started
+        return record
+
+    def _copy(self, job: Job, image) -> None:
+        """A clean image is copied byte for byte (re-encoded only when another format is asked for)."""
+        from irtool import io
+
+        same_format = self.output.format is None or io.normalize_format(self.output.format) == image.format
+        if same_format:
+            with io.atomic_output(job.output) as fh, open(job.source, "rb") as src:
+                shutil.copyfileobj(src, fh)
+        else:
+            io.write_image(job.output, image.pixels, like=image, format=self.output.format,
+                           quality=self.output.quality, alpha=image.alpha)
+
+    def run(self, jobs: Sequence[Job], progress: Progress = Progress()) -> Iterator[RestoreRecord]:
+        self.prepare()
+        for job in jobs:
+            progress.on_start(job)
+            record = self.process(job, progress)
+            progress.on_done(record)
+            yield record
+
+
+@dataclass
+class BatchSummary:
+    records: list[RestoreRecord] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {"ok": 0, "skipped": 0, "error": 0}
+        for r in self.records:
+            out[r.status] += 1
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.counts["error"] else 0
+
+    def to_json(self) -> dict:
+        return {"summary": self.counts, "results": [r.to_json() for r in self.records]}
+
+
+def restore_paths(inputs: Sequence[str], out_dir: str | Path, request: RestoreRequest, *,
+                  engine: EngineSettings = EngineSettings(), output: OutputSettings = OutputSettings(),
+                  shard: str | None = None, progress: Progress = Progress()) -> BatchSummary:
+    """The Python API behind ``irtool restore``: returns every record (tests call this)."""
+    request.validate()
+    jobs = plan_jobs(inputs, Path(out_dir), fmt=output.format, shard=shard)
+    summary = BatchSummary()
+    for record in BatchRestorer(request, engine=engine, output=output).run(jobs, progress):
+        summary.records.append(record)
+    return summary

@@ -1,0 +1,107 @@
+"""Load restoration networks by weights entry, by task, or from a local checkpoint.
+
+One :class:`ModelZoo` per run caches each loaded network with its inference engine, so an
+``--auto`` batch that routes 5,000 images to three models loads each of them once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from irtool.errors import UsageError, WeightsNotFoundError
+from irtool.weights import Catalog, WeightsEntry, entry_path, is_present, load_catalog
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    device: str = "auto"
+    precision: str = "auto"
+    tile: int | None = None
+    overlap: int = 32
+    tile_batch: int | None = None
+
+
+@dataclass
+class LoadedModel:
+    """A network ready to run: its name (entry or file), preset, module and engine."""
+
+    name: str
+    preset: object  # irtool.models.Preset
+    module: nn.Module
+    engine: object  # irtool.engine.InferenceEngine
+
+    @property
+    def scale(self) -> int:
+        return self.preset.scale
+
+
+def build_from_checkpoint(path: str | Path, preset_name: str | None):
+    """(preset, module) from a checkpoint file; the preset comes from the file's metadata if not given."""
+    from irtool.models import get_preset
+    from irtool.weights.checkpoints import load_into, read_checkpoint
+
+    sd, meta = read_checkpoint(path)
+    name = preset_name or meta.get("preset")
+    if not name:
+        raise UsageError(f"{Path(path).name} does not name its architecture: pass --arch PRESET (see `irtool models`)")
+    try:
+        preset = get_preset(name)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    module = load_into(preset.build(), sd, source=Path(path).name)
+    return preset, module
+
+
+class ModelZoo:
+    def __init__(self, settings: EngineSettings, *, catalog: Catalog | None = None):
+        self.settings = settings
+        self._catalog = catalog
+        self._loaded: dict[str, LoadedModel] = {}
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog()
+        return self._catalog
+
+    def _engine(self, module: nn.Module, preset):
+        from irtool.engine import InferenceEngine
+
+        s = self.settings
+        return InferenceEngine(module, preset, device=s.device, precision=s.precision, tile=s.tile,
+                               overlap=s.overlap, tile_batch=s.tile_batch)
+
+    def from_file(self, path: str | Path, preset_name: str | None = None) -> LoadedModel:
+        key = f"file:{Path(path).resolve()}:{preset_name}"
+        if key not in self._loaded:
+            preset, module = build_from_checkpoint(path, preset_name)
+            self._loaded[key] = LoadedModel(Path(path).name, preset, module, self._engine(module, preset))
+        return self._loaded[key]
+
+    def from_entry(self, name: str) -> LoadedModel:
+        if name not in self._loaded:
+            entry = self.catalog.get(name)
+            if entry.kind != "restorer":
+                raise UsageError(f"{name!r} is a {entry.kind}, not a restoration model")
+            path = entry_path(entry)
+            preset, module = build_from_checkpoint(path, entry.preset)
+            self._loaded[name] = LoadedModel(name, preset, module, self._engine(module, preset))
+        return self._loaded[name]
+
+    def for_task(self, task: str) -> LoadedModel:
+        candidates = self.catalog.for_task(task)
+        if not candidates:
+            raise WeightsNotFoundError(f"weights.toml has no model for task {task!r}")
+        for entry in candidates:
+            if is_present(entry):
+                return self.from_entry(entry.name)
+        names = " ".join(e.name for e in candidates[:1])
+        raise WeightsNotFoundError(f"no weights for task {task!r} are available here; run `irtool download {names}`")
+
+    def head_entry(self) -> WeightsEntry:
+        if not self.catalog.detector:
+            raise WeightsNotFoundError("weights.toml names no GIV detector: --auto needs one (see `detector` in weights.toml)")
+        return self.catalog.get(self.catalog.detector)
