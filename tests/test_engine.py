@@ -294,6 +294,23 @@ def test_out_of_memory_halves_the_tile_until_it_fits(message: str) -> None:
     assert model.failures == failures
 
 
+class GivOutOfMemoryAbove(GivConvNet):
+    def forward(self, x: torch.Tensor, *, giv: torch.Tensor | None = None) -> torch.Tensor:
+        if max(x.shape[-2:]) > 100:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return super().forward(x, giv=giv)
+
+
+def test_giv_is_kept_across_out_of_memory_retries() -> None:
+    model = GivOutOfMemoryAbove()
+    image = random_image(3, 180, 160, seed=10)
+    engine = InferenceEngine(model, make_preset(model, has_giv=True), device="cpu", overlap=16)
+    out = engine.run(image)  # auto: whole image first, then tiles after the error
+    assert engine.last_run is not None and engine.last_run.out_of_memory_retries == 1
+    assert model.giv_calls == 1 and model.giv_input_shapes == [(1, 3, 180, 160)]
+    assert torch.allclose(out, whole(GivConvNet(), image), atol=1e-5)
+
+
 def test_out_of_memory_at_minimum_tile_raises_clear_error() -> None:
     model = OutOfMemoryAbove(limit=10, message="CUDA out of memory. Tried to allocate 20.00 MiB")
     engine = InferenceEngine(model, make_preset(model), device="cpu", tile=128, overlap=16)

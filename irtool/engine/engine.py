@@ -176,14 +176,18 @@ class InferenceEngine:
         """
         image = self._checked(image)
         retries = 0
+        giv: torch.Tensor | None = None
         with torch.inference_mode():
             tile = self._initial_tile(image)
             while True:
                 try:
-                    giv = self._giv_on_device(image) if self.preset.has_giv else None
+                    # Once per image, and kept across out-of-memory retries of the tiles.
+                    if self.preset.has_giv and giv is None:
+                        giv = self._giv_on_device(image)
                     output, tiles = self._run_tiles(image, giv, tile, progress)
                 except _NonFiniteHalfPrecision:
                     self._precision = Precision(name="fp32", device_type=self.device.type)
+                    giv = None  # recomputed in fp32 as well
                     continue
                 except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
                     if not is_out_of_memory(error):
