@@ -1,0 +1,38 @@
+"""Image files in and out: decoding, atomic encoding, input expansion and sharding (numpy + Pillow only)."""
+
+from irtool.io.atomic import atomic_output, is_temp_name
+from irtool.io.images import (
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_MAX_PIXELS,
+    SUPPORTED_FORMATS,
+    LoadedImage,
+    normalize_format,
+    read_image,
+    resize_alpha,
+    write_image,
+)
+from irtool.io.inputs import IMAGE_EXTENSIONS, InputItem, expand_inputs, is_image_name, output_path, plan_outputs
+from irtool.io.shard import Shard, parse_shard, select_shard, shard_from_env
+
+__all__ = [
+    "DEFAULT_JPEG_QUALITY",
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "SUPPORTED_FORMATS",
+    "InputItem",
+    "LoadedImage",
+    "Shard",
+    "atomic_output",
+    "expand_inputs",
+    "is_image_name",
+    "is_temp_name",
+    "normalize_format",
+    "output_path",
+    "parse_shard",
+    "plan_outputs",
+    "read_image",
+    "resize_alpha",
+    "select_shard",
+    "shard_from_env",
+    "write_image",
+]

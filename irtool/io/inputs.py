@@ -1,0 +1,159 @@
+"""Turning command-line INPUT arguments into an ordered list of files, and mapping them to output paths.
+
+Files are taken as given (any extension: a wrong file then gets a clear read error); folders and glob patterns
+contribute image files only, and the tree below the folder (or below the pattern's fixed leading part) is
+mirrored under the output folder.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from irtool.errors import UsageError
+from irtool.io.atomic import is_temp_name
+from irtool.io.images import normalize_format
+
+__all__ = ["IMAGE_EXTENSIONS", "InputItem", "expand_inputs", "is_image_name", "output_path", "plan_outputs"]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+_CANONICAL_EXTENSION = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class InputItem:
+    """One input file and the relative path under which its output is mirrored."""
+
+    source: Path  # absolute (symlinks not resolved, so names stay the user's)
+    relative: PurePath  # e.g. "trip/day 1/img.jpg" for a file found inside the folder "photos"
+
+
+def is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _is_skipped_name(name: str) -> bool:
+    return name.startswith(".") or is_temp_name(name)
+
+
+def _has_glob(text: str) -> bool:
+    return any(character in _GLOB_CHARACTERS for character in text)
+
+
+def _walk_folder(folder: Path, *, recursive: bool, prefix: PurePath) -> list[InputItem]:
+    items: list[InputItem] = []
+    for root, directories, files in os.walk(folder, followlinks=False):
+        # Pruning in place stops os.walk descending into hidden folders (".git", ".thumbnails", ...).
+        directories[:] = sorted(d for d in directories if not _is_skipped_name(d)) if recursive else []
+        root_path = Path(root)
+        for name in files:
+            if _is_skipped_name(name) or not is_image_name(name):
+                continue
+            source = root_path / name
+            if not source.is_file():
+                continue
+            items.append(InputItem(source=source.absolute(), relative=prefix / source.relative_to(folder)))
+    return items
+
+
+def _glob_base(pattern: str) -> Path:
+    """The leading part of a pattern with no glob characters: 'photos/2024/*/x*.jpg' -> 'photos/2024'."""
+    parts = Path(pattern).parts
+    fixed: list[str] = []
+    for part in parts[:-1]:
+        if _has_glob(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _expand_one(argument: str, *, recursive: bool) -> list[InputItem]:
+    path = Path(argument).expanduser()
+    if path.is_dir():
+        return _walk_folder(path, recursive=recursive, prefix=PurePath())
+    if path.is_file():
+        return [InputItem(source=path.absolute(), relative=PurePath(path.name))]
+    if _has_glob(argument):
+        base = _glob_base(str(path))
+        items: list[InputItem] = []
+        for match in glob.glob(str(path), recursive=True):
+            match_path = Path(match)
+            relative = match_path.relative_to(base)
+            if any(_is_skipped_name(part) for part in relative.parts):
+                continue
+            if match_path.is_dir():
+                items.extend(_walk_folder(match_path, recursive=recursive, prefix=relative))
+            elif match_path.is_file() and is_image_name(match_path.name):
+                items.append(InputItem(source=match_path.absolute(), relative=relative))
+        if not items:
+            raise UsageError(f"no image files match {argument!r}")
+        return items
+    if path.exists():
+        raise UsageError(f"{argument}: not a regular file or folder")
+    raise UsageError(f"{argument}: no such file or folder")
+
+
+def expand_inputs(inputs: list[str], *, recursive: bool = True) -> list[InputItem]:
+    """Expand files, folders and glob patterns into a sorted, duplicate-free list of InputItems.
+
+    Order is by source path, so every process of a sharded run sees the same list. A file reached twice (e.g.
+    named and also inside a named folder) is kept once, with the first mapping. Raises UsageError for a path
+    that does not exist, a pattern that matches no image, or an empty input list.
+    """
+    if not inputs:
+        raise UsageError("no inputs given")
+    seen: dict[Path, InputItem] = {}
+    for argument in inputs:
+        for item in _expand_one(argument, recursive=recursive):
+            seen.setdefault(Path(os.path.normpath(item.source)), item)
+    return sorted(seen.values(), key=lambda item: str(item.source))
+
+
+def output_path(item: InputItem, out_dir: str | Path, *, format: str | None = None, suffix: str = "") -> Path:
+    """Where the output for `item` goes: out_dir / mirrored folders / stem + suffix + extension.
+
+    The extension follows the output format; the input's own spelling (".JPEG", ".tiff") is kept when it
+    already names that format, otherwise the canonical one (.png .jpg .webp .tif .bmp) is used.
+    """
+    relative = item.relative
+    extension = relative.suffix
+    if format is not None:
+        wanted = normalize_format(format)
+        current = _format_of_extension(extension)
+        if current != wanted:
+            extension = _CANONICAL_EXTENSION[wanted]
+    return Path(out_dir) / relative.parent / f"{relative.stem}{suffix}{extension}"
+
+
+def _format_of_extension(extension: str) -> str | None:
+    try:
+        return normalize_format(extension) if extension else None
+    except UsageError:
+        return None
+
+
+def plan_outputs(
+    items: list[InputItem], out_dir: str | Path, *, format: str | None = None, suffix: str = ""
+) -> list[tuple[InputItem, Path]]:
+    """Pair each item with its output path; UsageError if two inputs would write the same file.
+
+    Collisions happen e.g. with 'a.png' and 'a.jpg' converted to one format, or two folders holding the same
+    file name; silently overwriting one photographer's picture with another is the failure this prevents.
+    Names are compared case-insensitively because macOS and Windows file systems are.
+    """
+    planned: list[tuple[InputItem, Path]] = []
+    claimed: dict[str, InputItem] = {}
+    for item in items:
+        target = output_path(item, out_dir, format=format, suffix=suffix)
+        key = os.path.normcase(str(target)).casefold()
+        if key in claimed:
+            raise UsageError(
+                f"{claimed[key].source} and {item.source} would both be written to {target}; "
+                "pass them separately or choose an output suffix"
+            )
+        claimed[key] = item
+        planned.append((item, target))
+    return planned
