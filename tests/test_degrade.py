@@ -88,7 +88,8 @@ def test_imresize_down2_impulse_and_ramp_match_hand_computed_weights(axis: int) 
         profile = out[:, 0] if axis == 0 else out[0, :]
         np.testing.assert_allclose(profile, expected, atol=1e-12)
         # Constant along the other axis stays constant (weights sum to one).
-        np.testing.assert_allclose(out, np.broadcast_to(profile[:, None] if axis == 0 else profile[None, :], out.shape), atol=1e-12)
+        constant_profile = profile[:, None] if axis == 0 else profile[None, :]
+        np.testing.assert_allclose(out, np.broadcast_to(constant_profile, out.shape), atol=1e-12)
 
 
 @pytest.mark.parametrize("axis", [0, 1])
@@ -116,7 +117,9 @@ def test_imresize_scale_one_is_identity_and_output_shape_uses_per_axis_scales() 
 
 
 @pytest.mark.parametrize("name", ["color", "gray"])
-@pytest.mark.parametrize("tag,scale", [("d2", 1 / 2), ("d3", 1 / 3), ("d4", 1 / 4), ("u2", 2.0), ("u3", 3.0), ("u4", 4.0)])
+@pytest.mark.parametrize(
+    "tag,scale", [("d2", 1 / 2), ("d3", 1 / 3), ("d4", 1 / 4), ("u2", 2.0), ("u3", 3.0), ("u4", 4.0)]
+)
 def test_imresize_matches_basicsr(name: str, tag: str, scale: float) -> None:
     # Fixture made by tests/data/degrade_make_imresize_fixture.py (BasicSR's float32 imresize).
     fixture = np.load(DATA / "degrade_imresize_basicsr.npz")
@@ -277,7 +280,7 @@ def test_task_mapping_and_degrade_for_task() -> None:
     for task, scale in (("sr2", 2), ("sr3", 3), ("sr4", 4)):
         lr, info = degrade_for_task(img, task, rng=np.random.default_rng(0))
         assert lr.shape == (48 // scale, 48 // scale, 3) and info.params["scale"] == scale
-    out, info = degrade_for_task(img, "dehaze", rng=np.random.default_rng(0), severity=0.25)
+    _, info = degrade_for_task(img, "dehaze", rng=np.random.default_rng(0), severity=0.25)
     assert info.kind == "haze" and info.severity == 0.25
     with pytest.raises(UsageError):
         degrade_for_task(img, "colorize", rng=np.random.default_rng(0))

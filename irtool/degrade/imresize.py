@@ -60,7 +60,7 @@ def _axis_weights(
     out_coords = np.arange(1, out_length + 1, dtype=np.float64)
     centres = out_coords / scale + 0.5 * (1.0 - 1.0 / scale)
     left = np.floor(centres - kernel_width / 2.0)
-    taps = int(math.ceil(kernel_width)) + 2
+    taps = math.ceil(kernel_width) + 2
     indices = left[None, :] + np.arange(taps, dtype=np.float64)[:, None]  # (taps, out), 1-based
     distance = centres[None, :] - indices
     if shrink_with_antialiasing:
@@ -81,13 +81,9 @@ def _axis_weights(
     return weights, indices
 
 
-def _resize_axis(
-    img: np.ndarray, *, axis: int, out_length: int, scale: float, antialiasing: bool
-) -> np.ndarray:
+def _resize_axis(img: np.ndarray, *, axis: int, out_length: int, scale: float, antialiasing: bool) -> np.ndarray:
     in_length = img.shape[axis]
-    weights, indices = _axis_weights(
-        in_length=in_length, out_length=out_length, scale=scale, antialiasing=antialiasing
-    )
+    weights, indices = _axis_weights(in_length=in_length, out_length=out_length, scale=scale, antialiasing=antialiasing)
     # Put the resized axis first and contiguous, so every gathered slice is one contiguous block.
     moved = np.ascontiguousarray(np.moveaxis(img, axis, 0))
     # Broadcast each tap's weights over the remaining axes.
@@ -105,8 +101,8 @@ def _output_length(length: int, scale: float) -> int:
     scaled = length * scale
     nearest = round(scaled)
     if abs(scaled - nearest) < 1e-9:
-        return max(int(nearest), 1)
-    return max(int(math.ceil(scaled)), 1)
+        return max(nearest, 1)
+    return max(math.ceil(scaled), 1)
 
 
 def imresize(

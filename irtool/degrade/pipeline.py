@@ -110,7 +110,7 @@ def degrade(
         out = synth.add_gaussian_noise(img, sigma=sigma, rng=rng, clip=True)
         params = {"sigma": sigma}
     elif kind == "jpeg":
-        quality = int(round(_lerp(60.0, 10.0, severity)))
+        quality = round(_lerp(60.0, 10.0, severity))
         out = synth.jpeg_compress(img, quality=quality)
         params = {"quality": quality}
     elif kind == "blur":
@@ -142,7 +142,7 @@ def degrade(
         params = {"gamma": gamma, "scale": exposure, "noise_sigma": noise_sigma}
     else:  # low-resolution
         if scale is None:
-            scale = int(round(_lerp(2.0, 4.0, severity)))
+            scale = round(_lerp(2.0, 4.0, severity))
         if int(scale) != scale or scale < 1:
             raise UsageError(f"SR scale must be a positive integer, got {scale}")
         scale = int(scale)

@@ -79,7 +79,9 @@ def add_gaussian_noise(
 # --- JPEG ------------------------------------------------------------------------------------------------------
 
 
-def jpeg_compress(img: np.ndarray, *, quality: int | tuple[int, int], rng: np.random.Generator | None = None) -> np.ndarray:
+def jpeg_compress(
+    img: np.ndarray, *, quality: int | tuple[int, int], rng: np.random.Generator | None = None
+) -> np.ndarray:
     """Encode and decode with Pillow's libjpeg at ``quality`` (1-95), 4:2:0 chroma subsampling.
 
     The image is first quantized to 8 bits (JPEG codes 8-bit samples). Gray (HW or HWx1) stays one channel and
@@ -119,7 +121,7 @@ def gaussian_kernel_1d(sigma: float, *, radius: int | None = None) -> np.ndarray
     """Normalised 1-D Gaussian taps; the default radius ``ceil(3 sigma)`` keeps >99.7% of the mass."""
     if sigma <= 0:
         raise UsageError(f"blur sigma must be > 0, got {sigma}")
-    r = int(math.ceil(3.0 * sigma)) if radius is None else radius
+    r = math.ceil(3.0 * sigma) if radius is None else radius
     x = np.arange(-r, r + 1, dtype=np.float64)
     taps = np.exp(-(x * x) / (2.0 * sigma * sigma))
     return taps / taps.sum()
@@ -140,7 +142,7 @@ def motion_blur_kernel(*, length: float, angle_deg: float) -> np.ndarray:
     """
     if length < 1:
         raise UsageError(f"motion blur length must be >= 1 pixel, got {length}")
-    side = int(math.ceil(length)) | 1  # odd, so the segment is centred on a pixel
+    side = math.ceil(length) | 1  # odd, so the segment is centred on a pixel
     supersample = 8
     # Sub-pixel sample positions relative to the kernel centre; rows grow downwards, so y is negated below.
     coords = (np.arange(side * supersample) + 0.5) / supersample - side / 2.0
@@ -267,7 +269,5 @@ def downscale(img: np.ndarray, *, scale: int) -> np.ndarray:
         raise UsageError(f"SR scale must be >= 1, got {scale}")
     h, w = work.shape[:2]
     if h % scale or w % scale:
-        raise UsageError(
-            f"image {h}x{w} is not a multiple of scale {scale}; crop it with irtool.degrade.modcrop first"
-        )
+        raise UsageError(f"image {h}x{w} is not a multiple of scale {scale}; crop it with irtool.degrade.modcrop first")
     return quantize_uint8(imresize(work, 1.0 / scale))

@@ -68,9 +68,7 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return (y255 / 255.0).astype(out_dtype)
 
 
-def _prepare_pair(
-    a: np.ndarray, b: np.ndarray, *, crop_border: int, y_channel: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def _prepare_pair(a: np.ndarray, b: np.ndarray, *, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
     """Both images as HWC float64 on 0-255, cropped, optionally reduced to Y (mirrors BasicSR's order)."""
     if a.shape != b.shape:
         raise UsageError(f"images must have the same shape, got {a.shape} and {b.shape}")

@@ -33,9 +33,8 @@ def main() -> None:
     arrays: dict[str, np.ndarray] = {}
     for name, shape, sigma in PAIRS:
         # A smooth-ish reference (random field plus gradient) so SSIM is in a realistic range.
-        ref = rng.integers(0, 256, size=shape).astype(np.float64) * 0.5 + np.linspace(0, 120, shape[1])[None, :, None].reshape(
-            (1, shape[1]) + (1,) * (len(shape) - 2)
-        )
+        gradient = np.linspace(0, 120, shape[1]).reshape((1, shape[1]) + (1,) * (len(shape) - 2))
+        ref = rng.integers(0, 256, size=shape).astype(np.float64) * 0.5 + gradient
         ref = np.clip(np.rint(ref), 0, 255).astype(np.uint8)
         if sigma is None:
             dist = rng.integers(0, 256, size=shape).astype(np.uint8)
