@@ -2,7 +2,8 @@
 
 These make the degraded inputs for the tasks the HAIR / Hi-IR papers train and evaluate on (HAIR section 4.1:
 denoising sigma 15/25/50, deraining, dehazing, and the 5-degradation setting adding deblurring and low-light;
-Hi-IR adds SR and JPEG artefact removal). Paired benchmark data (Rain100L, SOTS, GoPro, LOL) are real captures;
+Hi-IR appendix A.3: SR inputs by MATLAB bicubic downsampling, AWGN sigma 15/25/50, JPEG quality 10-40; its
+section 5.2 trains one model on noise sigma 15-75 and quality 10-90 sampled online). Paired benchmark data (Rain100L, SOTS, GoPro, LOL) are real captures;
 the rain, haze, blur and low-light models here are the usual physical approximations for on-the-fly training
 data and smoke tests, not replicas of those datasets.
 
