@@ -1,4 +1,7 @@
-"""16-bit TIFF writing for colour and gray+alpha images, which Pillow cannot hold in memory.
+"""TIFF writing for 8- and 16-bit gray, gray+alpha, RGB and RGBA, with ICC profile and a nested Exif IFD.
+
+Pillow cannot hold 16-bit colour in memory, and its libtiff-backed compressed writer fails on a nested Exif
+IFD, so all TIFF output goes through this small writer.
 
 Baseline TIFF 6.0: one IFD, contiguous samples, Adobe Deflate (compression 8) with horizontal differencing
 (predictor 2, TIFF 6.0 §14), unassociated alpha as ExtraSamples = 2. The IFD itself (including a nested
@@ -32,7 +35,7 @@ def exif_tags(exif: bytes | None) -> Image.Exif | None:
 
 
 def encode(handle: BinaryIO, samples: np.ndarray, *, icc_profile: bytes | None, exif: bytes | None) -> None:
-    """Write HxWxC (C in 1..4) uint16 samples as a deflate-compressed little-endian TIFF."""
+    """Write HxWxC (C in 1..4) uint8 or uint16 samples as a deflate-compressed little-endian TIFF."""
     height, width, channels = samples.shape
     ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
     parsed_exif = exif_tags(exif)
@@ -47,7 +50,8 @@ def encode(handle: BinaryIO, samples: np.ndarray, *, icc_profile: bytes | None, 
                 ifd[tag] = parsed_exif[tag]
     ifd[256] = width
     ifd[257] = height
-    ifd[258] = (16,) * channels
+    sample_type = np.dtype("<u2") if samples.dtype == np.uint16 else np.dtype(np.uint8)
+    ifd[258] = (8 * sample_type.itemsize,) * channels
     ifd[259] = 8  # Adobe Deflate
     ifd[262] = 2 if channels >= 3 else 1  # RGB or BlackIsZero
     ifd[277] = channels
@@ -59,10 +63,10 @@ def encode(handle: BinaryIO, samples: np.ndarray, *, icc_profile: bytes | None, 
     if icc_profile:
         ifd[34675] = icc_profile
 
-    # Horizontal differencing per sample, modulo 2**16, then deflate per strip.
-    differenced = samples.astype("<u2")
-    differenced[:, 1:] -= samples[:, :-1].astype("<u2")
-    row_bytes = width * channels * 2
+    # Horizontal differencing per sample (modulo 2**bits), then deflate per strip.
+    differenced = samples.astype(sample_type)
+    differenced[:, 1:] -= samples[:, :-1].astype(sample_type)
+    row_bytes = width * channels * sample_type.itemsize
     rows_per_strip = max(1, min(height, _STRIP_BYTES // max(1, row_bytes)))
     strips = [
         zlib.compress(np.ascontiguousarray(differenced[start : start + rows_per_strip]).tobytes(), 6)

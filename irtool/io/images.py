@@ -41,7 +41,7 @@ DEFAULT_MAX_PIXELS = 300_000_000
 DEFAULT_JPEG_QUALITY = 95
 SUPPORTED_FORMATS = ("png", "jpeg", "webp", "tiff", "bmp")
 _FORMAT_ALIASES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp", "tif": "tiff", "tiff": "tiff", "bmp": "bmp"}
-# MPO is how Pillow labels many camera JPEGs (a JPEG with an appended preview frame).
+# MPO is how Pillow labels many camera JPEGs (a JPEG with an appended preview frame); the JPEG opener returns it.
 _PILLOW_FORMAT_NAMES = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "TIFF": "tiff", "BMP": "bmp"}
 _PILLOW_SAVE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
 _EXIF_PREFIX = b"Exif\x00\x00"
@@ -274,7 +274,7 @@ def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
     notes: list[str] = []
     try:
         with _pillow_bomb_limit(max_pixels):
-            image: Image.Image | None = Image.open(io.BytesIO(data), formats=list(_PILLOW_FORMAT_NAMES))
+            image: Image.Image | None = Image.open(io.BytesIO(data), formats=list(_PILLOW_SAVE_NAMES.values()))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise failure(f"refused by the decompression-bomb guard ({error})") from None
     except Image.UnidentifiedImageError:
@@ -470,7 +470,7 @@ def write_image(
 
     Format: `format`, else `like.format`, else the file extension. Bit depth: `bit_depth`, else `like.bit_depth`,
     else 8; JPEG, WebP and BMP are always 8-bit. Alpha: `alpha`, else `like.alpha` (resized with Lanczos if the
-    output size differs, e.g. after super-resolution); JPEG drops it. ICC profile and EXIF come from `like`.
+    output size differs, e.g. after super-resolution); JPEG and BMP drop it. ICC profile and EXIF come from `like`.
     Values are clipped to [0, 1] and rounded to the nearest integer level.
     """
     target = Path(path)
@@ -499,8 +499,8 @@ def write_image(
         raise UsageError(f"bit depth must be 8 or 16, got {depth}")
     if output_format in ("jpeg", "webp", "bmp"):
         depth = 8
-    if output_format == "jpeg":
-        alpha = None
+    if output_format in ("jpeg", "bmp"):
+        alpha = None  # BMP alpha is not read back by common decoders (Pillow included), so don't pretend
     if quality is not None and not 1 <= quality <= 100:
         raise UsageError(f"quality must be between 1 and 100, got {quality}")
     icc_profile = like.icc_profile if like is not None else None
@@ -532,11 +532,11 @@ def _encode(
     exif: bytes | None,
 ) -> None:
     channels = samples.shape[2]
+    if output_format == "tiff":
+        _tiff.encode(handle, samples, icc_profile=icc_profile, exif=exif)
+        return
     if samples.dtype == np.uint16:
-        if output_format == "png":
-            _png.encode(handle, samples, icc_profile=icc_profile, exif=exif[len(_EXIF_PREFIX) :] if exif else None)
-        else:
-            _tiff.encode(handle, samples, icc_profile=icc_profile, exif=exif)
+        _png.encode(handle, samples, icc_profile=icc_profile, exif=exif[len(_EXIF_PREFIX) :] if exif else None)
         return
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
     image = Image.fromarray(samples[:, :, 0] if channels == 1 else samples, mode=mode)
@@ -552,9 +552,5 @@ def _encode(
         options["subsampling"] = 0 if options["quality"] >= 90 else 2  # type: ignore[operator]
     if output_format == "png":
         options["compress_level"] = 6
-    if output_format == "tiff":
-        options["compression"] = "tiff_adobe_deflate"
-    if output_format == "bmp" and mode == "LA":
-        image = image.convert("RGBA")  # BMP has no gray+alpha
     image.save(handle, format=_PILLOW_SAVE_NAMES[output_format], **options)
 
