@@ -55,7 +55,11 @@ ProgressCallback = Callable[[int, int], None]
 
 @runtime_checkable
 class GivModel(Protocol):
-    """What the engine needs from a HAIR-style model (``preset.has_giv``)."""
+    """What the engine needs from a HAIR-style model (``preset.has_giv``).
+
+    ``giv(x)`` maps ``[B, C, H, W]`` to ``[B, D]``; ``model(x, giv=v)`` must accept a ``[1, D]``
+    vector shared by every image of the batch (the engine's tiles all come from one photo).
+    """
 
     def giv(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -294,7 +298,8 @@ class InferenceEngine:
             if giv is None:
                 out = self.model(x)
             else:
-                out = self.model(x, giv=giv.expand(x.shape[0], *giv.shape[1:]))
+                # [1, D] shared by the batch: HAIR then generates one weight set for all tiles.
+                out = self.model(x, giv=giv)
         if self._precision.is_reduced and not bool(torch.isfinite(out).all()):
             raise _NonFiniteHalfPrecision
         return out.to(device="cpu", dtype=torch.float32)
