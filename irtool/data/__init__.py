@@ -1,0 +1,42 @@
+"""Training and validation data: image folders, on-the-fly degradation, paired folders and loaders.
+
+Imports numpy, torch, Pillow, ``irtool.degrade`` and ``irtool.io`` only. The training photos themselves
+are produced by ``scripts/gather_photos.py`` (``runs/photos/train`` and ``runs/photos/val``).
+"""
+
+from irtool.data.datasets import DegradedFolderDataset, PairedFolderDataset, ValidationSet, match_pairs
+from irtool.data.images import DEFAULT_CACHE_BYTES, ImageStore, list_images
+from irtool.data.loader import build_loader, seed_worker, set_loader_epoch
+from irtool.data.tasks import (
+    CLEAN_TASK,
+    DEGRADATION_TYPES,
+    KNOWN_TASKS,
+    UNKNOWN_KIND,
+    TaskMixture,
+    kind_index,
+    parse_task_mix,
+    task_kind,
+    task_scale,
+)
+
+__all__ = [
+    "CLEAN_TASK",
+    "DEFAULT_CACHE_BYTES",
+    "DEGRADATION_TYPES",
+    "KNOWN_TASKS",
+    "UNKNOWN_KIND",
+    "DegradedFolderDataset",
+    "ImageStore",
+    "PairedFolderDataset",
+    "TaskMixture",
+    "ValidationSet",
+    "build_loader",
+    "kind_index",
+    "list_images",
+    "match_pairs",
+    "parse_task_mix",
+    "seed_worker",
+    "set_loader_epoch",
+    "task_kind",
+    "task_scale",
+]
