@@ -9,9 +9,12 @@ The estimate is one number per (model, device): peak bytes of working memory per
 * CPU/MPS: a documented heuristic, since there is no peak-allocation counter for host memory.
   Working memory scales with the width of the full-resolution features, i.e. the output channels
   of the model's first convolution (``dim`` for Restormer/Res-HAIR and Hi-IR):
-  ``CPU_BYTES_PER_PIXEL_PER_CHANNEL * width * scale**2``. The constant is the peak-RSS growth
-  of whole-image fp32 inference, measured in a fresh process: 173-227 bytes per pixel per
-  channel for restormer_lite (C=16, 256 and 512 px) and restormer (C=48, 256 px), rounded up.
+  ``CPU_BYTES_PER_PIXEL_PER_CHANNEL * width + SR_BYTES_PER_OUTPUT_PIXEL * scale**2`` (the second
+  term covers an SR upsampler's features at output resolution). The constant is the largest
+  peak-RSS growth of whole-image fp32 inference measured in a fresh process, rounded up:
+  restormer_lite (C=16) 173-212, restormer (C=48) 227, hi_ir_unet (C=64) 83, hi_ir_b_sr2/sr4
+  (C=192) 61/52 bytes per input pixel per channel. So it is tight for Restormer/Res-HAIR and about
+  4x conservative for Hi-IR.
 
 The tile side is then ``sqrt(budget / (bytes_per_pixel * tile_batch))`` aligned down to the
 preset's size multiple, where the budget is a fraction of what is free now.
@@ -29,6 +32,7 @@ __all__ = [
     "CALIBRATION_SIDE",
     "CPU_BYTES_PER_PIXEL_PER_CHANNEL",
     "MEMORY_BUDGET_FRACTION",
+    "SR_BYTES_PER_OUTPUT_PIXEL",
     "calibrate_bytes_per_pixel",
     "heuristic_bytes_per_pixel",
     "is_out_of_memory",
@@ -38,6 +42,8 @@ __all__ = [
 CALIBRATION_SIDE = 128
 #: Bytes of peak host memory per input pixel per full-resolution feature channel (fp32).
 CPU_BYTES_PER_PIXEL_PER_CHANNEL = 256
+#: 64 float32 channels, twice (conv + pixel shuffle), per output pixel.
+SR_BYTES_PER_OUTPUT_PIXEL = 512
 #: Share of the currently free memory one image may use: less on the host, which the OS, the
 #: image decoder and other processes share; on a GPU the weights are already resident.
 MEMORY_BUDGET_FRACTION: dict[str, float] = {"cuda": 0.8, "cpu": 0.5, "mps": 0.5}
@@ -68,7 +74,7 @@ def _full_resolution_width(model: nn.Module) -> int:
 
 def heuristic_bytes_per_pixel(model: nn.Module, *, scale: int) -> int:
     """Host-memory estimate per input pixel (see the module docstring)."""
-    return CPU_BYTES_PER_PIXEL_PER_CHANNEL * _full_resolution_width(model) * scale**2
+    return CPU_BYTES_PER_PIXEL_PER_CHANNEL * _full_resolution_width(model) + SR_BYTES_PER_OUTPUT_PIXEL * scale**2
 
 
 def calibrate_bytes_per_pixel(
