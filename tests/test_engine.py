@@ -505,3 +505,29 @@ def test_memory_estimate_and_budget_to_tile() -> None:
     assert tile_side_for_budget(300 * 300 * 1000, bytes_per_pixel=1000, tile_batch=1, multiple=16, minimum=64) == 288
     assert tile_side_for_budget(300 * 300 * 1000, bytes_per_pixel=1000, tile_batch=2, multiple=16, minimum=64) == 208
     assert tile_side_for_budget(10, bytes_per_pixel=1000, tile_batch=1, multiple=16, minimum=64) == 64
+
+
+def test_precomputed_giv_is_reused() -> None:
+    model = GivConvNet()
+    image = random_image(3, 100, 90, seed=12)
+    engine = InferenceEngine(model, make_preset(model, has_giv=True), device="cpu", tile=64, overlap=16)
+    vector = engine.giv(image)
+    out = engine.run(image, giv=vector)
+    assert model.giv_calls == 1  # the detection call only
+    model.giv_calls = 0
+    assert torch.allclose(out, engine.run(image), atol=1e-6) and model.giv_calls == 1
+    plain = ConvNet()
+    with pytest.raises(UsageError, match="no GIV"):
+        InferenceEngine(plain, make_preset(plain), device="cpu").run(image, giv=vector)
+
+
+class NaNGivInHalf(GivConvNet):
+    def giv(self, x: torch.Tensor) -> torch.Tensor:
+        vector = super().giv(x)
+        return vector * float("nan") if torch.is_autocast_enabled("cpu") else vector
+
+
+def test_non_finite_half_precision_giv_falls_back_to_fp32() -> None:
+    model = NaNGivInHalf()
+    engine = InferenceEngine(model, make_preset(model, has_giv=True), device="cpu", precision="bf16")
+    assert torch.isfinite(engine.giv(random_image(3, 40, 40))).all() and engine.precision == "fp32"

@@ -172,15 +172,27 @@ class InferenceEngine:
         with torch.inference_mode():
             return self._giv_on_device(image).float().cpu()
 
-    def run(self, image: torch.Tensor, *, progress: ProgressCallback | None = None) -> torch.Tensor:
+    def run(
+        self,
+        image: torch.Tensor,
+        *,
+        progress: ProgressCallback | None = None,
+        giv: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Restore ``image`` ([C,H,W] float in [0,1]); returns [C, H*scale, W*scale] float32 on CPU in [0,1].
 
         ``progress(done, total)`` is called with the number of tiles finished; after an
-        out-of-memory retry it starts again from 0 with the new total.
+        out-of-memory retry it starts again from 0 with the new total. ``giv`` lets a caller that
+        already called :meth:`giv` on this image (auto-detection) pass it instead of recomputing it.
         """
         image = self._checked(image)
         retries = 0
-        giv: torch.Tensor | None = None
+        if giv is not None:
+            if not self.preset.has_giv:
+                raise UsageError(f"preset {self.preset.name!r} has no GIV head; do not pass giv")
+            giv = giv.detach().to(self.device, dtype=torch.float32)
+            if giv.ndim == 1:
+                giv = giv.unsqueeze(0)
         with torch.inference_mode():
             tile = self._initial_tile(image)
             while True:
@@ -278,7 +290,8 @@ class InferenceEngine:
                 with self._precision.autocast():
                     giv = self.model.giv(x)  # type: ignore[operator]
                 if self._precision.is_reduced and not bool(torch.isfinite(giv).all()):
-                    raise _NonFiniteHalfPrecision
+                    self._precision = Precision(name="fp32", device_type=self.device.type)
+                    continue
                 return giv
             except Exception as error:  # noqa: BLE001
                 if not is_out_of_memory(error) or max_side <= MIN_GIV_SIDE:
