@@ -107,8 +107,12 @@ PHOTOS: tuple[PhotoSource, ...] = (
     PhotoSource(name="skimage-gravel", split="val", origin="skimage", path="gravel.png"),
     # lomiri-wallpapers-16.04 (Ubuntu wallpaper contest photographs).
     *(
-        PhotoSource(name=f"lomiri-{stem.split('_by_')[0]}", split=split, origin="lomiri-wallpapers-16.04",
-                    path=f"{_LOMIRI16}{stem}.jpg")
+        PhotoSource(
+            name=f"lomiri-{stem.split('_by_')[0]}",
+            split=split,
+            origin="lomiri-wallpapers-16.04",
+            path=f"{_LOMIRI16}{stem}.jpg",
+        )
         for stem, split in (
             ("Bridge_by_Sander_Klootwijk", "train"),
             ("Dragonfly_by_Bolly", "train"),
@@ -126,8 +130,12 @@ PHOTOS: tuple[PhotoSource, ...] = (
             ("sunset_by_Aitzol_Berasategi", "train"),
         )
     ),
-    PhotoSource(name="lomiri-Kleiber", split="train", origin="lomiri-wallpapers-20.04",
-                path=f"{_LOMIRI16}Kleiber_by_Lukas_Baubkus.jpg"),
+    PhotoSource(
+        name="lomiri-Kleiber",
+        split="train",
+        origin="lomiri-wallpapers-20.04",
+        path=f"{_LOMIRI16}Kleiber_by_Lukas_Baubkus.jpg",
+    ),
     # mate-backgrounds: the "nature" photographs (Storm excluded, see the module docstring).
     *(
         PhotoSource(name=f"mate-{stem}", split=split, origin="mate-backgrounds", path=f"{_MATE}{stem}.jpg")
@@ -147,8 +155,9 @@ PHOTOS: tuple[PhotoSource, ...] = (
     ),
     # plasma-workspace-wallpapers: the photographic themes (the rest are rendered art).
     *(
-        PhotoSource(name=f"plasma-{theme}", split=split, origin="plasma-workspace-wallpapers",
-                    path=_plasma(theme, size))
+        PhotoSource(
+            name=f"plasma-{theme}", split=split, origin="plasma-workspace-wallpapers", path=_plasma(theme, size)
+        )
         for theme, size, split in (
             ("BytheWater", "2560x1600", "train"),
             ("ColdRipple", "2560x1600", "train"),
@@ -185,7 +194,9 @@ def fetch_debian_package(package: DebianPackage, *, cache_dir: Path) -> tuple[Pa
         with tempfile.TemporaryDirectory(dir=deb_dir) as tmp:
             result = subprocess.run(
                 ["apt-get", "download", f"{package.name}={package.version}"],
-                cwd=tmp, capture_output=True, text=True,
+                cwd=tmp,
+                capture_output=True,
+                text=True,
             )
             downloaded = sorted(Path(tmp).glob("*.deb"))
             if result.returncode != 0 or len(downloaded) != 1:
@@ -212,9 +223,7 @@ def to_srgb_rgb(image: Image.Image) -> Image.Image:
     icc = image.info.get("icc_profile")
     if icc and image.mode in ("RGB", "L", "CMYK"):
         source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        image = ImageCms.profileToProfile(
-            image, source_profile, ImageCms.createProfile("sRGB"), outputMode="RGB"
-        )
+        image = ImageCms.profileToProfile(image, source_profile, ImageCms.createProfile("sRGB"), outputMode="RGB")
     if image.mode in ("RGBA", "LA", "P"):
         # Composite on black rather than keep alpha: the selected photos are opaque anyway.
         image = image.convert("RGBA")
@@ -277,14 +286,23 @@ def gather(*, out_dir: Path, cache_dir: Path, max_side: int) -> dict:
     for photo in PHOTOS:
         if photo.origin == "skimage":
             source_path = skimage_dir / photo.path
-            source = {"kind": "skimage", "name": Path(photo.path).stem, "version": skimage.__version__,
-                      "path": f"skimage/data/{photo.path}"}
+            source = {
+                "kind": "skimage",
+                "name": Path(photo.path).stem,
+                "version": skimage.__version__,
+                "path": f"skimage/data/{photo.path}",
+            }
         else:
             root, deb_sha = unpacked[photo.origin]
             source_path = root / photo.path
             package = DEBIAN_PACKAGES[photo.origin]
-            source = {"kind": "debian", "package": package.name, "version": package.version,
-                      "deb_sha256": deb_sha, "path": f"/{photo.path}"}
+            source = {
+                "kind": "debian",
+                "package": package.name,
+                "version": package.version,
+                "deb_sha256": deb_sha,
+                "path": f"/{photo.path}",
+            }
         if not source_path.is_file():
             raise GatherError(f"{photo.name}: {source_path} is missing from {photo.origin}")
         with Image.open(source_path) as original:
@@ -293,14 +311,16 @@ def gather(*, out_dir: Path, cache_dir: Path, max_side: int) -> dict:
         png = encode_png(image)
         relative = f"{photo.split}/{photo.name}.png"
         write_if_changed(out_dir / relative, png)
-        entries.append({
-            "file": relative,
-            "split": photo.split,
-            "source": source,
-            "original_size": list(original_size),
-            "size": [image.width, image.height],
-            "sha256": sha256_of(png),
-        })
+        entries.append(
+            {
+                "file": relative,
+                "split": photo.split,
+                "source": source,
+                "original_size": list(original_size),
+                "size": [image.width, image.height],
+                "sha256": sha256_of(png),
+            }
+        )
 
     manifest_path = out_dir / "manifest.json"
     produced = {e["file"] for e in entries}
@@ -324,12 +344,24 @@ def gather(*, out_dir: Path, cache_dir: Path, max_side: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/photos"),
-                        help="output folder (train/, val/, manifest.json); default runs/photos")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "irtool-gather-photos",
-                        help="where .deb files are downloaded and unpacked (reused on reruns)")
-    parser.add_argument("--max-side", type=int, default=1024,
-                        help="downscale so the longer side is at most this many pixels (default 1024)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/photos"),
+        help="output folder (train/, val/, manifest.json); default runs/photos",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "irtool-gather-photos",
+        help="where .deb files are downloaded and unpacked (reused on reruns)",
+    )
+    parser.add_argument(
+        "--max-side",
+        type=int,
+        default=1024,
+        help="downscale so the longer side is at most this many pixels (default 1024)",
+    )
     args = parser.parse_args(argv)
     if args.max_side < 64:
         parser.error("--max-side must be at least 64")

@@ -91,9 +91,7 @@ def _check_positive(name: str, value: int) -> int:
     return value
 
 
-def _degrade(
-    gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: bool
-) -> tuple[np.ndarray, int, float]:
+def _degrade(gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: bool) -> tuple[np.ndarray, int, float]:
     """(lq, kind index, severity) for one clean float image."""
     if task == CLEAN_TASK:
         return gt.copy(), kind_index("clean"), 0.0

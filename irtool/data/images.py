@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from irtool.degrade import to_uint8
-from irtool.errors import InputError, UsageError
+from irtool.errors import UsageError
 from irtool.io import IMAGE_EXTENSIONS, read_image
 
 __all__ = [
@@ -42,9 +42,7 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool = False) -> l
         raise UsageError(f"image folder {root} does not exist or is not a folder")
     candidates = root.rglob("*") if recursive else root.iterdir()
     found = [
-        p
-        for p in candidates
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+        p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
     ]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
@@ -153,4 +151,3 @@ def augment_pair(*images: np.ndarray, flip: bool, quarter_turns: int) -> tuple[n
             img = np.rot90(img, k=quarter_turns, axes=(0, 1))
         out.append(img)
     return tuple(out)
-

@@ -1,0 +1,289 @@
+"""Folder datasets: shapes, ranges, determinism, pairing, augmentation and task mixtures (irtool.data)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image
+
+from irtool.data import (
+    DEGRADATION_TYPES,
+    DegradedFolderDataset,
+    PairedFolderDataset,
+    ValidationSet,
+    build_loader,
+    list_images,
+    parse_task_mix,
+    set_loader_epoch,
+)
+from irtool.degrade import TASK_DEGRADATIONS
+from irtool.errors import UsageError
+
+
+def _save(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+
+
+def _photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Smooth colour gradients plus texture: every crop position and orientation looks different."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([x / width, y / height, (x + 2 * y) / (width + 2 * height)], axis=-1) * 180
+    return np.clip(base + rng.integers(0, 70, size=(height, width, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(7)
+    _save(folder / "a.png", _photo(rng, 40, 50))
+    _save(folder / "b.jpg", _photo(rng, 64, 48))
+    _save(folder / "c.png", _photo(rng, 20, 30)[:, :, 0])  # grey and smaller than most patches: padded
+    (folder / "notes.txt").write_text("not an image")
+    _save(folder / ".hidden.png", _photo(rng, 8, 8))
+    return folder
+
+
+def _items(dataset, indices=None) -> list[dict]:
+    return [dataset[i] for i in (range(len(dataset)) if indices is None else indices)]
+
+
+def _same(a: dict, b: dict) -> bool:
+    return (
+        a["task"] == b["task"]
+        and a["kind"] == b["kind"]
+        and a["severity"] == b["severity"]
+        and torch.equal(a["lq"], b["lq"])
+        and torch.equal(a["gt"], b["gt"])
+    )
+
+
+def test_list_images_sorted_images_only(photos: Path) -> None:
+    assert [p.name for p in list_images(photos)] == ["a.png", "b.jpg", "c.png"]
+    with pytest.raises(UsageError):
+        list_images(photos / "missing")
+
+
+@pytest.mark.parametrize("task", ["denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "clean"])
+def test_same_size_tasks_shapes_ranges_and_labels(photos: Path, task: str) -> None:
+    dataset = DegradedFolderDataset(photos, task_mix=task, patch_size=24, length=6)
+    expected_kind = DEGRADATION_TYPES.index("clean" if task == "clean" else TASK_DEGRADATIONS[task])
+    for item in _items(dataset):
+        assert item["task"] == task and item["kind"] == expected_kind
+        for key in ("lq", "gt"):
+            assert item[key].shape == (3, 24, 24) and item[key].dtype == torch.float32
+            assert 0.0 <= float(item[key].min()) and float(item[key].max()) <= 1.0
+        assert 0.0 <= item["severity"] <= 1.0
+        if task == "clean":
+            assert item["severity"] == 0.0 and torch.equal(item["lq"], item["gt"])
+        else:
+            assert not torch.equal(item["lq"], item["gt"])
+
+
+@pytest.mark.parametrize("task,scale", [("sr2", 2), ("sr3", 3), ("sr4", 4)])
+def test_sr_patch_is_lq_size_and_target_is_scaled(photos: Path, task: str, scale: int) -> None:
+    dataset = DegradedFolderDataset(photos, task_mix=task, patch_size=8)
+    assert dataset.scale == scale
+    for item in _items(dataset):
+        assert item["lq"].shape == (3, 8, 8) and item["gt"].shape == (3, 8 * scale, 8 * scale)
+        assert item["kind"] == DEGRADATION_TYPES.index("low-resolution")
+        assert 0.0 <= float(item["lq"].min()) and float(item["lq"].max()) <= 1.0
+
+
+def test_sr_as_same_size_upsamples_lq_to_target(photos: Path) -> None:
+    dataset = DegradedFolderDataset(photos, task_mix="sr2:1,sr4:1", patch_size=16, sr_as_same_size=True, length=8)
+    assert dataset.scale == 1
+    seen = set()
+    for item in _items(dataset):
+        seen.add(item["task"])
+        assert item["lq"].shape == item["gt"].shape == (3, 16, 16)
+        assert item["kind"] == DEGRADATION_TYPES.index("low-resolution")
+        # An enlarged low-resolution image is smooth: less high-frequency energy than the target.
+        assert item["lq"].diff(dim=2).abs().mean() < item["gt"].diff(dim=2).abs().mean()
+    assert seen == {"sr2", "sr4"}
+
+
+def test_scale_and_mixture_mismatches_are_usage_errors(photos: Path) -> None:
+    with pytest.raises(UsageError, match="x4"):
+        DegradedFolderDataset(photos, task_mix="sr4", patch_size=8, scale=2)
+    with pytest.raises(UsageError, match="sr_as_same_size"):
+        DegradedFolderDataset(photos, task_mix={"sr2": 1, "denoise": 1}, patch_size=8)
+    with pytest.raises(UsageError, match="multiple of 4"):
+        DegradedFolderDataset(photos, task_mix="sr4", patch_size=18, sr_as_same_size=True)
+    with pytest.raises(UsageError, match="unknown task"):
+        DegradedFolderDataset(photos, task_mix="deblurr", patch_size=8)
+
+
+def test_parse_task_mix_forms() -> None:
+    assert dict(parse_task_mix("denoise").probabilities) == {"denoise": 1.0}
+    assert dict(parse_task_mix("denoise:3, clean=1").probabilities) == {"denoise": 0.75, "clean": 0.25}
+    assert parse_task_mix({"jpeg": 1.0, "derain": 0.0}).tasks == ("jpeg",)
+    for bad in ("", "denoise:x", "denoise:-1", "jpeg:0"):
+        with pytest.raises(UsageError):
+            parse_task_mix(bad)
+
+
+def test_same_seed_same_items_and_cache_does_not_matter(photos: Path) -> None:
+    mix = {"denoise": 1, "deblur": 1, "derain": 1, "clean": 1}
+    cached = DegradedFolderDataset(photos, task_mix=mix, patch_size=16, seed=3, length=8, cache_in_memory=True)
+    uncached = DegradedFolderDataset(photos, task_mix=mix, patch_size=16, seed=3, length=8, cache_in_memory=False)
+    assert cached.images.cached and not uncached.images.cached
+    forward = _items(cached)
+    backward = _items(uncached, reversed(range(8)))[::-1]  # access order must not matter either
+    assert all(_same(a, b) for a, b in zip(forward, backward, strict=True))
+    other_seed = _items(DegradedFolderDataset(photos, task_mix=mix, patch_size=16, seed=4, length=8))
+    assert not all(_same(a, b) for a, b in zip(forward, other_seed, strict=True))
+
+
+def test_new_epoch_gives_new_crops(photos: Path) -> None:
+    dataset = DegradedFolderDataset(photos, task_mix="clean", patch_size=16, length=6)
+    first = _items(dataset)
+    dataset.set_epoch(1)
+    second = _items(dataset)
+    dataset.set_epoch(0)
+    assert all(_same(a, b) for a, b in zip(first, _items(dataset), strict=True))
+    assert sum(not torch.equal(a["gt"], b["gt"]) for a, b in zip(first, second, strict=True)) >= 5
+
+
+def _batches(loader) -> list[dict]:
+    return [batch for batch in loader]
+
+
+def test_loader_batches_do_not_depend_on_worker_count(photos: Path) -> None:
+    def make(workers: int):
+        dataset = DegradedFolderDataset(photos, task_mix="denoise:1,jpeg:1", patch_size=16, length=12, seed=5)
+        return build_loader(dataset, batch_size=4, workers=workers, distributed=False, seed=11, shuffle=True)
+
+    serial, parallel = make(0), make(2)
+    for epoch in (0, 1):  # epoch 1 checks that persistent workers see set_epoch
+        set_loader_epoch(serial, epoch)
+        set_loader_epoch(parallel, epoch)
+        a, b = _batches(serial), _batches(parallel)
+        assert len(a) == len(b) == 3
+        for x, y in zip(a, b, strict=True):
+            assert x["task"] == y["task"]
+            assert torch.equal(x["lq"], y["lq"]) and torch.equal(x["gt"], y["gt"])
+            assert torch.equal(x["kind"], y["kind"]) and torch.equal(x["severity"], y["severity"])
+        if epoch == 0:
+            epoch0 = a
+    assert not torch.equal(epoch0[0]["gt"], a[0]["gt"])
+
+
+def test_loader_drop_last_only_when_training(photos: Path) -> None:
+    dataset = DegradedFolderDataset(photos, task_mix="clean", patch_size=8, length=10)
+    assert len(build_loader(dataset, batch_size=4, distributed=False, shuffle=True)) == 2
+    assert len(build_loader(dataset, batch_size=4, distributed=False, shuffle=False)) == 3
+    with pytest.raises(UsageError, match=r"torch\.distributed"):
+        build_loader(dataset, batch_size=4, distributed=True)
+
+
+def _dihedral(img: np.ndarray) -> list[np.ndarray]:
+    return [np.rot90(f, k) for f in (img, img[:, ::-1]) for k in range(4)]
+
+
+def test_crops_are_flipped_rotated_windows_of_the_image(photos: Path) -> None:
+    """'clean' is the identity degradation: lq must equal gt, and gt must be an orientation of a real window."""
+    source = np.asarray(Image.open(photos / "a.png")).astype(np.float32) / 255
+    windows = sliding_window_view(source, (16, 16, 3)).reshape(-1, 16, 16, 3)
+    dataset = DegradedFolderDataset(photos, task_mix="clean", patch_size=16, length=3 * 16, seed=1)
+    orientations = set()
+    for index in range(0, len(dataset), 3):  # every third item comes from a.png
+        item = dataset[index]
+        assert torch.equal(item["lq"], item["gt"])
+        gt = item["gt"].numpy().transpose(1, 2, 0)
+        matches = [
+            k
+            for k, candidate in enumerate(_dihedral(gt))
+            if np.any(np.all(np.abs(windows - candidate) < 1e-7, axis=(1, 2, 3)))
+        ]
+        assert matches, f"item {index} is not a window of the source image"
+        orientations.add(matches[0])
+    assert len(orientations) >= 4  # augmentation really varies orientation
+
+
+def _pairs(root: Path, *, scale: int, names=("p", "q", "r")) -> tuple[Path, Path]:
+    """lq images and nearest-neighbour x``scale`` targets, so ``gt == repeat(lq)`` exactly, in any orientation."""
+    rng = np.random.default_rng(scale)
+    for name in names:
+        lq = rng.integers(0, 256, size=(12, 10, 3), dtype=np.uint8)
+        _save(root / "lq" / f"{name}.png", lq)
+        _save(root / "gt" / f"{name}.png", lq.repeat(scale, axis=0).repeat(scale, axis=1))
+    return root / "lq", root / "gt"
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_paired_crops_and_augmentation_stay_aligned(tmp_path: Path, scale: int) -> None:
+    lq_dir, gt_dir = _pairs(tmp_path, scale=scale)
+    augmented = PairedFolderDataset(lq_dir, gt_dir, patch_size=6, scale=scale, length=24, seed=2)
+    plain = PairedFolderDataset(lq_dir, gt_dir, patch_size=6, scale=scale, length=24, seed=2, augment=False)
+    unchanged = 0
+    for index in range(len(augmented)):
+        item = augmented[index]
+        assert item["lq"].shape == (3, 6, 6) and item["gt"].shape == (3, 6 * scale, 6 * scale)
+        expected_gt = item["lq"].repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+        assert torch.equal(item["gt"], expected_gt)
+        assert item["kind"] == -1 and np.isnan(item["severity"])
+        unchanged += torch.equal(item["lq"], plain[index]["lq"])
+    assert unchanged < len(augmented) // 2  # identity is 1 of 8 orientations
+
+
+def test_pairs_matched_by_stem(tmp_path: Path) -> None:
+    for name, value in (("one", 10), ("two", 200)):
+        _save(tmp_path / "lq" / f"{name}.jpg", np.full((8, 8, 3), value, np.uint8))
+        _save(tmp_path / "gt" / f"{name}.png", np.full((8, 8, 3), value, np.uint8))
+    dataset = PairedFolderDataset(tmp_path / "lq", tmp_path / "gt", patch_size=4, task="denoise")
+    for item, value in zip(_items(dataset), (10, 200), strict=True):
+        assert torch.allclose(item["gt"], torch.full((3, 4, 4), value / 255))
+        assert abs(float(item["lq"].mean()) - value / 255) < 3 / 255  # JPEG of a flat image
+        assert item["task"] == "denoise" and item["kind"] == DEGRADATION_TYPES.index("noise")
+    _save(tmp_path / "lq" / "three_x2.png", np.zeros((8, 8, 3), np.uint8))
+    _save(tmp_path / "gt" / "four.png", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(UsageError, match=r"three_x2\.png") as error:
+        PairedFolderDataset(tmp_path / "lq", tmp_path / "gt", patch_size=4)
+    assert "four.png" in str(error.value)
+
+
+def test_sr_pair_size_mismatch_is_reported(tmp_path: Path) -> None:
+    lq_dir, gt_dir = _pairs(tmp_path, scale=2, names=("good",))
+    _save(lq_dir / "bad.png", np.zeros((12, 10, 3), np.uint8))
+    _save(gt_dir / "bad.png", np.zeros((24, 21, 3), np.uint8))
+    with pytest.raises(UsageError, match=r"exactly x2.*bad\.png 10x12 vs bad\.png 21x24"):
+        PairedFolderDataset(lq_dir, gt_dir, patch_size=4, scale=2)
+
+
+def test_mixture_ratios_are_honoured(photos: Path) -> None:
+    mix = {"clean": 2.0, "denoise": 1.0, "jpeg": 1.0}
+    dataset = DegradedFolderDataset(photos, task_mix=mix, patch_size=8, length=800, seed=0)
+    counts = Counter(dataset[i]["task"] for i in range(len(dataset)))
+    for task, ratio in mix.items():
+        assert abs(counts[task] / 800 - ratio / 4) < 0.05, counts
+
+
+def test_validation_set_is_fixed_and_modcropped(photos: Path) -> None:
+    first = ValidationSet(photos, task_mix="denoise,sr3", seed=9)
+    again = ValidationSet(photos, task_mix="denoise,sr3", seed=9)
+    assert [(e[1]) for e in first.entries] == ["denoise", "sr3", "denoise"]
+    for a, b in zip(_items(first), _items(again), strict=True):
+        assert a["name"] == b["name"] and _same(a, b)
+    b_item = first[1]  # b.jpg is 64 x 48 (height x width): 64 is not a multiple of 3
+    assert b_item["name"] == "b" and b_item["scale"] == 3
+    assert b_item["gt"].shape == (3, 63, 48) and b_item["lq"].shape == (3, 21, 16)
+    assert first[2]["gt"].shape == first[2]["lq"].shape == (3, 20, 30)
+    every = ValidationSet(photos, task_mix="denoise,jpeg", all_tasks=True, crop_size=16)
+    assert len(every) == 6 and {it["gt"].shape for it in _items(every)} == {(3, 16, 16)}
+
+
+def test_paired_validation_modcrops_target(tmp_path: Path) -> None:
+    lq = np.random.default_rng(0).integers(0, 256, size=(7, 9, 3), dtype=np.uint8)
+    gt = np.zeros((22, 28, 3), np.uint8)  # 7*3 + 1 by 9*3 + 1: one extra row and column
+    gt[:21, :27] = lq.repeat(3, axis=0).repeat(3, axis=1)
+    _save(tmp_path / "lq" / "x.png", lq)
+    _save(tmp_path / "gt" / "x.png", gt)
+    item = ValidationSet(tmp_path / "gt", lq_folder=tmp_path / "lq", scale=3)[0]
+    assert item["gt"].shape == (3, 21, 27) and item["lq"].shape == (3, 7, 9)
+    assert torch.equal(item["gt"], item["lq"].repeat_interleave(3, dim=1).repeat_interleave(3, dim=2))
