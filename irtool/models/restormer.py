@@ -1,0 +1,140 @@
+"""Restormer: Efficient Transformer for High-Resolution Image Restoration (Zamir et al., CVPR 2022).
+
+Section 3 of the paper: a 4-level U-shaped encoder-decoder of Transformer blocks (MDTA + GDFN, see
+:mod:`irtool.models.layers`), pixel-(un)shuffle resizing, skip connections by concatenation (1x1 channel
+reduction at levels 3 and 2, none at level 1, which therefore runs at ``2C``), refinement blocks at full
+resolution and a global residual. Parameter names equal the official ``restormer_arch.py`` so the released
+``.pth`` files (``{'params': state_dict}``) load with ``strict=True``.
+
+Unlike the official module this one accepts any input size: it pads to a multiple of 8 (reflect where possible)
+and crops back.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from irtool.errors import UsageError
+
+from .layers import Downsample, OverlapPatchEmbed, TransformerBlock, Upsample, pad_to_multiple
+from .registry import register_preset
+
+__all__ = ["Restormer"]
+
+SIZE_MULTIPLE = 8  # three 2x downsamplings
+
+
+def _stage(
+    *, count: int, dim: int, heads: int, ffn_expansion_factor: float, bias: bool, layernorm_type: str
+) -> nn.Sequential:
+    return nn.Sequential(
+        *[
+            TransformerBlock(
+                dim=dim, num_heads=heads, ffn_expansion_factor=ffn_expansion_factor, bias=bias,
+                layernorm_type=layernorm_type,
+            )
+            for _ in range(count)
+        ]
+    )
+
+
+class Restormer(nn.Module):
+    """Restormer U-net; ``forward(x) -> restored x`` for any ``H x W``."""
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        dim: int = 48,
+        num_blocks: Sequence[int] = (4, 6, 6, 8),
+        num_refinement_blocks: int = 4,
+        heads: Sequence[int] = (1, 2, 4, 8),
+        ffn_expansion_factor: float = 2.66,
+        bias: bool = False,
+        layernorm_type: str = "WithBias",
+        dual_pixel_task: bool = False,
+    ) -> None:
+        super().__init__()
+        if len(num_blocks) != 4 or len(heads) != 4:
+            raise ValueError("num_blocks and heads need one entry per level (4)")
+        if in_channels != out_channels and not dual_pixel_task:
+            raise ValueError("the global residual needs in_channels == out_channels")
+        self.in_channels = in_channels
+        self.dual_pixel_task = dual_pixel_task
+        common = {"ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type}
+        d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
+
+        self.patch_embed = OverlapPatchEmbed(in_channels=in_channels, embed_dim=dim)
+        self.encoder_level1 = _stage(count=num_blocks[0], dim=d1, heads=heads[0], **common)
+        self.down1_2 = Downsample(channels=d1)
+        self.encoder_level2 = _stage(count=num_blocks[1], dim=d2, heads=heads[1], **common)
+        self.down2_3 = Downsample(channels=d2)
+        self.encoder_level3 = _stage(count=num_blocks[2], dim=d3, heads=heads[2], **common)
+        self.down3_4 = Downsample(channels=d3)
+        self.latent = _stage(count=num_blocks[3], dim=d4, heads=heads[3], **common)
+
+        self.up4_3 = Upsample(channels=d4)
+        self.reduce_chan_level3 = nn.Conv2d(d4, d3, kernel_size=1, bias=bias)
+        self.decoder_level3 = _stage(count=num_blocks[2], dim=d3, heads=heads[2], **common)
+        self.up3_2 = Upsample(channels=d3)
+        self.reduce_chan_level2 = nn.Conv2d(d3, d2, kernel_size=1, bias=bias)
+        self.decoder_level2 = _stage(count=num_blocks[1], dim=d2, heads=heads[1], **common)
+        self.up2_1 = Upsample(channels=d2)  # level 1 keeps 2C after the concatenation (no reduction)
+        self.decoder_level1 = _stage(count=num_blocks[0], dim=d2, heads=heads[0], **common)
+        self.refinement = _stage(count=num_refinement_blocks, dim=d2, heads=heads[0], **common)
+        if dual_pixel_task:
+            self.skip_conv = nn.Conv2d(d1, d2, kernel_size=1, bias=bias)
+        self.output = nn.Conv2d(d2, out_channels, kernel_size=3, padding=1, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise UsageError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
+        padded, h, w = pad_to_multiple(x, multiple=SIZE_MULTIPLE)
+        embedded = self.patch_embed(padded)
+        enc1 = self.encoder_level1(embedded)
+        enc2 = self.encoder_level2(self.down1_2(enc1))
+        enc3 = self.encoder_level3(self.down2_3(enc2))
+        latent = self.latent(self.down3_4(enc3))
+
+        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent), enc3], 1)))
+        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3), enc2], 1)))
+        dec1 = self.refinement(self.decoder_level1(torch.cat([self.up2_1(dec2), enc1], 1)))
+        if self.dual_pixel_task:
+            out = self.output(dec1 + self.skip_conv(embedded))
+        else:
+            out = self.output(dec1) + padded
+        return out[..., :h, :w]
+
+
+_RESTORMER_TASKS = ("denoise", "deblur", "derain")
+
+register_preset(
+    "restormer",
+    Restormer,
+    description="Restormer (paper sizes: C=48, blocks 4/6/6/8, refinement 4); loads the official .pth files",
+    tasks=_RESTORMER_TASKS,
+    size_multiple=SIZE_MULTIPLE,
+    patch_size=128,
+    paper_params=26_130_000,
+)
+
+register_preset(
+    "restormer_lite",
+    Restormer,
+    kwargs={
+        "dim": 16,
+        "num_blocks": (1, 1, 1, 2),
+        "num_refinement_blocks": 1,
+        "heads": (1, 2, 4, 8),
+        "ffn_expansion_factor": 2.0,
+    },
+    description="Small Restormer for CPU training/inference (C=16, blocks 1/1/1/2, refinement 1)",
+    tasks=_RESTORMER_TASKS,
+    size_multiple=SIZE_MULTIPLE,
+    patch_size=128,
+    lite=True,
+)
