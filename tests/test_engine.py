@@ -6,8 +6,6 @@ the registered lite presets are exercised at the end.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
@@ -494,8 +492,12 @@ def test_lite_preset_tiled_close_to_whole(name: str) -> None:
 
 
 def test_memory_estimate_and_budget_to_tile() -> None:
-    from irtool.engine.memory import (CPU_BYTES_PER_PIXEL_PER_CHANNEL, SR_BYTES_PER_OUTPUT_PIXEL,
-                                      heuristic_bytes_per_pixel, tile_side_for_budget)
+    from irtool.engine.memory import (
+        CPU_BYTES_PER_PIXEL_PER_CHANNEL,
+        SR_BYTES_PER_OUTPUT_PIXEL,
+        heuristic_bytes_per_pixel,
+        tile_side_for_budget,
+    )
 
     model = ConvNet(width=8)  # first conv: 3 -> 8 channels
     assert heuristic_bytes_per_pixel(model, scale=2) == 8 * CPU_BYTES_PER_PIXEL_PER_CHANNEL + 4 * SR_BYTES_PER_OUTPUT_PIXEL

@@ -14,12 +14,12 @@ from .precision import PRECISION_CHOICES, Precision, resolve_precision
 from .tiling import AxisTiles, axis_windows, plan_axis
 
 __all__ = [
+    "MIN_TILE",
+    "PRECISION_CHOICES",
     "AxisTiles",
     "EngineOutOfMemoryError",
     "GivModel",
     "InferenceEngine",
-    "MIN_TILE",
-    "PRECISION_CHOICES",
     "Precision",
     "ProgressCallback",
     "RunInfo",

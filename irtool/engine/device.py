@@ -13,7 +13,7 @@ import torch
 
 from irtool.errors import UsageError
 
-__all__ = ["select_device", "available_memory_bytes", "release_cached_memory"]
+__all__ = ["available_memory_bytes", "release_cached_memory", "select_device"]
 
 #: Used when free memory cannot be read (no /proc/meminfo, e.g. macOS without psutil).
 DEFAULT_AVAILABLE_BYTES = 4 * 1024**3

@@ -17,8 +17,9 @@ tiles lives on the device at a time, so peak device memory depends on the tile, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +42,7 @@ from .tiling import align_down, axis_windows, plan_axis, window_sum
 if TYPE_CHECKING:
     from irtool.models.registry import Preset
 
-__all__ = ["InferenceEngine", "EngineOutOfMemoryError", "GivModel", "ProgressCallback", "RunInfo", "MIN_TILE"]
+__all__ = ["MIN_TILE", "EngineOutOfMemoryError", "GivModel", "InferenceEngine", "ProgressCallback", "RunInfo"]
 
 #: Smallest tile the out-of-memory retry goes down to (rounded up to the size multiple).
 MIN_TILE = 64
@@ -136,7 +137,8 @@ class InferenceEngine:
         self._channels_last = self.device.type == "cuda"
         model = model.to(self.device).eval()
         if self._channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            # Module.to accepts memory_format at runtime; torch's stubs omit it.
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model = model
 
     # ------------------------------------------------------------------ public
@@ -205,7 +207,7 @@ class InferenceEngine:
                     self._precision = Precision(name="fp32", device_type=self.device.type)
                     giv = None  # recomputed in fp32 as well
                     continue
-                except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                except Exception as error:
                     if not is_out_of_memory(error):
                         raise
                     message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -293,7 +295,7 @@ class InferenceEngine:
                     self._precision = Precision(name="fp32", device_type=self.device.type)
                     continue
                 return giv
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 if not is_out_of_memory(error) or max_side <= MIN_GIV_SIDE:
                     raise
             release_cached_memory(self.device)

@@ -23,7 +23,7 @@ preset's size multiple, where the budget is a fraction of what is free now.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -17,8 +17,9 @@ and the engine re-runs a batch in fp32 if a half-precision result is not finite.
 from __future__ import annotations
 
 import contextlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ContextManager, Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
@@ -27,7 +28,7 @@ from irtool.errors import UsageError
 if TYPE_CHECKING:
     from irtool.models.registry import Preset
 
-__all__ = ["Precision", "PrecisionName", "resolve_precision", "PRECISION_CHOICES"]
+__all__ = ["PRECISION_CHOICES", "Precision", "PrecisionName", "resolve_precision"]
 
 PrecisionName = Literal["fp32", "fp16", "bf16"]
 PRECISION_CHOICES: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
@@ -50,7 +51,7 @@ class Precision:
     def is_reduced(self) -> bool:
         return self.name != "fp32"
 
-    def autocast(self) -> ContextManager[object]:
+    def autocast(self) -> AbstractContextManager[object]:
         if not self.is_reduced:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device_type, dtype=self.dtype)
@@ -62,9 +63,11 @@ def _cuda_supports_bf16(device: torch.device) -> bool:
 
 
 def _auto_cuda_precision(device: torch.device, preset: Preset | None) -> PrecisionName:
-    wanted = str(preset.extra.get("autocast", "fp16")) if preset is not None else "fp16"
-    if wanted not in _DTYPES:
-        raise ValueError(f"preset {preset.name!r} has extra['autocast']={wanted!r}; expected fp16, bf16 or fp32")
+    wanted = "fp16"
+    if preset is not None:
+        wanted = str(preset.extra.get("autocast", "fp16"))
+        if wanted not in _DTYPES:
+            raise ValueError(f"preset {preset.name!r} has extra['autocast']={wanted!r}; expected fp16, bf16 or fp32")
     if wanted == "bf16":
         return "bf16" if _cuda_supports_bf16(device) else "fp32"
     if wanted == "fp16":

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["AxisTiles", "align_down", "plan_axis", "axis_windows", "window_sum"]
+__all__ = ["AxisTiles", "align_down", "axis_windows", "plan_axis", "window_sum"]
 
 
 def align_down(value: int, multiple: int) -> int:
