@@ -10,7 +10,7 @@ import typer
 
 def evaluate(
     bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark name(s), e.g. urban100, set5, cbsd68."),
-    task: str = typer.Option(..., "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4."),
+    task: Optional[str] = typer.Option(None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4 (required unless --list)."),
     model: Optional[List[str]] = typer.Option(None, "--model", help="weights.toml entries (several allowed)."),
     weights: Optional[List[Path]] = typer.Option(None, "--weights", help="Local checkpoint(s); with --arch."),
     arch: Optional[str] = typer.Option(None, "--arch"),
@@ -28,6 +28,7 @@ def evaluate(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Evaluate models on benchmarks or a local folder; the input (or bicubic) baseline is always a row."""
+    options = dict(locals())  # taken before the import below adds a local name
     from irtool.cli.eval_render import run_eval_cli
 
-    run_eval_cli(**locals())
+    run_eval_cli(**options)
