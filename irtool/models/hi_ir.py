@@ -1,0 +1,371 @@
+"""Hi-IR: hierarchical information flow for image restoration.
+
+Li et al., "Hierarchical Information Flow for Generalized Efficient Image Restoration" (arXiv 2411.18588).
+This module implements
+
+* the Hi-IR layer of section 3.3 (eq. 1) in the *v3* form chosen by the ablation of section 5.1:
+  ``x + TIFM_att(LN(x))`` then ``x + TIFM_conv(LN(x))``, where ``TIFM_att`` is L1 attention inside ``p x p``
+  windows followed, with no projection in between, by L2 attention across the ``s x s`` windows of a
+  ``P x P = (s p) x (s p)`` region (section 3.2; tokens grouped by the paper's reshape
+  ``(H/P, s, p, W/P, s, p) -> (H/P . W/P . p^2, s^2)``), query/key width halved to ``C/2``, plain dot-product
+  attention (section 4, table 5) through :func:`torch.nn.functional.scaled_dot_product_attention`;
+  ``TIFM_conv`` is the L3 convolutional FFN, a 1x1 -> 3x3 -> 1x1 bottleneck (sections 3.2 and 4);
+* the columnar SR network (appendix A.1, figure 7, table 16: Hi-IR-B 6 stages x 6 layers, Hi-IR-L 8 x 8) with
+  a pixel-shuffle upsampler, and
+* the U-shaped network (figure 3c, table 16: 3 down stages, 1 latent stage, 3 up stages, 6 layers each).
+
+No official implementation is public (searched GitHub code and issues, December 2025), so everything the paper
+leaves open is our choice, made to reproduce the paper's parameter counts (tables 8, 9, 19) within 2 %:
+
+* v3 parameter layout: L1 projects ``C -> C/2 (q) + C/2 (k) + C (v)``, L2 projects its input the same way,
+  one ``C -> C`` output projection after L2 (5 C^2 per layer). This is the reading under which table 6's
+  v2 - v3 difference (3.53 M over 36 layers) is exactly 3 C^2 per layer at C = 180.
+* L3 FFN: 1x1 ``C -> m``, GELU, 3x3 ``m -> m``, GELU, 1x1 ``m -> C`` with ``m = ffn_expansion * C / 4``
+  ("middle width divided by 4", section 4); the same bottleneck without activations replaces the dense 3x3
+  convolution at the end of each columnar stage (section 4: "adopted in all the other experiments").
+* Widths: Hi-IR-B ``C = 192``, Hi-IR-L ``C = 240`` (``ffn_expansion = 8/3``); U-shape ``C = 64`` doubling per
+  level (64/128/256/512, ``ffn_expansion = 2``). Upsampler: SwinIR's conv -> 64 features -> pixel shuffle;
+  its x2 / x3 / x4 parameter differences match the paper's (0.19 M, 0.15 M).
+* Windows: ``p = 8`` and ``s = 8`` (64 x 64 regions) for SR; the U-shape shrinks the region per level so that
+  every level covers 64 x 64 input pixels, which keeps the padding multiple at 64 instead of 512.
+* No relative position bias (the paper mentions none); the 3x3 convolutions supply position information.
+
+The networks pad their input to :attr:`size_multiple` (reflect as far as the image allows, replicate beyond)
+and crop the result, so any input size works.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import UsageError
+from .registry import register_preset
+
+__all__ = [
+    "HiIRAttention",
+    "HiIRColumnar",
+    "HiIRLayer",
+    "HiIRStage",
+    "HiIRUNet",
+    "ConvBottleneck",
+    "pad_to_multiple",
+]
+
+Upsampler = Literal["pixelshuffle", "pixelshuffledirect"]
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
+    """Pad ``x`` (``[..., H, W]``) at the bottom/right to multiples of ``multiple``.
+
+    Reflect padding keeps image statistics at the border; it cannot exceed ``size - 1`` pixels, so the rest
+    (inputs smaller than one window) is replicated.
+    """
+    height, width = x.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    reflect_h, reflect_w = min(pad_h, height - 1), min(pad_w, width - 1)
+    if reflect_h or reflect_w:
+        x = F.pad(x, (0, reflect_w, 0, reflect_h), mode="reflect")
+    if pad_h > reflect_h or pad_w > reflect_w:
+        x = F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
+    return x
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise UsageError(message)
+
+
+class ConvBottleneck(nn.Module):
+    """1x1 ``in -> mid``, 3x3 ``mid -> mid``, 1x1 ``mid -> in`` on ``[B, C, H, W]`` (section 4, "conv3")."""
+
+    def __init__(self, *, channels: int, mid_channels: int, activation: bool) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, mid_channels, 1)
+        self.spatial = nn.Conv2d(mid_channels, mid_channels, 3, padding=1)
+        self.expand = nn.Conv2d(mid_channels, channels, 1)
+        self.act: nn.Module = nn.GELU() if activation else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.expand(self.act(self.spatial(self.act(self.reduce(x)))))
+
+
+def _attend(qkv: Tensor, num_heads: int, qk_dim: int) -> Tensor:
+    """Multi-head dot-product attention over dim 1 of ``qkv`` = ``[N, L, 2 qk_dim + v_dim]`` -> ``[N, L, v_dim]``.
+
+    The value heads are twice as wide as the query/key heads (v3). Each value head is run as two sub-heads
+    of query/key width that share their (duplicated) query and key: the same maths, but equal head widths
+    let :func:`~torch.nn.functional.scaled_dot_product_attention` use its fused CPU kernel instead of the
+    much slower reference path (measured 1.4-1.6x on the whole attention).
+    """
+    n, length, width = qkv.shape
+    v_dim = width - 2 * qk_dim
+    q, k, v = qkv.split([qk_dim, qk_dim, v_dim], -1)
+    ratio = v_dim // qk_dim
+    q, k = (t.reshape(n, length, num_heads, -1).transpose(1, 2).repeat_interleave(ratio, dim=1) for t in (q, k))
+    v = v.reshape(n, length, num_heads * ratio, -1).transpose(1, 2)
+    return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, length, v_dim)
+
+
+class HiIRAttention(nn.Module):
+    """L1 window attention then L2 region attention (v3: no projection between them), channels-last input.
+
+    ``window_size`` is the paper's ``p``, ``region_windows`` its ``s``: L2 attends over the ``s x s`` tokens
+    that sit at the same offset in each of the ``s x s`` windows of a ``P x P`` region (``P = s p``), so one
+    layer mixes information across a ``P x P`` area at the cost of two small attentions.
+    """
+
+    def __init__(self, *, dim: int, num_heads: int, window_size: int, region_windows: int) -> None:
+        super().__init__()
+        _check(dim % (2 * num_heads) == 0, f"dim {dim} must be divisible by 2 * num_heads ({2 * num_heads})")
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.region_windows = region_windows
+        self.qk_dim = dim // 2  # halved query/key width (v3)
+        self.qkv_l1 = nn.Linear(dim, 2 * dim)
+        self.qkv_l2 = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    @property
+    def region_size(self) -> int:
+        return self.window_size * self.region_windows
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, h, w, c = x.shape
+        p, s = self.window_size, self.region_windows
+        r = p * s
+        if h % r or w % r:
+            raise UsageError(f"feature size {h}x{w} is not a multiple of the region size {r}")
+        nh, nw = h // r, w // r
+        # Image -> L1 windows, ordered (b, region row, region col, window row, window col | p x p tokens).
+        t = x.view(b, nh, s, p, nw, s, p, c).permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(-1, p * p, c)
+        t = _attend(self.qkv_l1(t), self.num_heads, self.qk_dim)
+        # L1 windows -> L2 groups (b, region row, region col, in-window row, in-window col | s x s tokens):
+        # one transpose, because the windows of a region are already adjacent.
+        t = t.view(b * nh * nw, s * s, p * p, c).transpose(1, 2).reshape(-1, s * s, c)
+        t = self.proj(_attend(self.qkv_l2(t), self.num_heads, self.qk_dim))
+        # L2 groups -> image.
+        return t.view(b, nh, nw, p, p, s, s, c).permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(b, h, w, c)
+
+
+class HiIRLayer(nn.Module):
+    """Eq. (1): ``x + TIFM_att(LN(x))``, then ``x + TIFM_conv(LN(x))``; ``[B, H, W, C]`` in and out."""
+
+    def __init__(self, *, dim: int, num_heads: int, window_size: int, region_windows: int,
+                 ffn_expansion: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = HiIRAttention(dim=dim, num_heads=num_heads, window_size=window_size,
+                                  region_windows=region_windows)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ffn = ConvBottleneck(channels=dim, mid_channels=max(1, round(ffn_expansion * dim / 4)), activation=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.norm1(x))
+        # The permutes are views: the convolutions run on a channels-last-strided tensor without copies.
+        return x + self.ffn(self.norm2(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class HiIRStage(nn.Module):
+    """``depth`` Hi-IR layers on ``[B, C, H, W]``; columnar stages add a bottleneck conv and a stage residual."""
+
+    def __init__(self, *, dim: int, depth: int, num_heads: int, window_size: int, region_windows: int,
+                 ffn_expansion: float, residual_conv: bool) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            HiIRLayer(dim=dim, num_heads=num_heads, window_size=window_size, region_windows=region_windows,
+                      ffn_expansion=ffn_expansion)
+            for _ in range(depth)
+        )
+        self.conv = ConvBottleneck(channels=dim, mid_channels=max(1, dim // 4), activation=False) if residual_conv else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x.permute(0, 2, 3, 1)
+        for layer in self.layers:
+            y = layer(y)
+        y = y.permute(0, 3, 1, 2)
+        return y if self.conv is None else x + self.conv(y)
+
+
+class HiIRColumnar(nn.Module):
+    """Columnar Hi-IR for super-resolution (appendix A.1, figure 7): ``[B, C, H, W] -> [B, C, sH, sW]``.
+
+    ``upsampler="pixelshuffle"`` is the paper's (conv to 64 features, conv + pixel shuffle per factor 2 or 3);
+    ``"pixelshuffledirect"`` (one conv to ``C s^2`` then shuffle) is the cheap head of the lite presets.
+    ``image_skip`` adds a bilinear upsampling of the input so the network learns a residual (lite presets:
+    faster convergence on CPU budgets; not in the paper).
+    """
+
+    def __init__(self, *, in_channels: int = 3, upscale: int = 4, dim: int = 192, num_stages: int = 6,
+                 stage_depth: int = 6, num_heads: int = 6, window_size: int = 8, region_windows: int = 8,
+                 ffn_expansion: float = 8 / 3, upsampler: Upsampler = "pixelshuffle",
+                 upsampler_features: int = 64, image_skip: bool = False) -> None:
+        super().__init__()
+        _check(upscale == 3 or (upscale >= 2 and upscale & (upscale - 1) == 0),
+               f"upscale must be 3 or a power of two >= 2, got {upscale}")
+        _check(upsampler in ("pixelshuffle", "pixelshuffledirect"), f"unknown upsampler {upsampler!r}")
+        self.in_channels = in_channels
+        self.upscale = upscale
+        self.size_multiple = window_size * region_windows
+        self.image_skip = image_skip
+
+        self.conv_first = nn.Conv2d(in_channels, dim, 3, padding=1)
+        self.stages = nn.ModuleList(
+            HiIRStage(dim=dim, depth=stage_depth, num_heads=num_heads, window_size=window_size,
+                      region_windows=region_windows, ffn_expansion=ffn_expansion, residual_conv=True)
+            for _ in range(num_stages)
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.conv_after_body = nn.Conv2d(dim, dim, 3, padding=1)
+
+        layers: list[nn.Module]
+        if upsampler == "pixelshuffle":
+            layers = [nn.Conv2d(dim, upsampler_features, 3, padding=1), nn.LeakyReLU(inplace=True)]
+            factors = [3] if upscale == 3 else [2] * int(math.log2(upscale))
+            for factor in factors:
+                layers += [nn.Conv2d(upsampler_features, upsampler_features * factor**2, 3, padding=1),
+                           nn.PixelShuffle(factor)]
+            layers.append(nn.Conv2d(upsampler_features, in_channels, 3, padding=1))
+        else:
+            layers = [nn.Conv2d(dim, in_channels * upscale**2, 3, padding=1), nn.PixelShuffle(upscale)]
+        self.upsample = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check(x.dim() == 4 and x.shape[1] == self.in_channels,
+               f"expected [B, {self.in_channels}, H, W], got {list(x.shape)}")
+        height, width = x.shape[-2:]
+        padded = pad_to_multiple(x, self.size_multiple)
+        shallow = self.conv_first(padded)
+        deep = shallow
+        for stage in self.stages:
+            deep = stage(deep)
+        deep = self.norm(deep.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        out = self.upsample(self.conv_after_body(deep) + shallow)
+        out = out[..., : height * self.upscale, : width * self.upscale]
+        if self.image_skip:
+            out = out + F.interpolate(x, scale_factor=self.upscale, mode="bilinear", align_corners=False)
+        return out
+
+
+class HiIRUNet(nn.Module):
+    """U-shaped Hi-IR (figure 3c): 3 encoder stages, 1 latent stage, 3 decoder stages; ``[B, C, H, W]`` in/out.
+
+    Level ``l`` works at ``1/2^l`` resolution with width ``dim * 2^l``; ``depths`` gives the layer count of
+    encoder levels 0-2 and the latent level 3, ``decoder_depths`` that of decoder levels 0-2. Resizing follows
+    Restormer (3x3 conv + pixel-unshuffle down, 1x1 conv + pixel-shuffle up, concatenated skip reduced by a
+    1x1 conv); the output is the input plus a predicted residual.
+    """
+
+    def __init__(self, *, in_channels: int = 3, dim: int = 64,
+                 depths: tuple[int, int, int, int] = (6, 6, 6, 6),
+                 decoder_depths: tuple[int, int, int] = (6, 6, 6),
+                 num_heads: tuple[int, int, int, int] = (2, 4, 8, 16),
+                 window_sizes: tuple[int, int, int, int] = (8, 8, 4, 4),
+                 region_windows: tuple[int, int, int, int] = (8, 4, 4, 2),
+                 ffn_expansion: float = 2.0) -> None:
+        super().__init__()
+        for name, value, length in (("depths", depths, 4), ("decoder_depths", decoder_depths, 3),
+                                    ("num_heads", num_heads, 4), ("window_sizes", window_sizes, 4),
+                                    ("region_windows", region_windows, 4)):
+            _check(len(value) == length, f"{name} needs {length} entries, got {len(value)}")
+        _check(dim % 2 == 0, f"dim must be even, got {dim}")
+        self.in_channels = in_channels
+        # Every level's region, measured in input pixels, must tile the padded input.
+        self.size_multiple = math.lcm(*(p * s * 2**level for level, (p, s)
+                                        in enumerate(zip(window_sizes, region_windows))))
+
+        def stage(level: int, depth: int) -> HiIRStage:
+            return HiIRStage(dim=dim * 2**level, depth=depth, num_heads=num_heads[level],
+                             window_size=window_sizes[level], region_windows=region_windows[level],
+                             ffn_expansion=ffn_expansion, residual_conv=False)
+
+        self.conv_first = nn.Conv2d(in_channels, dim, 3, padding=1)
+        self.encoders = nn.ModuleList(stage(level, depths[level]) for level in range(3))
+        self.downs = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(dim * 2**level, dim * 2**level // 2, 3, padding=1, bias=False),
+                          nn.PixelUnshuffle(2))
+            for level in range(3)
+        )
+        self.latent = stage(3, depths[3])
+        self.ups = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(dim * 2**(level + 1), dim * 2**(level + 2), 1, bias=False), nn.PixelShuffle(2))
+            for level in range(3)
+        )
+        self.reduces = nn.ModuleList(nn.Conv2d(dim * 2**(level + 1), dim * 2**level, 1, bias=False)
+                                     for level in range(3))
+        self.decoders = nn.ModuleList(stage(level, decoder_depths[level]) for level in range(3))
+        self.conv_last = nn.Conv2d(dim, in_channels, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check(x.dim() == 4 and x.shape[1] == self.in_channels,
+               f"expected [B, {self.in_channels}, H, W], got {list(x.shape)}")
+        height, width = x.shape[-2:]
+        padded = pad_to_multiple(x, self.size_multiple)
+        feature = self.conv_first(padded)
+        skips: list[Tensor] = []
+        for encoder, down in zip(self.encoders, self.downs):
+            feature = encoder(feature)
+            skips.append(feature)
+            feature = down(feature)
+        feature = self.latent(feature)
+        for level in reversed(range(3)):
+            feature = self.ups[level](feature)
+            feature = self.reduces[level](torch.cat([feature, skips[level]], dim=1))
+            feature = self.decoders[level](feature)
+        return (padded + self.conv_last(feature))[..., :height, :width]
+
+
+# --- presets -------------------------------------------------------------------------------------------------
+
+_UNET_TASKS = ("denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "all")
+_PAPER_SR_PARAMS = {("b", 2): 14_680_000, ("b", 3): 14_870_000, ("b", 4): 14_830_000,
+                    ("l", 2): 39_070_000, ("l", 3): 39_260_000, ("l", 4): 39_220_000}
+_SR_SIZES = {
+    "b": dict(dim=192, num_stages=6, stage_depth=6, num_heads=6),
+    "l": dict(dim=240, num_stages=8, stage_depth=8, num_heads=8),
+}
+
+register_preset(
+    "hi_ir_unet", HiIRUNet,
+    description="Hi-IR U-shape (3 down + latent + 3 up stages, 6 layers each), denoising/JPEG/deblurring/all-in-one",
+    tasks=_UNET_TASKS, kwargs={}, size_multiple=64, patch_size=128, paper_params=22_330_000,
+)
+for _size, _upscale in ((size, upscale) for size in ("b", "l") for upscale in (2, 3, 4)):
+    register_preset(
+        f"hi_ir_{_size}_sr{_upscale}", HiIRColumnar,
+        description=f"Hi-IR-{_size.upper()} columnar super-resolution x{_upscale} "
+                    f"({_SR_SIZES[_size]['num_stages']} stages x {_SR_SIZES[_size]['stage_depth']} layers)",
+        tasks=(f"sr{_upscale}",), kwargs={**_SR_SIZES[_size], "upscale": _upscale}, scale=_upscale,
+        size_multiple=64, patch_size=64, paper_params=_PAPER_SR_PARAMS[(_size, _upscale)],
+    )
+
+# Lite presets: same families, sized for CPU (<= 2 M parameters and <= ~100 kFLOPs per *output* pixel counted
+# with FlopCounterMode; the SR ones run on the LR grid, so they afford more work per input pixel). The U-shape
+# keeps its full-resolution level shallow because full-resolution layers dominate the CPU time.
+register_preset(
+    "hi_ir_unet_lite", HiIRUNet,
+    description="Hi-IR U-shape lite (widths 16-128, 1/1/2 + 6 latent + 1/1/2 layers) for CPU denoising and JPEG",
+    tasks=("denoise", "jpeg"),
+    kwargs=dict(dim=16, depths=(1, 1, 2, 6), decoder_depths=(1, 1, 2), num_heads=(1, 1, 2, 4),
+                window_sizes=(8, 8, 4, 4), region_windows=(4, 4, 4, 2), ffn_expansion=2.0),
+    size_multiple=64, patch_size=128, lite=True,
+)
+_SR_LITE_SIZES = {
+    2: dict(dim=32, num_stages=4, stage_depth=3, num_heads=2),
+    3: dict(dim=48, num_stages=3, stage_depth=4, num_heads=3),
+    4: dict(dim=64, num_stages=4, stage_depth=4, num_heads=4),
+}
+for _upscale, _sizes in _SR_LITE_SIZES.items():
+    register_preset(
+        f"hi_ir_sr{_upscale}_lite", HiIRColumnar,
+        description=f"Hi-IR columnar lite super-resolution x{_upscale} ({_sizes['num_stages']} stages x "
+                    f"{_sizes['stage_depth']} layers, width {_sizes['dim']}, direct pixel-shuffle head)",
+        tasks=(f"sr{_upscale}",),
+        kwargs={**_sizes, "upscale": _upscale, "window_size": 8, "region_windows": 4, "ffn_expansion": 2.0,
+                "upsampler": "pixelshuffledirect", "image_skip": True},
+        scale=_upscale, size_multiple=32, patch_size=64, lite=True,
+    )
