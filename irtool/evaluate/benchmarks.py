@@ -91,7 +91,7 @@ def _parse_entry(name: str, raw: Mapping[str, Any]) -> Benchmark:
         raise UsageError(f"benchmark registry entry {name!r} is malformed ({exc})") from None
     if bench.hub and not (bench.repo_id and bench.revision and bench.files):
         raise UsageError(f"benchmark {name!r} has hub = true but no repo_id/revision/files")
-    if bench.pairing not in ("stem", "rain", "sots"):
+    if bench.pairing not in ("stem", "rain", "sots", "auto"):
         raise UsageError(f"benchmark {name!r}: unknown pairing {bench.pairing!r}")
     return bench
 
@@ -306,9 +306,9 @@ def _gt_key_for(lq_key: str, pairing: str) -> list[str]:
     parent, _, stem = lq_key.rpartition("/")
     prefix = f"{parent}/" if parent else ""
     keys = [lq_key, stem]
-    if pairing == "rain" and "rain" in stem:
+    if pairing in ("rain", "auto") and "rain" in stem:
         keys += [prefix + stem.replace("rain", "norain", 1), stem.replace("rain", "norain", 1)]
-    if pairing == "sots":
+    if pairing in ("sots", "auto"):
         keys += [prefix + stem.split("_")[0], stem.split("_")[0]]
     return keys
 
@@ -328,8 +328,12 @@ def _pair(gt_images: dict[str, Path], lq_images: dict[str, Path], pairing: str, 
 
 
 def folder_dataset(gt_dir: str | Path, lq_dir: str | Path | None = None, *, name: str | None = None,
-                   pairing: str = "stem", gray: bool = False) -> EvalDataset:
-    """Any local folder: clean images only (inputs synthesised by the protocol) or paired with ``lq_dir``."""
+                   pairing: str = "auto", gray: bool = False) -> EvalDataset:
+    """Any local folder: clean images only (inputs synthesised by the protocol) or paired with ``lq_dir``.
+
+    Inputs are matched to ground truth by relative path, then file stem; ``pairing="auto"`` also understands
+    HAIR's naming rules (``rain-N`` -> ``norain-N``, SOTS ``NAME_a_b`` -> ``NAME``).
+    """
     gt_dir = Path(gt_dir)
     if not gt_dir.is_dir():
         raise UsageError(f"--data {gt_dir} is not a folder")
