@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hub_server import HubServer
 from PIL import Image
 
-from hub_server import HubServer
 from irtool.errors import InputError
 from irtool.evaluate import benchmark_dataset, evaluate, extract_archive
 

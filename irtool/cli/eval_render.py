@@ -35,7 +35,8 @@ def render_list(console) -> None:
     for column in ("name", "tasks", "source", "note"):
         benches.add_column(column, overflow="fold")
     for bench in load_benchmarks().values():
-        source = f"{bench.repo_id}@{bench.revision[:12]}" if bench.hub and bench.revision else "no hub copy (--data DIR)"
+        hub_copy = bench.hub and bench.revision
+        source = f"{bench.repo_id}@{bench.revision[:12]}" if hub_copy else "no hub copy (--data DIR)"
         benches.add_row(bench.name, " ".join(bench.tasks), source, bench.note)
     console.print(benches)
     protocols = Table(title="Protocols")
@@ -74,7 +75,8 @@ def _datasets(*, bench, task, data, data_lq):
     from irtool.evaluate import benchmark_dataset, folder_dataset
 
     if not bench and data is None:
-        raise UsageError("name a benchmark with --bench NAME or a local folder with --data DIR (see `irtool eval --list`)")
+        raise UsageError("name a benchmark with --bench NAME or a local folder with --data DIR "
+                         "(see `irtool eval --list`)")
     if data_lq is not None and data is None:
         raise UsageError("--data-lq needs --data (the folder of ground-truth images)")
     datasets = [benchmark_dataset(name, task) for name in bench or []]

@@ -10,7 +10,9 @@ import typer
 
 def evaluate(
     bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark name(s), e.g. urban100, set5, cbsd68."),
-    task: Optional[str] = typer.Option(None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4 (required unless --list)."),
+    task: Optional[str] = typer.Option(
+        None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4 (required unless --list)."
+    ),
     model: Optional[List[str]] = typer.Option(None, "--model", help="weights.toml entries (several allowed)."),
     weights: Optional[List[Path]] = typer.Option(None, "--weights", help="Local checkpoint(s); with --arch."),
     arch: Optional[str] = typer.Option(None, "--arch"),

@@ -139,7 +139,9 @@ def benchmark_root(name: str) -> Path:
         raise WeightsNotFoundError(f"benchmark {bench.name!r} has no hub copy: {bench.note}")
     root = _bench_dir(bench)
     if not (root / _COMPLETE_MARKER).is_file():
-        raise WeightsNotFoundError(f"benchmark {bench.name!r} is not downloaded; run `irtool download --bench {bench.name}`")
+        raise WeightsNotFoundError(
+            f"benchmark {bench.name!r} is not downloaded; run `irtool download --bench {bench.name}`"
+        )
     return root
 
 
@@ -297,7 +299,9 @@ def _resolve_folder(root: Path, folder: str) -> Path:
     hits = [p for p in root.rglob(suffix[-1]) if p.is_dir() and p.relative_to(root).parts[-len(suffix):] == suffix]
     if len(hits) != 1:
         what = "no" if not hits else f"{len(hits)}"
-        raise InputError(f"{what} folder matching {folder!r} under {root}; the archive layout differs from the registry")
+        raise InputError(
+            f"{what} folder matching {folder!r} under {root}; the archive layout differs from the registry"
+        )
     return hits[0]
 
 

@@ -249,7 +249,8 @@ def get_protocol(name: str | None, *, task: str) -> Protocol:
     try:
         protocol = PROTOCOLS[name]
     except KeyError:
-        raise UsageError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)} (see `irtool eval --list`)") from None
+        known = ", ".join(PROTOCOLS)
+        raise UsageError(f"unknown protocol {name!r}; known: {known} (see `irtool eval --list`)") from None
     if task not in protocol.tasks:
         raise UsageError(f"protocol {name!r} is for {', '.join(protocol.tasks)}, not {task!r}")
     return protocol

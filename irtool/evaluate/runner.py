@@ -210,7 +210,9 @@ def prepare_image(sample: EvalSample, protocol: Protocol, *, task: str, gray: bo
             lh, lw = lq_u8.shape[:2]
             if gt.shape[0] < lh * scale or gt.shape[1] < lw * scale or gt.shape[0] - lh * scale >= scale \
                     or gt.shape[1] - lw * scale >= scale:
-                raise InputError(f"{sample.name}: LR {lw}x{lh} does not match HR {gt.shape[1]}x{gt.shape[0]} at x{scale}")
+                raise InputError(
+                    f"{sample.name}: LR {lw}x{lh} does not match HR {gt.shape[1]}x{gt.shape[0]} at x{scale}"
+                )
             gt = gt[: lh * scale, : lw * scale]
             lr = lq_u8.astype(np.float32) / np.float32(255.0)
         else:
