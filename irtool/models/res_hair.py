@@ -412,7 +412,7 @@ register_preset(
     "res_hair_lite",
     ResHAIR,
     kwargs={
-        "dim": 16,
+        "dim": 14,
         "num_blocks": (1, 1, 1, 2),
         "num_refinement_blocks": 1,
         "heads": (1, 2, 4, 8),
@@ -423,7 +423,7 @@ register_preset(
         "classifier_blocks_per_level": 1,
         "classifier_norm_groups": 8,
     },
-    description="Small Res-HAIR for CPU photos (C=16, blocks 1/1/1/2, refinement 1, boxes of 3)",
+    description="Small Res-HAIR for CPU photos (C=14, blocks 1/1/1/2, refinement 1, boxes of 3)",
     tasks=("all",),
     lite=True,
     **_COMMON,

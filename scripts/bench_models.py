@@ -1,0 +1,121 @@
+"""Benchmark registered presets: forward time, peak memory and FLOPs per output pixel; prints a Markdown table.
+
+    .venv/bin/python scripts/bench_models.py                       # every preset, 256 and 512 px, CPU
+    .venv/bin/python scripts/bench_models.py --presets res_hair_lite restormer_lite --sizes 128 256 --threads 2
+
+Driven by the registry, so presets registered later (Hi-IR, ...) are included automatically. Each
+(preset, size) runs in its own subprocess so the CPU peak memory (``VmHWM`` from /proc/self/status, minus the
+value after building the model) is not polluted by earlier runs; on CUDA it is
+``torch.cuda.max_memory_allocated``. Weights are random: speed and memory do not depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+
+def _vm_hwm_bytes() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure(preset: str, size: int, device: str, threads: int, repeats: int) -> dict[str, float]:
+    """One preset at one size, in this process."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from irtool.models import build, get_preset
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    spec = get_preset(preset)
+    model = build(preset).eval().to(device)
+    x = torch.rand(1, spec.in_channels, size, size, device=device)
+    with torch.inference_mode():
+        with FlopCounterMode(display=False) as counter:
+            out = model(x)
+        out_pixels = out.shape[-2] * out.shape[-1]
+        base = _vm_hwm_bytes()
+        if device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        model(x)  # warm-up
+        times = []
+        for _ in range(repeats):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            model(x)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        peak = (torch.cuda.max_memory_allocated() if device == "cuda" else _vm_hwm_bytes()) - base
+    return {
+        "seconds": statistics.median(times),
+        "peak_mib": max(peak, 0) / 2**20,
+        "kflops_per_pixel": counter.get_total_flops() / out_pixels / 1e3,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", help="preset names (default: all registered)")
+    parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512], help="square input sides")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs after one warm-up (median)")
+    parser.add_argument("--child", nargs=2, metavar=("PRESET", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.child:
+        print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats)))
+        return 0
+
+    from irtool.models import preset_names
+
+    names = args.presets or preset_names()
+    print(f"device {device}, {args.threads} thread(s), median of {args.repeats} runs after warm-up, batch 1\n")
+    print("| preset | params (M) | size | time (s) | peak mem (MiB) | kFLOPs / output px |")
+    print("|---|---:|---:|---:|---:|---:|")
+    failed = 0
+    for name in names:
+        for size in args.sizes:
+            cmd = [sys.executable, __file__, "--child", name, str(size), "--device", device,
+                   "--threads", str(args.threads), "--repeats", str(args.repeats)]
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            if run.returncode != 0:
+                failed += 1
+                reason = (run.stderr.strip().splitlines() or ["failed"])[-1][:80]
+                print(f"| {name} | | {size} | error: {reason} | | |")
+                continue
+            r = json.loads(run.stdout.strip().splitlines()[-1])
+            print(f"| {name} | {r['params_m']:.2f} | {size} | {r['seconds']:.3f} | {r['peak_mib']:.0f} "
+                  f"| {r['kflops_per_pixel']:.1f} |", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
