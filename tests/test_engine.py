@@ -450,24 +450,26 @@ def smooth_image(channels: int, height: int, width: int, seed: int) -> torch.Ten
 
 
 def test_lite_presets_needed_here_are_registered() -> None:
-    assert {"res_hair_lite", "restormer_lite"} <= set(_lite_presets())
+    assert {"res_hair_lite", "restormer_lite", "hi_ir_sr2_lite"} <= set(_lite_presets())
 
 
 @pytest.mark.parametrize("name", _lite_presets())
 def test_lite_preset_tiled_close_to_whole(name: str) -> None:
-    """Random weights (seed 0): 128 px tiles on a 256 px image (192 px for SR) vs one whole pass, MAD < 1/255.
+    """Random weights (seed 0): 128 px tiles on a 512 px image (GIV models) or 256 px (others; 64 px
+    tiles on 128 px for SR) vs one whole-image pass: MAD < 1/255, and the GIV is computed once.
 
-    Restormer-style channel attention and the HAIR classifier see a whole tile, so tiling is not
-    exact for these models; the shared GIV and the blending keep the difference small.
-    Measured with this test: res_hair_lite 0.22/255, restormer_lite ~0.3/255 (256 px); at 512 px and
-    128 px tiles res_hair_lite gives 0.37/255 (see the engine report).
+    Restormer-style channel attention, Hi-IR's attention and the HAIR classifier see a whole tile, so
+    tiling is not exact for these models; the shared GIV, the context band and the blending keep the
+    difference small. Measured here (run with -s): 0.14-0.41/255 across the lite presets.
     """
     from irtool.models import build, get_preset
 
     preset = get_preset(name)
     torch.manual_seed(0)
     model = build(name)
-    side, tile = (256, 128) if preset.scale == 1 else (192, 128)
+    # The brief's setting (512 px, 128 px tiles) for GIV models; SR presets are costlier per input
+    # pixel (and Hi-IR pads to 64), so they use a smaller image to keep this file fast.
+    side, tile = (128, 64) if preset.scale > 1 else ((512, 128) if preset.has_giv else (256, 128))
     image = smooth_image(preset.in_channels, side, side, seed=11)
     reference = InferenceEngine(model, preset, device="cpu", tile=side).run(image)
     engine = InferenceEngine(model, preset, device="cpu", tile=tile, overlap=32)
@@ -488,6 +490,7 @@ def test_lite_preset_tiled_close_to_whole(name: str) -> None:
     if preset.has_giv:
         assert giv_calls == 1
     mad = (tiled - reference).abs().mean().item()
+    print(f"{name}: {engine.last_run.tiles} tiles, MAD tiled vs whole {mad * 255:.3f}/255")
     assert mad < 1 / 255, f"{name}: MAD {mad * 255:.3f}/255"
 
 
