@@ -14,12 +14,12 @@ This module implements
   a pixel-shuffle upsampler, and
 * the U-shaped network (figure 3c, table 16: 3 down stages, 1 latent stage, 3 up stages, 6 layers each).
 
-No official implementation is public (searched GitHub code and issues, December 2025), so everything the paper
-leaves open is our choice, made to reproduce the paper's parameter counts (tables 8, 9, 19) within 2 %:
+No official implementation was found (GitHub code and issue search while writing this module), so everything
+the paper leaves open is our choice, made to reproduce the paper's parameter counts (tables 8, 9, 19) within 2.5 %:
 
 * v3 parameter layout: L1 projects ``C -> C/2 (q) + C/2 (k) + C (v)``, L2 projects its input the same way,
   one ``C -> C`` output projection after L2 (5 C^2 per layer). This is the reading under which table 6's
-  v2 - v3 difference (3.53 M over 36 layers) is exactly 3 C^2 per layer at C = 180.
+  v2 - v3 difference (3.53 M over 36 layers) is 3 C^2 per layer at C = 180 (to 1 %).
 * L3 FFN: 1x1 ``C -> m``, GELU, 3x3 ``m -> m``, GELU, 1x1 ``m -> C`` with ``m = ffn_expansion * C / 4``
   ("middle width divided by 4", section 4); the same bottleneck without activations replaces the dense 3x3
   convolution at the end of each columnar stage (section 4: "adopted in all the other experiments").
@@ -87,17 +87,23 @@ def _check(condition: bool, message: str) -> None:
 
 
 class ConvBottleneck(nn.Module):
-    """1x1 ``in -> mid``, 3x3 ``mid -> mid``, 1x1 ``mid -> in`` on ``[B, C, H, W]`` (section 4, "conv3")."""
+    """1x1 ``in -> mid``, 3x3 ``mid -> mid``, 1x1 ``mid -> in`` (section 4, "conv3") on channels-last input.
+
+    The 1x1 convolutions are :class:`~torch.nn.Linear` layers on ``[B, H, W, C]`` (same parameters): on CPU a
+    1x1 ``Conv2d`` over a channels-last tensor falls back to PyTorch's slow convolution, a Linear does not.
+    """
 
     def __init__(self, *, channels: int, mid_channels: int, activation: bool) -> None:
         super().__init__()
-        self.reduce = nn.Conv2d(channels, mid_channels, 1)
+        self.reduce = nn.Linear(channels, mid_channels)
         self.spatial = nn.Conv2d(mid_channels, mid_channels, 3, padding=1)
-        self.expand = nn.Conv2d(mid_channels, channels, 1)
+        self.expand = nn.Linear(mid_channels, channels)
         self.act: nn.Module = nn.GELU() if activation else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.expand(self.act(self.spatial(self.act(self.reduce(x)))))
+        # The permutes are views: the 3x3 convolution runs on channels-last strides without copies.
+        y = self.spatial(self.act(self.reduce(x)).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.expand(self.act(y))
 
 
 def _attend(qkv: Tensor, num_heads: int, qk_dim: int) -> Tensor:
@@ -172,8 +178,7 @@ class HiIRLayer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.attn(self.norm1(x))
-        # The permutes are views: the convolutions run on a channels-last-strided tensor without copies.
-        return x + self.ffn(self.norm2(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return x + self.ffn(self.norm2(x))
 
 
 class HiIRStage(nn.Module):
@@ -194,8 +199,9 @@ class HiIRStage(nn.Module):
         y = x.permute(0, 2, 3, 1)
         for layer in self.layers:
             y = layer(y)
-        y = y.permute(0, 3, 1, 2)
-        return y if self.conv is None else x + self.conv(y)
+        if self.conv is None:
+            return y.permute(0, 3, 1, 2)
+        return x + self.conv(y).permute(0, 3, 1, 2)
 
 
 class HiIRColumnar(nn.Module):
