@@ -67,5 +67,5 @@ def load_detector(zoo) -> Detector:
 
 
 def _infer_giv_dim(sd: Mapping[str, torch.Tensor]) -> int:
-    first = min((k for k in sd if k.endswith("weight") and sd[k].ndim == 2), key=lambda k: k)
-    return int(sd[first].shape[1])
+    # GIVHead starts with LayerNorm(giv_dim); files we export also carry giv_dim in their metadata.
+    return int(sd["trunk.0.weight"].shape[0])

@@ -111,15 +111,12 @@ def plan_jobs(
     """Expand inputs, pick this process's shard, and map each file to its mirrored output path."""
     from irtool import io
 
-    items = io.expand_inputs(list(inputs))
-    if shard:
-        index, count = io.parse_shard(shard)
-        items = io.select_shard(items, index, count)
-    else:
-        env = io.shard_from_env()
-        if env is not None:
-            items = io.select_shard(items, *env)
-    jobs = [Job(Path(item.source), Path(io.output_path(item, out_dir, format=fmt))) for item in items]
+    # Plan every output before sharding, so all shards agree on names and collisions fail up front.
+    planned = io.plan_outputs(io.expand_inputs(list(inputs)), out_dir, format=fmt)
+    selected = io.parse_shard(shard) if shard else io.shard_from_env()
+    if selected is not None:
+        planned = io.select_shard(planned, selected.index, selected.count)
+    jobs = [Job(Path(item.source), Path(target)) for item, target in planned]
     sources = {j.source.resolve() for j in jobs}
     clashes = [j for j in jobs if j.output.resolve() in sources]
     if clashes:

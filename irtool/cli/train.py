@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +15,15 @@ def _default_preset(arch: str, task: str) -> str:
     if arch == "hi_ir":
         return f"hi_ir_b_{task}" if task.startswith("sr") else "hi_ir_unet"
     return arch
+
+
+def _command_line(given: dict) -> str:
+    """The command that reproduces this run, rebuilt from the options given (recorded in weights.toml)."""
+    parts = ["irtool", "train"]
+    for key, value in given.items():
+        flag = "--" + key.replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
+    return shlex.join(parts)
 
 
 def train(
@@ -45,6 +53,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""
+    given = {k: v for k, v in locals().items() if v not in (None, False)}
     from rich.console import Console
 
     from irtool.errors import UsageError
@@ -87,6 +96,6 @@ def train(
         tasks = ("all",) if cfg.task in ("all", "detect") else (cfg.task,)
         measured = {k: round(v, 4) for k, v in (result.history[-1] if result.history else {}).items() if k.startswith("val_")}
         catalog = export_run(name=export, weights_file=result.final_weights, cfg=cfg, tasks=tasks,
-                             command="irtool " + shlex.join(sys.argv[1:]), measured=measured,
+                             command=_command_line(given), measured=measured,
                              kind="giv-head" if cfg.task == "detect" else "restorer")
         console.print(f"exported {export} into {catalog}")

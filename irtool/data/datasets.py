@@ -137,6 +137,18 @@ class _EpochMixin:
         self._epoch.fill_(epoch)
 
 
+def _epoch_and_index(key: int | tuple[int, int], dataset: "_EpochMixin") -> tuple[int, int]:
+    """Items are keyed by index (the epoch set with ``set_epoch``) or by an explicit ``(epoch, index)``.
+
+    The explicit form lets a sampler make every batch a pure function of the training iteration, which is
+    what exact resume needs (see ``irtool.train.loop.IterationBatchSampler``).
+    """
+    epoch, index = key if isinstance(key, tuple) else (dataset.epoch, key)
+    if not 0 <= index < len(dataset):  # type: ignore[arg-type]
+        raise IndexError(f"index {index} out of range for {len(dataset)} items")  # type: ignore[arg-type]
+    return int(epoch), int(index)
+
+
 class DegradedFolderDataset(_EpochMixin, Dataset):
     """Clean images from ``folder``, cropped, augmented and degraded on the fly.
 
@@ -193,10 +205,9 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> Item:
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} items")
-        rng = _item_rng(self.seed, _STREAM_DEGRADED, self.epoch, index)
+    def __getitem__(self, key: int | tuple[int, int]) -> Item:
+        epoch, index = _epoch_and_index(key, self)
+        rng = _item_rng(self.seed, _STREAM_DEGRADED, epoch, index)
         task = self.mixture.draw(rng)
         target_size = self.patch_size * self.scale
         image = pad_to_at_least(self.images.load(index % len(self.images)), height=target_size, width=target_size)
@@ -310,10 +321,9 @@ class PairedFolderDataset(_EpochMixin, Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> Item:
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} items")
-        rng = _item_rng(self.seed, _STREAM_PAIRED, self.epoch, index)
+    def __getitem__(self, key: int | tuple[int, int]) -> Item:
+        epoch, index = _epoch_and_index(key, self)
+        rng = _item_rng(self.seed, _STREAM_PAIRED, epoch, index)
         pair = index % len(self.pairs)
         size = self.patch_size
         lq_img = pad_to_at_least(self.lq_images.load(pair), height=size, width=size)

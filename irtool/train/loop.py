@@ -231,7 +231,9 @@ class Trainer:
         if not cfg.data:
             raise UsageError("--data is required: a folder of clean training images (or targets for --data-lq)")
         if cfg.data_lq:
-            train = data.PairedFolderDataset(cfg.data_lq, cfg.data, patch_size=cfg.patch_size, scale=scale, augment=True)
+            task = cfg.task if cfg.task not in ("all", "detect") else None
+            train = data.PairedFolderDataset(cfg.data_lq, cfg.data, patch_size=cfg.patch_size, scale=scale,
+                                             augment=True, seed=cfg.seed, task=task)
         else:
             train = data.DegradedFolderDataset(
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
@@ -239,9 +241,11 @@ class Trainer:
             )
         val = None
         if cfg.val:
+            paired = bool(cfg.val_lq)
+            label = None if paired and cfg.task in ("all", "detect") else cfg.mixture
             val = data.ValidationSet(
-                cfg.val, lq_dir=cfg.val_lq or None, task_mix=cfg.mixture, scale=scale, seed=cfg.seed + 1,
-                crop=cfg.val_crop or None, max_images=cfg.val_max_images or None, sr_as_same_size=scale == 1,
+                cfg.val, lq_folder=cfg.val_lq or None, task_mix=label, scale=scale, seed=cfg.seed + 1,
+                crop_size=cfg.val_crop, max_images=cfg.val_max_images, sr_as_same_size=scale == 1,
             )
         return train, val
 
@@ -379,10 +383,12 @@ class Trainer:
             len(train_set), batch_size=cfg.batch_size, seed=cfg.seed, start=self.iteration, stop=cfg.iters,
             dist_info=self.dist,
         )
-        from irtool.data import build_loader
+        from irtool.data import seed_worker
 
-        loader = build_loader(train_set, batch_sampler=sampler, workers=cfg.workers, seed=cfg.seed,
-                              pin_memory=self.device.type == "cuda")
+        loader = torch.utils.data.DataLoader(
+            train_set, batch_sampler=sampler, num_workers=cfg.workers, persistent_workers=False,
+            pin_memory=self.device.type == "cuda", worker_init_fn=seed_worker if cfg.workers > 0 else None,
+        )
         old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         started = time.monotonic()
         window_loss, window_start, window_iters = 0.0, time.monotonic(), 0

@@ -1,0 +1,277 @@
+"""`irtool restore` end to end on generated images with tiny random-weight models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from irtool.cli import app
+from irtool.models import build
+from irtool.models.giv_head import DEGRADATION_TYPES, build_giv_head
+from irtool.weights.checkpoints import save_safetensors
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> Path:
+    """A catalog with an all-in-one lite Res-HAIR, an x2 SR model and a GIV head, all random weights."""
+    d = tmp_path_factory.mktemp("zoo")
+    torch.manual_seed(0)
+    aio = build("res_hair_lite")
+    save_safetensors(aio.state_dict(), d / "aio.safetensors", metadata={"preset": "res_hair_lite"})
+    sr = build("hi_ir_sr2_lite")
+    save_safetensors(sr.state_dict(), d / "sr2.safetensors", metadata={"preset": "hi_ir_sr2_lite"})
+    with torch.no_grad():
+        giv_dim = aio.giv(torch.zeros(1, 3, 32, 32)).shape[1]
+    head = build_giv_head(giv_dim)
+    save_safetensors(head.state_dict(), d / "head.safetensors", metadata={"giv_dim": str(giv_dim)})
+    routes = "\n".join(f'{t.replace("-", "_")} = "{"sr2" if t == "low-resolution" else "aio"}"'
+                       for t in DEGRADATION_TYPES if t != "clean")
+    (d / "weights.toml").write_text(
+        f"""detector = "head"
+
+[models.aio]
+preset = "res_hair_lite"
+tasks = ["all", "denoise", "jpeg"]
+file = "{d / 'aio.safetensors'}"
+
+[models.sr2]
+preset = "hi_ir_sr2_lite"
+tasks = ["sr2"]
+file = "{d / 'sr2.safetensors'}"
+
+[models.head]
+preset = "giv_head"
+kind = "giv-head"
+tasks = ["all"]
+backbone = "aio"
+file = "{d / 'head.safetensors'}"
+
+[routes]
+{routes.replace('low_resolution', '"low-resolution"').replace('low_light', '"low-light"')}
+fallback = "aio"
+""",
+        encoding="utf-8",
+    )
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _catalog_env(zoo, monkeypatch):
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(zoo / "weights.toml"))
+    from irtool.weights import catalog
+
+    catalog._load_cached.cache_clear()
+
+
+def _photo(h: int = 40, w: int = 56, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([np.sin(x / 7.0), np.cos(y / 5.0), np.sin((x + y) / 9.0)], axis=-1) * 0.4 + 0.5
+    return np.clip(base + rng.normal(0, 0.03, base.shape), 0, 1)
+
+
+def _save(path: Path, mode: str, *, fmt: str | None = None, bits16: bool = False, seed: int = 0) -> Path:
+    arr = _photo(seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if bits16 and mode == "L":
+        Image.fromarray((arr[..., 0] * 65535).astype(np.uint16)).save(path)
+        return path
+    if bits16:
+        import imageio.v3 as iio
+
+        iio.imwrite(path, (arr * 65535).astype(np.uint16))
+        return path
+    rgb = (arr * 255).round().astype(np.uint8)
+    img = Image.fromarray(rgb)
+    if mode == "L":
+        img = img.convert("L")
+    elif mode == "RGBA":
+        alpha = Image.fromarray(np.tile(np.linspace(0, 255, rgb.shape[1]).astype(np.uint8), (rgb.shape[0], 1)))
+        img.putalpha(alpha)
+    img.save(path, format=fmt)
+    return path
+
+
+def _digest(paths) -> dict[str, str]:
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def _invoke(*args: str):
+    result = runner.invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.mark.parametrize(
+    "name, mode, bits16",
+    [("g.png", "L", False), ("c.png", "RGB", False), ("a.png", "RGBA", False), ("g16.png", "L", True),
+     ("c16.png", "RGB", True), ("c.jpg", "RGB", False), ("g.jpg", "L", False), ("c.webp", "RGB", False),
+     ("a.webp", "RGBA", False), ("c.tif", "RGB", False), ("c16.tif", "RGB", True), ("c.bmp", "RGB", False)],
+)
+def test_every_format_and_mode_round_trips(tmp_path, name, mode, bits16):
+    src = _save(tmp_path / "in" / name, mode, bits16=bits16)
+    before = _digest([src])
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--model", "aio", "--quiet")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out" / name
+    assert out.is_file()
+    assert _digest([src]) == before, "the input was modified"
+    with Image.open(src) as a, Image.open(out) as b:
+        assert b.size == a.size
+        assert b.format == a.format
+        assert (b.mode in ("L", "I;16", "I;16B", "I")) == (a.mode in ("L", "I;16", "I;16B", "I"))
+        if "A" in a.mode:
+            assert "A" in b.mode
+            assert np.array_equal(np.asarray(a)[..., 3], np.asarray(b)[..., 3]), "alpha must be carried through"
+    if bits16:
+        from irtool.io import read_image
+
+        assert read_image(out).bit_depth == 16
+
+
+def test_sr_output_is_scaled_and_alpha_resized(tmp_path):
+    src = _save(tmp_path / "in" / "a.png", "RGBA")
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--model", "sr2", "--quiet")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "out" / "a.png") as out:
+        assert out.size == (56 * 2, 40 * 2) and out.mode == "RGBA"
+
+
+def test_folder_tree_is_mirrored_with_any_file_name(tmp_path):
+    a = _save(tmp_path / "in" / "sub dir" / "ünïcode photo.png", "RGB")
+    b = _save(tmp_path / "in" / "top.jpg", "RGB")
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "aio", "--quiet",
+                     "--format", "png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "sub dir" / "ünïcode photo.png").is_file()
+    assert (tmp_path / "out" / "top.png").is_file()
+    assert a.exists() and b.exists()
+
+
+def test_bad_files_are_reported_and_the_batch_goes_on(tmp_path):
+    good = [_save(tmp_path / "in" / f"{i}.png", "RGB", seed=i) for i in range(3)]
+    (tmp_path / "in" / "empty.png").write_bytes(b"")
+    (tmp_path / "in" / "text.jpg").write_text("this is not an image")
+    truncated = tmp_path / "in" / "truncated.png"
+    truncated.write_bytes(good[0].read_bytes()[:200])
+    before = _digest(sorted((tmp_path / "in").iterdir()))
+    report = tmp_path / "report.json"
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "aio", "--json",
+                     str(report), "--quiet")
+    assert result.exit_code == 1
+    data = json.loads(report.read_text())
+    status = {Path(r["input"]).name: r["status"] for r in data["results"]}
+    assert status == {"0.png": "ok", "1.png": "ok", "2.png": "ok", "empty.png": "error", "text.jpg": "error",
+                      "truncated.png": "error"}
+    errors = [r for r in data["results"] if r["status"] == "error"]
+    assert all(r["error"] and "\n" not in r["error"] for r in errors)
+    assert _digest(sorted((tmp_path / "in").iterdir())) == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png"]
+
+
+def test_rerun_skips_existing_outputs_and_overwrite_redoes_them(tmp_path):
+    for i in range(3):
+        _save(tmp_path / "in" / f"{i}.png", "RGB", seed=i)
+    out = tmp_path / "out"
+    assert _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q").exit_code == 0
+    (out / "1.png").unlink()
+    report = tmp_path / "r.json"
+    assert _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q", "--json", str(report)).exit_code == 0
+    status = {Path(r["input"]).name: r["status"] for r in json.loads(report.read_text())["results"]}
+    assert status == {"0.png": "skipped", "1.png": "ok", "2.png": "skipped"}
+    assert _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q", "--json", str(report),
+                   "--overwrite").exit_code == 0
+    assert {r["status"] for r in json.loads(report.read_text())["results"]} == {"ok"}
+
+
+def test_output_over_input_is_refused(tmp_path):
+    _save(tmp_path / "in" / "x.png", "RGB")
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "in"), "--model", "aio", "-q")
+    assert result.exit_code == 2
+
+
+def test_shards_cover_every_file_exactly_once(tmp_path):
+    for i in range(7):
+        _save(tmp_path / "in" / f"{i}.png", "RGB", seed=i)
+    seen: list[str] = []
+    for k in (1, 2, 3):
+        report = tmp_path / f"r{k}.json"
+        assert _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / f"out{k}"), "--model", "aio", "-q",
+                       "--shard", f"{k}/3", "--json", str(report)).exit_code == 0
+        seen += [Path(r["input"]).name for r in json.loads(report.read_text())["results"]]
+    assert sorted(seen) == sorted(f"{i}.png" for i in range(7))
+
+
+def test_auto_routes_by_the_detection_and_detect_only_writes_nothing(tmp_path, zoo):
+    for i in range(4):
+        _save(tmp_path / "in" / f"{i}.png", "RGB", seed=i)
+    report = tmp_path / "detect.json"
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--detect-only", "--json",
+                     str(report), "-q")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    detections = {Path(r["input"]).name: r["detected"] for r in json.loads(report.read_text())["results"]}
+    assert all(d["type"] in DEGRADATION_TYPES and 0 <= d["confidence"] <= 1 for d in detections.values())
+
+    report2 = tmp_path / "auto.json"
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--json", str(report2), "-q")
+    assert result.exit_code == 0, result.output
+    for rec in json.loads(report2.read_text())["results"]:
+        kind = rec["detected"]["type"]
+        expected = "copy" if kind == "clean" else ("sr2" if kind == "low-resolution" else "aio")
+        assert rec["model"] == expected
+        assert rec["detected"] == detections[Path(rec["input"]).name]
+        assert Path(rec["output"]).is_file()
+
+
+def test_missing_weights_name_the_download_command(tmp_path, zoo, monkeypatch):
+    cat = tmp_path / "w.toml"
+    cat.write_text('[models.far]\npreset = "res_hair_lite"\ntasks = ["derain"]\nrepo_id = "a/b"\nfilename = "f"\n'
+                   'revision = "0123456789abcdef0123456789abcdef01234567"\n')
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    _save(tmp_path / "in" / "x.png", "RGB")
+    result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--task", "derain"])
+    assert result.exit_code != 0
+    assert "irtool download far" in str(result.exception) + result.output
+
+
+def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
+    for i in range(30):
+        _save(tmp_path / "in" / f"{i:02d}.png", "RGB", seed=i)
+    out = tmp_path / "out"
+    env = {**os.environ, "IRTOOL_WEIGHTS_TOML": str(zoo / "weights.toml")}
+    cmd = [sys.executable, "-m", "irtool", "restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q",
+           "--tile", "32"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out.exists() and len(list(out.glob("*.png"))) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    leftovers = [p.name for p in out.iterdir() if not p.name.endswith(".png") or p.name.startswith(".")]
+    assert leftovers == [], leftovers
+    done = len(list(out.glob("*.png")))
+    assert 2 <= done < 30
+    for p in out.glob("*.png"):
+        with Image.open(p) as im:
+            im.load()  # every file that exists is complete
+    again = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert len(list(out.glob("*.png"))) == 30

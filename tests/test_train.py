@@ -1,0 +1,110 @@
+"""Training end to end on tiny generated images: loss falls, exact resume, DDP on 2 CPU processes, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from irtool.train import TrainConfig, train
+from irtool.weights.checkpoints import read_checkpoint
+
+TINY = dict(preset="restormer_lite", task="denoise", iters=12, batch_size=2, patch_size=32, lr=2e-3,
+            warmup_iters=0, schedule="cosine", workers=0, log_every=1, val_every=6, ckpt_every=6, ema_decay=0.9,
+            val_crop=48, amp=False)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("val", 2)):
+        (root / split).mkdir()
+        for i in range(n):
+            y, x = np.mgrid[0:64, 0:80]
+            img = 0.5 + 0.35 * np.stack([np.sin(x / (4 + i)), np.cos(y / (5 + i)), np.sin((x - y) / 6)], -1)
+            img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
+            Image.fromarray((img * 255).astype(np.uint8)).save(root / split / f"{i}.png")
+    return root
+
+
+def _cfg(photos: Path, out: Path, **kw) -> TrainConfig:
+    return TrainConfig(**{**TINY, "data": str(photos / "train"), "val": str(photos / "val"), "out": str(out), **kw})
+
+
+def test_loss_falls_and_the_run_folder_is_complete(photos, tmp_path):
+    cfg = _cfg(photos, tmp_path, iters=40, val_every=20, ckpt_every=20, name="fall")
+    result = train(cfg)
+    assert result.stopped == "finished" and result.iteration == 40
+    losses = [r["loss"] for r in result.history if "loss" in r]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    run = tmp_path / "fall"
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {"loss", "lr", "it_s"} <= set(lines[0]) and any("val_psnr" in r for r in lines)
+    assert (run / "config.toml").is_file() and (run / "curves.png").is_file()
+    sd, meta = read_checkpoint(run / "final.safetensors")
+    assert meta["preset"] == "restormer_lite" and sd
+    assert len(list((run / "checkpoints").glob("iter_*.pt"))) <= cfg.keep_last
+
+
+def test_resume_gives_the_same_weights_as_a_straight_run(photos, tmp_path):
+    straight = train(_cfg(photos, tmp_path, name="straight"))
+    first = train(_cfg(photos, tmp_path, name="resumed", time_limit=1e-9))  # stops after one iteration
+    assert first.stopped == "time-limit" and 0 < first.iteration < 12
+    second = train(_cfg(photos, tmp_path, name="resumed", resume="auto"))
+    assert second.iteration == 12
+    a, _ = read_checkpoint(straight.final_weights)
+    b, _ = read_checkpoint(second.final_weights)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_two_process_ddp_on_gloo_ends_with_identical_weights(photos, tmp_path):
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "IRTOOL_TEST_PHOTOS": str(photos), "IRTOOL_TEST_OUT": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert w0.keys() == w1.keys()
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k
+    # Only rank 0 wrote the run folder.
+    assert (tmp_path / "ddp" / "final.safetensors").is_file()
+    assert json.loads((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()[-1])["iter"] == 6
+
+
+def test_cli_train_exports_into_a_catalog(photos, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from irtool.cli import app
+    from irtool.weights import catalog as catalog_module
+    from irtool.weights.catalog import load_catalog
+
+    cat = tmp_path / "weights.toml"
+    cat.write_text("# test catalog\n")
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
+    monkeypatch.setattr(catalog_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+    import irtool.train.export as export_module
+
+    monkeypatch.setattr(export_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+    result = CliRunner().invoke(app, [
+        "train", "--preset", "restormer_lite", "--task", "denoise", "--data", str(photos / "train"), "--val",
+        str(photos / "val"), "--iters", "4", "--batch-size", "2", "--patch-size", "32", "--workers", "0",
+        "--out", str(tmp_path / "runs"), "--name", "cli", "--export", "my_denoiser", "-q",
+    ])
+    assert result.exit_code == 0, result.output
+    catalog_module._load_cached.cache_clear()
+    entry = load_catalog(cat).get("my_denoiser")
+    assert entry.tasks == ("denoise",) and entry.sha256 and entry.training["command"].startswith("irtool train")
+    assert (tmp_path / "assets" / "my_denoiser.safetensors").is_file()
