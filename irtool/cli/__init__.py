@@ -6,6 +6,7 @@ functions, so ``irtool --help`` answers without importing torch.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import typer
@@ -22,11 +23,29 @@ app = typer.Typer(
 
 from . import download as _download, evaluate as _evaluate, models as _models, restore as _restore, train as _train  # noqa: E402
 
-app.command("restore")(_restore.restore)
-app.command("train")(_train.train)
-app.command("eval")(_evaluate.evaluate)
-app.command("download")(_download.download)
-app.command("models")(_models.models)
+
+
+def _reported(command):
+    """Library errors end a command with one red line and their exit code (also under CliRunner)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except IrtoolError as exc:
+            from rich.console import Console
+
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return run
+
+
+app.command("restore")(_reported(_restore.restore))
+app.command("train")(_reported(_train.train))
+app.command("eval")(_reported(_evaluate.evaluate))
+app.command("download")(_reported(_download.download))
+app.command("models")(_reported(_models.models))
 
 
 def main() -> None:

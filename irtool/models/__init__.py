@@ -1,0 +1,39 @@
+"""Pure ``nn.Module`` architectures and the preset registry.
+
+This package imports torch only (no PIL, rich or huggingface_hub): the engine, training
+and tests build networks through :func:`build` and never touch files from here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from .registry import Preset, build, count_parameters, get_preset, preset_names, register_preset
+
+# One import per architecture family; each module registers its presets.
+from . import restormer, res_hair, hi_ir  # noqa: E402,F401  (registration side effects)
+
+__all__ = [
+    "Preset",
+    "build",
+    "count_parameters",
+    "get_preset",
+    "preset_names",
+    "presets",
+    "register_preset",
+    "parameter_count",
+]
+
+
+@lru_cache(maxsize=None)
+def parameter_count(name: str) -> int:
+    """Parameters of preset ``name``, counted on the meta device (no memory, no init cost)."""
+    with torch.device("meta"):
+        return count_parameters(build(name))
+
+
+def presets() -> dict[str, tuple[str, int]]:
+    """Preset name -> (description, parameter count)."""
+    return {name: (get_preset(name).description, parameter_count(name)) for name in preset_names()}
