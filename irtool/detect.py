@@ -39,9 +39,17 @@ class Detector:
         self.types = DEGRADATION_TYPES
 
     @torch.inference_mode()
-    def detect(self, image: torch.Tensor) -> Detection:
-        """``image``: CHW float in [0, 1] with the backbone's channel count."""
+    def detect(self, image: torch.Tensor) -> tuple[Detection, torch.Tensor]:
+        """``image``: CHW float in [0, 1] with the backbone's channel count; returns (detection, GIV).
+
+        The GIV is returned so that, when the image is routed to the backbone itself, the engine reuses
+        it instead of computing it a second time.
+        """
         giv = self.backbone.engine.giv(image).float().cpu()
+        return self.classify(giv), giv
+
+    @torch.inference_mode()
+    def classify(self, giv: torch.Tensor) -> Detection:
         logits, severity = self.head(giv)
         probs = torch.softmax(logits.float(), dim=-1)[0]
         idx = int(probs.argmax())

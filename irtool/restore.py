@@ -158,7 +158,8 @@ class BatchRestorer:
         return self.zoo.from_entry(name)
 
     # ..................................................................... one image
-    def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
+    def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress,
+                   giv: torch.Tensor | None = None) -> np.ndarray:
         """HWC float32 [0,1] in, HWC out (scaled for SR); gray/colour adapted to the model."""
         want = loaded.preset.in_channels
         have = pixels.shape[2]
@@ -173,17 +174,36 @@ class BatchRestorer:
         outs = []
         for plane in planes:
             tensor = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))
-            out = loaded.engine.run(tensor, progress=progress.on_tiles)
+            out = loaded.engine.run(tensor, progress=progress.on_tiles, giv=giv if len(planes) == 1 else None)
             outs.append(out.numpy().transpose(1, 2, 0))
         result = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
         if have == 1 and result.shape[2] == 3:
             result = result.mean(axis=2, keepdims=True)
         return result
 
-    def _detect(self, pixels: np.ndarray) -> Detection:
+    def _detect(self, pixels: np.ndarray) -> tuple[Detection, torch.Tensor]:
         assert self._detector is not None
         plane = pixels if pixels.shape[2] == 3 else np.repeat(pixels, 3, axis=2)
         return self._detector.detect(torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1))))
+
+    def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress,
+                  giv: torch.Tensor) -> np.ndarray:
+        """``--auto`` keeps the image size.
+
+        A "low-resolution" image is one that was enlarged from a smaller original (soft, bicubic-like):
+        it is brought back to its native size with the MATLAB-compatible bicubic and super-resolved by
+        the routed model's factor, so details come back at the size the user already has. Upscaling is
+        asked for explicitly with ``--task sr2|sr3|sr4``.
+        """
+        if loaded.scale == 1:
+            reuse = giv if loaded is self._detector.backbone and pixels.shape[2] == 3 else None
+            return self._run_model(loaded, pixels, progress, giv=reuse)
+        from irtool.degrade import imresize
+
+        h, w = pixels.shape[:2]
+        s = loaded.scale
+        small = np.clip(imresize(pixels, output_shape=(-(-h // s), -(-w // s))), 0, 1).astype(np.float32)
+        return self._run_model(loaded, small, progress)[:h, :w]
 
     def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
         from irtool import io
@@ -198,7 +218,7 @@ class BatchRestorer:
             record.megapixels = image.pixels.shape[0] * image.pixels.shape[1] / 1e6
             loaded = self._fixed
             if self.request.auto:
-                record.detected = self._detect(image.pixels)
+                record.detected, giv = self._detect(image.pixels)
                 if self.request.detect_only:
                     record.output = None
                     return record
@@ -209,9 +229,12 @@ class BatchRestorer:
                     return record
             assert loaded is not None
             record.model = loaded.name
-            restored = self._run_model(loaded, image.pixels, progress)
+            if self.request.auto:
+                restored = self._run_auto(loaded, image.pixels, progress, giv)
+            else:
+                restored = self._run_model(loaded, image.pixels, progress)
             alpha = image.alpha
-            if alpha is not None and loaded.scale != 1:
+            if alpha is not None and restored.shape[0] != image.pixels.shape[0]:
                 alpha = io.resize_alpha(alpha, loaded.scale)
             io.write_image(job.output, restored, like=image, format=self.output.format,
                            quality=self.output.quality, alpha=alpha)

@@ -280,3 +280,28 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
     again = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert len(list(out.glob("*.png"))) == 30
+
+
+def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, monkeypatch):
+    """A head that always says "low-resolution": --auto brings the image back to native size and super-resolves it."""
+    from irtool.weights.checkpoints import read_checkpoint
+
+    sd, meta = read_checkpoint(zoo / "head.safetensors")
+    head = build_giv_head(int(meta["giv_dim"]))
+    with torch.no_grad():
+        for p in head.parameters():
+            p.zero_()
+        head.type_logits.bias[DEGRADATION_TYPES.index("low-resolution")] = 10.0
+    save_safetensors(head.state_dict(), tmp_path / "lowres_head.safetensors", metadata=meta)
+    catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"),
+                                                          str(tmp_path / "lowres_head.safetensors"))
+    (tmp_path / "weights.toml").write_text(catalog)
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
+    src = _save(tmp_path / "in" / "odd size.png", "RGB")  # 40 x 56: not a multiple of the scale after halving
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--json", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    rec = json.loads(report.read_text())["results"][0]
+    assert rec["detected"]["type"] == "low-resolution" and rec["model"] == "sr2"
+    with Image.open(tmp_path / "out" / "odd size.png") as out, Image.open(src) as inp:
+        assert out.size == inp.size
