@@ -35,8 +35,11 @@ fallback = "a"
 def test_the_shipped_catalog_loads():
     catalog = load_catalog()
     assert catalog.entries, "weights.toml lists no entries"
+    from irtool.models import preset_names
+
     for entry in catalog.entries.values():
         assert entry.bundled or (entry.revision and len(entry.revision) == 40)
+        assert entry.preset in preset_names() or entry.kind == "giv-head", entry.name
 
 
 def test_catalog_parses_and_orders_specialists_first():

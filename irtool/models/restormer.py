@@ -123,6 +123,18 @@ register_preset(
 )
 
 register_preset(
+    "restormer_biasfree",
+    Restormer,
+    kwargs={"layernorm_type": "BiasFree"},
+    # The official denoising configs (Denoising/Options/*Denoising_Restormer*.yml) use BiasFree LayerNorm.
+    description="Restormer with BiasFree LayerNorm, as the official real and Gaussian denoising checkpoints",
+    tasks=("denoise",),
+    size_multiple=SIZE_MULTIPLE,
+    patch_size=128,
+    paper_params=26_130_000,
+)
+
+register_preset(
     "restormer_lite",
     Restormer,
     kwargs={
