@@ -22,9 +22,9 @@ import torch
 
 from irtool.detect import Detection, Detector, load_detector
 from irtool.errors import IrtoolError, UsageError
+from irtool.tasks import TASKS
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
-TASKS = ("denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "sr2", "sr3", "sr4", "all")
 
 
 @dataclass(frozen=True)

@@ -302,3 +302,10 @@ def test_degrade_rejects_bad_arguments() -> None:
 def test_degrade_and_metrics_do_not_import_torch() -> None:
     code = "import sys, irtool.degrade, irtool.metrics; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_restoration_task_has_a_degradation():
+    from irtool.degrade import TASK_DEGRADATIONS
+    from irtool.tasks import SINGLE_TASKS
+
+    assert set(TASK_DEGRADATIONS) == set(SINGLE_TASKS)

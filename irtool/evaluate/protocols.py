@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from irtool.errors import UsageError
+from irtool.tasks import SINGLE_TASKS as TASKS
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -28,7 +29,6 @@ __all__ = [
     "scale_of",
 ]
 
-TASKS = ("denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "sr2", "sr3", "sr4")
 
 #: How the degraded input is obtained.
 Degradation = Literal["sr-bicubic", "gaussian-noise", "jpeg", "paired"]

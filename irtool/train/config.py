@@ -24,13 +24,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from irtool.errors import UsageError
+from irtool.tasks import TASKS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-TRAIN_TASKS = ("denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "sr2", "sr3", "sr4", "all", "detect")
+
+#: "detect" trains the GIV degradation head.
+TRAIN_TASKS = (*TASKS, "detect")
 #: The all-in-one mixture used when task == "all" and no mixture is given (HAIR's five-task setting,
 #: with JPEG added since photos are JPEG-compressed more often than not).
 DEFAULT_ALL_IN_ONE = {"denoise": 1.0, "jpeg": 1.0, "deblur": 1.0, "derain": 1.0, "dehaze": 1.0, "lowlight": 1.0}

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from irtool.errors import UsageError
+from irtool.tasks import TASKS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,7 +29,6 @@ else:  # pragma: no cover - Python 3.10
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 ASSET_WEIGHTS_DIR = PACKAGE_DIR / "assets" / "weights"
 
-TASKS = ("denoise", "jpeg", "deblur", "derain", "dehaze", "lowlight", "sr2", "sr3", "sr4", "all")
 ENTRY_KINDS = ("restorer", "giv-head")
 
 _ENTRY_FIELDS = {
