@@ -108,3 +108,48 @@ def test_cli_train_exports_into_a_catalog(photos, tmp_path, monkeypatch):
     entry = load_catalog(cat).get("my_denoiser")
     assert entry.tasks == ("denoise",) and entry.sha256 and entry.training["command"].startswith("irtool train")
     assert (tmp_path / "assets" / "my_denoiser.safetensors").is_file()
+
+
+def test_sigint_saves_a_checkpoint_and_the_run_resumes(photos, tmp_path):
+    import signal
+    import time
+
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text("log_every = 1\nckpt_every = 100000\nwarmup_iters = 0\n")
+    base = [sys.executable, "-m", "irtool", "train", "--config", str(cfg_file), "--preset", "restormer_lite",
+            "--task", "denoise", "--data", str(photos / "train"), "--batch-size", "1", "--patch-size", "32",
+            "--workers", "0", "--out", str(tmp_path), "--name", "sig", "-q"]
+    proc = subprocess.Popen([*base, "--iters", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    metrics = tmp_path / "sig" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert b"Traceback" not in err
+    ckpts = list((tmp_path / "sig" / "checkpoints").glob("iter_*.pt"))
+    assert len(ckpts) == 1
+    stopped_at = int(ckpts[0].stem.split("_")[1])
+    assert stopped_at >= 3
+    done = subprocess.run([*base, "--iters", str(stopped_at + 2), "--resume", "auto"], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = json.loads(metrics.read_text().splitlines()[-1])
+    assert last["iter"] == stopped_at + 2
+
+
+def test_detect_task_trains_a_giv_head_on_a_frozen_backbone(photos, tmp_path):
+    from irtool.models import build
+    from irtool.weights.checkpoints import save_safetensors
+
+    torch.manual_seed(0)
+    backbone = build("res_hair_lite")
+    save_safetensors(backbone.state_dict(), tmp_path / "bb.safetensors", metadata={"preset": "res_hair_lite"})
+    result = train(_cfg(photos, tmp_path, name="head", preset="res_hair_lite", task="detect", iters=6,
+                        backbone_weights=str(tmp_path / "bb.safetensors"), patch_size=32))
+    assert result.stopped == "finished"
+    sd, meta = read_checkpoint(result.final_weights)
+    assert meta["kind"] == "giv-head" and int(meta["giv_dim"]) == backbone.giv_dim
+    assert any("val_accuracy" in r for r in result.history)
+    # The backbone was not trained: its file is unchanged and the head is all the run saved.
+    assert all(k.startswith(("trunk", "type_logits", "severity")) for k in sd)
