@@ -67,6 +67,15 @@ def all_reduce_mean(value: float, info: DistInfo, device: torch.device) -> float
     return float(t.item()) / info.world_size
 
 
+def all_reduce_sum_count(total: float, count: int, info: DistInfo, device: torch.device) -> float:
+    """Mean over all ranks' items (ranks may hold different numbers of validation images)."""
+    if not info.enabled:
+        return total / max(count, 1)
+    t = torch.tensor([total, float(count)], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return float(t[0].item()) / max(float(t[1].item()), 1.0)
+
+
 def cleanup(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()

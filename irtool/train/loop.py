@@ -26,7 +26,15 @@ from torch import nn
 from irtool.errors import UsageError
 
 from .config import TrainConfig
-from .distributed import DistInfo, all_reduce_mean, barrier, cleanup, device_for_rank, init_distributed
+from .distributed import (
+    DistInfo,
+    all_reduce_mean,
+    all_reduce_sum_count,
+    barrier,
+    cleanup,
+    device_for_rank,
+    init_distributed,
+)
 
 LogCallback = Callable[[dict[str, Any]], None]
 
@@ -333,10 +341,10 @@ class Trainer:
             model.load_state_dict(live)
             model.train()
         if self.detect:
-            acc = float(np.mean(correct)) if correct else 0.0
-            return {"accuracy": all_reduce_mean(acc, self.dist, self.device)}
-        out = {k: all_reduce_mean(float(np.mean(v)), self.dist, self.device) for k, v in scores.items() if v}
-        return out
+            return {"accuracy": all_reduce_sum_count(sum(correct), len(correct), self.dist, self.device)}
+        # Every rank takes part in every reduction (a rank may hold no image of a kind).
+        keys = ("psnr", "ssim", "psnr_in") if self.preset.scale == 1 else ("psnr", "ssim")
+        return {k: all_reduce_sum_count(sum(scores[k]), len(scores[k]), self.dist, self.device) for k in keys}
 
     # ..................................................................... training
     def _request_stop(self, signum, _frame) -> None:
