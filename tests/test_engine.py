@@ -256,12 +256,18 @@ def test_giv_is_computed_once_per_image_and_tiles_agree_with_whole() -> None:
     assert model.giv_calls == 1
 
 
-def test_giv_input_is_downscaled_for_huge_images_and_exposed() -> None:
+def test_giv_of_a_huge_image_averages_native_resolution_crops() -> None:
+    """Downscaling would average the noise away; the GIV sees 4 native crops spread over the image."""
     model = GivConvNet()
     engine = InferenceEngine(model, make_preset(model, has_giv=True), device="cpu", tile=96, giv_max_side=64)
     image = random_image(3, 200, 150, seed=6)
     vector = engine.giv(image)
-    assert model.giv_input_shapes[-1] == (1, 3, 64, 48)
+    # Crops are max(64, giv_max_side // 2) px: never smaller than 64 so the classifier sees enough context.
+    assert model.giv_input_shapes[-4:] == [(1, 3, 64, 64)] * 4
+    corners = [image[:, t : t + 64, x : x + 64] for t in (0, 136) for x in (0, 86)]
+    with torch.inference_mode():
+        expected = torch.stack([model.giv(c.unsqueeze(0)) for c in corners]).mean(dim=0)
+    assert torch.allclose(vector, expected, atol=1e-6)
     assert vector.shape == (1, 6) and vector.dtype == torch.float32 and vector.device == CPU
     small = random_image(3, 40, 50, seed=7)
     with torch.inference_mode():

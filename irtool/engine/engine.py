@@ -7,8 +7,9 @@ every HyperTrans block) ``model.giv(x) -> [B, D]`` and ``model(x, giv=...)``.
 
 Because V_g is a *global* descriptor of the degradation, computing it per tile would let each
 tile pick different dynamic weights and show seams; the engine computes it once per image on the
-whole image (downscaled with an antialiased bicubic resize if the longer side exceeds
-``giv_max_side``) and passes that one vector to every tile.
+whole image (for an image whose longer side exceeds ``giv_max_side``: the mean over a 2 x 2 grid of
+native-resolution crops, since a downscale would average the degradation away) and passes that one
+vector to every tile.
 
 Memory: the input image and the output canvas stay on the CPU in float32; only one batch of
 tiles lives on the device at a time, so peak device memory depends on the tile, not the image.
@@ -272,25 +273,32 @@ class InferenceEngine:
         self._tile_cap = smaller
         return smaller
 
-    def _giv_input(self, image: torch.Tensor, max_side: int) -> torch.Tensor:
-        batch = image.unsqueeze(0)
+    def _giv_inputs(self, image: torch.Tensor, max_side: int) -> list[torch.Tensor]:
+        """The whole image when its longer side fits ``max_side``, else a 2 x 2 grid of native-resolution crops.
+
+        The GIV must see the degradation at its native scale: downscaling a large photo averages its noise,
+        JPEG blocks and blur away (a 4x reduction divides the noise sigma by ~4), so detection would call it
+        clean. The GIV is a global average of features, so the mean over crops spread across the image
+        approximates the whole-image vector at bounded cost (about ``max_side**2`` pixels in all).
+        """
         height, width = image.shape[1:]
-        longer = max(height, width)
-        if longer <= max_side:
-            return batch
-        factor = max_side / longer
-        size = (max(1, round(height * factor)), max(1, round(width * factor)))
-        # Antialiased so the downscaled image keeps the noise/blur statistics the GIV encodes
-        # as closely as a resize can (a plain strided resize would alias noise into texture).
-        return F.interpolate(batch, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0.0, 1.0)
+        if max(height, width) <= max_side:
+            return [image.unsqueeze(0)]
+        side = max(MIN_GIV_SIDE // 2, max_side // 2)
+        ch, cw = min(side, height), min(side, width)
+        tops = sorted({round(t) for t in torch.linspace(0, height - ch, 2).tolist()})
+        lefts = sorted({round(x) for x in torch.linspace(0, width - cw, 2).tolist()})
+        return [image[:, t : t + ch, x : x + cw].unsqueeze(0) for t in tops for x in lefts]
 
     def _giv_on_device(self, image: torch.Tensor) -> torch.Tensor:
         max_side = self.giv_max_side
         while True:
             try:
-                x = self._to_device(self._giv_input(image, max_side))
-                with self._precision.autocast():
-                    giv = self.model.giv(x)  # type: ignore[operator]
+                givs = []
+                for crop in self._giv_inputs(image, max_side):
+                    with self._precision.autocast():
+                        givs.append(self.model.giv(self._to_device(crop)).float())  # type: ignore[operator]
+                giv = torch.stack(givs).mean(dim=0)
                 if self._precision.is_reduced and not bool(torch.isfinite(giv).all()):
                     self._precision = Precision(name="fp32", device_type=self.device.type)
                     continue
