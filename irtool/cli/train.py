@@ -26,6 +26,19 @@ def _command_line(given: dict) -> str:
     return shlex.join(parts)
 
 
+def _catalog_entry_for_file(path: str) -> str:
+    """The weights.toml entry whose file is ``path`` (by sha256): a GIV head names the backbone it reads."""
+    from irtool.errors import UsageError
+    from irtool.weights import load_catalog
+    from irtool.weights.hashing import sha256_file
+
+    digest = sha256_file(path)
+    for entry in load_catalog().entries.values():
+        if entry.sha256 == digest and entry.kind == "restorer":
+            return entry.name
+    raise UsageError(f"--export of a GIV head needs its backbone in weights.toml: no entry has the sha256 of {path}")
+
+
 def train(
     arch: Optional[str] = typer.Option(None, "--arch", help="Architecture family: res_hair, hi_ir, restormer (picks the paper preset for the task)."),
     task: Optional[str] = typer.Option(None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, all, detect."),
@@ -72,6 +85,8 @@ def train(
     )
     if name is None and cfg.name == "run":
         cfg = cfg.replace(name=f"{cfg.preset}_{cfg.task}")
+    # A GIV head's catalog entry names its backbone: check that before training, not after.
+    backbone = _catalog_entry_for_file(cfg.backbone_weights) if export and cfg.task == "detect" else None
     console = Console(stderr=True, quiet=quiet)
     console.print(f"[bold]irtool train[/] {cfg.preset} on {cfg.task} -> {Path(cfg.out) / cfg.name}")
 
@@ -97,5 +112,5 @@ def train(
         measured = {k: round(v, 4) for k, v in (result.history[-1] if result.history else {}).items() if k.startswith("val_")}
         catalog = export_run(name=export, weights_file=result.final_weights, cfg=cfg, tasks=tasks,
                              command=_command_line(given), measured=measured,
-                             kind="giv-head" if cfg.task == "detect" else "restorer")
+                             kind="giv-head" if cfg.task == "detect" else "restorer", backbone=backbone)
         console.print(f"exported {export} into {catalog}")
