@@ -133,10 +133,14 @@ class BatchRestorer:
         self.zoo = zoo or ModelZoo(engine)
         self._detector: Detector | None = None
         self._fixed: LoadedModel | None = None
+        self._prepared = False
 
     # ..................................................................... model choice
     def prepare(self) -> None:
-        """Load what every image needs up front, so a missing model fails before any work."""
+        """Load what every image needs up front, so a missing model fails before any work (idempotent)."""
+        if self._prepared:
+            return
+        self._prepared = True
         r = self.request
         if r.auto:
             self._detector = load_detector(self.zoo)

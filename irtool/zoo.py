@@ -103,5 +103,8 @@ class ModelZoo:
 
     def head_entry(self) -> WeightsEntry:
         if not self.catalog.detector:
-            raise WeightsNotFoundError("weights.toml names no GIV detector: --auto needs one (see `detector` in weights.toml)")
+            raise WeightsNotFoundError(
+                "--auto needs a GIV degradation detector and weights.toml names none (`detector = ...`); "
+                "choose a task instead, e.g. --task all"
+            )
         return self.catalog.get(self.catalog.detector)

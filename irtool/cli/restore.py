@@ -57,6 +57,7 @@ def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, devic
         engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap),
         output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
     )
+    restorer.prepare()  # a missing model fails here, before any progress display
     console = Console(stderr=True, quiet=quiet)
     err = Console(stderr=True)
     summary = BatchSummary()

@@ -49,6 +49,8 @@ __all__ = ["MIN_TILE", "EngineOutOfMemoryError", "GivModel", "InferenceEngine", 
 MIN_TILE = 64
 #: Smallest GIV input side the out-of-memory retry goes down to.
 MIN_GIV_SIDE = 128
+#: Automatic tile side on the CPU (images up to twice this run whole).
+CPU_AUTO_TILE = 256
 #: Upper bound for an automatic ``tile_batch`` on CUDA.
 MAX_AUTO_TILE_BATCH = 16
 
@@ -252,11 +254,17 @@ class InferenceEngine:
             tile = self._requested_tile
         else:
             budget = int(MEMORY_BUDGET_FRACTION.get(self.device.type, 0.5) * available_memory_bytes(self.device))
-            if height * width * self.bytes_per_pixel <= budget and self._tile_cap is None:
+            # On a CPU large planes are slower per pixel (cache misses, depthwise kernels): measured with
+            # scripts/bench_restore.py, res_hair_lite on 2 MP took 9.1 s in 256 px tiles and 38.9 s whole.
+            cpu_cap = CPU_AUTO_TILE if self.device.type == "cpu" else None
+            fits = height * width * self.bytes_per_pixel <= budget
+            if fits and self._tile_cap is None and (cpu_cap is None or max(height, width) <= cpu_cap * 2):
                 return None
             tile = tile_side_for_budget(budget, bytes_per_pixel=self.bytes_per_pixel,
                                         tile_batch=self._requested_tile_batch or 1,
                                         multiple=self._multiple, minimum=self.min_tile)
+            if cpu_cap is not None:
+                tile = min(tile, max(self.min_tile, align_down(cpu_cap, self._multiple)))
         if self._tile_cap is not None:
             tile = min(tile, self._tile_cap)
         return tile
