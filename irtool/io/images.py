@@ -175,6 +175,15 @@ def _to_unit_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / np.float32(scale)
 
 
+def _oriented_planes(samples: np.ndarray, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour and alpha planes of decoded samples, turned upright by the EXIF ``orientation``."""
+    pixels, alpha = _split_alpha(samples)
+    if orientation != 1:
+        pixels = np.ascontiguousarray(_orient(pixels, orientation))
+        alpha = None if alpha is None else np.ascontiguousarray(_orient(alpha, orientation))
+    return pixels, alpha
+
+
 def _split_alpha(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """HxWxC integer samples -> (float colour HxWx1|3, float alpha HxW or None)."""
     if samples.ndim == 2:
@@ -345,10 +354,7 @@ def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
     if orientation not in range(1, 9):
         notes.append(f"invalid EXIF orientation {orientation} ignored")
         orientation = 1
-    pixels, alpha = _split_alpha(samples)
-    if needs_orienting and orientation != 1:
-        pixels = np.ascontiguousarray(_orient(pixels, orientation))
-        alpha = None if alpha is None else np.ascontiguousarray(_orient(alpha, orientation))
+    pixels, alpha = _oriented_planes(samples, orientation if needs_orienting else 1)
     return LoadedImage(
         path=file_path,
         pixels=pixels,
@@ -386,10 +392,7 @@ def _read_tiff_without_pillow(file_path: Path, max_pixels: int) -> LoadedImage:
         notes.append(f"{frame_count} frames/pages in file: only the first was read")
     if orientation not in range(1, 9):
         orientation = 1
-    pixels, alpha = _split_alpha(samples)
-    if orientation != 1:
-        pixels = np.ascontiguousarray(_orient(pixels, orientation))
-        alpha = None if alpha is None else np.ascontiguousarray(_orient(alpha, orientation))
+    pixels, alpha = _oriented_planes(samples, orientation)
     return LoadedImage(
         path=file_path,
         pixels=pixels,
