@@ -1,9 +1,9 @@
-"""Degradation auto-detection from the Res-HAIR classifier's Global Information Vector.
+"""Degradation auto-detection for ``irtool restore --auto``.
 
-HAIR (sec. 3.1) shows the GIV separates degradation types and levels; a small head trained on
-it (``irtool train --task detect``) names the type and a severity in [0, 1]. The GIV comes from
-the all-in-one backbone's engine, computed once on the whole (downscaled) image — the same
-vector the backbone would use to restore the image.
+A :class:`~irtool.models.giv_detector.GIVDetector` (Res-HAIR's GIV path fine-tuned with a type/severity
+head, ``irtool train --task detect``) reads the image at its native resolution: whole when its longer
+side is at most ``max_side``, else the mean GIV of a 2 x 2 grid of crops (see
+:func:`irtool.engine.giv_crops`), and names the degradation type and a severity in [0, 1].
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from typing import Mapping
 import torch
 
 from irtool.errors import UsageError
+
+#: Longest side read whole; larger images are read as four native-resolution crops of half this side.
+DETECT_MAX_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -28,30 +31,38 @@ class Detection:
 
 
 class Detector:
-    def __init__(self, backbone, head: torch.nn.Module):
-        """``backbone`` is a :class:`irtool.zoo.LoadedModel` of a GIV model; ``head`` a GIVHead."""
+    def __init__(self, model: torch.nn.Module, *, device: str | torch.device = "cpu",
+                 max_side: int = DETECT_MAX_SIDE, name: str = "detector"):
+        """``model``: a :class:`~irtool.models.giv_detector.GIVDetector`."""
+        from irtool.engine import select_device
         from irtool.models.giv_head import DEGRADATION_TYPES
 
-        if not backbone.preset.has_giv:
-            raise UsageError(f"detector backbone {backbone.name!r} has no GIV (needs a Res-HAIR preset)")
-        self.backbone = backbone
-        self.head = head.eval()
+        if model.head.num_types != len(DEGRADATION_TYPES):
+            raise UsageError(f"detector {name!r} predicts {model.head.num_types} types, irtool knows "
+                             f"{len(DEGRADATION_TYPES)}")
+        self.name = name
+        self.device = device if isinstance(device, torch.device) else select_device(device)
+        self.model = model.eval().to(self.device)
+        self.max_side = max_side
         self.types = DEGRADATION_TYPES
 
     @torch.inference_mode()
-    def detect(self, image: torch.Tensor) -> tuple[Detection, torch.Tensor]:
-        """``image``: CHW float in [0, 1] with the backbone's channel count; returns (detection, GIV).
+    def detect(self, image: torch.Tensor) -> Detection:
+        """``image``: CHW float in [0, 1], RGB (a gray image is repeated to three channels)."""
+        from irtool.engine import giv_crops
 
-        The GIV is returned so that, when the image is routed to the backbone itself, the engine reuses
-        it instead of computing it a second time.
-        """
-        giv = self.backbone.engine.giv(image).float().cpu()
-        return self.classify(giv), giv
+        if image.dim() != 3:
+            raise UsageError(f"expected a [C, H, W] image, got {tuple(image.shape)}")
+        if image.shape[0] == 1:
+            image = image.expand(3, -1, -1)
+        givs = [self.model.giv(crop.to(self.device)).float() for crop in giv_crops(image, self.max_side)]
+        return self.classify(torch.stack(givs).mean(dim=0))
 
     @torch.inference_mode()
     def classify(self, giv: torch.Tensor) -> Detection:
-        logits, severity = self.head(giv)
-        probs = torch.softmax(logits.float(), dim=-1)[0]
+        """The detection for a GIV ``[1, giv_dim]`` (the mean over crops in :meth:`detect`)."""
+        logits, severity = self.model.head(giv.to(self.device))
+        probs = torch.softmax(logits.float(), dim=-1)[0].cpu()
         idx = int(probs.argmax())
         kind = self.types[idx]
         sev = 0.0 if kind == "clean" else float(severity.reshape(-1)[0].clamp(0, 1))
@@ -59,21 +70,18 @@ class Detector:
 
 
 def load_detector(zoo) -> Detector:
-    """The detector named in weights.toml: head entry plus the backbone entry it reads."""
-    from irtool.models.giv_head import build_giv_head
+    """The detector named by weights.toml's ``detector = ...`` (an entry of kind "detector")."""
+    from irtool.models.giv_detector import build_giv_detector
     from irtool.weights import entry_path
     from irtool.weights.checkpoints import load_into, read_checkpoint
 
-    head_entry = zoo.head_entry()
-    if not head_entry.backbone:
-        raise UsageError(f"detector {head_entry.name!r} names no backbone in weights.toml")
-    backbone = zoo.from_entry(head_entry.backbone)
-    sd, meta = read_checkpoint(entry_path(head_entry))
-    giv_dim = int(meta.get("giv_dim", 0)) or _infer_giv_dim(sd)
-    head = load_into(build_giv_head(giv_dim), sd, source=head_entry.name)
-    return Detector(backbone, head)
+    entry = zoo.detector_entry()
+    sd, meta = read_checkpoint(entry_path(entry))
+    model = build_giv_detector(entry.preset, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd))
+    load_into(model, sd, source=entry.name)
+    return Detector(model, device=zoo.settings.device, name=entry.name)
 
 
-def _infer_giv_dim(sd: Mapping[str, torch.Tensor]) -> int:
-    # GIVHead starts with LayerNorm(giv_dim); files we export also carry giv_dim in their metadata.
-    return int(sd["trunk.0.weight"].shape[0])
+def _infer_hidden(sd: Mapping[str, torch.Tensor]) -> int:
+    # GIVHead's trunk is LayerNorm(giv_dim) -> Linear(giv_dim, hidden).
+    return int(sd["head.trunk.1.weight"].shape[0])

@@ -162,8 +162,7 @@ class BatchRestorer:
         return self.zoo.from_entry(name)
 
     # ..................................................................... one image
-    def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress,
-                   giv: torch.Tensor | None = None) -> np.ndarray:
+    def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
         """HWC float32 [0,1] in, HWC out (scaled for SR); gray/colour adapted to the model."""
         want = loaded.preset.in_channels
         have = pixels.shape[2]
@@ -178,20 +177,18 @@ class BatchRestorer:
         outs = []
         for plane in planes:
             tensor = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))
-            out = loaded.engine.run(tensor, progress=progress.on_tiles, giv=giv if len(planes) == 1 else None)
+            out = loaded.engine.run(tensor, progress=progress.on_tiles)
             outs.append(out.numpy().transpose(1, 2, 0))
         result = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
         if have == 1 and result.shape[2] == 3:
             result = result.mean(axis=2, keepdims=True)
         return result
 
-    def _detect(self, pixels: np.ndarray) -> tuple[Detection, torch.Tensor]:
+    def _detect(self, pixels: np.ndarray) -> Detection:
         assert self._detector is not None
-        plane = pixels if pixels.shape[2] == 3 else np.repeat(pixels, 3, axis=2)
-        return self._detector.detect(torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1))))
+        return self._detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
 
-    def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress,
-                  giv: torch.Tensor) -> np.ndarray:
+    def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
         """``--auto`` keeps the image size.
 
         A "low-resolution" image is one that was enlarged from a smaller original (soft, bicubic-like):
@@ -200,8 +197,7 @@ class BatchRestorer:
         asked for explicitly with ``--task sr2|sr3|sr4``.
         """
         if loaded.scale == 1:
-            reuse = giv if loaded is self._detector.backbone and pixels.shape[2] == 3 else None
-            return self._run_model(loaded, pixels, progress, giv=reuse)
+            return self._run_model(loaded, pixels, progress)
         from irtool.degrade import imresize
 
         h, w = pixels.shape[:2]
@@ -222,7 +218,7 @@ class BatchRestorer:
             record.megapixels = image.pixels.shape[0] * image.pixels.shape[1] / 1e6
             loaded = self._fixed
             if self.request.auto:
-                record.detected, giv = self._detect(image.pixels)
+                record.detected = self._detect(image.pixels)
                 if self.request.detect_only:
                     record.output = None
                     return record
@@ -234,7 +230,7 @@ class BatchRestorer:
             assert loaded is not None
             record.model = loaded.name
             if self.request.auto:
-                restored = self._run_auto(loaded, image.pixels, progress, giv)
+                restored = self._run_auto(loaded, image.pixels, progress)
             else:
                 restored = self._run_model(loaded, image.pixels, progress)
             alpha = image.alpha

@@ -101,7 +101,7 @@ class ModelZoo:
         names = " ".join(e.name for e in candidates[:1])
         raise WeightsNotFoundError(f"no weights for task {task!r} are available here; run `irtool download {names}`")
 
-    def head_entry(self) -> WeightsEntry:
+    def detector_entry(self) -> WeightsEntry:
         if not self.catalog.detector:
             raise WeightsNotFoundError(
                 "--auto needs a GIV degradation detector and weights.toml names none (`detector = ...`); "

@@ -222,6 +222,25 @@ def test_giv_head_learns_to_separate_givs_of_a_lite_backbone() -> None:
     assert (head(givs)[0].argmax(1) == labels).all()
 
 
+def test_detector_starts_as_the_restorers_giv_path() -> None:
+    """Restorer weights load into the detector's GIV path, which then computes the restorer's exact GIV."""
+    from irtool.models.giv_detector import build_giv_detector
+
+    torch.manual_seed(0)
+    restorer = build("res_hair_lite").eval()
+    detector = build_giv_detector("res_hair_lite").eval()
+    detector.load_restorer_weights(restorer.state_dict())
+    x = torch.rand(2, 3, 44, 52)  # not a multiple of 8: both pad the same way
+    with torch.no_grad():
+        assert torch.equal(detector.giv(x), restorer.giv(x))
+        logits, severity = detector(x)
+    assert logits.shape == (2, len(DEGRADATION_TYPES)) and severity.shape == (2, 1)
+    # Only the GIV path and the head: a fraction of the restorer.
+    assert sum(p.numel() for p in detector.parameters()) < 0.25 * sum(p.numel() for p in restorer.parameters())
+    with pytest.raises(UsageError, match="GIV-path tensors"):
+        detector.load_restorer_weights(build("res_hair_lite", dim=16).state_dict())
+
+
 def test_every_registered_hair_preset_builds_on_meta() -> None:
     for name in preset_names():
         if name.startswith(("res_hair", "restormer")):

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from irtool.cli import app
 from irtool.models import build
-from irtool.models.giv_head import DEGRADATION_TYPES, build_giv_head
+from irtool.models.giv_detector import build_giv_detector
+from irtool.models.giv_head import DEGRADATION_TYPES
 from irtool.weights.checkpoints import save_safetensors
 
 runner = CliRunner()
@@ -27,17 +28,15 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory) -> Path:
-    """A catalog with an all-in-one lite Res-HAIR, an x2 SR model and a GIV head, all random weights."""
+    """A catalog with an all-in-one lite Res-HAIR, an x2 SR model and a degradation detector, all random weights."""
     d = tmp_path_factory.mktemp("zoo")
     torch.manual_seed(0)
     aio = build("res_hair_lite")
     save_safetensors(aio.state_dict(), d / "aio.safetensors", metadata={"preset": "res_hair_lite"})
     sr = build("hi_ir_sr2_lite")
     save_safetensors(sr.state_dict(), d / "sr2.safetensors", metadata={"preset": "hi_ir_sr2_lite"})
-    with torch.no_grad():
-        giv_dim = aio.giv(torch.zeros(1, 3, 32, 32)).shape[1]
-    head = build_giv_head(giv_dim)
-    save_safetensors(head.state_dict(), d / "head.safetensors", metadata={"giv_dim": str(giv_dim)})
+    detector = build_giv_detector("res_hair_lite")
+    save_safetensors(detector.state_dict(), d / "head.safetensors", metadata={"kind": "detector"})
     routes = "\n".join(f'{t.replace("-", "_")} = "{"sr2" if t == "low-resolution" else "aio"}"'
                        for t in DEGRADATION_TYPES if t != "clean")
     (d / "weights.toml").write_text(
@@ -54,10 +53,9 @@ tasks = ["sr2"]
 file = "{d / 'sr2.safetensors'}"
 
 [models.head]
-preset = "giv_head"
-kind = "giv-head"
-tasks = ["all"]
-backbone = "aio"
+preset = "res_hair_lite"
+kind = "detector"
+tasks = ["detect"]
 file = "{d / 'head.safetensors'}"
 
 [routes]
@@ -283,16 +281,13 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
 
 
 def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, monkeypatch):
-    """A head that always says "low-resolution": --auto brings the image back to native size and super-resolves it."""
-    from irtool.weights.checkpoints import read_checkpoint
-
-    sd, meta = read_checkpoint(zoo / "head.safetensors")
-    head = build_giv_head(int(meta["giv_dim"]))
+    """A detector that always says "low-resolution": --auto brings the image back to native size and super-resolves it."""
+    detector = build_giv_detector("res_hair_lite")
     with torch.no_grad():
-        for p in head.parameters():
+        for p in detector.head.parameters():
             p.zero_()
-        head.type_logits.bias[DEGRADATION_TYPES.index("low-resolution")] = 10.0
-    save_safetensors(head.state_dict(), tmp_path / "lowres_head.safetensors", metadata=meta)
+        detector.head.type_logits.bias[DEGRADATION_TYPES.index("low-resolution")] = 10.0
+    save_safetensors(detector.state_dict(), tmp_path / "lowres_head.safetensors", metadata={"kind": "detector"})
     catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"),
                                                           str(tmp_path / "lowres_head.safetensors"))
     (tmp_path / "weights.toml").write_text(catalog)

@@ -138,18 +138,25 @@ def test_sigint_saves_a_checkpoint_and_the_run_resumes(photos, tmp_path):
     assert last["iter"] == stopped_at + 2
 
 
-def test_detect_task_trains_a_giv_head_on_a_frozen_backbone(photos, tmp_path):
+def test_detect_task_fine_tunes_a_detector_started_from_the_restorer(photos, tmp_path):
     from irtool.models import build
-    from irtool.weights.checkpoints import save_safetensors
+    from irtool.models.giv_detector import build_giv_detector
+    from irtool.weights.checkpoints import load_into, save_safetensors
 
     torch.manual_seed(0)
-    backbone = build("res_hair_lite")
-    save_safetensors(backbone.state_dict(), tmp_path / "bb.safetensors", metadata={"preset": "res_hair_lite"})
-    result = train(_cfg(photos, tmp_path, name="head", preset="res_hair_lite", task="detect", iters=6,
-                        backbone_weights=str(tmp_path / "bb.safetensors"), patch_size=32))
+    restorer = build("res_hair_lite")
+    save_safetensors(restorer.state_dict(), tmp_path / "aio.safetensors", metadata={"preset": "res_hair_lite"})
+    result = train(_cfg(photos, tmp_path, name="det", preset="res_hair_lite", task="detect", iters=6,
+                        init_weights=str(tmp_path / "aio.safetensors"), patch_size=32))
     assert result.stopped == "finished"
     sd, meta = read_checkpoint(result.final_weights)
-    assert meta["kind"] == "giv-head" and int(meta["giv_dim"]) == backbone.giv_dim
+    assert meta["kind"] == "detector" and meta["preset"] == "res_hair_lite"
     assert any("val_accuracy" in r for r in result.history)
-    # The backbone was not trained: its file is unchanged and the head is all the run saved.
-    assert all(k.startswith(("trunk", "type_logits", "severity")) for k in sd)
+    detector = load_into(build_giv_detector("res_hair_lite"), sd, source="final")  # strict: loads as exported
+    # The GIV path was trained too (not frozen), starting from the restorer's weights.
+    first_conv = "patch_embed.proj.weight"
+    assert first_conv in sd and not torch.equal(sd[first_conv], restorer.state_dict()[first_conv])
+    assert (sd[first_conv] - restorer.state_dict()[first_conv]).abs().max() < 0.05
+    assert not any(k.startswith(("latent.", "decoder_level")) for k in sd)  # the decoder is not carried
+    logits, severity = detector(torch.rand(2, 3, 40, 48))
+    assert logits.shape == (2, 8) and severity.shape == (2, 1)

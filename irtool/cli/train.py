@@ -26,19 +26,6 @@ def _command_line(given: dict) -> str:
     return shlex.join(parts)
 
 
-def _catalog_entry_for_file(path: str) -> str:
-    """The weights.toml entry whose file is ``path`` (by sha256): a GIV head names the backbone it reads."""
-    from irtool.errors import UsageError
-    from irtool.weights import load_catalog
-    from irtool.weights.hashing import sha256_file
-
-    digest = sha256_file(path)
-    for entry in load_catalog().entries.values():
-        if entry.sha256 == digest and entry.kind == "restorer":
-            return entry.name
-    raise UsageError(f"--export of a GIV head needs its backbone in weights.toml: no entry has the sha256 of {path}")
-
-
 def train(
     arch: Optional[str] = typer.Option(None, "--arch", help="Architecture family: res_hair, hi_ir, restormer (picks the paper preset for the task)."),
     task: Optional[str] = typer.Option(None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, all, detect."),
@@ -57,8 +44,7 @@ def train(
     name: Optional[str] = typer.Option(None, "--name", help="Run name: outputs go to OUT/NAME."),
     out: Optional[str] = typer.Option(None, "--out", help="Runs folder (default runs/)."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Checkpoint file to resume, or 'auto' for the run's latest."),
-    init_weights: Optional[str] = typer.Option(None, "--init-weights", help="Start from these weights (fine-tuning)."),
-    backbone_weights: Optional[str] = typer.Option(None, "--backbone-weights", help="For --task detect: the trained Res-HAIR weights."),
+    init_weights: Optional[str] = typer.Option(None, "--init-weights", help="Start from these weights (fine-tuning); for --task detect, a trained Res-HAIR of --preset starts the detector's GIV path."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N, mps."),
     seed: Optional[int] = typer.Option(None, "--seed"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop (with a checkpoint) after this many seconds."),
@@ -80,13 +66,11 @@ def train(
         preset=preset, task=task, recipe_name=recipe, config_file=config,
         overrides=dict(preset=preset, task=task, data=data, data_lq=data_lq, val=val, val_lq=val_lq, iters=iters,
                        batch_size=batch_size, patch_size=patch_size, lr=lr, workers=workers, out=out, resume=resume,
-                       init_weights=init_weights, backbone_weights=backbone_weights, device=device, seed=seed,
+                       init_weights=init_weights, device=device, seed=seed,
                        time_limit=time_limit, name=name or None),
     )
     if name is None and cfg.name == "run":
         cfg = cfg.replace(name=f"{cfg.preset}_{cfg.task}")
-    # A GIV head's catalog entry names its backbone: check that before training, not after.
-    backbone = _catalog_entry_for_file(cfg.backbone_weights) if export and cfg.task == "detect" else None
     console = Console(stderr=True, quiet=quiet)
     console.print(f"[bold]irtool train[/] {cfg.preset} on {cfg.task} -> {Path(cfg.out) / cfg.name}")
 
@@ -108,9 +92,9 @@ def train(
     if export and result.final_weights is not None:
         from irtool.train.export import export_run
 
-        tasks = ("all",) if cfg.task in ("all", "detect") else (cfg.task,)
+        tasks = (cfg.task,)
         measured = {k: round(v, 4) for k, v in (result.history[-1] if result.history else {}).items() if k.startswith("val_")}
         catalog = export_run(name=export, weights_file=result.final_weights, cfg=cfg, tasks=tasks,
                              command=_command_line(given), measured=measured,
-                             kind="giv-head" if cfg.task == "detect" else "restorer", backbone=backbone)
+                             kind="detector" if cfg.task == "detect" else "restorer")
         console.print(f"exported {export} into {catalog}")

@@ -38,7 +38,7 @@ from .memory import (
     tile_side_for_budget,
 )
 from .precision import Precision, resolve_precision
-from .tiling import align_down, axis_windows, plan_axis, window_sum
+from .tiling import align_down, axis_windows, giv_crops, plan_axis, window_sum
 
 if TYPE_CHECKING:
     from irtool.models.registry import Preset
@@ -281,29 +281,12 @@ class InferenceEngine:
         self._tile_cap = smaller
         return smaller
 
-    def _giv_inputs(self, image: torch.Tensor, max_side: int) -> list[torch.Tensor]:
-        """The whole image when its longer side fits ``max_side``, else a 2 x 2 grid of native-resolution crops.
-
-        The GIV must see the degradation at its native scale: downscaling a large photo averages its noise,
-        JPEG blocks and blur away (a 4x reduction divides the noise sigma by ~4), so detection would call it
-        clean. The GIV is a global average of features, so the mean over crops spread across the image
-        approximates the whole-image vector at bounded cost (about ``max_side**2`` pixels in all).
-        """
-        height, width = image.shape[1:]
-        if max(height, width) <= max_side:
-            return [image.unsqueeze(0)]
-        side = max(MIN_GIV_SIDE // 2, max_side // 2)
-        ch, cw = min(side, height), min(side, width)
-        tops = sorted({round(t) for t in torch.linspace(0, height - ch, 2).tolist()})
-        lefts = sorted({round(x) for x in torch.linspace(0, width - cw, 2).tolist()})
-        return [image[:, t : t + ch, x : x + cw].unsqueeze(0) for t in tops for x in lefts]
-
     def _giv_on_device(self, image: torch.Tensor) -> torch.Tensor:
         max_side = self.giv_max_side
         while True:
             try:
                 givs = []
-                for crop in self._giv_inputs(image, max_side):
+                for crop in giv_crops(image, max_side, min_side=MIN_GIV_SIDE):
                     with self._precision.autocast():
                         givs.append(self.model.giv(self._to_device(crop)).float())  # type: ignore[operator]
                 giv = torch.stack(givs).mean(dim=0)

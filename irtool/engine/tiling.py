@@ -113,3 +113,22 @@ def window_sum(tiles: AxisTiles, windows: list[torch.Tensor], *, scale: int = 1)
         # borders and neighbouring context bands never meet); kept as a loud guard.
         raise RuntimeError(f"tile windows leave pixels uncovered: {tiles}")
     return total
+
+
+def giv_crops(image: torch.Tensor, max_side: int, *, min_side: int = 128) -> list[torch.Tensor]:
+    """``[1,C,h,w]`` inputs for a global descriptor (GIV) of ``image`` ``[C,H,W]``.
+
+    The whole image when its longer side fits ``max_side``, else a 2 x 2 grid of native-resolution crops.
+    The GIV must see the degradation at its native scale: downscaling a large photo averages its noise,
+    JPEG blocks and blur away (a 4x reduction divides the noise sigma by ~4), so detection would call it
+    clean. The GIV is a global average of features, so the mean over crops spread across the image
+    approximates the whole-image vector at bounded cost (about ``max_side**2`` pixels in all).
+    """
+    height, width = image.shape[1:]
+    if max(height, width) <= max_side:
+        return [image.unsqueeze(0)]
+    side = max(min_side // 2, max_side // 2)
+    ch, cw = min(side, height), min(side, width)
+    tops = sorted({round(t) for t in torch.linspace(0, height - ch, 2).tolist()})
+    lefts = sorted({round(x) for x in torch.linspace(0, width - cw, 2).tolist()})
+    return [image[:, t : t + ch, x : x + cw].unsqueeze(0) for t in tops for x in lefts]

@@ -82,10 +82,9 @@ class TrainConfig:
     device: str = "auto"
     out: str = "runs"
     resume: str = ""
-    #: Start from these weights (fine-tuning); the optimizer starts fresh.
+    #: Start from these weights (fine-tuning); the optimizer starts fresh. For task "detect" this may be a
+    #: trained restorer of ``preset``: its GIV path (encoder + classifier) initialises the detector's.
     init_weights: str = ""
-    #: For task "detect": the trained restorer whose GIV the head reads (weights file).
-    backbone_weights: str = ""
     #: Stop after this many seconds (a checkpoint is written first); 0 = no limit.
     time_limit: float = 0.0
 
@@ -162,9 +161,14 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
                             warmup_iters=50_000 if "_l_" in preset else 10_000,
                             loss="charbonnier" if task == "deblur" else "l1",
                             patch_size=64 if sr else 128, batch_size=32, iters=500_000, grad_clip=0.0)
+    if name == "lite" and task == "detect":
+        # Fine-tunes a pretrained GIV path: a lower rate; larger patches show haze/low light in context.
+        return base.replace(lr=5e-4, betas=(0.9, 0.99), schedule="cosine", min_lr_ratio=0.02, warmup_iters=100,
+                            patch_size=128, batch_size=16, iters=3000, grad_clip=1.0, ema_decay=0.995,
+                            val_every=250, ckpt_every=250, workers=1, val_max_images=40)
     if name == "lite":
         sr = task.startswith("sr")
-        return base.replace(lr=1e-3 if task != "detect" else 2e-3, betas=(0.9, 0.99), schedule="cosine",
+        return base.replace(lr=1e-3, betas=(0.9, 0.99), schedule="cosine",
                             min_lr_ratio=0.02, warmup_iters=200, loss="charbonnier" if task == "deblur" else "l1",
                             patch_size=48 if sr else 96, batch_size=8, iters=6000, grad_clip=0.5,
                             ema_decay=0.995, val_every=500, ckpt_every=250, workers=1, val_max_images=8)

@@ -69,7 +69,6 @@ def export_run(
     command: str,
     measured: Mapping[str, Any] | None = None,
     kind: str = "restorer",
-    backbone: str | None = None,
     catalog_path: Path | None = None,
     description: str = "",
 ) -> Path:
@@ -83,16 +82,15 @@ def export_run(
     shutil.copyfile(weights_file, tmp)
     os.replace(tmp, target)
     fields: dict[str, Any] = {
-        "preset": cfg.preset if kind == "restorer" else "giv_head",
+        "preset": cfg.preset,
         "kind": kind,
         "tasks": list(tasks),
         "description": description or f"{cfg.preset} trained by irtool train ({cfg.task})",
         "license": "MIT",
-        "params": parameter_count(cfg.preset) if kind == "restorer" else None,
+        "params": parameter_count(cfg.preset) if kind == "restorer" else _detector_parameters(cfg.preset),
         "file": target.name,
         "sha256": sha256_file(target),
         "size": target.stat().st_size,
-        "backbone": backbone,
         "training": {"command": command, "iterations": cfg.iters, "recipe_lr": cfg.lr, "data": cfg.data},
     }
     if measured:
@@ -104,3 +102,9 @@ def export_run(
     tmp_cat.write_text(new_text, encoding="utf-8")
     os.replace(tmp_cat, catalog_path)
     return catalog_path
+
+
+def _detector_parameters(preset: str) -> int:
+    from irtool.models.giv_detector import build_giv_detector
+
+    return sum(p.numel() for p in build_giv_detector(preset).parameters())

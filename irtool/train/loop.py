@@ -183,20 +183,14 @@ class Trainer:
         self.detect = cfg.task == "detect"
 
         if self.detect:
-            self.backbone = self._load_backbone()
-            from irtool.models.giv_head import build_giv_head
+            from irtool.models.giv_detector import build_giv_detector
 
-            with torch.no_grad():
-                giv_dim = self.backbone.giv(torch.zeros(1, self.preset.in_channels, 32, 32, device=self.device)).shape[1]
-            self.model = build_giv_head(giv_dim).to(self.device)
+            self.model = build_giv_detector(cfg.preset)
         else:
-            self.backbone = None
-            self.model = build(cfg.preset).to(self.device)
-            if cfg.init_weights:
-                from irtool.weights.checkpoints import load_into, read_checkpoint
-
-                sd, _ = read_checkpoint(cfg.init_weights)
-                load_into(self.model, sd, source=cfg.init_weights)
+            self.model = build(cfg.preset)
+        if cfg.init_weights:
+            self._load_init_weights(cfg.init_weights)
+        self.model = self.model.to(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.ema = EMA(self.model, cfg.ema_decay)
@@ -217,19 +211,14 @@ class Trainer:
         self._stop_reason: str | None = None
 
     # ..................................................................... setup helpers
-    def _load_backbone(self) -> nn.Module:
-        from irtool.models import build
+    def _load_init_weights(self, path: str) -> None:
         from irtool.weights.checkpoints import load_into, read_checkpoint
 
-        if not self.preset.has_giv:
-            raise UsageError(f"task 'detect' needs a GIV model (res_hair*), not {self.cfg.preset}")
-        if not self.cfg.backbone_weights:
-            raise UsageError("task 'detect' needs --backbone-weights: the trained Res-HAIR whose GIV the head reads")
-        model = build(self.cfg.preset)
-        sd, _ = read_checkpoint(self.cfg.backbone_weights)
-        load_into(model, sd, source=self.cfg.backbone_weights)
-        model.eval().requires_grad_(False)
-        return model.to(self.device)
+        sd, _ = read_checkpoint(path)
+        if self.detect and not any(k.startswith("head.") for k in sd):
+            self.model.load_restorer_weights(sd)  # a restorer: its GIV path starts the detector's
+        else:
+            load_into(self.model, sd, source=path)
 
     def _datasets(self):
         from irtool import data
@@ -324,7 +313,7 @@ class Trainer:
                 item = val[i]
                 lq = item["lq"].unsqueeze(0).to(self.device)
                 if self.detect:
-                    logits, _sev = model(self.backbone.giv(lq))
+                    logits, _sev = model(lq)
                     correct.append(float(int(logits.argmax(1).item()) == int(item["kind"])))
                     continue
                 out = model(lq).clamp(0, 1)[0].float().cpu().permute(1, 2, 0).numpy()
@@ -356,9 +345,7 @@ class Trainer:
             lq = lq.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             if self.detect:
-                with torch.no_grad():
-                    giv = self.backbone.giv(lq)
-                logits, severity = self.model(giv.float())
+                logits, severity = self.model(lq)
                 kind = batch["kind"].to(self.device)
                 sev_target = batch["severity"].to(self.device).float()
                 loss = F.cross_entropy(logits.float(), kind) + F.l1_loss(severity.float().squeeze(-1), sev_target)
@@ -462,10 +449,10 @@ class Trainer:
         from irtool.weights.checkpoints import save_safetensors
 
         path = self.run_dir / "final.safetensors"
-        kind = "giv-head" if self.detect else "restorer"
+        kind = "detector" if self.detect else "restorer"
         meta = {"preset": self.cfg.preset, "kind": kind, "task": self.cfg.task, "iterations": str(self.iteration)}
         if self.detect:
-            meta["giv_dim"] = str(_unwrap(self.model).giv_dim)
+            meta["hidden"] = str(_unwrap(self.model).head.trunk[1].out_features)
         save_safetensors(self.ema.state_dict(), path, metadata=meta)
         return path
 

@@ -29,11 +29,11 @@ else:  # pragma: no cover - Python 3.10
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 ASSET_WEIGHTS_DIR = PACKAGE_DIR / "assets" / "weights"
 
-ENTRY_KINDS = ("restorer", "giv-head")
+ENTRY_KINDS = ("restorer", "detector")
 
 _ENTRY_FIELDS = {
     "preset", "kind", "tasks", "description", "license", "params", "file", "repo_id", "repo_type",
-    "filename", "revision", "sha256", "size", "format", "backbone", "paper", "measured", "training", "notes",
+    "filename", "revision", "sha256", "size", "format", "paper", "measured", "training", "notes",
 }
 
 
@@ -57,8 +57,6 @@ class WeightsEntry:
     size: int | None = None
     #: "safetensors", or "official-pth"/"lightning-ckpt" for upstream checkpoints.
     format: str = "safetensors"
-    #: For a GIV head: the restorer entry whose GIV it reads.
-    backbone: str | None = None
     paper: Mapping[str, Any] = field(default_factory=dict)
     measured: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
@@ -78,7 +76,7 @@ class Catalog:
     entries: Mapping[str, WeightsEntry]
     #: degradation type -> entry name (``--auto`` routing); "fallback" -> the all-in-one entry.
     routes: Mapping[str, str]
-    #: entry name of the GIV head used by ``--auto``.
+    #: entry name of the degradation detector (kind "detector") used by ``--auto``.
     detector: str | None
     path: Path
 
@@ -144,9 +142,11 @@ def parse_catalog(text: str, *, path: Path) -> Catalog:
     for target in [*routes.values(), *([detector] if detector else [])]:
         if target not in entries:
             raise UsageError(f"{path.name}: routes/detector name unknown entry {target!r}")
-    for entry in entries.values():
-        if entry.backbone is not None and entry.backbone not in entries:
-            raise UsageError(f"{path.name}: entry {entry.name!r}: unknown backbone {entry.backbone!r}")
+    if detector and entries[detector].kind != "detector":
+        raise UsageError(f"{path.name}: detector {detector!r} is a {entries[detector].kind}, not a detector")
+    for kind_name, target in routes.items():
+        if entries[target].kind != "restorer":
+            raise UsageError(f"{path.name}: route {kind_name!r} names {target!r}, which is not a restorer")
     return Catalog(entries=MappingProxyType(entries), routes=MappingProxyType(routes), detector=detector, path=path)
 
 
