@@ -69,13 +69,15 @@ class Detector:
         return Detection(kind, sev, float(probs[idx]), {t: float(p) for t, p in zip(self.types, probs)})
 
 
-def load_detector(zoo) -> Detector:
-    """The detector named by weights.toml's ``detector = ...`` (an entry of kind "detector")."""
+def load_detector(zoo, name: str | None = None) -> Detector:
+    """The detector entry ``name`` (kind "detector"), by default the one weights.toml's ``detector = ...`` names."""
     from irtool.models.giv_detector import build_giv_detector
     from irtool.weights import entry_path
     from irtool.weights.checkpoints import load_into, read_checkpoint
 
-    entry = zoo.detector_entry()
+    entry = zoo.detector_entry() if name is None else zoo.catalog.get(name)
+    if entry.kind != "detector":
+        raise UsageError(f"{entry.name!r} is a {entry.kind}, not a degradation detector")
     sd, meta = read_checkpoint(entry_path(entry))
     model = build_giv_detector(entry.preset, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd))
     load_into(model, sd, source=entry.name)
