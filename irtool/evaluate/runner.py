@@ -3,7 +3,9 @@
 For each image the degraded input is made once (or read from the benchmark), every model restores it through its
 :class:`~irtool.engine.InferenceEngine` (the same tiling path as ``irtool restore``), and the output is scored as
 the :class:`~irtool.evaluate.protocols.Protocol` says. ``None`` in the model list is the baseline: the degraded
-input itself, or for SR its MATLAB-bicubic upscale, scored exactly like a model output.
+input itself, or for SR its MATLAB-bicubic upscale, scored exactly like a model output. Anything with
+``restore_image(HxWxC float) -> HxWxC float`` (an :class:`ImageRestorer`, e.g. the classical denoisers of
+:mod:`irtool.evaluate.classical`) is scored the same way, as another baseline row.
 
 Metric families: ``wang-gaussian11`` uses :mod:`irtool.metrics` (BasicSR-equal); ``skimage-uniform7`` calls
 scikit-image's ``peak_signal_noise_ratio`` / ``structural_similarity`` with ``data_range=1`` on float32 arrays,
@@ -18,7 +20,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol as TypingProtocol, Sequence, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -32,6 +34,7 @@ from .protocols import Protocol, get_protocol, scale_of
 
 __all__ = [
     "EvalReport",
+    "ImageRestorer",
     "ImageResult",
     "ModelSummary",
     "PreparedImage",
@@ -46,6 +49,19 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[int, int], None]
+
+
+@runtime_checkable
+class ImageRestorer(TypingProtocol):
+    """A restorer without a network engine (e.g. a classical denoiser): scored as a baseline row."""
+
+    name: str
+    scale: int
+    parameters: int
+
+    def restore_image(self, image: np.ndarray) -> np.ndarray:
+        """HxWxC float in [0, 1] (may overshoot) -> the restored HxWxC float image."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,9 +297,12 @@ def score(output: np.ndarray, gt: np.ndarray, protocol: Protocol, *, task: str) 
 
 def _run_model(model, image: np.ndarray) -> np.ndarray:
     """HxWxC float -> HxWxC float through the model's engine; one-channel data is fed as three equal channels
-    to RGB networks and the output's channel mean is kept (gray benchmarks with RGB models)."""
+    to RGB networks and the output's channel mean is kept (gray benchmarks with RGB models). An
+    :class:`ImageRestorer` is called directly."""
     import torch
 
+    if isinstance(model, ImageRestorer):
+        return np.asarray(model.restore_image(image))
     channels = image.shape[2]
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
     wanted = model.preset.in_channels
@@ -303,6 +322,20 @@ def _save(path: Path, image: np.ndarray) -> None:
     Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(path)
 
 
+def _check_classical(models: Sequence[object | None], protocol: Protocol, sigma: float | None) -> None:
+    from .classical import ClassicalDenoiser
+
+    for model in models:
+        if not isinstance(model, ClassicalDenoiser):
+            continue
+        if protocol.degradation != "gaussian-noise":
+            raise UsageError(f"the classical denoiser {model.name!r} only applies to Gaussian denoising, "
+                             f"not protocol {protocol.name!r}")
+        if sigma is not None and model.sigma != sigma:
+            raise UsageError(f"the classical denoiser {model.name!r} is set for sigma {model.sigma:g}, "
+                             f"the run adds sigma {sigma:g}")
+
+
 def evaluate(
     models: Sequence[object | None],
     dataset: EvalDataset,
@@ -314,9 +347,11 @@ def evaluate(
     save_images: str | Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> EvalReport:
-    """Score every model (``LoadedModel``; ``None`` = the baseline) on every image of ``dataset``.
+    """Score every model (``LoadedModel``, an :class:`ImageRestorer`, or ``None`` = the baseline) on every image
+    of ``dataset``.
 
-    Returns per-image rows and per-model means. The baseline is named ``bicubic`` for SR and ``input`` otherwise.
+    Returns per-image rows and per-model means. The baseline is named ``bicubic`` for SR and ``input`` otherwise;
+    image restorers are baselines too (``ModelSummary.baseline``).
     """
     if not isinstance(protocol, Protocol):
         protocol = get_protocol(protocol, task=task)
@@ -336,6 +371,7 @@ def evaluate(
         quality = protocol.default_quality if quality is None else int(quality)
     else:
         quality = None
+    _check_classical(models, protocol, sigma)
     baseline_name = "bicubic" if protocol.degradation == "sr-bicubic" else "input"
     names = [baseline_name if m is None else str(m.name) for m in models]
     if len(set(names)) != len(names):
@@ -355,7 +391,7 @@ def evaluate(
         if not warmed:
             # One untimed pass per model, so one-off set-up (allocator, kernels) does not skew seconds/megapixel.
             for model in models:
-                if model is not None:
+                if model is not None and not isinstance(model, ImageRestorer):
                     _run_model(model, prepared.model_input)
             warmed = True
         mp = prepared.gt.shape[0] * prepared.gt.shape[1] / 1e6
@@ -384,11 +420,12 @@ def evaluate(
 
     for model, name in zip(models, names):
         rows = [r for r in report.images if r.model == name]
+        restorer = isinstance(model, ImageRestorer)
         report.summaries.append(ModelSummary(
-            benchmark=dataset.name, model=name, baseline=model is None, images=len(rows),
+            benchmark=dataset.name, model=name, baseline=model is None or restorer, images=len(rows),
             psnr=float(np.mean([r.psnr for r in rows])) if rows else math.nan,
             ssim=float(np.mean([r.ssim for r in rows])) if rows else math.nan,
-            parameters=0 if model is None else count_parameters(model.module),
+            parameters=0 if model is None else model.parameters if restorer else count_parameters(model.module),
             seconds_per_megapixel=seconds[name] / megapixels if megapixels else math.nan,
         ))
     return report

@@ -1,0 +1,239 @@
+"""Detector evaluation (``irtool eval --task detect``): does the GIV detector name the right degradation?
+
+HAIR (sec. 3.1, fig. 3) shows its Global Information Vector separates degradation types; ``irtool restore --auto``
+relies on a detector built on it (:mod:`irtool.detect`). This module measures that detector on a folder of clean
+photos: every image is shown once clean and once per degradation kind (``irtool.degrade.DEGRADATION_KINDS``) and
+severity, each degraded with :func:`irtool.degrade.degrade` from its own seeded generator, and the predicted type
+is compared with the true one.
+
+Inputs are made the way ``--auto`` meets them and the detector was trained on them (``DegradedFolderDataset`` with
+``sr_as_same_size``): a "low-resolution" sample is the image cropped to a multiple of the scale, MATLAB-bicubic
+downscaled (severity 0 -> x2, 0.5 -> x3, 1 -> x4) and enlarged back to its own size; every sample is quantised to
+8 bit like a saved photo.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from irtool.degrade import DEGRADATION_KINDS, degrade, imresize, modcrop, quantize_uint8
+from irtool.errors import UsageError
+
+__all__ = [
+    "DEFAULT_SEVERITIES",
+    "DetectionReport",
+    "DetectionSample",
+    "detection_input",
+    "evaluate_detector",
+    "sr_scale_of",
+]
+
+DEFAULT_SEVERITIES: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+CLEAN = "clean"
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def sr_scale_of(severity: float) -> int:
+    """The SR factor ``degrade`` uses for a "low-resolution" severity: round(2 + 2 * severity) (2, 3 or 4)."""
+    return round(2.0 + 2.0 * severity)
+
+
+def _sample_rng(seed: int, image: str, kind: str, severity: float) -> np.random.Generator:
+    # Keyed by the image's name (not its position), so adding photos to the folder changes no existing sample.
+    words = [seed, zlib.crc32(image.encode("utf-8")), zlib.crc32(kind.encode("utf-8")), round(severity * 1_000_000)]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+def detection_input(image: np.ndarray, kind: str, severity: float, *,
+                    rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """(the detector's input, the severity label ``degrade`` records) for a clean float HxWx3 image in [0, 1].
+
+    The input is float32 in [0, 1], quantised to 8-bit levels; "low-resolution" is enlarged back to the size of
+    the image cropped to a multiple of its scale (so it is the image's size when that is already a multiple).
+    """
+    if kind == CLEAN:
+        return quantize_uint8(image), 0.0
+    if kind == "low-resolution":
+        scale = sr_scale_of(severity)
+        target = modcrop(image, scale)
+        small, info = degrade(target, kind, severity=severity, rng=rng, scale=scale)
+        return quantize_uint8(imresize(small, output_shape=target.shape[:2])), info.severity
+    degraded, info = degrade(image, kind, severity=severity, rng=rng)
+    return quantize_uint8(degraded), info.severity
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectionSample:
+    """One detector call: the true type (``clean`` or a degradation kind) and what the detector said."""
+
+    image: str
+    true_type: str
+    #: The severity asked for (None for clean) and the label ``degrade`` recorded for it.
+    severity: float | None
+    true_severity: float
+    predicted_type: str
+    predicted_severity: float
+    confidence: float
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted_type == self.true_type
+
+
+def _accuracy(samples: Sequence[DetectionSample]) -> float:
+    return sum(s.correct for s in samples) / len(samples) if samples else math.nan
+
+
+@dataclass(kw_only=True)
+class DetectionReport:
+    """All detector calls of one run and the accuracies and confusion matrix derived from them."""
+
+    detector: str
+    source: str
+    types: tuple[str, ...]
+    severities: tuple[float, ...]
+    seed: int
+    images: int
+    seconds: float
+    samples: list[DetectionSample] = field(default_factory=list)
+
+    @property
+    def degraded(self) -> list[DetectionSample]:
+        return [s for s in self.samples if s.true_type != CLEAN]
+
+    @property
+    def type_accuracy(self) -> float:
+        """Share of degraded samples whose type was named correctly (all kinds and severities)."""
+        return _accuracy(self.degraded)
+
+    @property
+    def clean_accuracy(self) -> float:
+        """Share of clean samples called ``clean``."""
+        return _accuracy([s for s in self.samples if s.true_type == CLEAN])
+
+    def kind_accuracy(self) -> dict[str, float]:
+        """Accuracy per true type (clean included), in :attr:`types` order."""
+        return {t: _accuracy([s for s in self.samples if s.true_type == t]) for t in self.types}
+
+    def kind_severity_accuracy(self) -> dict[str, dict[float, float]]:
+        """Accuracy per degradation kind and requested severity."""
+        return {t: {v: _accuracy([s for s in self.samples if s.true_type == t and s.severity == v])
+                    for v in self.severities}
+                for t in self.types if t != CLEAN}
+
+    def severity_mae(self) -> dict[str, float]:
+        """Mean |predicted - true| severity per kind, over the samples whose type was named correctly."""
+        out = {}
+        for t in self.types:
+            if t == CLEAN:
+                continue
+            hits = [s for s in self.samples if s.true_type == t and s.correct]
+            out[t] = float(np.mean([abs(s.predicted_severity - s.true_severity) for s in hits])) if hits else math.nan
+        return out
+
+    def confusion(self) -> np.ndarray:
+        """Counts ``[true, predicted]`` over :attr:`types` (rows: true type incl. clean; columns: prediction)."""
+        index = {t: i for i, t in enumerate(self.types)}
+        matrix = np.zeros((len(self.types), len(self.types)), dtype=np.int64)
+        for s in self.samples:
+            matrix[index[s.true_type], index[s.predicted_type]] += 1
+        return matrix
+
+    def to_dict(self) -> dict[str, object]:
+        def safe(value: float) -> float | None:
+            return None if math.isnan(value) else value
+
+        return {
+            "task": "detect",
+            "detector": self.detector,
+            "source": self.source,
+            "seed": self.seed,
+            "severities": list(self.severities),
+            "types": list(self.types),
+            "images": self.images,
+            "samples": len(self.samples),
+            "seconds": self.seconds,
+            "type_accuracy": safe(self.type_accuracy),
+            "clean_accuracy": safe(self.clean_accuracy),
+            "kind_accuracy": {k: safe(v) for k, v in self.kind_accuracy().items()},
+            "kind_severity_accuracy": {k: {f"{sev:g}": safe(v) for sev, v in row.items()}
+                                       for k, row in self.kind_severity_accuracy().items()},
+            "severity_mae": {k: safe(v) for k, v in self.severity_mae().items()},
+            "confusion": {"rows": "true type", "columns": "predicted type", "matrix": self.confusion().tolist()},
+            "predictions": [{"image": s.image, "true_type": s.true_type, "severity": s.severity,
+                             "predicted_type": s.predicted_type, "predicted_severity": round(s.predicted_severity, 4),
+                             "confidence": round(s.confidence, 4)} for s in self.samples],
+        }
+
+    def to_markdown(self) -> str:
+        """The confusion matrix and the summary as Markdown (for the README)."""
+        matrix = self.confusion()
+        lines = ["| true \\ predicted | " + " | ".join(self.types) + " | accuracy |",
+                 "|---|" + "---:|" * (len(self.types) + 1)]
+        accuracy = self.kind_accuracy()
+        for name, row in zip(self.types, matrix):
+            cells = " | ".join(f"**{n}**" if name == col else str(n) for col, n in zip(self.types, row))
+            lines.append(f"| {name} | {cells} | {100 * accuracy[name]:.1f}% |")
+        degraded = self.degraded
+        lines += [
+            "",
+            f"Detector `{self.detector}` on {self.images} images ({self.source}), severities "
+            f"{', '.join(f'{v:g}' for v in self.severities)}, seed {self.seed}: type accuracy "
+            f"{100 * self.type_accuracy:.1f}% ({sum(s.correct for s in degraded)}/{len(degraded)} degraded samples), "
+            f"clean accuracy {100 * self.clean_accuracy:.1f}% "
+            f"({sum(s.correct for s in self.samples if s.true_type == CLEAN)}/{len(self.samples) - len(degraded)}).",
+        ]
+        return "\n".join(lines)
+
+
+def evaluate_detector(detector, folder: str | Path, *, severities: Sequence[float] = DEFAULT_SEVERITIES,
+                      seed: int = 0, progress: ProgressCallback | None = None) -> DetectionReport:
+    """Run ``detector`` (an :class:`irtool.detect.Detector`) on every image of ``folder``, clean and degraded.
+
+    Each image (whole, RGB) gives one clean sample plus one per (kind, severity); the degradation of a sample
+    depends only on ``seed``, the image's name, the kind and the severity.
+    """
+    import torch
+
+    from irtool.models.giv_head import DEGRADATION_TYPES
+
+    from .benchmarks import folder_dataset
+    from .runner import read_uint8
+
+    severities = tuple(float(v) for v in severities)
+    if not severities or any(not 0.0 <= v <= 1.0 for v in severities):
+        raise UsageError(f"severities must be a non-empty list of values in [0, 1], got {list(severities)}")
+    if len(set(severities)) != len(severities):
+        raise UsageError(f"severities must be distinct, got {list(severities)}")
+    unknown = [k for k in DEGRADATION_KINDS if k not in DEGRADATION_TYPES]
+    if unknown:
+        raise UsageError(f"the detector's types {DEGRADATION_TYPES} miss the degradation kinds {unknown}")
+    dataset = folder_dataset(folder)
+    jobs = [(CLEAN, None)] + [(kind, sev) for kind in DEGRADATION_KINDS for sev in severities]
+    report = DetectionReport(detector=str(getattr(detector, "name", "detector")), source=str(folder),
+                             types=tuple(DEGRADATION_TYPES), severities=severities, seed=int(seed),
+                             images=len(dataset.samples), seconds=0.0)
+    total, done = len(dataset.samples) * len(jobs), 0
+    start = time.perf_counter()
+    for sample in dataset.samples:
+        clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
+        for kind, severity in jobs:
+            rng = _sample_rng(seed, sample.name, kind, 0.0 if severity is None else severity)
+            pixels, label = detection_input(clean, kind, 0.0 if severity is None else severity, rng=rng)
+            found = detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
+            report.samples.append(DetectionSample(image=sample.name, true_type=kind, severity=severity,
+                                                  true_severity=label, predicted_type=found.type,
+                                                  predicted_severity=found.severity, confidence=found.confidence))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    report.seconds = time.perf_counter() - start
+    return report
