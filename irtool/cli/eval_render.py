@@ -1,7 +1,7 @@
 """Rendering for ``irtool eval``: argument checks, progress bar, rich tables and report files.
 
-All the work is :func:`irtool.evaluate.evaluate`; this module only turns CLI options into its arguments and its
-reports into a table (stdout), CSV and JSON.
+All the work is :func:`irtool.evaluate.evaluate` (or :func:`irtool.evaluate.evaluate_detector` for ``--task detect``);
+this module only turns CLI options into its arguments and its reports into tables (stdout), CSV, JSON and Markdown.
 """
 
 from __future__ import annotations
@@ -94,28 +94,112 @@ def _models(*, model, weights, arch, device, tile):
     return loaded
 
 
+def render_detection(console, report: Any, *, markdown: bool) -> None:
+    """``--task detect``: the confusion matrix (rows true, columns predicted), per-severity accuracy, summary."""
+    from rich.table import Table
+
+    matrix = report.confusion()
+    accuracy = report.kind_accuracy()
+    table = Table(title=f"irtool eval - task detect - detector {report.detector}",
+                  caption="rows: true type, columns: predicted type")
+    table.add_column("true \\ predicted")
+    for name in report.types:
+        table.add_column(name, justify="right")
+    table.add_column("accuracy", justify="right")
+    for name, row in zip(report.types, matrix):
+        cells = [f"[bold]{n}[/]" if name == col else (str(n) if n else "[dim]0[/]") for col, n in zip(report.types, row)]
+        table.add_row(name, *cells, f"{100 * accuracy[name]:.1f}%")
+    console.print(table)
+    by_severity = Table(title="accuracy per severity")
+    by_severity.add_column("type")
+    for value in report.severities:
+        by_severity.add_column(f"{value:g}", justify="right")
+    for name, row in report.kind_severity_accuracy().items():
+        by_severity.add_row(name, *(f"{100 * v:.0f}%" for v in row.values()))
+    console.print(by_severity)
+    degraded = report.degraded
+    clean_total = len(report.samples) - len(degraded)
+    console.print(f"type accuracy (degraded samples): {100 * report.type_accuracy:.1f}% "
+                  f"({sum(s.correct for s in degraded)}/{len(degraded)})")
+    console.print(f"clean accuracy: {100 * report.clean_accuracy:.1f}% "
+                  f"({sum(s.correct for s in report.samples if s.true_type == 'clean')}/{clean_total})")
+    console.print(f"{report.images} images, {len(report.samples)} samples, {report.seconds:.1f} s, seed {report.seed}")
+    if markdown:
+        console.print(report.to_markdown(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _run_detect_cli(out, *, bench, model, data, device, json_report, markdown, quiet, unused: dict[str, Any]) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from irtool.detect import load_detector
+    from irtool.errors import UsageError
+    from irtool.evaluate import evaluate_detector
+    from irtool.zoo import EngineSettings, ModelZoo
+
+    if bench:
+        raise UsageError("--task detect measures the detector on a folder of clean photos: use --data DIR, "
+                         "not --bench")
+    given = [f"--{name.replace('_', '-')}" for name, value in unused.items() if value not in (None, False, [])]
+    if given:
+        raise UsageError(f"{', '.join(given)} do not apply to --task detect")
+    if data is None:
+        raise UsageError("--task detect needs a folder of clean photos: --data DIR")
+    if model and len(model) > 1:
+        raise UsageError(f"--task detect evaluates one detector, got --model {' '.join(model)}")
+    detector = load_detector(ModelZoo(EngineSettings(device=device)), model[0] if model else None)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True, quiet=quiet), transient=True) as bar:
+        job = bar.add_task(f"detect {data.name}", total=None)
+        report = evaluate_detector(detector, data,
+                                   progress=lambda done, total: bar.update(job, completed=done, total=total))
+    render_detection(out, report, markdown=markdown)
+    if json_report is not None:
+        json_report.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"tool": "irtool eval", "detection": report.to_dict(), "markdown": report.to_markdown()}
+        json_report.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        out.print(f"JSON report: {json_report}")
+
+
 def run_eval_cli(*, bench: list[str] | None, task: str | None, model: list[str] | None, weights: list[Path] | None,
                  arch: str | None, data: Path | None, data_lq: Path | None, protocol: str | None,
                  sigma: float | None, quality: int | None, device: str, tile: int | None, csv: Path | None,
-                 json_report: Path | None, save_images: Path | None, list_: bool, quiet: bool) -> None:
+                 json_report: Path | None, save_images: Path | None, classical: bool, markdown: bool, list_: bool,
+                 quiet: bool) -> None:
     """Entry point called by ``irtool/cli/evaluate.py`` with exactly its options."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from irtool.evaluate import evaluate, get_protocol, write_csv, write_json
+    from irtool.errors import UsageError
+    from irtool.evaluate import classical_denoisers, evaluate, get_protocol, write_csv, write_json
 
     out = Console(quiet=quiet)
     if list_:
         render_list(Console())
         return
     if task is None:
-        from irtool.errors import UsageError
-
-        raise UsageError("--task is required (denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4)")
+        raise UsageError("--task is required (denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, "
+                         "detect)")
+    if task == "detect":
+        _run_detect_cli(out, bench=bench, model=model, data=data, device=device, json_report=json_report,
+                        markdown=markdown, quiet=quiet,
+                        unused={"weights": weights, "arch": arch, "data_lq": data_lq, "protocol": protocol,
+                                "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
+                                "save_images": save_images, "classical": classical})
+        return
+    if markdown:
+        raise UsageError("--markdown is for --task detect")
+    if classical and task != "denoise":
+        raise UsageError(f"--classical adds classical Gaussian denoisers and needs --task denoise, not {task!r}")
     chosen = get_protocol(protocol, task=task)
     datasets = _datasets(bench=bench, task=task, data=data, data_lq=data_lq)
-    # The baseline row always comes first.
-    models: list[Any] = [None, *_models(model=model, weights=weights, arch=arch, device=device, tile=tile)]
+    # The baseline rows always come first: the input, then the classical denoisers at the run's noise level.
+    baselines: list[Any] = [None]
+    if classical:
+        baselines += classical_denoisers(sigma=chosen.default_sigma if sigma is None else sigma)
+    models: list[Any] = [*baselines, *_models(model=model, weights=weights, arch=arch, device=device, tile=tile)]
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:

@@ -11,9 +11,14 @@ import typer
 def evaluate(
     bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark name(s), e.g. urban100, set5, cbsd68."),
     task: Optional[str] = typer.Option(
-        None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4 (required unless --list)."
+        None, "--task",
+        help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, or detect (the degradation detector); "
+        "required unless --list.",
     ),
-    model: Optional[List[str]] = typer.Option(None, "--model", help="weights.toml entries (several allowed)."),
+    model: Optional[List[str]] = typer.Option(
+        None, "--model", help="weights.toml entries (several allowed); with --task detect one detector entry "
+        "(default: weights.toml's detector)."
+    ),
     weights: Optional[List[Path]] = typer.Option(None, "--weights", help="Local checkpoint(s); with --arch."),
     arch: Optional[str] = typer.Option(None, "--arch"),
     data: Optional[Path] = typer.Option(None, "--data", help="Evaluate a local folder (HR only, or with --data-lq)."),
@@ -26,10 +31,17 @@ def evaluate(
     csv: Optional[Path] = typer.Option(None, "--csv", help="Per-image results as CSV."),
     json_report: Optional[Path] = typer.Option(None, "--json", help="Per-image and mean results as JSON."),
     save_images: Optional[Path] = typer.Option(None, "--save-images"),
+    classical: bool = typer.Option(
+        False, "--classical", help="Denoise only: add scikit-image's NLM, wavelet and TV denoisers as baseline rows."
+    ),
+    markdown: bool = typer.Option(False, "--markdown", help="--task detect: also print the results as Markdown."),
     list_: bool = typer.Option(False, "--list", help="List benchmarks and protocols."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Evaluate models on benchmarks or a local folder; the input (or bicubic) baseline is always a row."""
+    """Evaluate models on benchmarks or a local folder; the input (or bicubic) baseline is always a row.
+
+    --task detect measures the degradation detector on a folder of clean photos (--data) instead.
+    """
     options = dict(locals())  # taken before the import below adds a local name
     from irtool.cli.eval_render import run_eval_cli
 
