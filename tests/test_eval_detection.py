@@ -1,0 +1,168 @@
+"""irtool eval --task detect: sample counts, confusion-matrix and accuracy arithmetic, reproducible inputs, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from irtool.cli import app
+from irtool.degrade import DEGRADATION_KINDS, downscale, imresize, quantize_uint8
+from irtool.detect import Detector
+from irtool.errors import UsageError
+from irtool.evaluate import evaluate_detector
+from irtool.evaluate.detection import detection_input
+from irtool.models.giv_detector import build_giv_detector
+from irtool.models.giv_head import DEGRADATION_TYPES
+from irtool.weights.checkpoints import save_safetensors
+
+SEVERITIES = (0.0, 1.0)
+PER_IMAGE = 1 + len(DEGRADATION_KINDS) * len(SEVERITIES)
+
+
+def _constant_network(predicted: str):
+    """A real GIV detector whose type head always answers ``predicted`` (zero weights, one-hot bias)."""
+    torch.manual_seed(0)
+    net = build_giv_detector("res_hair_lite")
+    with torch.no_grad():
+        net.head.type_logits.weight.zero_()
+        net.head.type_logits.bias.zero_()
+        net.head.type_logits.bias[DEGRADATION_TYPES.index(predicted)] = 4.0
+    return net
+
+
+def _photo(seed: int, h: int = 64, w: int = 80) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([np.sin(xx / 7.0), np.cos(yy / 5.0), np.sin((xx + yy) / 9.0)], axis=2) * 90 + 128
+    return np.clip(base + rng.normal(0, 4, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(2):
+        Image.fromarray(_photo(i)).save(folder / f"p{i}.png")
+    return folder
+
+
+def _row_sums_expected(images: int) -> list[int]:
+    return [images if t == "clean" else images * len(SEVERITIES) for t in DEGRADATION_TYPES]
+
+
+def test_counts_confusion_and_accuracy_of_a_detector_that_always_says_noise(photos):
+    report = evaluate_detector(Detector(_constant_network("noise"), device="cpu", name="always-noise"), photos,
+                               severities=SEVERITIES)
+    assert report.images == 2 and len(report.samples) == 2 * PER_IMAGE
+    matrix = report.confusion()
+    assert matrix.shape == (len(DEGRADATION_TYPES), len(DEGRADATION_TYPES))
+    assert matrix.sum(axis=1).tolist() == _row_sums_expected(2)
+    # Every prediction is in the "noise" column.
+    noise = DEGRADATION_TYPES.index("noise")
+    assert matrix[:, noise].sum() == matrix.sum()
+    assert report.type_accuracy == pytest.approx(len(SEVERITIES) * 2 / (len(DEGRADATION_KINDS) * len(SEVERITIES) * 2))
+    assert report.clean_accuracy == 0.0
+    accuracy = report.kind_accuracy()
+    assert accuracy["noise"] == 1.0 and accuracy["clean"] == 0.0 and accuracy["haze"] == 0.0
+    assert report.kind_severity_accuracy()["noise"] == {0.0: 1.0, 1.0: 1.0}
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["samples"] == 2 * PER_IMAGE and data["confusion"]["matrix"] == matrix.tolist()
+    assert data["kind_severity_accuracy"]["rain"] == {"0": 0.0, "1": 0.0}
+    markdown = report.to_markdown()
+    assert "| noise | 0 | **4** |" in markdown and "type accuracy 14.3% (4/28" in markdown
+
+
+def test_a_detector_that_always_says_clean_is_right_on_clean_images_only(photos):
+    report = evaluate_detector(Detector(_constant_network("clean"), device="cpu"), photos, severities=SEVERITIES)
+    assert report.clean_accuracy == 1.0 and report.type_accuracy == 0.0
+    assert report.confusion()[:, 0].tolist() == _row_sums_expected(2)
+
+
+def test_runs_are_reproducible_and_depend_on_the_seed(photos):
+    torch.manual_seed(1)
+    detector = Detector(build_giv_detector("res_hair_lite"), device="cpu")  # random weights: input-dependent
+    first = evaluate_detector(detector, photos, severities=SEVERITIES)
+    second = evaluate_detector(detector, photos, severities=SEVERITIES)
+    assert [(s.image, s.true_type, s.severity, s.predicted_type, s.confidence) for s in first.samples] == \
+        [(s.image, s.true_type, s.severity, s.predicted_type, s.confidence) for s in second.samples]
+    clean = _photo(0).astype(np.float32) / 255
+
+    def noisy(seed: int) -> np.ndarray:
+        return detection_input(clean, "noise", 0.5, rng=np.random.default_rng(seed))[0]
+
+    np.testing.assert_array_equal(noisy(3), noisy(3))
+    assert not np.array_equal(noisy(3), noisy(4))
+
+
+@pytest.mark.parametrize("kind", ["clean", *DEGRADATION_KINDS])
+def test_inputs_are_8_bit_images_of_the_original_size(kind):
+    clean = _photo(5).astype(np.float32) / 255
+    for severity in SEVERITIES:
+        pixels, _ = detection_input(clean, kind, severity, rng=np.random.default_rng(0))
+        assert pixels.shape == clean.shape and pixels.dtype == np.float32
+        np.testing.assert_allclose(pixels * 255, np.rint(pixels * 255), atol=1e-3)
+
+
+def test_low_resolution_is_a_bicubic_downscale_enlarged_back_as_auto_sees_it():
+    clean = _photo(6).astype(np.float32) / 255  # 64 x 80: a multiple of 2 and 4, not of 3
+    for severity, scale in ((0.0, 2), (1.0, 4)):
+        pixels, label = detection_input(clean, "low-resolution", severity, rng=np.random.default_rng(0))
+        expected = imresize(downscale(clean, scale=scale), output_shape=(64, 80))
+        np.testing.assert_array_equal(pixels, quantize_uint8(expected))
+        assert label == severity
+    # x3: the image is first cropped to a multiple of the scale.
+    pixels, _ = detection_input(clean, "low-resolution", 0.5, rng=np.random.default_rng(0))
+    assert pixels.shape == (63, 78, 3)
+
+
+def test_bad_severities_are_usage_errors(photos):
+    detector = Detector(_constant_network("clean"), device="cpu")
+    with pytest.raises(UsageError, match="severities"):
+        evaluate_detector(detector, photos, severities=(0.5, 1.5))
+    with pytest.raises(UsageError, match="severities"):
+        evaluate_detector(detector, photos, severities=())
+
+
+@pytest.fixture
+def detector_catalog(tmp_path, monkeypatch) -> Path:
+    save_safetensors(_constant_network("jpeg").state_dict(), tmp_path / "det.safetensors",
+                     metadata={"kind": "detector"})
+    (tmp_path / "weights.toml").write_text(
+        f'detector = "det"\n\n[models.det]\npreset = "res_hair_lite"\nkind = "detector"\ntasks = ["detect"]\n'
+        f'file = "{tmp_path / "det.safetensors"}"\n', encoding="utf-8")
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
+    from irtool.weights import catalog
+
+    catalog._load_cached.cache_clear()
+    yield tmp_path
+    catalog._load_cached.cache_clear()
+
+
+def test_cli_prints_the_matrix_and_writes_json(detector_catalog, photos):
+    out_json = detector_catalog / "detect.json"
+    result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), "--json", str(out_json),
+                                      "--markdown"], catch_exceptions=False, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "true \\ predicted" in result.output and "low-light" in result.output
+    assert "clean accuracy: 0.0% (0/2)" in result.output
+    assert "type accuracy (degraded samples): 14.3% (10/70)" in result.output
+    assert "| jpeg | 0 | 0 | **10** |" in result.output  # the Markdown table
+    data = json.loads(out_json.read_text())
+    detection = data["detection"]
+    assert detection["detector"] == "det" and detection["samples"] == 2 * (1 + 5 * len(DEGRADATION_KINDS))
+    assert [sum(row) for row in detection["confusion"]["matrix"]] == \
+        [2 if t == "clean" else 10 for t in DEGRADATION_TYPES]
+    assert detection["kind_accuracy"]["jpeg"] == 1.0 and "| clean |" in data["markdown"]
+
+
+@pytest.mark.parametrize("extra, message", [(["--bench", "set5"], "--bench"), (["--sigma", "5"], "--sigma"),
+                                            (["--classical"], "--classical")])
+def test_cli_detect_rejects_options_that_do_not_apply(detector_catalog, photos, extra, message):
+    result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), *extra])
+    assert result.exit_code == 2
+    assert message in result.output
