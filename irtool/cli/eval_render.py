@@ -107,7 +107,8 @@ def render_detection(console, report: Any, *, markdown: bool) -> None:
         table.add_column(name, justify="right")
     table.add_column("accuracy", justify="right")
     for name, row in zip(report.types, matrix):
-        cells = [f"[bold]{n}[/]" if name == col else (str(n) if n else "[dim]0[/]") for col, n in zip(report.types, row)]
+        cells = [f"[bold]{n}[/]" if name == col else (str(n) if n else "[dim]0[/]")
+                 for col, n in zip(report.types, row)]
         table.add_row(name, *cells, f"{100 * accuracy[name]:.1f}%")
     console.print(table)
     by_severity = Table(title="accuracy per severity")
