@@ -1,0 +1,39 @@
+"""How the degradation detector reads an image: native-resolution crops on a grid, one decision per image."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from irtool.detect import Detector, detection_crops
+from irtool.models.giv_detector import build_giv_detector
+from irtool.models.giv_head import DEGRADATION_TYPES
+
+
+@pytest.mark.parametrize(("height", "width", "count"), [(640, 1024, 12), (4000, 3000, 16), (100, 3000, 12),
+                                                        (200, 200, 1), (256, 512, 2)])
+def test_crops_cover_the_image_at_native_resolution(height, width, count):
+    image = torch.arange(height * width, dtype=torch.float32).reshape(1, height, width).expand(3, -1, -1)
+    crops = detection_crops(image, 256, 16)
+    assert crops.shape == (count, 3, min(256, height), min(256, width))
+    # Native resolution: each crop is a verbatim window of the image (values are pixel indices).
+    starts = [(int(c[0, 0, 0]) // width, int(c[0, 0, 0]) % width) for c in crops]
+    for (top, left), c in zip(starts, crops):
+        assert torch.equal(c, image[:, top : top + c.shape[1], left : left + c.shape[2]])
+    # The grid reaches all four corners of the image.
+    tops, lefts = {t for t, _ in starts}, {x for _, x in starts}
+    assert min(tops) == 0 and max(tops) == height - crops.shape[2]
+    assert min(lefts) == 0 and max(lefts) == width - crops.shape[3]
+
+
+def test_detector_names_one_type_per_image_and_treats_gray_as_rgb():
+    torch.manual_seed(0)
+    model = build_giv_detector("res_hair_lite")
+    with torch.no_grad():
+        model.head.type_logits.bias[DEGRADATION_TYPES.index("haze")] = 50.0  # a decisive, known answer
+    detector = Detector(model, device="cpu")
+    gray = torch.rand(1, 300, 420)
+    found = detector.detect(gray)
+    assert found.type == "haze" and found.confidence > 0.99 and 0.0 <= found.severity <= 1.0
+    assert abs(sum(found.probabilities.values()) - 1.0) < 1e-5
+    assert detector.detect(gray.expand(3, -1, -1)) == found
