@@ -14,16 +14,17 @@ from irtool.models.giv_head import DEGRADATION_TYPES
                                                         (200, 200, 1), (256, 512, 2)])
 def test_crops_cover_the_image_at_native_resolution(height, width, count):
     image = torch.arange(height * width, dtype=torch.float32).reshape(1, height, width).expand(3, -1, -1)
-    crops = detection_crops(image, 256, 16)
+    crops = detection_crops(image, 256, 16, align=8)
     assert crops.shape == (count, 3, min(256, height), min(256, width))
     # Native resolution: each crop is a verbatim window of the image (values are pixel indices).
     starts = [(int(c[0, 0, 0]) // width, int(c[0, 0, 0]) % width) for c in crops]
     for (top, left), c in zip(starts, crops):
         assert torch.equal(c, image[:, top : top + c.shape[1], left : left + c.shape[2]])
-    # The grid reaches all four corners of the image.
+    # Starts sit on the 8-pixel grid (JPEG blocks in training phase); the grid spans the image within a block.
     tops, lefts = {t for t, _ in starts}, {x for _, x in starts}
-    assert min(tops) == 0 and max(tops) == height - crops.shape[2]
-    assert min(lefts) == 0 and max(lefts) == width - crops.shape[3]
+    assert all(t % 8 == 0 for t in tops) and all(x % 8 == 0 for x in lefts)
+    assert min(tops) == 0 and height - crops.shape[2] - 8 < max(tops) <= height - crops.shape[2]
+    assert min(lefts) == 0 and width - crops.shape[3] - 8 < max(lefts) <= width - crops.shape[3]
 
 
 def test_detector_names_one_type_per_image_and_treats_gray_as_rgb():
