@@ -52,7 +52,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""
-    given = {k: v for k, v in locals().items() if v not in (None, False)}
+    given = {k: v for k, v in locals().items() if v is not None and v is not False}  # keep 0 (e.g. --workers 0)
     from rich.console import Console
 
     from irtool.errors import UsageError
