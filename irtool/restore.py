@@ -152,14 +152,16 @@ class BatchRestorer:
             self._fixed = self.zoo.for_task(r.task)
 
     def route(self, detection: Detection) -> LoadedModel | None:
-        """The zoo model for a detected degradation; None for a clean image."""
+        """The zoo model for a detected degradation; None (copy the image) for a clean image or a "keep" route."""
+        from irtool.weights.catalog import KEEP_ROUTE
+
         if detection.type == "clean":
             return None
         routes = self.zoo.catalog.routes
         name = routes.get(detection.type) or routes.get("fallback")
         if name is None:
             raise UsageError(f"weights.toml routes nothing for {detection.type!r} and has no fallback")
-        return self.zoo.from_entry(name)
+        return None if name == KEEP_ROUTE else self.zoo.from_entry(name)
 
     # ..................................................................... one image
     def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:

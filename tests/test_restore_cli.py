@@ -300,3 +300,26 @@ def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, m
     assert rec["detected"]["type"] == "low-resolution" and rec["model"] == "sr2"
     with Image.open(tmp_path / "out" / "odd size.png") as out, Image.open(src) as inp:
         assert out.size == inp.size
+
+
+def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, monkeypatch):
+    """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
+    detector = build_giv_detector("res_hair_lite")
+    with torch.no_grad():
+        for p in detector.head.parameters():
+            p.zero_()
+        detector.head.type_logits.bias[DEGRADATION_TYPES.index("jpeg")] = 10.0
+    save_safetensors(detector.state_dict(), tmp_path / "jpeg_head.safetensors", metadata={"kind": "detector"})
+    catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"),
+                                                          str(tmp_path / "jpeg_head.safetensors"))
+    catalog = catalog.replace('jpeg = "aio"', 'jpeg = "keep"')
+    assert 'jpeg = "keep"' in catalog
+    (tmp_path / "weights.toml").write_text(catalog)
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
+    src = _save(tmp_path / "in" / "photo.jpg", "RGB", fmt="JPEG")
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--json", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    rec = json.loads(report.read_text())["results"][0]
+    assert rec["detected"]["type"] == "jpeg" and rec["model"] == "copy"
+    assert (tmp_path / "out" / "photo.jpg").read_bytes() == src.read_bytes()

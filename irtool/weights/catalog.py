@@ -2,7 +2,8 @@
 
 An entry names a preset (``irtool.models``) plus a file, which is either shipped inside the
 package (``irtool/assets/weights``) or lives on the Hugging Face Hub at a pinned revision.
-``[routes]`` maps a detected degradation type to the entry ``--auto`` sends it to.
+``[routes]`` maps a detected degradation type to the entry ``--auto`` sends it to, or to ``"keep"``: copy the
+image unchanged, for a degradation no available model measurably improves.
 
 This module reads TOML only; it does not import torch.
 """
@@ -30,6 +31,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 ASSET_WEIGHTS_DIR = PACKAGE_DIR / "assets" / "weights"
 
 ENTRY_KINDS = ("restorer", "detector")
+#: A ``[routes]`` value: leave images of that degradation as they are (no bundled model improves them yet).
+KEEP_ROUTE = "keep"
 
 _ENTRY_FIELDS = {
     "preset", "kind", "tasks", "description", "license", "params", "file", "repo_id", "repo_type",
@@ -139,12 +142,14 @@ def parse_catalog(text: str, *, path: Path) -> Catalog:
     entries = {name: _entry(name, raw, path) for name, raw in data.get("models", {}).items()}
     routes = dict(data.get("routes", {}))
     detector = data.get("detector")
-    for target in [*routes.values(), *([detector] if detector else [])]:
+    for target in [*(t for t in routes.values() if t != KEEP_ROUTE), *([detector] if detector else [])]:
         if target not in entries:
             raise UsageError(f"{path.name}: routes/detector name unknown entry {target!r}")
     if detector and entries[detector].kind != "detector":
         raise UsageError(f"{path.name}: detector {detector!r} is a {entries[detector].kind}, not a detector")
     for kind_name, target in routes.items():
+        if target == KEEP_ROUTE:
+            continue
         if entries[target].kind != "restorer":
             raise UsageError(f"{path.name}: route {kind_name!r} names {target!r}, which is not a restorer")
     return Catalog(entries=MappingProxyType(entries), routes=MappingProxyType(routes), detector=detector, path=path)
