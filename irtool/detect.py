@@ -65,7 +65,9 @@ class Detector:
             raise UsageError(f"expected a [C, H, W] image, got {tuple(image.shape)}")
         if image.shape[0] == 1:
             image = image.expand(3, -1, -1)
-        crops = detection_crops(image, self.crop, self.max_crops, align=DETECT_ALIGN)
+        from irtool.engine import grid_crops
+
+        crops = grid_crops(image, self.crop, self.max_crops, align=DETECT_ALIGN)
         givs = torch.cat([self.model.giv(batch.to(self.device)).float() for batch in crops.split(4)])
         return self.classify(givs.mean(dim=0, keepdim=True))
 
@@ -78,23 +80,6 @@ class Detector:
         kind = self.types[idx]
         sev = 0.0 if kind == "clean" else float(severity.reshape(-1)[0].clamp(0, 1))
         return Detection(kind, sev, float(probs[idx]), {t: float(p) for t, p in zip(self.types, probs)})
-
-
-def detection_crops(image: torch.Tensor, crop: int, max_crops: int, *, align: int = 1) -> torch.Tensor:
-    """``[N, C, c, c]`` native-resolution crops of ``image`` ``[C, H, W]`` on an even grid (N <= max_crops).
-
-    Per axis, as many crops as the side holds without gaps (capped so the grid has at most ``max_crops``),
-    spread from border to border, each start rounded down to a multiple of ``align``. An image smaller than
-    ``crop`` on a side is read whole on it.
-    """
-    _, height, width = image.shape
-    ch, cw = min(crop, height), min(crop, width)
-    per_axis = max(1, int(max_crops**0.5))
-    rows = min(per_axis, -(-height // ch))
-    cols = min(max(1, max_crops // rows), -(-width // cw))
-    tops = sorted({int(t) // align * align for t in torch.linspace(0, height - ch, rows).tolist()})
-    lefts = sorted({int(x) // align * align for x in torch.linspace(0, width - cw, cols).tolist()})
-    return torch.stack([image[:, t : t + ch, x : x + cw] for t in tops for x in lefts])
 
 
 def load_detector(zoo, name: str | None = None) -> Detector:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from irtool.detect import Detector, detection_crops
+from irtool.detect import Detector
+from irtool.engine import grid_crops
 from irtool.models.giv_detector import build_giv_detector
 from irtool.models.giv_head import DEGRADATION_TYPES
 
@@ -14,7 +15,7 @@ from irtool.models.giv_head import DEGRADATION_TYPES
                                                         (200, 200, 1), (256, 512, 2)])
 def test_crops_cover_the_image_at_native_resolution(height, width, count):
     image = torch.arange(height * width, dtype=torch.float32).reshape(1, height, width).expand(3, -1, -1)
-    crops = detection_crops(image, 256, 16, align=8)
+    crops = grid_crops(image, 256, 16, align=8)
     assert crops.shape == (count, 3, min(256, height), min(256, width))
     # Native resolution: each crop is a verbatim window of the image (values are pixel indices).
     starts = [(int(c[0, 0, 0]) // width, int(c[0, 0, 0]) % width) for c in crops]

@@ -280,18 +280,26 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
     assert len(list(out.glob("*.png"))) == 30
 
 
-def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, monkeypatch):
-    """A detector that always says "low-resolution": --auto brings the image back to native size and super-resolves it."""
+def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, monkeypatch, *, routes=None) -> None:
+    """Point IRTOOL_WEIGHTS_TOML at a copy of the zoo whose detector always answers ``kind``."""
     detector = build_giv_detector("res_hair_lite")
     with torch.no_grad():
         for p in detector.head.parameters():
             p.zero_()
-        detector.head.type_logits.bias[DEGRADATION_TYPES.index("low-resolution")] = 10.0
-    save_safetensors(detector.state_dict(), tmp_path / "lowres_head.safetensors", metadata={"kind": "detector"})
-    catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"),
-                                                          str(tmp_path / "lowres_head.safetensors"))
+        detector.head.type_logits.bias[DEGRADATION_TYPES.index(kind)] = 10.0
+    head = tmp_path / f"{kind}_head.safetensors"
+    save_safetensors(detector.state_dict(), head, metadata={"kind": "detector"})
+    catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"), str(head))
+    for old, new in (routes or {}).items():
+        assert old in catalog
+        catalog = catalog.replace(old, new)
     (tmp_path / "weights.toml").write_text(catalog)
     monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
+
+
+def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, monkeypatch):
+    """A detector that always says "low-resolution": --auto brings the image back to native size and super-resolves it."""
+    _catalog_with_detector_saying("low-resolution", tmp_path, zoo, monkeypatch)
     src = _save(tmp_path / "in" / "odd size.png", "RGB")  # 40 x 56: not a multiple of the scale after halving
     report = tmp_path / "r.json"
     result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--json", str(report), "-q")
@@ -304,18 +312,7 @@ def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, m
 
 def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, monkeypatch):
     """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
-    detector = build_giv_detector("res_hair_lite")
-    with torch.no_grad():
-        for p in detector.head.parameters():
-            p.zero_()
-        detector.head.type_logits.bias[DEGRADATION_TYPES.index("jpeg")] = 10.0
-    save_safetensors(detector.state_dict(), tmp_path / "jpeg_head.safetensors", metadata={"kind": "detector"})
-    catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"),
-                                                          str(tmp_path / "jpeg_head.safetensors"))
-    catalog = catalog.replace('jpeg = "aio"', 'jpeg = "keep"')
-    assert 'jpeg = "keep"' in catalog
-    (tmp_path / "weights.toml").write_text(catalog)
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
+    _catalog_with_detector_saying("jpeg", tmp_path, zoo, monkeypatch, routes={'jpeg = "aio"': 'jpeg = "keep"'})
     src = _save(tmp_path / "in" / "photo.jpg", "RGB", fmt="JPEG")
     report = tmp_path / "r.json"
     result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--json", str(report), "-q")

@@ -11,7 +11,7 @@ from .device import available_memory_bytes, select_device
 from .engine import MIN_TILE, EngineOutOfMemoryError, GivModel, InferenceEngine, ProgressCallback, RunInfo
 from .memory import is_out_of_memory
 from .precision import PRECISION_CHOICES, Precision, resolve_precision
-from .tiling import AxisTiles, axis_windows, giv_crops, plan_axis
+from .tiling import AxisTiles, axis_windows, giv_crops, grid_crops, plan_axis
 
 __all__ = [
     "MIN_TILE",
@@ -26,6 +26,7 @@ __all__ = [
     "available_memory_bytes",
     "axis_windows",
     "giv_crops",
+    "grid_crops",
     "is_out_of_memory",
     "plan_axis",
     "resolve_precision",

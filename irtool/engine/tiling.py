@@ -115,6 +115,23 @@ def window_sum(tiles: AxisTiles, windows: list[torch.Tensor], *, scale: int = 1)
     return total
 
 
+def grid_crops(image: torch.Tensor, crop: int, max_crops: int, *, align: int = 1) -> torch.Tensor:
+    """``[N, C, c, c]`` native-resolution crops of ``image`` ``[C, H, W]`` on an even grid (N <= max_crops).
+
+    Per axis, as many crops as the side holds without gaps (capped so the grid has at most ``max_crops``),
+    spread from border to border, each start rounded down to a multiple of ``align``. An image smaller than
+    ``crop`` on a side is read whole on it.
+    """
+    _, height, width = image.shape
+    ch, cw = min(crop, height), min(crop, width)
+    per_axis = max(1, int(max_crops**0.5))
+    rows = min(per_axis, -(-height // ch))
+    cols = min(max(1, max_crops // rows), -(-width // cw))
+    tops = sorted({int(t) // align * align for t in torch.linspace(0, height - ch, rows).tolist()})
+    lefts = sorted({int(x) // align * align for x in torch.linspace(0, width - cw, cols).tolist()})
+    return torch.stack([image[:, t : t + ch, x : x + cw] for t in tops for x in lefts])
+
+
 def giv_crops(image: torch.Tensor, max_side: int, *, min_side: int = 128) -> list[torch.Tensor]:
     """``[1,C,h,w]`` inputs for a global descriptor (GIV) of ``image`` ``[C,H,W]``.
 
@@ -124,11 +141,6 @@ def giv_crops(image: torch.Tensor, max_side: int, *, min_side: int = 128) -> lis
     clean. The GIV is a global average of features, so the mean over crops spread across the image
     approximates the whole-image vector at bounded cost (about ``max_side**2`` pixels in all).
     """
-    height, width = image.shape[1:]
-    if max(height, width) <= max_side:
+    if max(image.shape[1:]) <= max_side:
         return [image.unsqueeze(0)]
-    side = max(min_side // 2, max_side // 2)
-    ch, cw = min(side, height), min(side, width)
-    tops = sorted({round(t) for t in torch.linspace(0, height - ch, 2).tolist()})
-    lefts = sorted({round(x) for x in torch.linspace(0, width - cw, 2).tolist()})
-    return [image[:, t : t + ch, x : x + cw].unsqueeze(0) for t in tops for x in lefts]
+    return list(grid_crops(image, max(min_side // 2, max_side // 2), 4).split(1))
