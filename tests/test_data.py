@@ -206,6 +206,29 @@ def test_crops_are_flipped_rotated_windows_of_the_image(photos: Path) -> None:
     assert len(orientations) >= 4  # augmentation really varies orientation
 
 
+@pytest.mark.parametrize("margin", [0, 24])
+def test_degrade_margin_hides_the_blur_kernels_border(tmp_path: Path, margin: int) -> None:
+    # Blur leaves a linear ramp unchanged except where its kernel reaches past the degraded region's border
+    # (reflect padding bends the ramp there). With a margin wider than the kernel no patch shows that border.
+    ramp = np.tile(np.linspace(0, 255, 96), (96, 1)).round().astype(np.uint8)
+    _save(tmp_path / "ramp.png", np.stack([ramp] * 3, axis=-1))
+    ds = DegradedFolderDataset(tmp_path, task_mix="deblur", patch_size=24, length=24, seed=1, degrade_margin=margin)
+    worst = max(float((it["lq"] - it["gt"]).abs().max()) for it in _items(ds))
+    if margin:
+        assert all(it["lq"].shape == it["gt"].shape == (3, 24, 24) for it in _items(ds))
+        assert worst <= 1.5 / 255
+    else:
+        assert worst > 4 / 255
+
+
+def test_degrade_margin_must_keep_sr_grids_whole(photos: Path) -> None:
+    with pytest.raises(UsageError, match="multiple of 12"):
+        DegradedFolderDataset(photos, task_mix="sr3:1,sr4:1", patch_size=48, sr_as_same_size=True, degrade_margin=8)
+    ds = DegradedFolderDataset(photos, task_mix="sr4", patch_size=12, degrade_margin=8, length=2)
+    assert [tuple(it["lq"].shape) for it in _items(ds)] == [(3, 12, 12)] * 2
+    assert [tuple(it["gt"].shape) for it in _items(ds)] == [(3, 48, 48)] * 2
+
+
 def _pairs(root: Path, *, scale: int, names=("p", "q", "r")) -> tuple[Path, Path]:
     """lq images and nearest-neighbour x``scale`` targets, so ``gt == repeat(lq)`` exactly, in any orientation."""
     rng = np.random.default_rng(scale)

@@ -147,7 +147,7 @@ def test_detect_task_fine_tunes_a_detector_started_from_the_restorer(photos, tmp
     restorer = build("res_hair_lite")
     save_safetensors(restorer.state_dict(), tmp_path / "aio.safetensors", metadata={"preset": "res_hair_lite"})
     result = train(_cfg(photos, tmp_path, name="det", preset="res_hair_lite", task="detect", iters=6,
-                        init_weights=str(tmp_path / "aio.safetensors"), patch_size=32))
+                        init_weights=str(tmp_path / "aio.safetensors"), patch_size=24))
     assert result.stopped == "finished"
     sd, meta = read_checkpoint(result.final_weights)
     assert meta["kind"] == "detector" and meta["preset"] == "res_hair_lite"

@@ -162,6 +162,12 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         seed: base seed (>= 0); items are a function of (seed, epoch, index).
         length: items per epoch; ``None`` = one per image. Item ``i`` uses image ``i % len(images)``.
         sr_as_same_size: upsample SR inputs back to the target size (the degradation head's data).
+        degrade_margin: degrade a region this many (target) pixels larger on every side and keep its centre, so
+            no patch shows where a synthetic degradation met the crop's border (a reflect-padded blur or rain
+            kernel, a haze depth ramp squeezed into one patch). A photo degraded whole has no such borders,
+            and a detector trained on patches with them learns the borders instead of the degradation. A
+            multiple of 24 keeps JPEG's 8x8 blocks and the x2/x3/x4 sampling grids in the phase they have in a
+            whole photo read in crops at 24-pixel offsets (``irtool.detect``).
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -179,6 +185,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         length: int | None = None,
         sr_as_same_size: bool = False,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        degrade_margin: int = 0,
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -193,6 +200,13 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
                 raise UsageError(
                     f"patch_size={patch_size} must be a multiple of {multiple} for the SR tasks in {self.mixture}"
                 )
+        if not isinstance(degrade_margin, int) or degrade_margin < 0:
+            raise UsageError(f"degrade_margin must be an integer >= 0, got {degrade_margin!r}")
+        # The margin is cut from the target and, divided by the scale, from an SR input: it must divide evenly.
+        margin_multiple = math.lcm(self.scale, *self.mixture.sr_scales) if self.sr_as_same_size else self.scale
+        if degrade_margin % margin_multiple:
+            raise UsageError(f"degrade_margin={degrade_margin} must be a multiple of {margin_multiple} here")
+        self.degrade_margin = degrade_margin
         self.augment = bool(augment)
         self.seed = _check_seed(seed)
         paths = list_images(self.folder)
@@ -210,15 +224,21 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         rng = _item_rng(self.seed, _STREAM_DEGRADED, epoch, index)
         task = self.mixture.draw(rng)
         target_size = self.patch_size * self.scale
-        image = pad_to_at_least(self.images.load(index % len(self.images)), height=target_size, width=target_size)
-        top = int(rng.integers(0, image.shape[0] - target_size + 1))
-        left = int(rng.integers(0, image.shape[1] - target_size + 1))
-        crop = image[top : top + target_size, left : left + target_size]
+        margin = self.degrade_margin
+        region = target_size + 2 * margin
+        image = pad_to_at_least(self.images.load(index % len(self.images)), height=region, width=region)
+        top = int(rng.integers(0, image.shape[0] - region + 1))
+        left = int(rng.integers(0, image.shape[1] - region + 1))
+        crop = image[top : top + region, left : left + region]
         if self.augment:
             flip, quarter_turns = random_dihedral(rng)
             (crop,) = augment_pair(crop, flip=flip, quarter_turns=quarter_turns)
         gt = _to_float(crop)
         lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size)
+        if margin:
+            lq_margin = margin * lq.shape[0] // region
+            lq = lq[lq_margin : lq_margin + self.patch_size, lq_margin : lq_margin + self.patch_size]
+            gt = gt[margin : margin + target_size, margin : margin + target_size]
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": task, "kind": kind, "severity": severity}
 
 

@@ -234,7 +234,7 @@ class Trainer:
         else:
             train = data.DegradedFolderDataset(
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
-                seed=cfg.seed, sr_as_same_size=scale == 1,
+                seed=cfg.seed, sr_as_same_size=scale == 1, degrade_margin=cfg.degrade_margin,
             )
         val = None
         if cfg.val:
@@ -243,6 +243,8 @@ class Trainer:
             val = data.ValidationSet(
                 cfg.val, lq_folder=cfg.val_lq or None, task_mix=label, scale=scale, seed=cfg.seed + 1,
                 crop_size=cfg.val_crop, max_images=cfg.val_max_images, sr_as_same_size=scale == 1,
+                # A detector is validated on every type for every photo: one type per photo is too few samples.
+                all_tasks=self.detect and not paired,
             )
         return train, val
 
