@@ -118,9 +118,15 @@ class OutOfMemoryAbove(ConvNet):
         return super().forward(x)
 
 
-def whole(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
+def whole(model: nn.Module, image: torch.Tensor, *, multiple: int = 1) -> torch.Tensor:
+    """The model on the whole image, mirror-padded to ``multiple`` first as every zoo model does."""
+    from irtool.models.layers import pad_to_multiple
+
+    padded, h, w = pad_to_multiple(image.unsqueeze(0), multiple=multiple)
     with torch.inference_mode():
-        return model(image.unsqueeze(0))[0].clamp(0, 1)
+        out = model(padded)[0]
+    scale = out.shape[-1] // padded.shape[-1]
+    return out[:, :h * scale, :w * scale].clamp(0, 1)
 
 
 # --------------------------------------------------------------------------- tiling geometry
@@ -224,7 +230,27 @@ def test_auto_tile_follows_memory_estimate() -> None:
     out = engine.run(image)
     assert engine.last_run is not None and engine.last_run.tile == engine.min_tile == 64
     assert {shape[-2:] for shape in model.seen_shapes} == {(64, 64)}
-    assert torch.allclose(out, whole(model, image), atol=1e-5)
+    assert torch.allclose(out, whole(model, image, multiple=16), atol=1e-5)
+
+
+def test_every_tile_starts_on_the_size_multiple() -> None:
+    # JPEG's 8x8 blocks must sit in every tile where they sit in the image: the last row and column of tiles too.
+    starts: list[tuple[int, int]] = []
+
+    class Recorder(ConvNet):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for tile in x:  # each tile's top-left pixel value encodes its position (see the image below)
+                starts.append((int(round(float(tile[0, 0, 0]) * 1000)), int(round(float(tile[1, 0, 0]) * 1000))))
+            return super().forward(x)
+
+    model = Recorder()
+    height, width = 150, 203
+    ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    image = torch.stack([ys / 1000, xs / 1000, torch.zeros(height, width)]).float()
+    out = InferenceEngine(model, make_preset(model, size_multiple=8), device="cpu", tile=64, overlap=16).run(image)
+    assert out.shape == image.shape
+    assert len(starts) > 4 and all(y % 8 == 0 and x % 8 == 0 for y, x in starts)
+    assert max(y for y, _ in starts) + 64 >= height and max(x for _, x in starts) + 64 >= width
 
 
 def test_progress_reports_every_tile() -> None:

@@ -335,6 +335,16 @@ class InferenceEngine:
         _, height, width = image.shape
         scale = self.preset.scale
         side = tile if tile is not None else max(height, width)
+        if side < max(height, width):
+            # Mirror-pad bottom/right to the model's size multiple, so every tile (the last ones too) starts on
+            # that grid: JPEG's 8x8 blocks and an SR input's sampling grid then sit in each tile where they sit
+            # in the whole image, as in training.
+            pad_h, pad_w = -height % self._multiple, -width % self._multiple
+            if pad_h or pad_w:
+                mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+                padded = F.pad(image[None], (0, pad_w, 0, pad_h), mode=mode)[0]
+                out, total = self._run_tiles(padded, giv, tile, progress)
+                return out[:, :height * scale, :width * scale], total
         rows = plan_axis(height, tile=side, overlap=self.overlap, multiple=self._multiple)
         cols = plan_axis(width, tile=side, overlap=self.overlap, multiple=self._multiple)
         row_windows = axis_windows(rows, scale=scale)
