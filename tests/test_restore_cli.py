@@ -166,6 +166,16 @@ def test_folder_tree_is_mirrored_with_any_file_name(tmp_path):
     assert a.exists() and b.exists()
 
 
+def test_end_of_run_table_names_files_below_the_folder_they_share(tmp_path):
+    _save(tmp_path / "in" / "sub" / "deep.png", "RGB")
+    _save(tmp_path / "in" / "top.png", "RGB")
+    result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "aio"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "ok" in line and ".png" in line]
+    assert [row.split()[1] for row in rows] == [os.path.join("sub", "deep.png"), "top.png"]
+
+
 def test_bad_files_are_reported_and_the_batch_goes_on(tmp_path):
     good = [_save(tmp_path / "in" / f"{i}.png", "RGB", seed=i) for i in range(3)]
     (tmp_path / "in" / "empty.png").write_bytes(b"")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -39,7 +40,6 @@ def restore(
 def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, device, precision, tile, overlap, fmt,
          quality, overwrite, shard, json_report, quiet) -> None:
     import json
-    import os
     import time
 
     from rich.console import Console
@@ -94,11 +94,12 @@ def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, devic
         table = Table(title=f"irtool restore: {len(summary.records)} of {len(jobs)} files")
         for col in ("file", "detection", "model", "time", "status"):
             table.add_column(col)
-        for rec in summary.records:
+        names = _short_names([rec.input for rec in summary.records])
+        for rec, name in zip(summary.records, names):
             det = rec.detected
             detection = f"{det.type} {det.severity:.2f} ({det.confidence:.0%})" if det else ""
             status = {"ok": "[green]ok[/]", "skipped": "[yellow]skipped[/]", "error": "[red]error[/]"}[rec.status]
-            table.add_row(os.path.relpath(rec.input), detection, rec.model or "", f"{rec.seconds:.2f}s", status)
+            table.add_row(name, detection, rec.model or "", f"{rec.seconds:.2f}s", status)
         console.print(table)
         c = summary.counts
         console.print(f"{c['ok']} ok, {c['skipped']} skipped, {c['error']} failed -> {output}")
@@ -114,3 +115,15 @@ def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, devic
         raise typer.Exit(130)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _short_names(inputs: list[str]) -> list[str]:
+    """Input paths relative to the folder they share, so a narrow table keeps the part that differs."""
+    if not inputs:
+        return []
+    folders = [os.path.dirname(os.path.abspath(p)) for p in inputs]
+    try:
+        common = os.path.commonpath(folders)
+    except ValueError:  # different drives (Windows)
+        return [os.path.relpath(p) for p in inputs]
+    return [os.path.relpath(os.path.abspath(p), common) for p in inputs]
