@@ -221,6 +221,17 @@ def test_degrade_margin_hides_the_blur_kernels_border(tmp_path: Path, margin: in
         assert worst > 4 / 255
 
 
+@pytest.mark.parametrize("quantize", [False, True])
+def test_quantize_lq_puts_synthetic_inputs_on_8_bit_levels(photos: Path, quantize: bool) -> None:
+    # Blur leaves values between the 8-bit levels; a stored photo never has them, and a detector trained on
+    # them learns "off the levels" instead of "blurred". Validation items follow the same switch.
+    ds = DegradedFolderDataset(photos, task_mix="deblur", patch_size=24, length=4, seed=3, quantize_lq=quantize)
+    val = ValidationSet(photos, task_mix="deblur", crop_size=32, quantize_lq=quantize)
+    for lq in [it["lq"] for it in _items(ds)] + [val[i]["lq"] for i in range(len(val))]:
+        off_level = float((lq * 255 - (lq * 255).round()).abs().max())
+        assert (off_level < 1e-3) == quantize, off_level
+
+
 def test_degrade_margin_must_keep_sr_grids_whole(photos: Path) -> None:
     with pytest.raises(UsageError, match="multiple of 12"):
         DegradedFolderDataset(photos, task_mix="sr3:1,sr4:1", patch_size=48, sr_as_same_size=True, degrade_margin=8)

@@ -168,6 +168,10 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             and a detector trained on patches with them learns the borders instead of the degradation. A
             multiple of 24 keeps JPEG's 8x8 blocks and the x2/x3/x4 sampling grids in the phase they have in a
             whole photo read in crops at 24-pixel offsets (``irtool.detect``).
+        quantize_lq: round the degraded input to 8-bit levels, as every degraded photo a user has is stored.
+            Blur, rain, haze, low light and noise otherwise leave values between the levels that clean, JPEG
+            and enlarged low-resolution inputs never have, and a detector learns that instead of the
+            degradation (it then calls real 8-bit blurred photos clean or low-resolution).
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -186,6 +190,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         sr_as_same_size: bool = False,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         degrade_margin: int = 0,
+        quantize_lq: bool = False,
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -207,6 +212,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         if degrade_margin % margin_multiple:
             raise UsageError(f"degrade_margin={degrade_margin} must be a multiple of {margin_multiple} here")
         self.degrade_margin = degrade_margin
+        self.quantize_lq = bool(quantize_lq)
         self.augment = bool(augment)
         self.seed = _check_seed(seed)
         paths = list_images(self.folder)
@@ -239,6 +245,8 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             lq_margin = margin * lq.shape[0] // region
             lq = lq[lq_margin : lq_margin + self.patch_size, lq_margin : lq_margin + self.patch_size]
             gt = gt[margin : margin + target_size, margin : margin + target_size]
+        if self.quantize_lq:
+            lq = quantize_uint8(lq)
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": task, "kind": kind, "severity": severity}
 
 
@@ -400,6 +408,7 @@ class ValidationSet(Dataset):
         max_images: int = 0,
         all_tasks: bool = False,
         cache_in_memory: CacheMode = "auto",
+        quantize_lq: bool = False,
     ) -> None:
         super().__init__()
         self.seed = _check_seed(seed)
@@ -407,6 +416,7 @@ class ValidationSet(Dataset):
         if crop_size < 0 or max_images < 0:
             raise UsageError("crop_size and max_images must be >= 0 (0 = no limit)")
         self.crop_size = int(crop_size)
+        self.quantize_lq = bool(quantize_lq)  # synthetic inputs only: as DegradedFolderDataset's
         self.paired = lq_folder is not None
         self.entries: list[tuple[int, str]]
         if self.paired:
@@ -483,6 +493,8 @@ class ValidationSet(Dataset):
         gt = _to_float(modcrop(gt_img, multiple))
         rng = _item_rng(self.seed, _STREAM_VALIDATION, 0, index)
         lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size)
+        if self.quantize_lq:
+            lq = quantize_uint8(lq)
         return {
             "name": self.names[image_index],
             "lq": _to_tensor(lq),

@@ -65,6 +65,8 @@ class TrainConfig:
     #: Degrade a region this many pixels larger on every side and train on its centre (see
     #: ``DegradedFolderDataset``): 0 degrades the patch itself.
     degrade_margin: int = 0
+    #: Round synthetic inputs to 8-bit levels, as stored photos are (see ``DegradedFolderDataset``).
+    quantize_lq: bool = False
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -168,9 +170,10 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
                             patch_size=64 if sr else 128, batch_size=32, iters=500_000, grad_clip=0.0)
     if name == "lite" and task == "detect":
         # Fine-tunes a pretrained GIV path. Patches are cut from the middle of a degraded region 24 px larger
-        # on every side, as the detector meets them in a whole photo (96 px: a multiple of 8 and of x2/x3/x4).
+        # on every side, as the detector meets them in a whole photo (96 px: a multiple of 8 and of x2/x3/x4),
+        # and rounded to 8-bit levels like every photo it will read.
         return base.replace(lr=1e-3, betas=(0.9, 0.99), schedule="cosine", min_lr_ratio=0.02, warmup_iters=100,
-                            patch_size=96, degrade_margin=24, batch_size=16, iters=6000, grad_clip=1.0,
+                            patch_size=96, degrade_margin=24, quantize_lq=True, batch_size=16, iters=6000, grad_clip=1.0,
                             ema_decay=0.995,
                             val_every=250, ckpt_every=250, workers=1, val_max_images=40)
     if name == "lite":

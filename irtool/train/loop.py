@@ -235,6 +235,7 @@ class Trainer:
             train = data.DegradedFolderDataset(
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
                 seed=cfg.seed, sr_as_same_size=scale == 1, degrade_margin=cfg.degrade_margin,
+                quantize_lq=cfg.quantize_lq,
             )
         val = None
         if cfg.val:
@@ -244,7 +245,7 @@ class Trainer:
                 cfg.val, lq_folder=cfg.val_lq or None, task_mix=label, scale=scale, seed=cfg.seed + 1,
                 crop_size=cfg.val_crop, max_images=cfg.val_max_images, sr_as_same_size=scale == 1,
                 # A detector is validated on every type for every photo: one type per photo is too few samples.
-                all_tasks=self.detect and not paired,
+                all_tasks=self.detect and not paired, quantize_lq=cfg.quantize_lq,
             )
         return train, val
 
