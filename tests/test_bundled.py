@@ -31,6 +31,12 @@ def test_bundled_weights_match_their_sha256_and_load_strictly(entry):
         assert preset.name == entry.preset and sum(p.numel() for p in module.parameters()) == entry.params
 
 
+def test_bundled_weights_stay_within_the_20_mb_the_package_allows():
+    files = list((SAMPLES.parent / "weights").glob("*"))
+    assert sorted(f.name for f in files) == sorted(e.file for e in BUNDLED)  # nothing shipped unlisted
+    assert sum(f.stat().st_size for f in files) <= 20_000_000
+
+
 def test_samples_match_their_manifest():
     manifest = json.loads((SAMPLES / "SAMPLES.json").read_text())
     for name, info in manifest.items():
