@@ -151,8 +151,9 @@ class BatchRestorer:
         elif r.task:
             self._fixed = self.zoo.for_task(r.task)
 
-    def route(self, detection: Detection) -> LoadedModel | None:
-        """The zoo model for a detected degradation; None (copy the image) for a clean image or a "keep" route."""
+    def route_name(self, detection: Detection) -> str | None:
+        """The weights.toml entry a detected degradation goes to; None (copy the image) for a clean image or a
+        "keep" route."""
         from irtool.weights.catalog import KEEP_ROUTE
 
         if detection.type == "clean":
@@ -161,7 +162,12 @@ class BatchRestorer:
         name = routes.get(detection.type) or routes.get("fallback")
         if name is None:
             raise UsageError(f"weights.toml routes nothing for {detection.type!r} and has no fallback")
-        return None if name == KEEP_ROUTE else self.zoo.from_entry(name)
+        return None if name == KEEP_ROUTE else name
+
+    def route(self, detection: Detection) -> LoadedModel | None:
+        """The zoo model for a detected degradation (see :meth:`route_name`)."""
+        name = self.route_name(detection)
+        return None if name is None else self.zoo.from_entry(name)
 
     # ..................................................................... one image
     def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
@@ -221,8 +227,9 @@ class BatchRestorer:
             loaded = self._fixed
             if self.request.auto:
                 record.detected = self._detect(image.pixels)
-                if self.request.detect_only:
+                if self.request.detect_only:  # report the route --auto would take, load nothing
                     record.output = None
+                    record.model = self.route_name(record.detected) or "copy"
                     return record
                 loaded = self.route(record.detected)
                 if loaded is None:

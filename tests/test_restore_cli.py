@@ -238,8 +238,10 @@ def test_auto_routes_by_the_detection_and_detect_only_writes_nothing(tmp_path, z
                      str(report), "-q")
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    detections = {Path(r["input"]).name: r["detected"] for r in json.loads(report.read_text())["results"]}
+    detect_only = json.loads(report.read_text())["results"]
+    detections = {Path(r["input"]).name: r["detected"] for r in detect_only}
     assert all(d["type"] in DEGRADATION_TYPES and 0 <= d["confidence"] <= 1 for d in detections.values())
+    planned = {Path(r["input"]).name: r["model"] for r in detect_only}  # the route --auto would take
 
     report2 = tmp_path / "auto.json"
     result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--json", str(report2), "-q")
@@ -247,7 +249,7 @@ def test_auto_routes_by_the_detection_and_detect_only_writes_nothing(tmp_path, z
     for rec in json.loads(report2.read_text())["results"]:
         kind = rec["detected"]["type"]
         expected = "copy" if kind == "clean" else ("sr2" if kind == "low-resolution" else "aio")
-        assert rec["model"] == expected
+        assert rec["model"] == expected == planned[Path(rec["input"]).name]
         assert rec["detected"] == detections[Path(rec["input"]).name]
         assert Path(rec["output"]).is_file()
 
