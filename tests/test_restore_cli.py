@@ -267,8 +267,11 @@ def test_missing_weights_name_the_download_command(tmp_path, zoo, monkeypatch):
 
 
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
+    # Images large enough for many 32 px tiles each, so a busy machine cannot finish the batch between the test seeing
+    # the second output and the signal landing.
+    (tmp_path / "in").mkdir()
     for i in range(30):
-        _save(tmp_path / "in" / f"{i:02d}.png", "RGB", seed=i)
+        Image.fromarray((_photo(96, 128, seed=i) * 255).round().astype(np.uint8)).save(tmp_path / "in" / f"{i:02d}.png")
     out = tmp_path / "out"
     env = {**os.environ, "IRTOOL_WEIGHTS_TOML": str(zoo / "weights.toml")}
     cmd = [sys.executable, "-m", "irtool", "restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q",
