@@ -52,6 +52,13 @@ def test_loss_falls_and_the_run_folder_is_complete(photos, tmp_path):
     sd, meta = read_checkpoint(run / "final.safetensors")
     assert meta["preset"] == "restormer_lite" and sd
     assert len(list((run / "checkpoints").glob("iter_*.pt"))) <= cfg.keep_last
+    # A training checkpoint is a weights file like any other: safe loading, and its EMA weights (what validation
+    # measured and --export writes), not the raw ones.
+    last = sorted((run / "checkpoints").glob("iter_*.pt"))[-1]
+    raw = torch.load(last, map_location="cpu", weights_only=True)
+    weights, _ = read_checkpoint(last)
+    assert all(torch.equal(weights[k], raw["ema"][k]) for k in raw["ema"]) and weights.keys() == sd.keys()
+    assert not all(torch.equal(weights[k], raw["model"][k]) for k in raw["model"])
 
 
 def test_resume_gives_the_same_weights_as_a_straight_run(photos, tmp_path):

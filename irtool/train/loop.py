@@ -132,7 +132,12 @@ class EMA:
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # Tensors, numbers and tuples only, so ``torch.load(weights_only=True)`` reads a checkpoint whole (and
+    # ``irtool eval --weights runs/NAME/checkpoints/best.pt`` works); numpy's state tuple holds an ndarray.
+    algorithm, keys, pos, has_gauss, cached = np.random.get_state()
+    numpy_state = {"algorithm": str(algorithm), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+    state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -140,7 +145,11 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    numpy_state = state["numpy"]
+    if isinstance(numpy_state, dict):
+        numpy_state = (numpy_state["algorithm"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
+                       numpy_state["has_gauss"], numpy_state["cached_gaussian"])
+    np.random.set_state(numpy_state)  # a tuple in checkpoints written before 2026-11-22
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -289,7 +298,8 @@ class Trainer:
                 return
         if not p.is_file():
             raise UsageError(f"checkpoint to resume not found: {p}")
-        state = torch.load(p, map_location="cpu", weights_only=False)  # our own file: it holds RNG states
+        # Our own file; checkpoints from before 2026-11-22 hold numpy's RNG state as an object.
+        state = torch.load(p, map_location="cpu", weights_only=False)
         _unwrap(self.model).load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.ema.shadow = {k: v.to(self.device) for k, v in self.ema.shadow.items()}

@@ -21,8 +21,9 @@ from irtool.errors import UsageError
 
 from .hashing import sha256_file
 
-#: Wrapper keys, most preferred first (EMA weights are what BasicSR-style repos evaluate).
-_WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net")
+#: Wrapper keys, most preferred first: EMA weights are what BasicSR-style repos evaluate (``params_ema``) and
+#: what irtool's own training validates and exports (``ema`` in its checkpoints).
+_WRAPPER_KEYS = ("params_ema", "ema", "params", "state_dict", "model", "net")
 _PREFIXES = ("module.", "net.", "model.")
 
 
