@@ -122,12 +122,20 @@ def naive_attention(qkv: torch.Tensor, heads: int) -> torch.Tensor:
     return torch.cat(outs, -1)
 
 
-def test_attention_matches_a_naive_per_window_reference() -> None:
-    """L1 inside p x p windows, then L2 over the s x s positions spaced p apart inside each P x P region."""
+@pytest.mark.parametrize("path", ["cpu-inference-chunks", "fused-kernel-with-autograd"])
+def test_attention_matches_a_naive_per_window_reference(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """L1 inside p x p windows, then L2 over the s x s positions spaced p apart inside each P x P region.
+
+    Both code paths: the CPU inference one (chunks of 3 windows here, so the last chunk is partial) and the
+    fused-kernel one taken whenever autograd is recording (training, and every CUDA run).
+    """
+    import irtool.models.hi_ir as hi_ir
+
+    monkeypatch.setattr(hi_ir, "_CPU_ATTENTION_MAX_WINDOWS", 3)
     torch.manual_seed(0)
     p, s, dim, heads, side = 4, 2, 16, 2, 16
     attention = HiIRAttention(dim=dim, num_heads=heads, window_size=p, region_windows=s).eval()
-    x = torch.randn(1, side, side, dim)
+    x = torch.randn(1, side, side, dim, requires_grad=path == "fused-kernel-with-autograd")
     with torch.no_grad():
         expected = torch.empty(side, side, dim)
         qkv = attention.qkv_l1(x[0])
@@ -146,8 +154,10 @@ def test_attention_matches_a_naive_per_window_reference() -> None:
                         group = qkv[rows, cols].reshape(s * s, -1)
                         expected[rows, cols] = naive_attention(group, heads).view(s, s, dim)
         expected = attention.proj(expected)
+    with torch.set_grad_enabled(x.requires_grad):
         actual = attention(x)[0]
-    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
+    assert actual.requires_grad == x.requires_grad
+    torch.testing.assert_close(actual.detach(), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_invalid_configurations_raise_usage_errors() -> None:

@@ -106,14 +106,24 @@ class ConvBottleneck(nn.Module):
         return self.expand(self.act(y))
 
 
+#: CPU inference path: windows per batched matmul, so each chunk's attention matrices (2 MiB of float32) stay
+#: in cache. Measured on 2 cores over 65k tokens: 3-4x faster than the fused kernel for the lite presets'
+#: shapes (e.g. 64 tokens, 2 heads: 9.4 ms vs 35.2 ms).
+_CPU_ATTENTION_ELEMENTS = 2**19
+_CPU_ATTENTION_MAX_WINDOWS = 2048
+
+
 def _attend(qkv: Tensor, num_heads: int, qk_dim: int) -> Tensor:
     """Multi-head dot-product attention over dim 1 of ``qkv`` = ``[N, L, 2 qk_dim + v_dim]`` -> ``[N, L, v_dim]``.
 
-    The value heads are twice as wide as the query/key heads (v3). Each value head is run as two sub-heads
-    of query/key width that share their (duplicated) query and key: the same maths, but equal head widths
-    let :func:`~torch.nn.functional.scaled_dot_product_attention` use its fused CPU kernel instead of the
-    much slower reference path (measured 1.4-1.6x on the whole attention).
+    The value heads are twice as wide as the query/key heads (v3). On the CPU without autograd (inference) the
+    windows go through explicit batched matmuls in cache-sized chunks. Otherwise each value head runs as two
+    sub-heads of query/key width sharing their (duplicated) query and key: the same maths, but equal head
+    widths let :func:`~torch.nn.functional.scaled_dot_product_attention` use its fused kernel (memory-lean
+    backward on the CPU, flash kernels on CUDA) instead of the much slower reference path.
     """
+    if qkv.device.type == "cpu" and not (torch.is_grad_enabled() and qkv.requires_grad):
+        return _attend_chunked(qkv, num_heads, qk_dim)
     n, length, width = qkv.shape
     v_dim = width - 2 * qk_dim
     q, k, v = qkv.split([qk_dim, qk_dim, v_dim], -1)
@@ -121,6 +131,23 @@ def _attend(qkv: Tensor, num_heads: int, qk_dim: int) -> Tensor:
     q, k = (t.reshape(n, length, num_heads, -1).transpose(1, 2).repeat_interleave(ratio, dim=1) for t in (q, k))
     v = v.reshape(n, length, num_heads * ratio, -1).transpose(1, 2)
     return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, length, v_dim)
+
+
+def _attend_chunked(qkv: Tensor, num_heads: int, qk_dim: int) -> Tensor:
+    n, length, width = qkv.shape
+    v_dim = width - 2 * qk_dim
+    scale = (qk_dim // num_heads) ** -0.5
+    chunk = max(1, min(_CPU_ATTENTION_MAX_WINDOWS, _CPU_ATTENTION_ELEMENTS // (num_heads * length * length)))
+    out = qkv.new_empty(n, length, v_dim)
+    for start in range(0, n, chunk):
+        part = qkv[start:start + chunk]
+        m = part.shape[0]
+        q, k, v = (t.reshape(m, length, num_heads, -1).transpose(1, 2).reshape(m * num_heads, length, -1)
+                   for t in part.split([qk_dim, qk_dim, v_dim], -1))
+        weights = torch.bmm(q * scale, k.transpose(1, 2)).softmax(-1)
+        heads = torch.bmm(weights, v).view(m, num_heads, length, -1)
+        out[start:start + m] = heads.transpose(1, 2).reshape(m, length, v_dim)
+    return out
 
 
 class HiIRAttention(nn.Module):
