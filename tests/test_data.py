@@ -232,6 +232,27 @@ def test_quantize_lq_puts_synthetic_inputs_on_8_bit_levels(photos: Path, quantiz
         assert (off_level < 1e-3) == quantize, off_level
 
 
+@pytest.mark.parametrize(("downscale", "period"), [((1.0, 1.0), 16), ((0.5, 0.5), 8), ((0.25, 0.25), 4)])
+def test_downscale_shows_the_photo_at_a_smaller_scale(tmp_path: Path, downscale, period: int) -> None:
+    # Vertical stripes with a 16 px period: a patch shrunk by f from a region 1/f times larger shows period 16 f.
+    row = np.where(np.arange(256) % 16 < 8, 40, 220).astype(np.uint8)
+    _save(tmp_path / "stripes.png", np.stack([np.tile(row, (256, 1))] * 3, axis=-1))
+    ds = DegradedFolderDataset(tmp_path, task_mix="clean", patch_size=64, length=4, seed=0, augment=False,
+                               downscale=downscale)
+    for item in _items(ds):
+        assert item["lq"].shape == (3, 64, 64) and torch.equal(item["lq"], item["gt"])
+        values = item["gt"] * 255
+        assert float((values - values.round()).abs().max()) < 1e-3  # still on 8-bit levels, like a stored photo
+        spectrum = np.abs(np.fft.rfft(values[0].mean(0).numpy() - float(values.mean())))
+        assert 64 / int(spectrum.argmax()) == period
+
+
+@pytest.mark.parametrize("downscale", [(0.0, 1.0), (0.8, 0.5), (0.5, 1.5), (0.5,)])
+def test_downscale_range_is_checked(photos: Path, downscale) -> None:
+    with pytest.raises(UsageError, match="downscale"):
+        DegradedFolderDataset(photos, task_mix="clean", patch_size=24, downscale=downscale)
+
+
 def test_degrade_margin_must_keep_sr_grids_whole(photos: Path) -> None:
     with pytest.raises(UsageError, match="multiple of 12"):
         DegradedFolderDataset(photos, task_mix="sr3:1,sr4:1", patch_size=48, sr_as_same_size=True, degrade_margin=8)

@@ -39,10 +39,19 @@ def test_toml_then_overrides(tmp_path):
     assert load_config(config_file=saved) == cfg
 
 
+def test_detect_recipe_shows_photos_at_several_scales_and_the_key_round_trips(tmp_path):
+    cfg = load_config(preset="res_hair_lite", task="detect")
+    assert cfg.downscale == (0.5, 1.0) and cfg.quantize_lq
+    assert load_config(preset="res_hair_lite", task="denoise").downscale == (1.0, 1.0)
+    saved = tmp_path / "saved.toml"
+    saved.write_text(cfg.replace(downscale=(0.75, 1.0)).to_toml())
+    assert load_config(config_file=saved).downscale == (0.75, 1.0)
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [({"lr_typo": 1}, "unknown config key"), ({"task": "sharpen"}, "unknown task"), ({"iters": 0}, "positive"),
-     ({"loss": "l2"}, "loss must be")],
+     ({"loss": "l2"}, "loss must be"), ({"downscale": (0.5, 2.0)}, "downscale must")],
 )
 def test_bad_config_fails_before_any_work(overrides, message):
     with pytest.raises(UsageError, match=message):

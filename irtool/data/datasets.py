@@ -85,6 +85,17 @@ def _check_seed(seed: int) -> int:
     return seed
 
 
+def check_downscale_range(value: Sequence[float]) -> tuple[float, float]:
+    """``(low, high)`` with ``0 < low <= high <= 1``, as a tuple of floats."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise UsageError(f"downscale must be two numbers (low, high), got {value!r}") from None
+    if not 0.0 < low <= high <= 1.0:
+        raise UsageError(f"downscale must satisfy 0 < low <= high <= 1, got ({low}, {high})")
+    return low, high
+
+
 def _check_positive(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
@@ -172,6 +183,10 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             Blur, rain, haze, low light and noise otherwise leave values between the levels that clean, JPEG
             and enlarged low-resolution inputs never have, and a detector learns that instead of the
             degradation (it then calls real 8-bit blurred photos clean or low-resolution).
+        downscale: ``(low, high)``: each patch is first shrunk from a region ``1 / f`` times larger, ``f`` drawn
+            uniformly from the range (MATLAB bicubic with antialiasing, rounded to 8 bit like a stored photo).
+            More content scales from the same photos, so a detector learns the degradation rather than the
+            photos; ``(1, 1)`` (default) turns it off.
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -191,6 +206,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         degrade_margin: int = 0,
         quantize_lq: bool = False,
+        downscale: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -213,6 +229,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             raise UsageError(f"degrade_margin={degrade_margin} must be a multiple of {margin_multiple} here")
         self.degrade_margin = degrade_margin
         self.quantize_lq = bool(quantize_lq)
+        self.downscale = check_downscale_range(downscale)
         self.augment = bool(augment)
         self.seed = _check_seed(seed)
         paths = list_images(self.folder)
@@ -232,10 +249,16 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         target_size = self.patch_size * self.scale
         margin = self.degrade_margin
         region = target_size + 2 * margin
-        image = pad_to_at_least(self.images.load(index % len(self.images)), height=region, width=region)
-        top = int(rng.integers(0, image.shape[0] - region + 1))
-        left = int(rng.integers(0, image.shape[1] - region + 1))
-        crop = image[top : top + region, left : left + region]
+        low, high = self.downscale
+        # No extra draw when off, so existing seeds give the same patches.
+        factor = float(rng.uniform(low, high)) if low < 1.0 else 1.0
+        source = max(region, round(region / factor))
+        image = pad_to_at_least(self.images.load(index % len(self.images)), height=source, width=source)
+        top = int(rng.integers(0, image.shape[0] - source + 1))
+        left = int(rng.integers(0, image.shape[1] - source + 1))
+        crop = image[top : top + source, left : left + source]
+        if source != region:
+            crop = imresize(crop, output_shape=(region, region))
         if self.augment:
             flip, quarter_turns = random_dihedral(rng)
             (crop,) = augment_pair(crop, flip=flip, quarter_turns=quarter_turns)
