@@ -122,12 +122,11 @@ def naive_attention(qkv: torch.Tensor, heads: int) -> torch.Tensor:
     return torch.cat(outs, -1)
 
 
-@pytest.mark.parametrize("path", ["cpu-inference-chunks", "fused-kernel-with-autograd"])
+@pytest.mark.parametrize("path", ["inference", "training"])
 def test_attention_matches_a_naive_per_window_reference(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """L1 inside p x p windows, then L2 over the s x s positions spaced p apart inside each P x P region.
 
-    Both code paths: the CPU inference one (chunks of 3 windows here, so the last chunk is partial) and the
-    fused-kernel one taken whenever autograd is recording (training, and every CUDA run).
+    The CPU path runs windows in chunks (of 3 here, so the last chunk is partial), with and without autograd.
     """
     import irtool.models.hi_ir as hi_ir
 
@@ -135,7 +134,7 @@ def test_attention_matches_a_naive_per_window_reference(path: str, monkeypatch: 
     torch.manual_seed(0)
     p, s, dim, heads, side = 4, 2, 16, 2, 16
     attention = HiIRAttention(dim=dim, num_heads=heads, window_size=p, region_windows=s).eval()
-    x = torch.randn(1, side, side, dim, requires_grad=path == "fused-kernel-with-autograd")
+    x = torch.randn(1, side, side, dim, requires_grad=path == "training")
     with torch.no_grad():
         expected = torch.empty(side, side, dim)
         qkv = attention.qkv_l1(x[0])
@@ -158,6 +157,24 @@ def test_attention_matches_a_naive_per_window_reference(path: str, monkeypatch: 
         actual = attention(x)[0]
     assert actual.requires_grad == x.requires_grad
     torch.testing.assert_close(actual.detach(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_cpu_chunked_attention_equals_the_fused_kernel_path_with_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused-kernel path (GPUs) and the CPU path compute the same values and the same gradients."""
+    import irtool.models.hi_ir as hi_ir
+
+    monkeypatch.setattr(hi_ir, "_CPU_ATTENTION_MAX_WINDOWS", 5)
+    torch.manual_seed(0)
+    qkv = torch.randn(12, 16, 2 * 32, requires_grad=True)  # 12 windows of 16 tokens, qk 16 + v 32, 2 heads
+    upstream = torch.randn(12, 16, 32)
+    outputs, grads = [], []
+    for attend in (hi_ir._attend_fused, hi_ir._attend_chunked):
+        out = attend(qkv, 2, 16)
+        (grad,) = torch.autograd.grad(out, qkv, upstream)
+        outputs.append(out.detach())
+        grads.append(grad)
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6)
 
 
 def test_invalid_configurations_raise_usage_errors() -> None:
