@@ -117,6 +117,46 @@ def test_cli_train_exports_into_a_catalog(photos, tmp_path, monkeypatch):
     assert (tmp_path / "assets" / "my_denoiser.safetensors").is_file()
 
 
+def test_export_as_float16_halves_the_file_and_loads_back_into_the_float32_model(photos, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from irtool.cli import app
+    from irtool.models import build
+    from irtool.weights import catalog as catalog_module
+    from irtool.weights.catalog import load_catalog
+    from irtool.weights.checkpoints import load_into, read_checkpoint
+
+    cat = tmp_path / "weights.toml"
+    cat.write_text("# test catalog\n")
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
+    monkeypatch.setattr(catalog_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+    import irtool.train.export as export_module
+
+    monkeypatch.setattr(export_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+    args = ["train", "--preset", "restormer_lite", "--task", "denoise", "--data", str(photos / "train"), "--iters",
+            "2", "--batch-size", "1", "--patch-size", "32", "--workers", "0", "--out", str(tmp_path / "runs"),
+            "--name", "half", "--export", "half_denoiser", "--export-dtype", "float16", "-q"]
+    bad = CliRunner().invoke(app, [*args[:-3], "--export-dtype", "int8"])
+    assert bad.exit_code != 0 and "--export-dtype" in bad.output and not (tmp_path / "runs" / "half").exists()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    catalog_module._load_cached.cache_clear()
+    entry = load_catalog(cat).get("half_denoiser")
+    exported = tmp_path / "assets" / "half_denoiser.safetensors"
+    final = load_file(str(tmp_path / "runs" / "half" / "final.safetensors"))
+    half = load_file(str(exported))
+    assert "--export-dtype float16" in entry.training["command"] and entry.size == exported.stat().st_size
+    assert {t.dtype for t in half.values()} == {torch.float16}
+    assert exported.stat().st_size < 0.6 * (tmp_path / "runs" / "half" / "final.safetensors").stat().st_size
+    for key, value in final.items():
+        torch.testing.assert_close(half[key].float(), value, rtol=1e-3, atol=1e-4)
+    sd, meta = read_checkpoint(exported)
+    model = load_into(build("restormer_lite"), sd, source="half")
+    assert meta.get("preset") == "restormer_lite"
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
 def test_sigint_saves_a_checkpoint_and_the_run_resumes(photos, tmp_path):
     import signal
     import time

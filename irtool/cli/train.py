@@ -49,6 +49,7 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop (with a checkpoint) after this many seconds."),
     export: Optional[str] = typer.Option(None, "--export", help="Add/replace this weights.toml entry with the final weights."),
+    export_dtype: Optional[str] = typer.Option(None, "--export-dtype", help="float32 (default) or float16: half the size, loads back as float32."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""
@@ -58,6 +59,10 @@ def train(
     from irtool.errors import UsageError
     from irtool.train import load_config, train as run_training
 
+    from irtool.train.export import EXPORT_DTYPES
+
+    if export_dtype is not None and export_dtype not in EXPORT_DTYPES:
+        raise UsageError(f"--export-dtype must be one of {', '.join(EXPORT_DTYPES)}, not {export_dtype!r}")
     if preset is None and arch is not None:
         if arch not in ARCH_ALIASES:
             raise UsageError(f"unknown --arch {arch!r}; choose from {', '.join(ARCH_ALIASES)}")
@@ -96,5 +101,5 @@ def train(
         measured = {k: round(v, 4) for k, v in (result.history[-1] if result.history else {}).items() if k.startswith("val_")}
         catalog = export_run(name=export, weights_file=result.final_weights, cfg=cfg, tasks=tasks,
                              command=_command_line(given), measured=measured,
-                             kind="detector" if cfg.task == "detect" else "restorer")
+                             kind="detector" if cfg.task == "detect" else "restorer", dtype=export_dtype or "float32")
         console.print(f"exported {export} into {catalog}")

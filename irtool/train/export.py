@@ -12,10 +12,14 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
+from irtool.errors import UsageError
 from irtool.weights.catalog import ASSET_WEIGHTS_DIR, default_catalog_path, parse_catalog
 from irtool.weights.hashing import sha256_file
 
 from .config import TrainConfig
+
+#: How ``--export-dtype`` may store a run's weights.
+EXPORT_DTYPES = ("float32", "float16")
 
 
 def _value(v: Any) -> str:
@@ -71,16 +75,27 @@ def export_run(
     kind: str = "restorer",
     catalog_path: Path | None = None,
     description: str = "",
+    dtype: str = "float32",
 ) -> Path:
-    """Copy ``weights_file`` into the package and write its catalog entry; returns the catalog path."""
+    """Copy ``weights_file`` into the package and write its catalog entry; returns the catalog path.
+
+    ``dtype="float16"`` stores floating-point tensors at half precision (half the bytes of the package's 20 MB
+    budget); loading casts them back to the model's float32, so only the weights' rounding changes and the
+    metrics must be measured on the exported file.
+    """
     from irtool.models import parameter_count
 
+    if dtype not in EXPORT_DTYPES:
+        raise UsageError(f"export dtype must be one of {', '.join(EXPORT_DTYPES)}, not {dtype!r}")
     catalog_path = catalog_path or default_catalog_path()
     ASSET_WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     target = ASSET_WEIGHTS_DIR / f"{name}.safetensors"
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(weights_file, tmp)
-    os.replace(tmp, target)
+    if dtype == "float32":
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(weights_file, tmp)
+        os.replace(tmp, target)
+    else:
+        _write_half(weights_file, target)
     fields: dict[str, Any] = {
         "preset": cfg.preset,
         "kind": kind,
@@ -102,6 +117,26 @@ def export_run(
     tmp_cat.write_text(new_text, encoding="utf-8")
     os.replace(tmp_cat, catalog_path)
     return catalog_path
+
+
+def _write_half(source: Path, target: Path) -> None:
+    import torch
+    from safetensors import safe_open
+
+    from irtool.weights.checkpoints import save_safetensors
+
+    with safe_open(str(source), framework="pt") as fh:
+        metadata = fh.metadata() or {}
+        tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+    limit = torch.finfo(torch.float16).max
+    half = {}
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point():
+            if tensor.abs().max() > limit:
+                raise UsageError(f"{key} holds values beyond float16's range; export it as float32")
+            tensor = tensor.to(torch.float16)
+        half[key] = tensor
+    save_safetensors(half, target, metadata={**metadata, "stored_dtype": "float16"})
 
 
 def _detector_parameters(preset: str) -> int:
