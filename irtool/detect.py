@@ -5,10 +5,14 @@ head, ``irtool train --task detect``) names the degradation type and a severity 
 
 It reads the image at native resolution (a downscaled copy would average noise, JPEG blocks and blur
 away) as a grid of up to :data:`DETECT_MAX_CROPS` crops of :data:`DETECT_CROP` px spread evenly over the
-image, run as one batch, and classifies the mean of their GIVs. Crops close to the training patch size
-see the degradation as training did, the grid covers the whole photo (haze and low light are global,
+image, classifies each crop and averages their probabilities. Crops of the training patch size show the
+head GIVs like those it was trained on, the grid covers the whole photo (haze and low light are global,
 rain or blur may be local), and on the CPU a batch of small crops is several times faster than one
 whole-image pass of the same pixel count.
+
+``irtool eval --task detect --data runs/photos/val --model giv_detector_lite`` (the bundled detector, 360
+held-out samples, type / clean accuracy): 83.4% / 80% this way; 78.0% / 80% reading 16 crops of 256 px and
+classifying their mean GIV, as irtool did until commit 15efbf1.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ import torch
 
 from irtool.errors import UsageError
 
-#: Side of the native-resolution crops the detector reads (images smaller than this are read whole).
-DETECT_CROP = 256
-#: At most this many crops per image (a 4 x 4 grid): bounded cost for any photo size.
-DETECT_MAX_CROPS = 16
+#: Side of the native-resolution crops the detector reads (images smaller than this are read whole): the
+#: lite detect recipe's training patch size.
+DETECT_CROP = 96
+#: At most this many crops per image (an 8 x 8 grid): bounded cost for any photo size.
+DETECT_MAX_CROPS = 64
+#: Crops per forward pass.
+DETECT_BATCH = 16
 #: Crops start at multiples of this (from the image origin): JPEG's 8 x 8 blocks and the 2-, 3- and 4-pixel
 #: periods of an image enlarged x2/x3/x4 then fall where they fell in the training patches, which were
 #: degraded after cropping. The network's stride-8 encoder sees them in the same phase.
@@ -68,17 +75,21 @@ class Detector:
         from irtool.engine import grid_crops
 
         crops = grid_crops(image, self.crop, self.max_crops, align=DETECT_ALIGN)
-        givs = torch.cat([self.model.giv(batch.to(self.device)).float() for batch in crops.split(4)])
-        return self.classify(givs.mean(dim=0, keepdim=True))
+        givs = torch.cat([self.model.giv(batch.to(self.device)).float() for batch in crops.split(DETECT_BATCH)])
+        return self.classify(givs)
 
     @torch.inference_mode()
-    def classify(self, giv: torch.Tensor) -> Detection:
-        """The detection for a GIV ``[1, giv_dim]`` (the mean over crops in :meth:`detect`)."""
-        logits, severity = self.model.head(giv.to(self.device))
-        probs = torch.softmax(logits.float(), dim=-1)[0].cpu()
+    def classify(self, givs: torch.Tensor) -> Detection:
+        """One detection from the GIVs ``[N, giv_dim]`` of an image's crops: the type with the highest mean
+        probability, and the crops' severities weighted by their probability of that type."""
+        logits, severity = self.model.head(givs.to(self.device))
+        crop_probs = torch.softmax(logits.float(), dim=-1).cpu()
+        probs = crop_probs.mean(dim=0)
         idx = int(probs.argmax())
         kind = self.types[idx]
-        sev = 0.0 if kind == "clean" else float(severity.reshape(-1)[0].clamp(0, 1))
+        weights = crop_probs[:, idx]
+        severities = severity.float().reshape(-1).cpu().clamp(0, 1)
+        sev = 0.0 if kind == "clean" else float((weights * severities).sum() / weights.sum().clamp_min(1e-12))
         return Detection(kind, sev, float(probs[idx]), {t: float(p) for t, p in zip(self.types, probs)})
 
 

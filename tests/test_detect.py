@@ -39,3 +39,27 @@ def test_detector_names_one_type_per_image_and_treats_gray_as_rgb():
     assert found.type == "haze" and found.confidence > 0.99 and 0.0 <= found.severity <= 1.0
     assert abs(sum(found.probabilities.values()) - 1.0) < 1e-5
     assert detector.detect(gray.expand(3, -1, -1)) == found
+
+
+class _LogitsFromGIV(torch.nn.Module):
+    """A head that reads its type logits and severity straight from the GIV, so a test can choose them."""
+
+    num_types = len(DEGRADATION_TYPES)
+
+    def forward(self, giv: torch.Tensor):
+        return giv[:, : self.num_types], giv[:, self.num_types :]
+
+
+def test_one_decision_per_image_averages_the_crops_probabilities_not_their_logits():
+    model = build_giv_detector("res_hair_lite")
+    model.head = _LogitsFromGIV()
+    detector = Detector(model, device="cpu")
+    blur, noise, clean = (DEGRADATION_TYPES.index(t) for t in ("blur", "noise", "clean"))
+    givs = torch.zeros(2, len(DEGRADATION_TYPES) + 1)
+    givs[0, blur], givs[0, -1] = 20.0, 0.8  # a crop that is surely blurred, severity 0.8
+    givs[1, noise], givs[1, clean], givs[1, -1] = 30.0, 29.5, 0.2  # large logits, but only 62% sure of noise
+    found = detector.classify(givs)
+    # Mean logits would say noise (15 vs 10); the mean probability says blur (0.50 vs 0.31).
+    assert found.type == "blur" and found.confidence == pytest.approx(0.5, abs=1e-3)
+    assert found.severity == pytest.approx(0.8, abs=1e-3)  # weighted by each crop's probability of blur
+    assert abs(sum(found.probabilities.values()) - 1.0) < 1e-5

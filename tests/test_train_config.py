@@ -39,13 +39,12 @@ def test_toml_then_overrides(tmp_path):
     assert load_config(config_file=saved) == cfg
 
 
-def test_detect_recipe_shows_photos_at_several_scales_and_the_key_round_trips(tmp_path):
+def test_downscale_is_off_by_default_and_round_trips_through_a_config_file(tmp_path):
     cfg = load_config(preset="res_hair_lite", task="detect")
-    assert cfg.downscale == (0.5, 1.0) and cfg.quantize_lq
-    assert load_config(preset="res_hair_lite", task="denoise").downscale == (1.0, 1.0)
+    assert cfg.downscale == (1.0, 1.0) and cfg.quantize_lq
     saved = tmp_path / "saved.toml"
-    saved.write_text(cfg.replace(downscale=(0.75, 1.0)).to_toml())
-    assert load_config(config_file=saved).downscale == (0.75, 1.0)
+    saved.write_text(cfg.replace(downscale=(0.5, 1.0)).to_toml())
+    assert load_config(config_file=saved).downscale == (0.5, 1.0)
 
 
 @pytest.mark.parametrize(

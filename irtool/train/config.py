@@ -177,10 +177,9 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
     if name == "lite" and task == "detect":
         # Fine-tunes a pretrained GIV path. Patches are cut from the middle of a degraded region 24 px larger
         # on every side, as the detector meets them in a whole photo (96 px: a multiple of 8 and of x2/x3/x4),
-        # and rounded to 8-bit levels like every photo it will read. Shrinking patches from regions up to twice
-        # as large shows the 37 training photos at many scales (the first run without it overfitted them).
+        # and rounded to 8-bit levels like every photo it will read.
         return base.replace(lr=1e-3, betas=(0.9, 0.99), schedule="cosine", min_lr_ratio=0.02, warmup_iters=100,
-                            patch_size=96, degrade_margin=24, quantize_lq=True, downscale=(0.5, 1.0), batch_size=16, iters=6000, grad_clip=1.0,
+                            patch_size=96, degrade_margin=24, quantize_lq=True, batch_size=16, iters=6000, grad_clip=1.0,
                             ema_decay=0.995,
                             val_every=250, ckpt_every=250, workers=1, val_max_images=40)
     if name == "lite":

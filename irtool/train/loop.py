@@ -321,14 +321,19 @@ class Trainer:
         model.eval()
         scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "psnr_in": []}
         correct = []
+        if self.detect:
+            from irtool.detect import Detector
+
+            # Read each validation crop the way `irtool restore --auto` reads a photo: training-size crops.
+            detector = Detector(model, device=self.device, crop=self.cfg.patch_size)
         try:
             for i in range(self.dist.rank, len(val), self.dist.world_size):
                 item = val[i]
-                lq = item["lq"].unsqueeze(0).to(self.device)
                 if self.detect:
-                    logits, _sev = model(lq)
-                    correct.append(float(int(logits.argmax(1).item()) == int(item["kind"])))
+                    found = detector.detect(item["lq"])
+                    correct.append(float(detector.types.index(found.type) == int(item["kind"])))
                     continue
+                lq = item["lq"].unsqueeze(0).to(self.device)
                 out = model(lq).clamp(0, 1)[0].float().cpu().permute(1, 2, 0).numpy()
                 gt = item["gt"].permute(1, 2, 0).numpy()
                 border = self.preset.scale if self.preset.scale > 1 else 0
