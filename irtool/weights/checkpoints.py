@@ -86,6 +86,12 @@ def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, sourc
     return model
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_safetensors(state_dict: Mapping[str, torch.Tensor], path: str | Path, *, metadata: Mapping[str, str]) -> str:
     """Write atomically (temp file + rename) and return the file's sha256."""
     from safetensors.torch import save_file
@@ -97,6 +103,7 @@ def save_safetensors(state_dict: Mapping[str, torch.Tensor], path: str | Path, *
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={k: str(v) for k, v in metadata.items()})
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a weights file is an ordinary file
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
