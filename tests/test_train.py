@@ -91,49 +91,52 @@ def test_two_process_ddp_on_gloo_ends_with_identical_weights(photos, tmp_path):
     assert json.loads((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()[-1])["iter"] == 6
 
 
-def test_cli_train_exports_into_a_catalog(photos, tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from irtool.cli import app
+@pytest.fixture
+def scratch_catalog(tmp_path, monkeypatch):
+    """An empty weights.toml and asset folder under tmp_path, so --export never touches the package's own."""
+    import irtool.train.export as export_module
     from irtool.weights import catalog as catalog_module
-    from irtool.weights.catalog import load_catalog
 
     cat = tmp_path / "weights.toml"
     cat.write_text("# test catalog\n")
     monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
-    monkeypatch.setattr(catalog_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
-    import irtool.train.export as export_module
+    for module in (catalog_module, export_module):
+        monkeypatch.setattr(module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+    return cat
 
-    monkeypatch.setattr(export_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+
+def _exported_entry(cat, name):
+    from irtool.weights import catalog as catalog_module
+    from irtool.weights.catalog import load_catalog
+
+    catalog_module._load_cached.cache_clear()
+    return load_catalog(cat).get(name)
+
+
+def test_cli_train_exports_into_a_catalog(photos, tmp_path, scratch_catalog):
+    from typer.testing import CliRunner
+
+    from irtool.cli import app
+
     result = CliRunner().invoke(app, [
         "train", "--preset", "restormer_lite", "--task", "denoise", "--data", str(photos / "train"), "--val",
         str(photos / "val"), "--iters", "4", "--batch-size", "2", "--patch-size", "32", "--workers", "0",
         "--out", str(tmp_path / "runs"), "--name", "cli", "--export", "my_denoiser", "-q",
     ])
     assert result.exit_code == 0, result.output
-    catalog_module._load_cached.cache_clear()
-    entry = load_catalog(cat).get("my_denoiser")
+    entry = _exported_entry(scratch_catalog, "my_denoiser")
     assert entry.tasks == ("denoise",) and entry.sha256 and entry.training["command"].startswith("irtool train")
     assert (tmp_path / "assets" / "my_denoiser.safetensors").is_file()
 
 
-def test_export_as_float16_halves_the_file_and_loads_back_into_the_float32_model(photos, tmp_path, monkeypatch):
+def test_export_as_float16_halves_the_file_and_loads_back_into_the_float32_model(photos, tmp_path, scratch_catalog):
     from safetensors.torch import load_file
     from typer.testing import CliRunner
 
     from irtool.cli import app
     from irtool.models import build
-    from irtool.weights import catalog as catalog_module
-    from irtool.weights.catalog import load_catalog
     from irtool.weights.checkpoints import load_into, read_checkpoint
 
-    cat = tmp_path / "weights.toml"
-    cat.write_text("# test catalog\n")
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
-    monkeypatch.setattr(catalog_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
-    import irtool.train.export as export_module
-
-    monkeypatch.setattr(export_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
     args = ["train", "--preset", "restormer_lite", "--task", "denoise", "--data", str(photos / "train"), "--iters",
             "2", "--batch-size", "1", "--patch-size", "32", "--workers", "0", "--out", str(tmp_path / "runs"),
             "--name", "half", "--export", "half_denoiser", "--export-dtype", "float16", "-q"]
@@ -141,8 +144,7 @@ def test_export_as_float16_halves_the_file_and_loads_back_into_the_float32_model
     assert bad.exit_code != 0 and "--export-dtype" in bad.output and not (tmp_path / "runs" / "half").exists()
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    catalog_module._load_cached.cache_clear()
-    entry = load_catalog(cat).get("half_denoiser")
+    entry = _exported_entry(scratch_catalog, "half_denoiser")
     exported = tmp_path / "assets" / "half_denoiser.safetensors"
     final = load_file(str(tmp_path / "runs" / "half" / "final.safetensors"))
     half = load_file(str(exported))

@@ -58,7 +58,6 @@ def train(
 
     from irtool.errors import UsageError
     from irtool.train import load_config, train as run_training
-
     from irtool.train.export import EXPORT_DTYPES
 
     if export_dtype is not None and export_dtype not in EXPORT_DTYPES:
