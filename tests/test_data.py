@@ -342,3 +342,29 @@ def test_paired_validation_modcrops_target(tmp_path: Path) -> None:
     item = ValidationSet(tmp_path / "gt", lq_folder=tmp_path / "lq", scale=3)[0]
     assert item["gt"].shape == (3, 21, 27) and item["lq"].shape == (3, 7, 9)
     assert torch.equal(item["gt"], item["lq"].repeat_interleave(3, dim=1).repeat_interleave(3, dim=2))
+
+
+def test_unclipped_noise_leaves_benchmark_style_noise_on_a_share_of_samples(tmp_path: Path) -> None:
+    # Half black, half white: clipped noise stays in [0, 1]; benchmark-style noise goes past both ends.
+    half = np.zeros((96, 96, 3), np.uint8)
+    half[:, 48:] = 255
+    _save(tmp_path / "half.png", half)
+
+    def outside(unclipped: float, task: str = "denoise") -> list[bool]:
+        ds = DegradedFolderDataset(tmp_path, task_mix=task, patch_size=64, length=24, seed=1,
+                                   unclipped_noise=unclipped)
+        return [bool((it["lq"] < 0).any() or (it["lq"] > 1).any()) for it in _items(ds)]
+
+    assert not any(outside(0.0)) and all(outside(1.0))
+    assert 0 < sum(outside(0.5)) < 24
+    # Other tasks are untouched, and draw the same patches as without the option.
+    jpeg = [DegradedFolderDataset(tmp_path, task_mix="jpeg", patch_size=64, length=4, seed=1, unclipped_noise=u)
+            for u in (0.0, 1.0)]
+    assert all(torch.equal(a["lq"], b["lq"]) for a, b in zip(_items(jpeg[0]), _items(jpeg[1])))
+
+
+@pytest.mark.parametrize(("unclipped", "quantize"), [(-0.1, False), (1.5, False), (0.5, True)])
+def test_unclipped_noise_is_checked(photos: Path, unclipped: float, quantize: bool) -> None:
+    with pytest.raises(UsageError, match="unclipped_noise"):
+        DegradedFolderDataset(photos, task_mix="denoise", patch_size=24, unclipped_noise=unclipped,
+                              quantize_lq=quantize)

@@ -40,6 +40,7 @@ def train(
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     patch_size: Optional[int] = typer.Option(None, "--patch-size"),
     lr: Optional[float] = typer.Option(None, "--lr"),
+    unclipped_noise: Optional[float] = typer.Option(None, "--unclipped-noise", help="Fraction of noise samples left unclipped, as denoising benchmarks add noise (default 0: clipped, as in a photo)."),
     workers: Optional[int] = typer.Option(None, "--workers"),
     name: Optional[str] = typer.Option(None, "--name", help="Run name: outputs go to OUT/NAME."),
     out: Optional[str] = typer.Option(None, "--out", help="Runs folder (default runs/)."),
@@ -69,7 +70,7 @@ def train(
     cfg = load_config(
         preset=preset, task=task, recipe_name=recipe, config_file=config,
         overrides=dict(preset=preset, task=task, data=data, data_lq=data_lq, val=val, val_lq=val_lq, iters=iters,
-                       batch_size=batch_size, patch_size=patch_size, lr=lr, workers=workers, out=out, resume=resume,
+                       batch_size=batch_size, patch_size=patch_size, lr=lr, unclipped_noise=unclipped_noise, workers=workers, out=out, resume=resume,
                        init_weights=init_weights, device=device, seed=seed,
                        time_limit=time_limit, name=name or None),
     )

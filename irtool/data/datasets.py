@@ -52,7 +52,7 @@ from irtool.data.tasks import (
     task_kind,
     task_scale,
 )
-from irtool.degrade import degrade_for_task, imresize, modcrop, quantize_uint8
+from irtool.degrade import TASK_DEGRADATIONS, degrade_for_task, imresize, modcrop, quantize_uint8
 from irtool.errors import UsageError
 
 __all__ = ["DegradedFolderDataset", "PairedFolderDataset", "ValidationSet", "match_pairs"]
@@ -96,17 +96,31 @@ def check_downscale_range(value: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
+def check_unclipped_noise(value: float, *, quantize_lq: bool) -> float:
+    """A fraction in [0, 1]; 8-bit rounding would clip the noise again, so the two exclude each other."""
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"unclipped_noise must be a fraction in [0, 1], got {value}")
+    if value > 0 and quantize_lq:
+        raise UsageError("unclipped_noise needs quantize_lq off: rounding to 8-bit levels clips the noise")
+    return value
+
+
 def _check_positive(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
-def _degrade(gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: bool) -> tuple[np.ndarray, int, float]:
+def _degrade(gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: bool,
+             unclipped_noise: float = 0.0) -> tuple[np.ndarray, int, float]:
     """(lq, kind index, severity) for one clean float image."""
     if task == CLEAN_TASK:
         return gt.copy(), kind_index("clean"), 0.0
-    lq, info = degrade_for_task(gt, task, rng=rng)
+    # No extra draw unless used, so other tasks' (and existing seeds') patches stay the same.
+    noise = unclipped_noise > 0 and TASK_DEGRADATIONS[task] == "noise"
+    clip_noise = not (noise and rng.uniform() < unclipped_noise)
+    lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise)
     if same_size and lq.shape[:2] != gt.shape[:2]:
         # As a low-resolution photo looks once enlarged to the target size (bicubic, then saved as 8-bit).
         lq = quantize_uint8(imresize(lq, output_shape=gt.shape[:2]))
@@ -187,6 +201,10 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             uniformly from the range (MATLAB bicubic with antialiasing, rounded to 8 bit like a stored photo).
             More content scales from the same photos, so a detector learns the degradation rather than the
             photos; ``(1, 1)`` (default) turns it off.
+        unclipped_noise: fraction of noise samples left unclipped (values outside [0, 1]), as the SwinIR/Restormer
+            colour-denoising benchmarks add noise; the rest are clipped like a noisy photo on disk. A model
+            trained only on clipped noise reads every value near 0 or 1 as clipped and shifts it, which costs
+            PSNR on those benchmarks.
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -207,6 +225,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         degrade_margin: int = 0,
         quantize_lq: bool = False,
         downscale: tuple[float, float] = (1.0, 1.0),
+        unclipped_noise: float = 0.0,
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -230,6 +249,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         self.degrade_margin = degrade_margin
         self.quantize_lq = bool(quantize_lq)
         self.downscale = check_downscale_range(downscale)
+        self.unclipped_noise = check_unclipped_noise(unclipped_noise, quantize_lq=self.quantize_lq)
         self.augment = bool(augment)
         self.seed = _check_seed(seed)
         paths = list_images(self.folder)
@@ -263,7 +283,8 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             flip, quarter_turns = random_dihedral(rng)
             (crop,) = augment_pair(crop, flip=flip, quarter_turns=quarter_turns)
         gt = _to_float(crop)
-        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size)
+        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
+                                      unclipped_noise=self.unclipped_noise)
         if margin:
             lq_margin = margin * lq.shape[0] // region
             lq = lq[lq_margin : lq_margin + self.patch_size, lq_margin : lq_margin + self.patch_size]
@@ -515,7 +536,8 @@ class ValidationSet(Dataset):
         multiple = task_scale(task)
         gt = _to_float(modcrop(gt_img, multiple))
         rng = _item_rng(self.seed, _STREAM_VALIDATION, 0, index)
-        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size)
+        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
+                                      unclipped_noise=self.unclipped_noise)
         if self.quantize_lq:
             lq = quantize_uint8(lq)
         return {

@@ -4,7 +4,7 @@ physical parameters, plus the restoration-task -> degradation mapping used by da
 Severity ranges (severity 0 -> 1, linear):
 
 =================  ============================================================================================
-noise              sigma 5 -> 50 (0-255 scale), clipped to [0, 1]
+noise              sigma 5 -> 50 (0-255 scale), clipped to [0, 1] (unless ``clip_noise=False``)
 jpeg               quality 60 -> 10 (Pillow, 4:2:0)
 blur               Gaussian sigma 0.5 -> 4 px, or linear motion of length 3 -> 25 px at a random angle
                    (each with probability 1/2)
@@ -88,8 +88,12 @@ def degrade(
     severity: float | None = None,
     rng: np.random.Generator,
     scale: int | None = None,
+    clip_noise: bool = True,
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade a clean float image (HW/HWC in [0, 1]) and describe what was done.
+
+    ``clip_noise=False`` leaves ``"noise"`` values outside [0, 1], as the SwinIR/Restormer colour-denoising
+    benchmarks add it (a noisy photo on disk is clipped, the default); other kinds ignore it.
 
     ``scale`` is only for ``"low-resolution"`` (2, 3, 4, ...); the output is then smaller by that factor and
     the input's sides must be multiples of it. Every other kind keeps the shape. Returns a new float32 image.
@@ -107,7 +111,7 @@ def degrade(
     params: dict[str, ParamValue]
     if kind == "noise":
         sigma = _lerp(5.0, 50.0, severity)
-        out = synth.add_gaussian_noise(img, sigma=sigma, rng=rng, clip=True)
+        out = synth.add_gaussian_noise(img, sigma=sigma, rng=rng, clip=clip_noise)
         params = {"sigma": sigma}
     elif kind == "jpeg":
         quality = round(_lerp(60.0, 10.0, severity))
@@ -159,8 +163,10 @@ def degrade_for_task(
     *,
     rng: np.random.Generator,
     severity: float | None = None,
+    clip_noise: bool = True,
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade ``img`` as the restoration ``task`` expects its input (e.g. ``"sr4"`` -> x4 bicubic LR)."""
     if task not in TASK_DEGRADATIONS:
         raise UsageError(f"unknown task {task!r}; choose one of {', '.join(TASK_DEGRADATIONS)}")
-    return degrade(img, TASK_DEGRADATIONS[task], severity=severity, rng=rng, scale=TASK_SCALES.get(task))
+    return degrade(img, TASK_DEGRADATIONS[task], severity=severity, rng=rng, scale=TASK_SCALES.get(task),
+                   clip_noise=clip_noise)

@@ -70,6 +70,8 @@ class TrainConfig:
     #: Shrink each training patch from a region 1/f times larger, f uniform in (low, high) (see
     #: ``DegradedFolderDataset``); (1, 1) = off.
     downscale: tuple[float, float] = (1.0, 1.0)
+    #: Fraction of noise samples left unclipped, as denoising benchmarks add noise (see ``DegradedFolderDataset``).
+    unclipped_noise: float = 0.0
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -152,9 +154,10 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
             raise UsageError(f"{name} must be positive")
     if cfg.lr <= 0:
         raise UsageError("lr must be positive")
-    from irtool.data.datasets import check_downscale_range
+    from irtool.data.datasets import check_downscale_range, check_unclipped_noise
 
     check_downscale_range(cfg.downscale)
+    check_unclipped_noise(cfg.unclipped_noise, quantize_lq=cfg.quantize_lq)
     bad = [k for k in cfg.task_mix if k not in TRAIN_TASKS and k != "clean"]
     if bad:
         raise UsageError(f"unknown task(s) in task_mix: {bad}")

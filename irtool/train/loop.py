@@ -244,7 +244,7 @@ class Trainer:
             train = data.DegradedFolderDataset(
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
                 seed=cfg.seed, sr_as_same_size=scale == 1, degrade_margin=cfg.degrade_margin,
-                quantize_lq=cfg.quantize_lq, downscale=cfg.downscale,
+                quantize_lq=cfg.quantize_lq, downscale=cfg.downscale, unclipped_noise=cfg.unclipped_noise,
             )
         val = None
         if cfg.val:
