@@ -536,8 +536,7 @@ class ValidationSet(Dataset):
         multiple = task_scale(task)
         gt = _to_float(modcrop(gt_img, multiple))
         rng = _item_rng(self.seed, _STREAM_VALIDATION, 0, index)
-        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
-                                      unclipped_noise=self.unclipped_noise)
+        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size)
         if self.quantize_lq:
             lq = quantize_uint8(lq)
         return {
