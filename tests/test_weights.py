@@ -141,3 +141,18 @@ def test_export_block_replacement_keeps_the_rest_of_the_file():
     assert new.startswith("# header comment")
     appended = replace_block(new, "c", entry_block("c", {"preset": "p", "tasks": ["jpeg"], "file": "c.safetensors"}))
     assert parse_catalog(appended, path=Path("w.toml")).get("c").tasks == ("jpeg",)
+
+
+def test_models_shows_every_name_whole_on_an_80_column_terminal(monkeypatch):
+    # Names are what users type after --model / --preset: a table must never cut them.
+    from typer.testing import CliRunner
+
+    from irtool.cli import app
+    from irtool.models import preset_names
+
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for name in [*load_catalog().entries, *preset_names()]:
+        assert any(f" {name} " in line for line in lines), name

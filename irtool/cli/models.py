@@ -16,13 +16,20 @@ def models(
 
     console = Console()
     table = Table(title="Architecture presets")
-    for col in ("preset", "family", "params", "paper", "scale", "tasks", "description"):
-        table.add_column(col, justify="right" if col in {"params", "paper", "scale"} else "left")
+    # On a narrow terminal the family (the preset's prefix says it) and paper size give way to the description.
+    wide = console.width >= 120
+    columns = ("preset", "family", "params", "paper", "scale", "tasks", "description") if wide else (
+        "preset", "params", "scale", "tasks", "description")
+    for col in columns:
+        # Names are typed after --preset / --model: never cut them; the description wraps instead.
+        table.add_column(col, justify="right" if col in {"params", "paper", "scale"} else "left",
+                         no_wrap=col in {"preset", "params", "scale"})
     for name in preset_names():
         p = get_preset(name)
-        paper = f"{p.paper_params / 1e6:.2f}M" if p.paper_params else ""
-        table.add_row(name, p.family.__name__, f"{parameter_count(name) / 1e6:.2f}M", paper, f"x{p.scale}",
-                      ",".join(p.tasks), p.description)
+        cells = {"preset": name, "family": p.family.__name__, "params": f"{parameter_count(name) / 1e6:.2f}M",
+                 "paper": f"{p.paper_params / 1e6:.2f}M" if p.paper_params else "", "scale": f"x{p.scale}",
+                 "tasks": ", ".join(p.tasks), "description": p.description}
+        table.add_row(*(cells[col] for col in columns))
     console.print(table)
     if not weights:
         return
@@ -31,8 +38,8 @@ def models(
     catalog = load_catalog()
     wt = Table(title=f"Weights ({catalog.path})")
     for col in ("entry", "preset", "tasks", "source", "present"):
-        wt.add_column(col)
+        wt.add_column(col, no_wrap=col in {"entry", "preset"}, overflow="fold")
     for entry in catalog.entries.values():
         source = "bundled" if entry.bundled else f"hub: {entry.repo_id}"
-        wt.add_row(entry.name, entry.preset, ",".join(entry.tasks), source, "yes" if is_present(entry) else "no")
+        wt.add_row(entry.name, entry.preset, ", ".join(entry.tasks), source, "yes" if is_present(entry) else "no")
     console.print(wt)
