@@ -85,3 +85,20 @@ def test_readme_first_command_restores_the_samples(tmp_path):
     noisy = np.asarray(Image.open(SAMPLES / "noisy_ladybird.png"), dtype=np.float32)
     clean = np.asarray(Image.open(tmp_path / "noisy_ladybird.png"), dtype=np.float32)
     assert np.abs(np.diff(clean, axis=1)).mean() < 0.7 * np.abs(np.diff(noisy, axis=1)).mean()
+
+
+def test_restore_table_names_the_model_whole_on_an_80_column_terminal(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from irtool.cli import app
+
+    # A long file name squeezes the table; the model column must still say which specialist ran.
+    photo = tmp_path / "in" / "holiday_2026_camera_roll_IMG_20260814_183502_compressed_for_sharing.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes((SAMPLES / "jpeg_coffee.jpg").read_bytes())
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, ["restore", str(photo), "--auto", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert any("hi_ir_unet_lite_jpeg" in row for row in rows), result.output
+    assert "…" not in result.output  # long file names fold onto more lines instead

@@ -92,8 +92,9 @@ def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, devic
             interrupted = True
     if not quiet:
         table = Table(title=f"irtool restore: {len(summary.records)} of {len(jobs)} files")
+        # Model names must stay whole (which specialist ran is the point); long file names fold, never "…".
         for col in ("file", "detection", "model", "time", "status"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col in {"model", "time", "status"}, overflow="fold")
         names = _short_names([rec.input for rec in summary.records])
         for rec, name in zip(summary.records, names):
             det = rec.detected
