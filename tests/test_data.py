@@ -368,3 +368,14 @@ def test_unclipped_noise_is_checked(photos: Path, unclipped: float, quantize: bo
     with pytest.raises(UsageError, match="unclipped_noise"):
         DegradedFolderDataset(photos, task_mix="denoise", patch_size=24, unclipped_noise=unclipped,
                               quantize_lq=quantize)
+
+
+def test_hazy_patches_span_the_depth_they_span_in_the_photo(tmp_path: Path) -> None:
+    # A 48 px patch of a 512 px photo covers a tenth of its depth range, so haze barely varies across it
+    # (degraded alone, the patch went from haze-free to the thickest haze in 48 rows).
+    _save(tmp_path / "gray.png", np.full((512, 512, 3), 50, np.uint8))
+    ds = DegradedFolderDataset(tmp_path, task_mix="dehaze", patch_size=48, length=12, seed=0)
+    for item in _items(ds):
+        rows = item["lq"].mean(dim=(0, 2))
+        cols = item["lq"].mean(dim=(0, 1))
+        assert float(max(rows.max() - rows.min(), cols.max() - cols.min())) < 0.2

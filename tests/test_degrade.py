@@ -309,3 +309,21 @@ def test_every_restoration_task_has_a_degradation():
     from irtool.tasks import SINGLE_TASKS
 
     assert set(TASK_DEGRADATIONS) == set(SINGLE_TASKS)
+
+
+def test_haze_on_a_window_matches_the_same_rows_of_the_whole_photo_hazed():
+    # A training patch is a window of a photo: it must get the photo's depth there, not far-to-near in 64 rows.
+    from irtool.degrade import add_haze
+
+    gray = np.full((1024, 64, 3), 0.2, np.float32)
+    whole = add_haze(gray, beta=3.0, airlight=1.0, rng=np.random.default_rng(0))
+    window = add_haze(gray[256:320], beta=3.0, airlight=1.0, rng=np.random.default_rng(0), window=(256, 0, 1024, 64))
+    alone = add_haze(gray[256:320], beta=3.0, airlight=1.0, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(window, whole[256:320], atol=1e-6)
+
+    def spread(img: np.ndarray) -> float:
+        return float(np.ptp(img.mean(axis=(1, 2))))
+
+    assert spread(window) < 0.25 * spread(alone)
+    with pytest.raises(UsageError, match="window"):
+        add_haze(gray[:64], beta=1.0, rng=np.random.default_rng(0), window=(1000, 0, 1024, 64))

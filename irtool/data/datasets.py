@@ -113,14 +113,15 @@ def _check_positive(name: str, value: int) -> int:
 
 
 def _degrade(gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: bool,
-             unclipped_noise: float = 0.0) -> tuple[np.ndarray, int, float]:
-    """(lq, kind index, severity) for one clean float image."""
+             unclipped_noise: float = 0.0,
+             window: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, int, float]:
+    """(lq, kind index, severity) for one clean float image; ``window``: where it sits in its photo."""
     if task == CLEAN_TASK:
         return gt.copy(), kind_index("clean"), 0.0
     # No extra draw unless used, so other tasks' (and existing seeds') patches stay the same.
     noise = unclipped_noise > 0 and TASK_DEGRADATIONS[task] == "noise"
     clip_noise = not (noise and rng.uniform() < unclipped_noise)
-    lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise)
+    lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise, window=window)
     if same_size and lq.shape[:2] != gt.shape[:2]:
         # As a low-resolution photo looks once enlarged to the target size (bicubic, then saved as 8-bit).
         lq = quantize_uint8(imresize(lq, output_shape=gt.shape[:2]))
@@ -279,12 +280,19 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         crop = image[top : top + source, left : left + source]
         if source != region:
             crop = imresize(crop, output_shape=(region, region))
+        # Where the region sits in its photo (in the region's scale), so haze gives it the depth range it
+        # has in the whole photo rather than far-to-near squeezed into one patch.
+        k = region / source
+        window = (round(top * k), round(left * k), round(image.shape[0] * k), round(image.shape[1] * k))
         if self.augment:
             flip, quarter_turns = random_dihedral(rng)
             (crop,) = augment_pair(crop, flip=flip, quarter_turns=quarter_turns)
+            if quarter_turns % 2:  # the patch now lies across the photo: so does its window
+                window = (window[1], window[0], window[3], window[2])
+        window = (window[0], window[1], max(window[2], window[0] + region), max(window[3], window[1] + region))
         gt = _to_float(crop)
         lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
-                                      unclipped_noise=self.unclipped_noise)
+                                      unclipped_noise=self.unclipped_noise, window=window)
         if margin:
             lq_margin = margin * lq.shape[0] // region
             lq = lq[lq_margin : lq_margin + self.patch_size, lq_margin : lq_margin + self.patch_size]

@@ -89,11 +89,14 @@ def degrade(
     rng: np.random.Generator,
     scale: int | None = None,
     clip_noise: bool = True,
+    window: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade a clean float image (HW/HWC in [0, 1]) and describe what was done.
 
     ``clip_noise=False`` leaves ``"noise"`` values outside [0, 1], as the SwinIR/Restormer colour-denoising
     benchmarks add it (a noisy photo on disk is clipped, the default); other kinds ignore it.
+    ``window = (top, left, full_height, full_width)`` says the image is that window of a larger photo: haze then
+    takes the photo's depth there (``synth.add_haze``); other kinds ignore it.
 
     ``scale`` is only for ``"low-resolution"`` (2, 3, 4, ...); the output is then smaller by that factor and
     the input's sides must be multiples of it. Every other kind keeps the shape. Returns a new float32 image.
@@ -136,7 +139,7 @@ def degrade(
     elif kind == "haze":
         beta = _lerp(0.3, 3.0, severity)
         airlight = float(rng.uniform(0.7, 1.0))
-        out = synth.add_haze(img, beta=beta, airlight=airlight, rng=rng)
+        out = synth.add_haze(img, beta=beta, airlight=airlight, rng=rng, window=window)
         params = {"beta": beta, "airlight": airlight}
     elif kind == "low-light":
         gamma = _lerp(1.5, 3.5, severity)
@@ -164,9 +167,10 @@ def degrade_for_task(
     rng: np.random.Generator,
     severity: float | None = None,
     clip_noise: bool = True,
+    window: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade ``img`` as the restoration ``task`` expects its input (e.g. ``"sr4"`` -> x4 bicubic LR)."""
     if task not in TASK_DEGRADATIONS:
         raise UsageError(f"unknown task {task!r}; choose one of {', '.join(TASK_DEGRADATIONS)}")
     return degrade(img, TASK_DEGRADATIONS[task], severity=severity, rng=rng, scale=TASK_SCALES.get(task),
-                   clip_noise=clip_noise)
+                   clip_noise=clip_noise, window=window)

@@ -199,15 +199,23 @@ def add_rain(
 # --- haze ------------------------------------------------------------------------------------------------------
 
 
-def _depth_proxy(height: int, width: int, *, rng: np.random.Generator) -> np.ndarray:
+def _depth_proxy(height: int, width: int, *, rng: np.random.Generator,
+                 window: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """A plausible depth map in [0, 1]: far at the top (sky/horizon), near at the bottom, plus smooth variation.
 
     The smooth part is a 4x4 random grid enlarged with bicubic ``imresize``, so it has no high frequencies.
+    ``window = (top, left, full_height, full_width)``: the image is that window of a larger photo, and gets the
+    photo's depth there (a training patch then spans the small part of the depth range it would in a photo,
+    not all of it).
     """
-    rows = np.linspace(1.0, 0.0, height)[:, None] * np.ones((1, width))
+    top, left, full_h, full_w = window if window is not None else (0, 0, height, width)
+    if top < 0 or left < 0 or top + height > full_h or left + width > full_w:
+        raise UsageError(f"haze window {window} does not contain a {height}x{width} image")
+    rows = np.linspace(1.0, 0.0, full_h)[top : top + height, None] * np.ones((1, width))
     coarse = rng.random((4, 4))
-    smooth = imresize(coarse, output_shape=(height, width))
+    smooth = imresize(coarse, output_shape=(full_h, full_w))
     smooth = (smooth - smooth.min()) / max(float(smooth.max() - smooth.min()), 1e-12)
+    smooth = smooth[top : top + height, left : left + width]
     return np.clip(0.7 * rows + 0.3 * smooth, 0.0, 1.0)
 
 
@@ -217,17 +225,19 @@ def add_haze(
     beta: float,
     rng: np.random.Generator,
     airlight: float | tuple[float, float] = (0.7, 1.0),
+    window: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
     """Atmospheric scattering model ``I = J t + A (1 - t)``, ``t = exp(-beta d)`` (Koschmieder; as in RESIDE/SOTS).
 
     ``d`` is the depth proxy above, normalised to [0, 1], so ``beta`` is the optical thickness at the farthest
     point (beta 0.5 = light haze, 3 = thick fog). ``airlight`` A is gray, fixed or sampled from a range.
+    ``window``: the image is a window of a larger photo (see ``_depth_proxy``).
     """
     work = as_float_image(img)
     if beta < 0:
         raise UsageError(f"haze beta must be >= 0, got {beta}")
     a = _pick(airlight, rng, name="airlight")
-    depth = _depth_proxy(work.shape[0], work.shape[1], rng=rng)
+    depth = _depth_proxy(work.shape[0], work.shape[1], rng=rng, window=window)
     transmission = np.exp(-beta * depth)
     if work.ndim == 3:
         transmission = transmission[:, :, None]
