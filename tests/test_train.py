@@ -129,6 +129,32 @@ def test_cli_train_exports_into_a_catalog(photos, tmp_path, scratch_catalog):
     assert (tmp_path / "assets" / "my_denoiser.safetensors").is_file()
 
 
+def test_export_checkpoint_best_ships_the_best_validation_weights(photos, tmp_path, scratch_catalog):
+    from typer.testing import CliRunner
+
+    from irtool.cli import app
+    from irtool.weights.checkpoints import read_checkpoint
+
+    args = ["train", "--preset", "restormer_lite", "--task", "denoise", "--data", str(photos / "train"), "--val",
+            str(photos / "val"), "--iters", "6", "--batch-size", "1", "--patch-size", "32", "--workers", "0",
+            "--lr", "0.05", "--out", str(tmp_path / "runs"), "--name", "best", "--config", str(tmp_path / "c.toml"),
+            "--export", "best_denoiser", "--export-checkpoint", "best", "-q"]
+    (tmp_path / "c.toml").write_text("val_every = 2\nckpt_every = 2\n")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "best"
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    scored = [r for r in history if "val_psnr" in r]
+    top = max(scored, key=lambda r: r["val_psnr"])
+    entry = _exported_entry(scratch_catalog, "best_denoiser")
+    assert entry.measured["val_iteration"] == top["iter"] and entry.measured["val_psnr"] == round(top["val_psnr"], 4)
+    exported, _ = read_checkpoint(tmp_path / "assets" / "best_denoiser.safetensors")
+    best, _ = read_checkpoint(run / "checkpoints" / "best.pt")
+    assert all(torch.equal(exported[k], best[k]) for k in best)
+    bad = CliRunner().invoke(app, [*args[:-2], "latest", "-q"])
+    assert bad.exit_code != 0 and "--export-checkpoint" in bad.output
+
+
 def test_export_as_float16_halves_the_file_and_loads_back_into_the_float32_model(photos, tmp_path, scratch_catalog):
     from safetensors.torch import load_file
     from typer.testing import CliRunner

@@ -50,6 +50,7 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop (with a checkpoint) after this many seconds."),
     export: Optional[str] = typer.Option(None, "--export", help="Add/replace this weights.toml entry with the final weights."),
+    export_checkpoint: Optional[str] = typer.Option(None, "--export-checkpoint", help="final (default) or best: the weights of the best validation score."),
     export_dtype: Optional[str] = typer.Option(None, "--export-dtype", help="float32 (default) or float16: half the size, loads back as float32."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -61,6 +62,8 @@ def train(
     from irtool.train import load_config, train as run_training
     from irtool.train.export import EXPORT_DTYPES
 
+    if export_checkpoint not in (None, "final", "best"):
+        raise UsageError(f"--export-checkpoint must be final or best, not {export_checkpoint!r}")
     if export_dtype is not None and export_dtype not in EXPORT_DTYPES:
         raise UsageError(f"--export-dtype must be one of {', '.join(EXPORT_DTYPES)}, not {export_dtype!r}")
     if preset is None and arch is not None:
@@ -98,8 +101,18 @@ def train(
         from irtool.train.export import export_run
 
         tasks = (cfg.task,)
-        measured = {k: round(v, 4) for k, v in (result.history[-1] if result.history else {}).items() if k.startswith("val_")}
-        catalog = export_run(name=export, weights_file=result.final_weights, cfg=cfg, tasks=tasks,
+        weights_file, record = result.final_weights, (result.history[-1] if result.history else {})
+        if export_checkpoint == "best":
+            weights_file = result.run_dir / "best.safetensors"
+            if not weights_file.is_file():
+                raise UsageError("--export-checkpoint best needs a validation set (--val): this run has no best checkpoint")
+            scored = [r for r in result.history if any(k.startswith("val_") for k in r)]
+            key = "val_accuracy" if cfg.task == "detect" else "val_psnr"
+            record = max(scored, key=lambda r: r.get(key, float("-inf")))  # the first of equals, as training keeps
+        measured = {k: round(v, 4) for k, v in record.items() if k.startswith("val_")}
+        if export_checkpoint == "best":
+            measured["val_iteration"] = record["iter"]
+        catalog = export_run(name=export, weights_file=weights_file, cfg=cfg, tasks=tasks,
                              command=_command_line(given), measured=measured,
                              kind="detector" if cfg.task == "detect" else "restorer", dtype=export_dtype or "float32")
         console.print(f"exported {export} into {catalog}")

@@ -472,6 +472,15 @@ class Trainer:
         if self.detect:
             meta["hidden"] = str(_unwrap(self.model).head.trunk[1].out_features)
         save_safetensors(self.ema.state_dict(), path, metadata=meta)
+        best = self.ckpt_dir / "best.pt"
+        if best.is_file():
+            # The best validation score's EMA weights, for ``--export-checkpoint best``.
+            from irtool.weights.checkpoints import read_checkpoint
+
+            state = torch.load(best, map_location="cpu", weights_only=True)
+            weights, _ = read_checkpoint(best)
+            save_safetensors(weights, self.run_dir / "best.safetensors",
+                             metadata={**meta, "iterations": str(state["iteration"])})
         return path
 
 
