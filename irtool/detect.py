@@ -5,14 +5,13 @@ head, ``irtool train --task detect``) names the degradation type and a severity 
 
 It reads the image at native resolution (a downscaled copy would average noise, JPEG blocks and blur
 away) as a grid of up to :data:`DETECT_MAX_CROPS` crops of :data:`DETECT_CROP` px spread evenly over the
-image, classifies each crop and averages their probabilities. Crops of the training patch size show the
-head GIVs like those it was trained on, the grid covers the whole photo (haze and low light are global,
-rain or blur may be local), and on the CPU a batch of small crops is several times faster than one
-whole-image pass of the same pixel count.
+image and classifies each crop. Crops of the training patch size show the head GIVs like those it was
+trained on, the grid covers the whole photo (haze and low light are global, rain or blur may be local), and
+on the CPU a batch of small crops is several times faster than one whole-image pass of the same pixel count.
 
-``irtool eval --task detect --data runs/photos/val --model giv_detector_lite`` (the bundled detector, 360
-held-out samples, type / clean accuracy): 83.4% / 80% this way; 78.0% / 80% reading 16 crops of 256 px and
-classifying their mean GIV, as irtool did until commit 15efbf1.
+One decision per image: a detector with an :class:`~irtool.models.image_vote.ImageVote` (``irtool train --task
+detect --fit-vote``) decides from how the crops' probabilities are distributed plus an enlargement test; one
+without decides by the crops' mean probability. README "Detection" has the measured accuracy of both.
 """
 
 from __future__ import annotations
@@ -66,25 +65,53 @@ class Detector:
         self.types = DEGRADATION_TYPES
 
     @torch.inference_mode()
+    def summary(self, image: torch.Tensor) -> torch.Tensor:
+        """What the image-level vote reads (:func:`~irtool.models.image_vote.image_summary`), from the crops'
+        probabilities without any vote (``image``: CHW float in [0, 1], RGB or gray)."""
+        from irtool.models.image_vote import image_summary
+
+        image = self._rgb(image)
+        logits, _ = self._read_crops(image)
+        return image_summary(torch.softmax(logits.float(), dim=-1), image)
+
+    @torch.inference_mode()
     def detect(self, image: torch.Tensor) -> Detection:
         """``image``: CHW float in [0, 1], RGB (a gray image is repeated to three channels)."""
+        image = self._rgb(image)
+        logits, severity = self._read_crops(image)
+        return self._decide(logits, severity, image)
+
+    @staticmethod
+    def _rgb(image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 3:
             raise UsageError(f"expected a [C, H, W] image, got {tuple(image.shape)}")
-        if image.shape[0] == 1:
-            image = image.expand(3, -1, -1)
+        return image.expand(3, -1, -1) if image.shape[0] == 1 else image
+
+    def _read_crops(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         from irtool.engine import grid_crops
 
         crops = grid_crops(image, self.crop, self.max_crops, align=DETECT_ALIGN)
         givs = torch.cat([self.model.giv(batch.to(self.device)).float() for batch in crops.split(DETECT_BATCH)])
-        return self.classify(givs)
+        return self.model.head(givs)
 
     @torch.inference_mode()
-    def classify(self, givs: torch.Tensor) -> Detection:
-        """One detection from the GIVs ``[N, giv_dim]`` of an image's crops: the type with the highest mean
-        probability, and the crops' severities weighted by their probability of that type."""
+    def classify(self, givs: torch.Tensor, image: torch.Tensor | None = None) -> Detection:
+        """One detection from the GIVs ``[N, giv_dim]`` of an image's crops (and the image, which the vote also
+        reads; without it the crops' mean probabilities decide)."""
         logits, severity = self.model.head(givs.to(self.device))
+        return self._decide(logits, severity, None if image is None else self._rgb(image))
+
+    def _decide(self, logits: torch.Tensor, severity: torch.Tensor, image: torch.Tensor | None) -> Detection:
+        # The type: the model's image-level vote if it has one, else the crops' mean probabilities; the severity:
+        # the crops' severities weighted by their probability of that type.
+        from irtool.models.image_vote import image_summary
+
         crop_probs = torch.softmax(logits.float(), dim=-1).cpu()
-        probs = crop_probs.mean(dim=0)
+        vote = getattr(self.model, "vote", None)
+        if vote is not None and image is not None:
+            probs = vote.decide(image_summary(crop_probs, image)).cpu()
+        else:
+            probs = crop_probs.mean(dim=0)
         idx = int(probs.argmax())
         kind = self.types[idx]
         weights = crop_probs[:, idx]
@@ -95,17 +122,28 @@ class Detector:
 
 def load_detector(zoo, name: str | None = None) -> Detector:
     """The detector entry ``name`` (kind "detector"), by default the one weights.toml's ``detector = ...`` names."""
-    from irtool.models.giv_detector import build_giv_detector
     from irtool.weights import entry_path
-    from irtool.weights.checkpoints import load_into, read_checkpoint
 
     entry = zoo.detector_entry() if name is None else zoo.catalog.get(name)
     if entry.kind != "detector":
         raise UsageError(f"{entry.name!r} is a {entry.kind}, not a degradation detector")
-    sd, meta = read_checkpoint(entry_path(entry))
-    model = build_giv_detector(entry.preset, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd))
-    load_into(model, sd, source=entry.name)
+    model, _ = read_detector(entry_path(entry), entry.preset, source=entry.name)
     return Detector(model, device=zoo.settings.device, name=entry.name)
+
+
+def read_detector(path, preset: str, *, source: str | None = None):
+    """(a :class:`~irtool.models.giv_detector.GIVDetector` with the weights of ``path`` loaded strictly, the file's
+    metadata). The file's head size and, if it has one, its crop vote are taken from its tensors."""
+    from irtool.models.giv_detector import build_giv_detector
+    from irtool.weights.checkpoints import load_into, read_checkpoint
+
+    sd, meta = read_checkpoint(path)
+    if not any(k.startswith("head.") for k in sd):
+        raise UsageError(f"{source or path} holds no detector head (head.*): is it a restorer?")
+    model = build_giv_detector(preset, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd),
+                               vote="vote.linear.weight" in sd)
+    load_into(model, sd, source=source or str(path))
+    return model, dict(meta)
 
 
 def _infer_hidden(sd: Mapping[str, torch.Tensor]) -> int:

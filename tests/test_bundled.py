@@ -19,7 +19,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "irtool" / "assets" / "samples"
 BUNDLED = [e for e in load_catalog().entries.values() if e.bundled]
 MANIFEST = json.loads((SAMPLES / "SAMPLES.json").read_text())
 #: Samples the bundled detector is known to get wrong (README "Detection"); strict, so a fix shows up.
-DETECTOR_MISSES = {"lowres_dune.png": "the bundled detector calls this x2 bicubic enlargement blur (51%)"}
+DETECTOR_MISSES: dict[str, str] = {}  # lowres_dune.png (x2) was called blur until the detector's vote (commit after bdb7fc2)
 
 
 @pytest.mark.parametrize("entry", BUNDLED, ids=[e.name for e in BUNDLED])

@@ -327,3 +327,28 @@ def test_haze_on_a_window_matches_the_same_rows_of_the_whole_photo_hazed():
     assert spread(window) < 0.25 * spread(alone)
     with pytest.raises(UsageError, match="window"):
         add_haze(gray[:64], beta=1.0, rng=np.random.default_rng(0), window=(1000, 0, 1024, 64))
+
+
+def test_the_enlargement_test_names_the_factor_of_a_bicubic_enlargement_and_not_a_blur():
+    import torch
+    from skimage import data, filters
+
+    from irtool.degrade.enlargement import ENLARGEMENT_SCALES, enlargement_residuals
+
+    photo = data.astronaut().astype(np.float32) / 255  # ships with scikit-image: no download
+
+    def residuals(img):
+        return enlargement_residuals(torch.from_numpy(np.ascontiguousarray(quantize_uint8(img).transpose(2, 0, 1))))
+
+    assert residuals(photo).min() > 2.0  # a sharp photo keeps detail no enlargement has
+    enlarged = {}
+    for i, s in enumerate(ENLARGEMENT_SCALES):
+        side = photo.shape[0] // s * s
+        crop = photo[:side, :side]
+        enlarged[s] = found = residuals(imresize(imresize(crop, 1 / s), output_shape=crop.shape[:2]))
+        assert int(found.argmin()) == i and found[i] < 0.5, (s, found)  # its own factor: rounding noise only
+    for sigma in (1.0, 2.0):
+        found = residuals(filters.gaussian(photo, sigma=sigma, channel_axis=-1))
+        assert found[0] < found[1] < found[2], (sigma, found)  # a blur leaves less at every larger factor
+        # ... gradually: an x2 enlargement jumps from rounding noise at 2 to sharp-photo levels at 3.
+        assert enlarged[2][1] - enlarged[2][0] > found[1] - found[0] + 1.0, (sigma, found)

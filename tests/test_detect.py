@@ -63,3 +63,65 @@ def test_one_decision_per_image_averages_the_crops_probabilities_not_their_logit
     assert found.type == "blur" and found.confidence == pytest.approx(0.5, abs=1e-3)
     assert found.severity == pytest.approx(0.8, abs=1e-3)  # weighted by each crop's probability of blur
     assert abs(sum(found.probabilities.values()) - 1.0) < 1e-5
+
+
+def _crop_sets(count: int, *, clean: bool, seed: int) -> list[torch.Tensor]:
+    """Crop probabilities of synthetic images. A clean photo with a shallow depth of field: most crops look a
+    little blurred, a few are sharp. A blurred photo: every crop looks a little blurred, none is sharp."""
+    g = torch.Generator().manual_seed(seed)
+    blur, clean_i = DEGRADATION_TYPES.index("blur"), DEGRADATION_TYPES.index("clean")
+    sets = []
+    for _ in range(count):
+        n = 32
+        p_blur = 0.6 + 0.1 * torch.rand(n, generator=g)
+        if clean:
+            sharp = torch.randperm(n, generator=g)[: n // 5]
+            p_blur[sharp] = 0.05 * torch.rand(len(sharp), generator=g)
+        probs = torch.full((n, len(DEGRADATION_TYPES)), 0.0)
+        probs[:, blur] = p_blur * 0.98
+        probs[:, clean_i] = (1 - p_blur) * 0.98
+        probs += 0.02 / len(DEGRADATION_TYPES)
+        sets.append(probs)
+    return sets
+
+
+def test_a_fitted_vote_reads_how_the_crops_disagree_where_their_mean_cannot():
+    from irtool.models.image_vote import image_summary
+    from irtool.train.vote import fit_vote
+
+    image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))  # the same image for every sample
+
+    blur, clean = DEGRADATION_TYPES.index("blur"), DEGRADATION_TYPES.index("clean")
+    train = _crop_sets(30, clean=True, seed=0) + _crop_sets(30, clean=False, seed=1)
+    labels = torch.tensor([clean] * 30 + [blur] * 30)
+    vote = fit_vote(torch.stack([image_summary(p, image) for p in train]).double(), labels,
+                    num_types=len(DEGRADATION_TYPES), l2=1e-3)
+    test = _crop_sets(20, clean=True, seed=2) + _crop_sets(20, clean=False, seed=3)
+    truth = [clean] * 20 + [blur] * 20
+    mean_says = [int(p.mean(0).argmax()) for p in test]
+    vote_says = [int(vote.decide(image_summary(p, image)).argmax()) for p in test]
+    assert mean_says == [blur] * 40  # the plain mean calls every clean photo blurred
+    assert vote_says == truth
+
+
+def test_the_detector_decides_by_its_vote_and_files_load_with_or_without_one(tmp_path):
+    from irtool.detect import read_detector
+    from irtool.weights.checkpoints import save_safetensors
+
+    torch.manual_seed(0)
+    model = build_giv_detector("res_hair_lite", vote=True)
+    with torch.no_grad():
+        model.head.type_logits.bias[DEGRADATION_TYPES.index("haze")] = 50.0  # every crop: surely haze
+        model.vote.linear.weight.zero_()
+        model.vote.linear.bias.zero_()
+        model.vote.linear.bias[DEGRADATION_TYPES.index("rain")] = 10.0  # the vote overrules the crops
+    assert Detector(model, device="cpu").detect(torch.rand(3, 200, 260)).type == "rain"
+
+    save_safetensors(model.state_dict(), tmp_path / "voted.safetensors", metadata={"preset": "res_hair_lite"})
+    plain = {k: v for k, v in model.state_dict().items() if not k.startswith("vote.")}
+    save_safetensors(plain, tmp_path / "plain.safetensors", metadata={"preset": "res_hair_lite"})
+    voted, _ = read_detector(tmp_path / "voted.safetensors", "res_hair_lite")
+    unvoted, _ = read_detector(tmp_path / "plain.safetensors", "res_hair_lite")
+    image = torch.rand(3, 200, 260)
+    assert Detector(voted, device="cpu").detect(image).type == "rain"
+    assert unvoted.vote is None and Detector(unvoted, device="cpu").detect(image).type == "haze"

@@ -235,3 +235,45 @@ def test_detect_task_fine_tunes_a_detector_started_from_the_restorer(photos, tmp
     assert not any(k.startswith(("latent.", "decoder_level")) for k in sd)  # the decoder is not carried
     logits, severity = detector(torch.rand(2, 3, 40, 48))
     assert logits.shape == (2, 8) and severity.shape == (2, 1)
+
+
+def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratch_catalog):
+    from typer.testing import CliRunner
+
+    from irtool.cli import app
+    from irtool.detect import read_detector
+    from irtool.models.giv_detector import build_giv_detector
+    from irtool.weights.checkpoints import save_safetensors
+
+    folder = tmp_path / "five"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(5):  # cross-validation needs 5 photos
+        y, x = np.mgrid[0:96, 0:120]
+        img = 0.5 + 0.3 * np.stack([np.sin(x / (3 + i)), np.cos(y / (4 + i)), np.sin((x + y) / 7)], -1)
+        Image.fromarray((np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1) * 255).astype(np.uint8)).save(
+            folder / f"{i}.png")
+    torch.manual_seed(0)
+    network = build_giv_detector("res_hair_lite")
+    save_safetensors(network.state_dict(), tmp_path / "det.safetensors",
+                     metadata={"preset": "res_hair_lite", "kind": "detector"})
+    base = ["train", "--task", "detect", "--preset", "res_hair_lite", "--data", str(folder), "--workers", "0",
+            "--out", str(tmp_path / "runs"), "--name", "vote", "-q"]
+
+    missing = CliRunner().invoke(app, [*base, "--fit-vote"])
+    assert missing.exit_code != 0 and "--init-weights" in missing.output
+
+    result = CliRunner().invoke(app, [*base, "--fit-vote", "--init-weights", str(tmp_path / "det.safetensors"),
+                                      "--export", "my_detector"])
+    assert result.exit_code == 0, result.output
+    entry = _exported_entry(scratch_catalog, "my_detector")
+    assert entry.kind == "detector" and "--fit-vote" in entry.training["command"]
+    assert 0.0 <= entry.measured["cv_type_accuracy"] <= 1.0 and 0.0 <= entry.measured["cv_clean_accuracy"] <= 1.0
+    record = json.loads((tmp_path / "runs" / "vote" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["samples"] == 5 * (5 + 7 * 5) and record["photos"] == 5
+    saved = torch.load(tmp_path / "runs" / "vote" / "vote_samples.pt", weights_only=True)
+    assert saved["summaries"].shape == (200, 52) and saved["labels"].tolist().count(0) == 25
+    model, _ = read_detector(tmp_path / "assets" / "my_detector.safetensors", "res_hair_lite")
+    assert model.vote is not None and float(model.vote.summary_std.min()) > 0
+    for key, value in network.state_dict().items():  # the crop network is the one it was given
+        assert torch.equal(model.state_dict()[key], value), key

@@ -52,6 +52,7 @@ def train(
     export: Optional[str] = typer.Option(None, "--export", help="Add/replace this weights.toml entry with the final weights."),
     export_checkpoint: Optional[str] = typer.Option(None, "--export-checkpoint", help="final (default) or best: the weights of the best validation score."),
     export_dtype: Optional[str] = typer.Option(None, "--export-dtype", help="float32 (default) or float16: half the size, loads back as float32."),
+    fit_vote: bool = typer.Option(False, "--fit-vote", help="With --task detect: keep the --init-weights detector's network and fit its image-level vote on the crops' probabilities (on --data, cross-validated over its photos)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""
@@ -64,6 +65,8 @@ def train(
 
     if export_checkpoint not in (None, "final", "best"):
         raise UsageError(f"--export-checkpoint must be final or best, not {export_checkpoint!r}")
+    if fit_vote and export_checkpoint == "best":
+        raise UsageError("--fit-vote has no validation checkpoints: drop --export-checkpoint best")
     if export_dtype is not None and export_dtype not in EXPORT_DTYPES:
         raise UsageError(f"--export-dtype must be one of {', '.join(EXPORT_DTYPES)}, not {export_dtype!r}")
     if preset is None and arch is not None:
@@ -93,7 +96,13 @@ def train(
             bits += [f"{k[4:]} {v:.3f}" for k, v in rec.items() if k.startswith("val_")]
             bar.update(tid, completed=rec["iter"], status="  ".join(b for b in bits if b))
 
-        result = run_training(cfg, on_log=on_log)
+        if fit_vote:
+            from irtool.train.vote import fit_vote_run
+
+            bar.update(tid, description="fitting the vote (photos)")
+            result = fit_vote_run(cfg, progress=lambda done, total: bar.update(tid, completed=done, total=total))
+        else:
+            result = run_training(cfg, on_log=on_log)
     console.print(f"{result.stopped} at iteration {result.iteration}; run folder {result.run_dir}")
     if result.stopped == "interrupted":
         raise typer.Exit(130)
@@ -109,7 +118,7 @@ def train(
             scored = [r for r in result.history if any(k.startswith("val_") for k in r)]
             key = "val_accuracy" if cfg.task == "detect" else "val_psnr"
             record = max(scored, key=lambda r: r.get(key, float("-inf")))  # the first of equals, as training keeps
-        measured = {k: round(v, 4) for k, v in record.items() if k.startswith("val_")}
+        measured = {k: round(v, 4) for k, v in record.items() if k.startswith(("val_", "cv_"))}
         if export_checkpoint == "best":
             measured["val_iteration"] = record["iter"]
         catalog = export_run(name=export, weights_file=weights_file, cfg=cfg, tasks=tasks,

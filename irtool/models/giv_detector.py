@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from irtool.errors import UsageError
+from irtool.models.image_vote import ImageVote
 from irtool.models.giv_head import GIVHead, build_giv_head
 from irtool.models.layers import pad_to_multiple
 
@@ -32,7 +33,7 @@ GIV_PATH_MODULES = ("patch_embed", "encoder_level1", "down1_2", "encoder_level2"
 class GIVDetector(nn.Module):
     """``forward(images [B,3,H,W] in [0,1]) -> (type logits [B, T], severity [B, 1])``; ``giv(images)`` too."""
 
-    def __init__(self, *, restorer: str = "res_hair_lite", hidden: int = 64) -> None:
+    def __init__(self, *, restorer: str = "res_hair_lite", hidden: int = 64, vote: bool = False) -> None:
         super().__init__()
         from irtool.models import get_preset
 
@@ -48,6 +49,8 @@ class GIVDetector(nn.Module):
         for name in GIV_PATH_MODULES:
             setattr(self, name, getattr(full, name))
         self.head: GIVHead = build_giv_head(self.giv_dim, hidden=hidden)
+        # The image-level decision (fitted after the crop network; None: the mean of the crops' probabilities).
+        self.vote: ImageVote | None = ImageVote(self.head.num_types) if vote else None
 
     def giv(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -73,6 +76,7 @@ class GIVDetector(nn.Module):
         self.load_state_dict(own, strict=False)
 
 
-def build_giv_detector(restorer: str = "res_hair_lite", *, hidden: int = 64) -> GIVDetector:
-    """A :class:`GIVDetector` on the GIV path of the Res-HAIR preset ``restorer``."""
-    return GIVDetector(restorer=restorer, hidden=hidden)
+def build_giv_detector(restorer: str = "res_hair_lite", *, hidden: int = 64, vote: bool = False) -> GIVDetector:
+    """A :class:`GIVDetector` on the GIV path of the Res-HAIR preset ``restorer`` (with an :class:`ImageVote` if
+    ``vote``)."""
+    return GIVDetector(restorer=restorer, hidden=hidden, vote=vote)

@@ -102,7 +102,7 @@ def export_run(
         "tasks": list(tasks),
         "description": description or f"{cfg.preset} trained by irtool train ({cfg.task})",
         "license": "MIT",
-        "params": parameter_count(cfg.preset) if kind == "restorer" else _detector_parameters(cfg.preset),
+        "params": parameter_count(cfg.preset) if kind == "restorer" else _detector_parameters(cfg.preset, weights_file),
         "file": target.name,
         "sha256": sha256_file(target),
         "size": target.stat().st_size,
@@ -139,7 +139,11 @@ def _write_half(source: Path, target: Path) -> None:
     save_safetensors(half, target, metadata={**metadata, "stored_dtype": "float16"})
 
 
-def _detector_parameters(preset: str) -> int:
+def _detector_parameters(preset: str, weights_file: Path) -> int:
+    from safetensors import safe_open
+
     from irtool.models.giv_detector import build_giv_detector
 
-    return sum(p.numel() for p in build_giv_detector(preset).parameters())
+    with safe_open(str(weights_file), framework="pt") as fh:
+        vote = "vote.linear.weight" in fh.keys()
+    return sum(p.numel() for p in build_giv_detector(preset, vote=vote).parameters())

@@ -1,0 +1,194 @@
+"""``irtool train --task detect --fit-vote``: fit a trained detector's image-level vote (:class:`ImageVote`).
+
+The crop network stays as it is. Every training photo is shown whole and as random sub-windows, clean and with
+each degradation at random severities (made exactly as ``irtool eval --task detect`` makes its inputs); each is
+summarised as the vote reads it (crop probabilities and enlargement test,
+:func:`~irtool.models.image_vote.image_summary`) and a multinomial logistic regression is fitted on the summaries
+with LBFGS. Its L2 strength is chosen by cross-validation over
+*photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder is
+never read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from irtool.errors import UsageError
+
+__all__ = ["VoteSamples", "cross_validate", "fit_vote", "fit_vote_run", "vote_samples"]
+
+#: L2 strengths (on standardised summaries) and weights of the clean class in the loss, tried by
+#: cross-validation. Every type, clean included, has as many samples; weighting clean up trades type accuracy
+#: (light haze and blur called clean) for clean accuracy (clean landscapes called hazy), and both have a target.
+L2_CHOICES = (1e-3, 1e-2)
+CLEAN_WEIGHTS = (1.0, 2.0, 4.0, 8.0)
+CV_FOLDS = 5
+#: A random sub-window keeps at least this fraction of each side (and at least MIN_WINDOW px).
+MIN_WINDOW_FRACTION = 0.5
+MIN_WINDOW = 200
+
+
+@dataclass
+class VoteSamples:
+    summaries: torch.Tensor  # [S, F] float64
+    labels: torch.Tensor  # [S] type index
+    photos: list[str]  # [S] the training photo each sample came from
+
+
+def _window(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    height, width = image.shape[:2]
+    fh, fw = rng.uniform(MIN_WINDOW_FRACTION, 1.0, 2)
+    h, w = min(height, max(MIN_WINDOW, int(height * fh))), min(width, max(MIN_WINDOW, int(width * fw)))
+    top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+    return np.ascontiguousarray(image[top : top + h, left : left + w])
+
+
+def vote_samples(detector, folder: str | Path, *, clean_per_photo: int = 5, per_kind: int = 5, seed: int = 0,
+                 progress: Callable[[int, int], None] | None = None) -> VoteSamples:
+    """Vote summaries of the photos under ``folder``: per photo ``clean_per_photo`` clean samples (the whole photo,
+    then random windows) and ``per_kind`` per degradation kind (random windows, severity uniform in [0, 1])."""
+    from irtool.degrade import DEGRADATION_KINDS
+    from irtool.evaluate.benchmarks import folder_dataset
+    from irtool.evaluate.detection import detection_input
+    from irtool.evaluate.runner import read_uint8
+
+    dataset = folder_dataset(folder)
+    summaries, labels, photos = [], [], []
+    for done, sample in enumerate(dataset.samples):
+        clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
+        rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode("utf-8"))])
+        jobs = [("clean", 0.0)] * clean_per_photo
+        jobs += [(kind, float(rng.uniform(0.0, 1.0))) for kind in DEGRADATION_KINDS for _ in range(per_kind)]
+        for j, (kind, severity) in enumerate(jobs):
+            image = clean if j == 0 else _window(clean, rng)
+            pixels, _ = detection_input(image, kind, severity, rng=rng)
+            summaries.append(detector.summary(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))).double())
+            labels.append(detector.types.index(kind))
+            photos.append(sample.name)
+        if progress is not None:
+            progress(done + 1, len(dataset.samples))
+    return VoteSamples(torch.stack(summaries), torch.tensor(labels), photos)
+
+
+def fit_vote(summaries: torch.Tensor, labels: torch.Tensor, *, num_types: int, l2: float, clean_weight: float = 1.0):
+    """An :class:`ImageVote` fitted by L2-regularised multinomial logistic regression (full batch, LBFGS), the
+    clean class (index 0) weighted ``clean_weight`` in the loss."""
+    from irtool.models.image_vote import ImageVote
+
+    x = summaries.double()
+    mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+    z = (x - mean) / std
+    linear = torch.nn.Linear(x.shape[1], num_types).double()
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)  # a convex problem: start at the origin, deterministic
+    optimizer = torch.optim.LBFGS(linear.parameters(), max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+    class_weights = torch.ones(num_types, dtype=torch.float64)
+    class_weights[0] = clean_weight
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (torch.nn.functional.cross_entropy(linear(z), labels, weight=class_weights)
+                + l2 * linear.weight.square().sum())
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    vote = ImageVote(num_types)
+    with torch.no_grad():
+        vote.summary_mean.copy_(mean.float())
+        vote.summary_std.copy_(std.float())
+        vote.linear.weight.copy_(linear.weight.float())
+        vote.linear.bias.copy_(linear.bias.float())
+    return vote
+
+
+def _accuracies(labels: torch.Tensor, predicted: torch.Tensor) -> dict[str, float]:
+    clean = labels == 0
+    recalls = [float((predicted[labels == k] == k).double().mean()) for k in labels.unique().tolist()]
+    return {"type_accuracy": float((predicted[~clean] == labels[~clean]).double().mean()),
+            "clean_accuracy": float((predicted[clean] == 0).double().mean()),
+            "worst_class_accuracy": min(recalls)}
+
+
+def cross_validate(samples: VoteSamples, *, num_types: int, l2: float, clean_weight: float = 1.0,
+                   folds: int = CV_FOLDS) -> dict[str, float]:
+    """Accuracies of a vote fitted without each fold of photos, on that fold (folds: photos in sorted order,
+    dealt round-robin)."""
+    names = sorted(set(samples.photos))
+    if len(names) < folds:
+        raise UsageError(f"--fit-vote cross-validates over photos: needs at least {folds} training photos, "
+                         f"found {len(names)}")
+    fold_of = {name: i % folds for i, name in enumerate(names)}
+    fold = torch.tensor([fold_of[p] for p in samples.photos])
+    predicted = torch.empty_like(samples.labels)
+    for k in range(folds):
+        held = fold == k
+        vote = fit_vote(samples.summaries[~held], samples.labels[~held], num_types=num_types, l2=l2,
+                        clean_weight=clean_weight)
+        with torch.no_grad():
+            predicted[held] = vote(samples.summaries[held].float()).argmax(dim=1)
+    return _accuracies(samples.labels, predicted)
+
+
+def _score(accuracies: dict[str, float]) -> float:
+    # The worst class, clean included: weighting clean up raises clean accuracy and pooled type accuracy can stay
+    # high while one type (light haze, called clean) collapses; a user's hazy photo would then be left hazy.
+    return accuracies["worst_class_accuracy"] + 1e-3 * accuracies["type_accuracy"]
+
+
+def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights: Sequence[float] = CLEAN_WEIGHTS,
+                 clean_per_photo: int = 5, per_kind: int = 5,
+                 progress: Callable[[int, int], None] | None = None):
+    """Load ``cfg.init_weights`` (a detector), fit its vote on ``cfg.data``; write OUT/NAME/final.safetensors
+    (the detector with its vote), metrics.jsonl and vote_samples.pt (the summaries and labels). Returns a
+    :class:`~irtool.train.TrainResult`."""
+    from irtool.detect import Detector, read_detector
+    from irtool.weights.checkpoints import save_safetensors
+
+    from .loop import TrainResult
+
+    if cfg.task != "detect":
+        raise UsageError("--fit-vote fits a detector's vote: use it with --task detect")
+    if not cfg.init_weights:
+        raise UsageError("--fit-vote needs --init-weights: the trained detector whose crops it reads")
+    if not cfg.data:
+        raise UsageError("--data is required: a folder of clean training photos")
+    started = time.monotonic()
+    model, meta = read_detector(cfg.init_weights, cfg.preset)
+    model.vote = None  # the crops' plain probabilities, never a previous vote's
+    detector = Detector(model, device=cfg.device, name=Path(cfg.init_weights).stem)
+    samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=cfg.seed,
+                           progress=progress)
+    num_types = len(detector.types)
+    scores = {(l2, weight): cross_validate(samples, num_types=num_types, l2=l2, clean_weight=weight)
+              for l2 in l2_choices for weight in clean_weights}
+    plain = _accuracies(samples.labels, samples.summaries[:, :num_types].argmax(dim=1))
+    l2, weight = max(scores, key=lambda key: _score(scores[key]))  # the first of equals
+    model.vote = fit_vote(samples.summaries, samples.labels, num_types=num_types, l2=l2, clean_weight=weight)
+    run_dir = Path(cfg.out) / cfg.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # The summaries themselves, to study or refit without reading every photo again.
+    torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos},
+               run_dir / "vote_samples.pt")
+    record = {"iter": 0, "samples": len(samples.labels), "photos": len(set(samples.photos)), "l2": l2,
+              "clean_weight": weight, "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
+              "cv_clean_accuracy": scores[l2, weight]["clean_accuracy"],
+              "cv_worst_class_accuracy": scores[l2, weight]["worst_class_accuracy"],
+              "mean_vote_type_accuracy": plain["type_accuracy"], "mean_vote_clean_accuracy": plain["clean_accuracy"],
+              "time": time.monotonic() - started}
+    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+    final = run_dir / "final.safetensors"
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_safetensors(state, final, metadata={**meta, "kind": "detector", "task": "detect"})
+    return TrainResult(run_dir, 0, final, scores[l2, weight]["type_accuracy"], "finished", [record])
