@@ -95,11 +95,11 @@ class Detector:
         return self.model.head(givs)
 
     @torch.inference_mode()
-    def classify(self, givs: torch.Tensor, image: torch.Tensor | None = None) -> Detection:
-        """One detection from the GIVs ``[N, giv_dim]`` of an image's crops (and the image, which the vote also
-        reads; without it the crops' mean probabilities decide)."""
+    def classify(self, givs: torch.Tensor) -> Detection:
+        """One detection from the GIVs ``[N, giv_dim]`` of an image's crops alone: the vote also reads the image,
+        so here the crops' mean probabilities decide."""
         logits, severity = self.model.head(givs.to(self.device))
-        return self._decide(logits, severity, None if image is None else self._rgb(image))
+        return self._decide(logits, severity, None)
 
     def _decide(self, logits: torch.Tensor, severity: torch.Tensor, image: torch.Tensor | None) -> Detection:
         # The type: the model's image-level vote if it has one, else the crops' mean probabilities; the severity:

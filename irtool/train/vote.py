@@ -4,9 +4,9 @@ The crop network stays as it is. Every training photo is shown whole and as rand
 each degradation at random severities (made exactly as ``irtool eval --task detect`` makes its inputs); each is
 summarised as the vote reads it (crop probabilities and enlargement test,
 :func:`~irtool.models.image_vote.image_summary`) and a multinomial logistic regression is fitted on the summaries
-with LBFGS. Its L2 strength is chosen by cross-validation over
-*photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder is
-never read.
+with LBFGS. Its L2 strength and clean-class weight are the pair whose worst class scores best in cross-validation
+over *photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder
+is never read.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def vote_samples(detector, folder: str | Path, *, clean_per_photo: int = 5, per_
         for j, (kind, severity) in enumerate(jobs):
             image = clean if j == 0 else _window(clean, rng)
             pixels, _ = detection_input(image, kind, severity, rng=rng)
-            summaries.append(detector.summary(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))).double())
+            image_chw = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+            summaries.append(detector.summary(image_chw).double())
             labels.append(detector.types.index(kind))
             photos.append(sample.name)
         if progress is not None:
