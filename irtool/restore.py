@@ -37,6 +37,9 @@ class RestoreRequest:
     weights: Path | None = None
     arch: str | None = None
     detect_only: bool = False
+    #: ``--auto`` copies an image whose detected degradation has a lower confidence than this (0: never), for
+    #: users who would rather leave a photo as it is than restore it for a degradation it may not have.
+    min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if self.detect_only:  # detection is what --auto does first; --detect-only stops there
@@ -53,6 +56,10 @@ class RestoreRequest:
             raise UsageError(f"unknown task {self.task!r}; tasks are {', '.join(TASKS)}")
         if self.arch and not self.weights:
             raise UsageError("--arch goes with --weights")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise UsageError(f"--min-confidence must be in [0, 1], got {self.min_confidence}")
+        if self.min_confidence and not self.auto:
+            raise UsageError("--min-confidence goes with --auto")
 
 
 @dataclass(frozen=True)
@@ -152,17 +159,23 @@ class BatchRestorer:
             self._fixed = self.zoo.for_task(r.task)
 
     def route_name(self, detection: Detection) -> str | None:
-        """The weights.toml entry a detected degradation goes to; None (copy the image) for a clean image or a
-        "keep" route."""
+        """The weights.toml entry a detected degradation goes to; None (copy the image) for a clean image, a
+        "keep" route, or a detection less confident than ``--min-confidence``."""
         from irtool.weights.catalog import KEEP_ROUTE
 
-        if detection.type == "clean":
+        if detection.type == "clean" or self.unsure(detection):
             return None
         routes = self.zoo.catalog.routes
         name = routes.get(detection.type) or routes.get("fallback")
         if name is None:
             raise UsageError(f"weights.toml routes nothing for {detection.type!r} and has no fallback")
         return None if name == KEEP_ROUTE else name
+
+    def unsure(self, detection: Detection) -> bool:
+        return detection.type != "clean" and detection.confidence < self.request.min_confidence
+
+    def _copy_label(self, detection: Detection) -> str:
+        return "copy (unsure)" if self.unsure(detection) else "copy"
 
     def route(self, detection: Detection) -> LoadedModel | None:
         """The zoo model for a detected degradation (see :meth:`route_name`)."""
@@ -229,11 +242,11 @@ class BatchRestorer:
                 record.detected = self._detect(image.pixels)
                 if self.request.detect_only:  # report the route --auto would take, load nothing
                     record.output = None
-                    record.model = self.route_name(record.detected) or "copy"
+                    record.model = self.route_name(record.detected) or self._copy_label(record.detected)
                     return record
                 loaded = self.route(record.detected)
                 if loaded is None:
-                    record.model = "copy"
+                    record.model = self._copy_label(record.detected)
                     self._copy(job, image)
                     return record
             assert loaded is not None

@@ -125,3 +125,24 @@ def test_the_detector_decides_by_its_vote_and_files_load_with_or_without_one(tmp
     image = torch.rand(3, 200, 260)
     assert Detector(voted, device="cpu").detect(image).type == "rain"
     assert unvoted.vote is None and Detector(unvoted, device="cpu").detect(image).type == "haze"
+
+
+def test_vote_cross_validation_folds_by_photo_and_can_score_one_fold():
+    """Folds deal sorted photos round-robin; ``only_fold`` scores that fold alone (for a study whose other
+    inputs were fitted without it). Here fold 0's photos have their evidence reversed, so only it is wrong."""
+    from irtool.train.vote import VoteSamples, cross_validate
+
+    names = [f"p{i}" for i in range(10)]  # sorted: fold k holds p{k} and p{k+5}
+    rows, labels, photos = [], [], []
+    for i, name in enumerate(names):
+        for label in (0, 1, 0, 1):
+            sign = 1.0 if label == 1 else -1.0
+            rows.append([sign * (-1.0 if i % 5 == 0 else 1.0), 0.1 * len(rows) % 1.0])
+            labels.append(label)
+            photos.append(name)
+    samples = VoteSamples(torch.tensor(rows, dtype=torch.float64), torch.tensor(labels), photos)
+    everyone = cross_validate(samples, num_types=2, l2=1e-3)
+    assert everyone["type_accuracy"] == everyone["clean_accuracy"] == pytest.approx(0.8)  # 8 of 10 photos right
+    assert everyone["recall_0"] == everyone["recall_1"] == pytest.approx(0.8)
+    assert cross_validate(samples, num_types=2, l2=1e-3, only_fold=0)["worst_class_accuracy"] == 0.0
+    assert cross_validate(samples, num_types=2, l2=1e-3, only_fold=3)["worst_class_accuracy"] == 1.0

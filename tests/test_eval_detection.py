@@ -77,6 +77,21 @@ def test_counts_confusion_and_accuracy_of_a_detector_that_always_says_noise(phot
     assert "| noise | 0 | **4** |" in markdown and "type accuracy 14.3% (4/28" in markdown
 
 
+def test_min_confidence_counts_unsure_detections_as_clean(photos):
+    """The report shows what restore --auto --min-confidence would do: below the threshold an image is copied."""
+    report = evaluate_detector(Detector(_constant_network("noise"), device="cpu"), photos, severities=SEVERITIES)
+    confidence = report.samples[0].confidence
+    assert confidence == pytest.approx(np.exp(4) / (np.exp(4) + 7))  # one logit 4, seven at 0: 0.886
+    assert report.gated_accuracy(0.0) == (report.type_accuracy, report.clean_accuracy) == (pytest.approx(1 / 7), 0.0)
+    assert report.gated_accuracy(0.8) == report.gated_accuracy(0.0)
+    assert report.gated_accuracy(0.9) == (0.0, 1.0)  # everything unsure: every image copied
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["min_confidence"]["0.8"] == {"type_accuracy": pytest.approx(1 / 7), "clean_accuracy": 0.0}
+    markdown = report.to_markdown()
+    assert "| degraded: type named (else copied) | 14.3% | 14.3% | 14.3% | 14.3% | 14.3% |" in markdown
+    assert "| clean: copied | 0.0% | 0.0% | 0.0% | 0.0% | 0.0% |" in markdown
+
+
 def test_a_detector_that_always_says_clean_is_right_on_clean_images_only(photos):
     report = evaluate_detector(Detector(_constant_network("clean"), device="cpu"), photos, severities=SEVERITIES)
     assert report.clean_accuracy == 1.0 and report.type_accuracy == 0.0

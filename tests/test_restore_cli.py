@@ -295,13 +295,15 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
     assert len(list(out.glob("*.png"))) == 30
 
 
-def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, monkeypatch, *, routes=None) -> None:
-    """Point IRTOOL_WEIGHTS_TOML at a copy of the zoo whose detector always answers ``kind``."""
+def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, monkeypatch, *, routes=None,
+                                  logit: float = 10.0) -> None:
+    """Point IRTOOL_WEIGHTS_TOML at a copy of the zoo whose detector always answers ``kind`` (with the confidence
+    ``e**logit / (e**logit + 7)``: its other seven types have logit 0)."""
     detector = build_giv_detector("res_hair_lite")
     with torch.no_grad():
         for p in detector.head.parameters():
             p.zero_()
-        detector.head.type_logits.bias[DEGRADATION_TYPES.index(kind)] = 10.0
+        detector.head.type_logits.bias[DEGRADATION_TYPES.index(kind)] = logit
     head = tmp_path / f"{kind}_head.safetensors"
     save_safetensors(detector.state_dict(), head, metadata={"kind": "detector"})
     catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"), str(head))
@@ -335,3 +337,25 @@ def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, monkeypatch):
     rec = json.loads(report.read_text())["results"][0]
     assert rec["detected"]["type"] == "jpeg" and rec["model"] == "copy"
     assert (tmp_path / "out" / "photo.jpg").read_bytes() == src.read_bytes()
+
+
+def test_min_confidence_copies_unsure_detections_and_restores_sure_ones(tmp_path, zoo, monkeypatch):
+    """--min-confidence: an image whose detection is below it is copied unchanged, and the report says why."""
+    _catalog_with_detector_saying("jpeg", tmp_path, zoo, monkeypatch, logit=1.0)  # confidence e / (e + 7) = 0.28
+    src = _save(tmp_path / "in" / "photo.jpg", "RGB", fmt="JPEG")
+    for threshold, model in (("0.5", "copy (unsure)"), ("0.2", "aio")):
+        report = tmp_path / f"r{threshold}.json"
+        out = tmp_path / f"out{threshold}"
+        result = _invoke("restore", str(src), "-o", str(out), "--auto", "--min-confidence", threshold,
+                         "--json", str(report), "-q")
+        assert result.exit_code == 0, result.output
+        rec = json.loads(report.read_text())["results"][0]
+        assert rec["detected"]["type"] == "jpeg" and rec["detected"]["confidence"] == pytest.approx(0.2797, abs=1e-3)
+        assert rec["model"] == model
+        copied = (out / "photo.jpg").read_bytes() == src.read_bytes()
+        assert copied == (model == "copy (unsure)")
+    for args, message in ((["--auto", "--min-confidence", "1.5"], "must be in [0, 1]"),
+                          (["--task", "denoise", "--min-confidence", "0.5"], "--min-confidence goes with --auto")):
+        result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), *args, "-q")
+        assert result.exit_code != 0 and message in result.output
+        assert not (tmp_path / "bad").exists()

@@ -277,3 +277,13 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
     assert model.vote is not None and float(model.vote.summary_std.min()) > 0
     for key, value in network.state_dict().items():  # the crop network is the one it was given
         assert torch.equal(model.state_dict()[key], value), key
+
+    # Training the network further from the detector with its vote trains the network only: the vote read the old
+    # network's probabilities, so it is dropped (refit with --fit-vote).
+    tuned = CliRunner().invoke(app, ["train", "--task", "detect", "--preset", "res_hair_lite", "--data", str(folder),
+                                     "--workers", "0", "--out", str(tmp_path / "runs"), "--name", "tuned", "-q",
+                                     "--iters", "1", "--batch-size", "2",
+                                     "--init-weights", str(tmp_path / "assets" / "my_detector.safetensors")])
+    assert tuned.exit_code == 0, tuned.output
+    tuned_model, _ = read_detector(tmp_path / "runs" / "tuned" / "final.safetensors", "res_hair_lite")
+    assert tuned_model.vote is None

@@ -18,6 +18,7 @@ def restore(
     weights: Optional[Path] = typer.Option(None, "--weights", help="A local checkpoint: .safetensors, official .pth/.ckpt."),
     arch: Optional[str] = typer.Option(None, "--arch", help="Preset of --weights (needed unless the file names it)."),
     detect_only: bool = typer.Option(False, "--detect-only", help="Report detections; restore nothing."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", help="With --auto: copy images whose detection is less confident than this (0-1; default 0, never) instead of restoring them."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N, mps."),
     precision: str = typer.Option("auto", "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Tile size in input pixels (default: from free memory)."),
@@ -32,13 +33,14 @@ def restore(
     """Restore images in batches; bad files are reported and skipped, and the exit code says so."""
     _run(
         inputs=inputs, output=output, auto=auto, task=task, model=model, weights=weights, arch=arch,
-        detect_only=detect_only, device=device, precision=precision, tile=tile, overlap=overlap, fmt=fmt,
-        quality=quality, overwrite=overwrite, shard=shard, json_report=json_report, quiet=quiet,
+        detect_only=detect_only, min_confidence=min_confidence, device=device, precision=precision, tile=tile,
+        overlap=overlap, fmt=fmt, quality=quality, overwrite=overwrite, shard=shard, json_report=json_report,
+        quiet=quiet,
     )
 
 
-def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, device, precision, tile, overlap, fmt,
-         quality, overwrite, shard, json_report, quiet) -> None:
+def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, min_confidence, device, precision, tile,
+         overlap, fmt, quality, overwrite, shard, json_report, quiet) -> None:
     import json
     import time
 
@@ -49,7 +51,8 @@ def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, devic
     from irtool.restore import BatchRestorer, BatchSummary, OutputSettings, Progress as Callbacks, RestoreRequest, plan_jobs
     from irtool.zoo import EngineSettings
 
-    request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch, detect_only=detect_only)
+    request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch, detect_only=detect_only,
+                             min_confidence=min_confidence)
     request.validate()
     jobs = plan_jobs(inputs, output, fmt=fmt, shard=shard)
     restorer = BatchRestorer(

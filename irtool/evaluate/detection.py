@@ -92,6 +92,10 @@ def _accuracy(samples: Sequence[DetectionSample]) -> float:
     return sum(s.correct for s in samples) / len(samples) if samples else math.nan
 
 
+#: Confidence thresholds the report shows the effect of (``irtool restore --auto --min-confidence``).
+MIN_CONFIDENCE_STEPS = (0.0, 0.5, 0.6, 0.7, 0.8)
+
+
 @dataclass(kw_only=True)
 class DetectionReport:
     """All detector calls of one run and the accuracies and confusion matrix derived from them."""
@@ -139,6 +143,17 @@ class DetectionReport:
             out[t] = float(np.mean([abs(s.predicted_severity - s.true_severity) for s in hits])) if hits else math.nan
         return out
 
+    def gated_accuracy(self, min_confidence: float) -> tuple[float, float]:
+        """(type accuracy, clean accuracy) when a detection less confident than ``min_confidence`` counts as
+        ``clean``: what ``irtool restore --auto --min-confidence`` does (it copies such images)."""
+        def said(s: DetectionSample) -> str:
+            return CLEAN if s.confidence < min_confidence else s.predicted_type
+
+        clean = [s for s in self.samples if s.true_type == CLEAN]
+        degraded = self.degraded
+        return (sum(said(s) == s.true_type for s in degraded) / len(degraded) if degraded else math.nan,
+                sum(said(s) == CLEAN for s in clean) / len(clean) if clean else math.nan)
+
     def confusion(self) -> np.ndarray:
         """Counts ``[true, predicted]`` over :attr:`types` (rows: true type incl. clean; columns: prediction)."""
         index = {t: i for i, t in enumerate(self.types)}
@@ -168,6 +183,8 @@ class DetectionReport:
                                        for k, row in self.kind_severity_accuracy().items()},
             "severity_mae": {k: safe(v) for k, v in self.severity_mae().items()},
             "confusion": {"rows": "true type", "columns": "predicted type", "matrix": self.confusion().tolist()},
+            "min_confidence": {f"{t:g}": {"type_accuracy": safe(a), "clean_accuracy": safe(c)}
+                               for t in MIN_CONFIDENCE_STEPS for a, c in [self.gated_accuracy(t)]},
             "predictions": [{"image": s.image, "true_type": s.true_type, "severity": s.severity,
                              "predicted_type": s.predicted_type, "predicted_severity": round(s.predicted_severity, 4),
                              "confidence": round(s.confidence, 4)} for s in self.samples],
@@ -190,7 +207,13 @@ class DetectionReport:
             f"{100 * self.type_accuracy:.1f}% ({sum(s.correct for s in degraded)}/{len(degraded)} degraded samples), "
             f"clean accuracy {100 * self.clean_accuracy:.1f}% "
             f"({sum(s.correct for s in self.samples if s.true_type == CLEAN)}/{len(self.samples) - len(degraded)}).",
+            "",
+            "| `restore --auto --min-confidence` | " + " | ".join(f"{t:g}" for t in MIN_CONFIDENCE_STEPS) + " |",
+            "|---|" + "---:|" * len(MIN_CONFIDENCE_STEPS),
         ]
+        gated = [self.gated_accuracy(t) for t in MIN_CONFIDENCE_STEPS]
+        lines.append("| degraded: type named (else copied) | " + " | ".join(f"{100 * a:.1f}%" for a, _ in gated) + " |")
+        lines.append("| clean: copied | " + " | ".join(f"{100 * c:.1f}%" for _, c in gated) + " |")
         return "\n".join(lines)
 
 

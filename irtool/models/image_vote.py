@@ -46,9 +46,10 @@ def image_summary(crop_probs: Tensor, image: Tensor) -> Tensor:
 class ImageVote(nn.Module):
     """``forward(summaries [B, F]) -> type logits [B, T]``: a linear map on standardised image summaries."""
 
-    def __init__(self, num_types: int) -> None:
+    def __init__(self, num_types: int, *, size: int | None = None) -> None:
+        """``size``: the summary's length, :func:`summary_size` unless a study fits it on other summaries."""
         super().__init__()
-        size = summary_size(num_types)
+        size = summary_size(num_types) if size is None else size
         self.num_types = num_types
         # Standardisation measured on the fitting set (buffers: saved and loaded with the weights).
         self.register_buffer("summary_mean", torch.zeros(size))

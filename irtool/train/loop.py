@@ -226,6 +226,10 @@ class Trainer:
         sd, _ = read_checkpoint(path)
         if self.detect and not any(k.startswith("head.") for k in sd):
             self.model.load_restorer_weights(sd)  # a restorer: its GIV path starts the detector's
+        elif self.detect:
+            # A detector with a fitted vote: the vote read the old network's probabilities, so training the
+            # network voids it (refit with --fit-vote); only the network is trained.
+            load_into(self.model, {k: v for k, v in sd.items() if not k.startswith("vote.")}, source=path)
         else:
             load_into(self.model, sd, source=path)
 

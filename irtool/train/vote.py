@@ -16,14 +16,14 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from irtool.errors import UsageError
 
-__all__ = ["VoteSamples", "cross_validate", "fit_vote", "fit_vote_run", "vote_samples"]
+__all__ = ["VoteSamples", "cross_validate", "fit_vote", "fit_vote_run", "vote_inputs", "vote_samples"]
 
 #: L2 strengths (on standardised summaries) and weights of the clean class in the loss, tried by
 #: cross-validation. Every type, clean included, has as many samples; weighting clean up trades type accuracy
@@ -51,17 +51,18 @@ def _window(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(image[top : top + h, left : left + w])
 
 
-def vote_samples(detector, folder: str | Path, *, clean_per_photo: int = 5, per_kind: int = 5, seed: int = 0,
-                 progress: Callable[[int, int], None] | None = None) -> VoteSamples:
-    """Vote summaries of the photos under ``folder``: per photo ``clean_per_photo`` clean samples (the whole photo,
-    then random windows) and ``per_kind`` per degradation kind (random windows, severity uniform in [0, 1])."""
+def vote_inputs(folder: str | Path, *, clean_per_photo: int = 5, per_kind: int = 5, seed: int = 0,
+                progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(photo name, true type, detector input HxWx3 float32) for the photos under ``folder``: per photo
+    ``clean_per_photo`` clean inputs (the whole photo, then random windows) and ``per_kind`` per degradation kind
+    (random windows, severity uniform in [0, 1]), made as ``irtool eval --task detect`` makes its inputs.
+    ``progress(done, total)`` is called after each photo."""
     from irtool.degrade import DEGRADATION_KINDS
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
 
     dataset = folder_dataset(folder)
-    summaries, labels, photos = [], [], []
     for done, sample in enumerate(dataset.samples):
         clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
         rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode("utf-8"))])
@@ -70,12 +71,21 @@ def vote_samples(detector, folder: str | Path, *, clean_per_photo: int = 5, per_
         for j, (kind, severity) in enumerate(jobs):
             image = clean if j == 0 else _window(clean, rng)
             pixels, _ = detection_input(image, kind, severity, rng=rng)
-            image_chw = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
-            summaries.append(detector.summary(image_chw).double())
-            labels.append(detector.types.index(kind))
-            photos.append(sample.name)
+            yield sample.name, kind, pixels
         if progress is not None:
             progress(done + 1, len(dataset.samples))
+
+
+def vote_samples(detector, folder: str | Path, *, clean_per_photo: int = 5, per_kind: int = 5, seed: int = 0,
+                 progress: Callable[[int, int], None] | None = None) -> VoteSamples:
+    """Vote summaries (:meth:`~irtool.detect.Detector.summary`) of the inputs :func:`vote_inputs` makes."""
+    summaries, labels, photos = [], [], []
+    for photo, kind, pixels in vote_inputs(folder, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=seed,
+                                           progress=progress):
+        image_chw = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+        summaries.append(detector.summary(image_chw).double())
+        labels.append(detector.types.index(kind))
+        photos.append(photo)
     return VoteSamples(torch.stack(summaries), torch.tensor(labels), photos)
 
 
@@ -104,7 +114,7 @@ def fit_vote(summaries: torch.Tensor, labels: torch.Tensor, *, num_types: int, l
 
     with torch.enable_grad():
         optimizer.step(closure)
-    vote = ImageVote(num_types)
+    vote = ImageVote(num_types, size=x.shape[1])
     with torch.no_grad():
         vote.summary_mean.copy_(mean.float())
         vote.summary_std.copy_(std.float())
@@ -115,16 +125,17 @@ def fit_vote(summaries: torch.Tensor, labels: torch.Tensor, *, num_types: int, l
 
 def _accuracies(labels: torch.Tensor, predicted: torch.Tensor) -> dict[str, float]:
     clean = labels == 0
-    recalls = [float((predicted[labels == k] == k).double().mean()) for k in labels.unique().tolist()]
+    recalls = {k: float((predicted[labels == k] == k).double().mean()) for k in labels.unique().tolist()}
     return {"type_accuracy": float((predicted[~clean] == labels[~clean]).double().mean()),
             "clean_accuracy": float((predicted[clean] == 0).double().mean()),
-            "worst_class_accuracy": min(recalls)}
+            "worst_class_accuracy": min(recalls.values()),
+            **{f"recall_{k}": recall for k, recall in recalls.items()}}  # per type index
 
 
 def cross_validate(samples: VoteSamples, *, num_types: int, l2: float, clean_weight: float = 1.0,
-                   folds: int = CV_FOLDS) -> dict[str, float]:
+                   folds: int = CV_FOLDS, only_fold: int | None = None) -> dict[str, float]:
     """Accuracies of a vote fitted without each fold of photos, on that fold (folds: photos in sorted order,
-    dealt round-robin)."""
+    dealt round-robin); ``only_fold``: that fold alone (a study whose other inputs were fitted without it)."""
     names = sorted(set(samples.photos))
     if len(names) < folds:
         raise UsageError(f"--fit-vote cross-validates over photos: needs at least {folds} training photos, "
@@ -132,13 +143,14 @@ def cross_validate(samples: VoteSamples, *, num_types: int, l2: float, clean_wei
     fold_of = {name: i % folds for i, name in enumerate(names)}
     fold = torch.tensor([fold_of[p] for p in samples.photos])
     predicted = torch.empty_like(samples.labels)
-    for k in range(folds):
+    for k in range(folds) if only_fold is None else [only_fold]:
         held = fold == k
         vote = fit_vote(samples.summaries[~held], samples.labels[~held], num_types=num_types, l2=l2,
                         clean_weight=clean_weight)
         with torch.no_grad():
             predicted[held] = vote(samples.summaries[held].float()).argmax(dim=1)
-    return _accuracies(samples.labels, predicted)
+    scored = torch.ones_like(fold, dtype=torch.bool) if only_fold is None else fold == only_fold
+    return _accuracies(samples.labels[scored], predicted[scored])
 
 
 def _score(accuracies: dict[str, float]) -> float:
