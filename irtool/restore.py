@@ -172,6 +172,7 @@ class BatchRestorer:
         return None if name == KEEP_ROUTE else name
 
     def unsure(self, detection: Detection) -> bool:
+        """A degradation detected with less confidence than ``--min-confidence``: the image is copied."""
         return detection.type != "clean" and detection.confidence < self.request.min_confidence
 
     def _copy_label(self, detection: Detection) -> str:
