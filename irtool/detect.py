@@ -17,6 +17,7 @@ without decides by the crops' mean probability. README "Detection" has the measu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 import torch
@@ -131,15 +132,25 @@ def load_detector(zoo, name: str | None = None) -> Detector:
     return Detector(model, device=zoo.settings.device, name=entry.name)
 
 
-def read_detector(path, preset: str, *, source: str | None = None):
+def load_detector_file(zoo, path: str | Path, preset: str | None = None) -> Detector:
+    """A detector from a local checkpoint, e.g. the ``final.safetensors`` of ``irtool train --task detect``."""
+    model, _ = read_detector(path, preset)
+    return Detector(model, device=zoo.settings.device, name=Path(path).stem)
+
+
+def read_detector(path, preset: str | None = None, *, source: str | None = None):
     """(a :class:`~irtool.models.giv_detector.GIVDetector` with the weights of ``path`` loaded strictly, the file's
-    metadata). The file's head size and, if it has one, its crop vote are taken from its tensors."""
+    metadata). The file's head size and, if it has one, its crop vote are taken from its tensors; ``preset``
+    defaults to the one the file's metadata names (``irtool train`` writes it)."""
     from irtool.models.giv_detector import build_giv_detector
     from irtool.weights.checkpoints import load_into, read_checkpoint
 
     sd, meta = read_checkpoint(path)
     if not any(k.startswith("head.") for k in sd):
         raise UsageError(f"{source or path} holds no detector head (head.*): is it a restorer?")
+    preset = preset or meta.get("preset")
+    if not preset:
+        raise UsageError(f"{source or path} does not name its preset: give it with --arch")
     model = build_giv_detector(preset, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd),
                                vote="vote.linear.weight" in sd)
     load_into(model, sd, source=source or str(path))

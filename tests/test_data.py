@@ -21,6 +21,7 @@ from irtool.data import (
     parse_task_mix,
     set_loader_epoch,
 )
+from irtool.data.images import TONE_RANGES, random_tone
 from irtool.degrade import TASK_DEGRADATIONS
 from irtool.errors import UsageError
 
@@ -251,6 +252,37 @@ def test_downscale_shows_the_photo_at_a_smaller_scale(tmp_path: Path, downscale,
 def test_downscale_range_is_checked(photos: Path, downscale) -> None:
     with pytest.raises(UsageError, match="downscale"):
         DegradedFolderDataset(photos, task_mix="clean", patch_size=24, downscale=downscale)
+
+
+def test_random_tone_regrades_within_its_ranges_and_leaves_the_photo_alone() -> None:
+    rng = np.random.default_rng(3)
+    photo = rng.random((16, 16, 3), dtype=np.float32)
+    before = photo.copy()
+    toned = [random_tone(photo, np.random.default_rng(seed)) for seed in range(40)]
+    assert np.array_equal(photo, before)
+    assert all(t.dtype == np.float32 and t.shape == photo.shape and 0 <= t.min() and t.max() <= 1 for t in toned)
+    assert all(np.abs(t * 255 - np.round(t * 255)).max() < 1e-3 for t in toned)  # on 8-bit levels
+    assert np.array_equal(toned[0], random_tone(photo, np.random.default_rng(0)))  # a function of the generator
+    # Mean brightness moves both ways, and never further than the extreme gain and gamma allow.
+    means = np.array([t.mean() for t in toned])
+    assert means.min() < photo.mean() < means.max()
+    (gain_lo, gain_hi), (gamma_lo, gamma_hi) = TONE_RANGES["gain"], TONE_RANGES["gamma"]
+    grey = np.full((1, 1, 3), 0.5, np.float32)  # saturation leaves grey alone: only gain and gamma act
+    for seed in range(40):
+        value = float(random_tone(grey, np.random.default_rng(seed))[0, 0, 0])
+        assert (0.5 * gain_lo) ** gamma_hi - 0.5 / 255 <= value <= (0.5 * gain_hi) ** gamma_lo + 0.5 / 255
+
+
+def test_tone_jitter_changes_clean_patches_only_when_asked(photos: Path) -> None:
+    def patches(**kwargs) -> list[dict]:
+        return _items(DegradedFolderDataset(photos, task_mix="clean", patch_size=24, length=6, seed=4, **kwargs))
+
+    plain, off, on = patches(), patches(tone_jitter=0.0), patches(tone_jitter=1.0)
+    assert all(_same(a, b) for a, b in zip(plain, off))  # off draws nothing: old seeds give old patches
+    assert all(torch.equal(x["lq"], x["gt"]) for x in on)  # still clean: input = target
+    assert sum(not torch.equal(a["gt"], b["gt"]) for a, b in zip(plain, on)) >= 5
+    with pytest.raises(UsageError, match="tone_jitter must be a fraction"):
+        DegradedFolderDataset(photos, task_mix="clean", patch_size=24, tone_jitter=1.5)
 
 
 def test_degrade_margin_must_keep_sr_grids_whole(photos: Path) -> None:

@@ -181,3 +181,26 @@ def test_cli_detect_rejects_options_that_do_not_apply(detector_catalog, photos, 
     result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), *extra])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_cli_detect_reads_a_local_checkpoint_and_its_preset(detector_catalog, photos):
+    # A detector straight out of `irtool train --task detect`: not in weights.toml, its preset in its metadata.
+    trained = detector_catalog / "final.safetensors"
+    save_safetensors(_constant_network("rain").state_dict(), trained,
+                     metadata={"kind": "detector", "preset": "res_hair_lite"})
+    result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), "--weights", str(trained)],
+                                catch_exceptions=False, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "detector final" in result.output
+    assert "type accuracy (degraded samples): 14.3% (10/70)" in result.output  # all rain, as that network says
+
+    bare = detector_catalog / "bare.safetensors"
+    save_safetensors(_constant_network("rain").state_dict(), bare, metadata={"kind": "detector"})
+    for extra, message in ((["--weights", str(bare)], "give it with --arch"),
+                           (["--weights", str(trained), "--model", "det"], "evaluates one detector"),
+                           (["--arch", "res_hair_lite"], "--arch goes with --weights")):
+        result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), *extra])
+        assert result.exit_code == 2 and message in result.output, result.output
+    result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), "--weights", str(bare),
+                                      "--arch", "res_hair_lite"])
+    assert result.exit_code == 0, result.output

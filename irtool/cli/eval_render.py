@@ -129,13 +129,14 @@ def render_detection(console, report: Any, *, markdown: bool) -> None:
         console.print(report.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
 
-def _run_detect_cli(out, *, bench, model, data, device, json_report, markdown, quiet, unused: dict[str, Any]) -> None:
+def _run_detect_cli(out, *, bench, model, weights, arch, data, device, json_report, markdown, quiet,
+                    unused: dict[str, Any]) -> None:
     import json
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from irtool.detect import load_detector
+    from irtool.detect import load_detector, load_detector_file
     from irtool.errors import UsageError
     from irtool.evaluate import evaluate_detector
     from irtool.zoo import EngineSettings, ModelZoo
@@ -148,9 +149,13 @@ def _run_detect_cli(out, *, bench, model, data, device, json_report, markdown, q
         raise UsageError(f"{', '.join(given)} do not apply to --task detect")
     if data is None:
         raise UsageError("--task detect needs a folder of clean photos: --data DIR")
-    if model and len(model) > 1:
-        raise UsageError(f"--task detect evaluates one detector, got --model {' '.join(model)}")
-    detector = load_detector(ModelZoo(EngineSettings(device=device)), model[0] if model else None)
+    chosen = [*(model or []), *(str(w) for w in weights or [])]
+    if len(chosen) > 1:
+        raise UsageError(f"--task detect evaluates one detector, got {' '.join(chosen)}")
+    if arch and not weights:
+        raise UsageError("--arch goes with --weights")
+    zoo = ModelZoo(EngineSettings(device=device))
+    detector = load_detector_file(zoo, weights[0], arch) if weights else load_detector(zoo, model[0] if model else None)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:
         job = bar.add_task(f"detect {data.name}", total=None)
@@ -184,9 +189,9 @@ def run_eval_cli(*, bench: list[str] | None, task: str | None, model: list[str] 
         raise UsageError("--task is required (denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, "
                          "detect)")
     if task == "detect":
-        _run_detect_cli(out, bench=bench, model=model, data=data, device=device, json_report=json_report,
-                        markdown=markdown, quiet=quiet,
-                        unused={"weights": weights, "arch": arch, "data_lq": data_lq, "protocol": protocol,
+        _run_detect_cli(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
+                        json_report=json_report, markdown=markdown, quiet=quiet,
+                        unused={"data_lq": data_lq, "protocol": protocol,
                                 "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
                                 "save_images": save_images, "classical": classical})
         return

@@ -19,8 +19,10 @@ def evaluate(
         None, "--model", help="weights.toml entries (several allowed); with --task detect one detector entry "
         "(default: weights.toml's detector)."
     ),
-    weights: Optional[List[Path]] = typer.Option(None, "--weights", help="Local checkpoint(s); with --arch."),
-    arch: Optional[str] = typer.Option(None, "--arch"),
+    weights: Optional[List[Path]] = typer.Option(
+        None, "--weights", help="Local checkpoint(s); with --arch. With --task detect one detector checkpoint "
+        "(e.g. irtool train's final.safetensors)."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="Preset of --weights (needed unless the file names it)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Evaluate a local folder (HR only, or with --data-lq)."),
     data_lq: Optional[Path] = typer.Option(None, "--data-lq"),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="Named evaluation protocol (default per task)."),

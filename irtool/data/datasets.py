@@ -42,6 +42,7 @@ from irtool.data.images import (
     list_images,
     pad_to_at_least,
     random_dihedral,
+    random_tone,
 )
 from irtool.data.tasks import (
     CLEAN_TASK,
@@ -96,11 +97,17 @@ def check_downscale_range(value: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def check_unclipped_noise(value: float, *, quantize_lq: bool) -> float:
-    """A fraction in [0, 1]; 8-bit rounding would clip the noise again, so the two exclude each other."""
+def check_probability(name: str, value: float) -> float:
+    """A fraction in [0, 1] (as float) or a one-line error naming ``name``."""
     value = float(value)
     if not 0.0 <= value <= 1.0:
-        raise UsageError(f"unclipped_noise must be a fraction in [0, 1], got {value}")
+        raise UsageError(f"{name} must be a fraction in [0, 1], got {value}")
+    return value
+
+
+def check_unclipped_noise(value: float, *, quantize_lq: bool) -> float:
+    """A fraction in [0, 1]; 8-bit rounding would clip the noise again, so the two exclude each other."""
+    value = check_probability("unclipped_noise", value)
     if value > 0 and quantize_lq:
         raise UsageError("unclipped_noise needs quantize_lq off: rounding to 8-bit levels clips the noise")
     return value
@@ -206,6 +213,9 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             colour-denoising benchmarks add noise; the rest are clipped like a noisy photo on disk. A model
             trained only on clipped noise reads every value near 0 or 1 as clipped and shifts it, which costs
             PSNR on those benchmarks.
+        tone_jitter: probability that a patch's clean photo is first re-exposed and re-graded
+            (:func:`~irtool.data.images.random_tone`) before it is degraded, for every task alike: the detector
+            then meets darker, greyer and more muted clean photos than the folder holds. 0 (default) = off.
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -227,6 +237,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         quantize_lq: bool = False,
         downscale: tuple[float, float] = (1.0, 1.0),
         unclipped_noise: float = 0.0,
+        tone_jitter: float = 0.0,
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -251,6 +262,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         self.quantize_lq = bool(quantize_lq)
         self.downscale = check_downscale_range(downscale)
         self.unclipped_noise = check_unclipped_noise(unclipped_noise, quantize_lq=self.quantize_lq)
+        self.tone_jitter = check_probability("tone_jitter", tone_jitter)
         self.augment = bool(augment)
         self.seed = _check_seed(seed)
         paths = list_images(self.folder)
@@ -291,6 +303,9 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
                 window = (window[1], window[0], window[3], window[2])
         window = (window[0], window[1], max(window[2], window[0] + region), max(window[3], window[1] + region))
         gt = _to_float(crop)
+        # No draw when off, so existing seeds give the same patches.
+        if self.tone_jitter and rng.random() < self.tone_jitter:
+            gt = random_tone(gt, rng)
         lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
                                       unclipped_noise=self.unclipped_noise, window=window)
         if margin:

@@ -27,6 +27,7 @@ __all__ = [
     "list_images",
     "pad_to_at_least",
     "random_dihedral",
+    "random_tone",
 ]
 
 #: "auto" caching keeps a folder in memory when its decoded uint8 pixels fit in this many bytes.
@@ -139,6 +140,29 @@ def random_dihedral(rng: np.random.Generator) -> tuple[bool, int]:
     flip = bool(rng.random() < 0.5)
     quarter_turns = int(rng.integers(0, 4))
     return flip, quarter_turns
+
+
+#: Ranges of :func:`random_tone`'s changes (1 = unchanged), each drawn log-uniformly. They stay inside what
+#: photographers' own exposures and grades span and short of the mildest synthetic low light (gamma 1.5 at gain
+#: 0.8 plus noise), so a re-toned photo is still a clean photo.
+TONE_RANGES: dict[str, tuple[float, float]] = {"gain": (0.8, 1.2), "gamma": (0.8, 1.25), "saturation": (0.6, 1.4)}
+
+
+def random_tone(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The photo re-exposed and re-graded: ``clip(gain * img) ** gamma``, saturation scaled about its luma,
+    rounded to 8-bit levels.
+
+    ``img`` is float HxWx3 in [0, 1]. A detector trained on a few dozen photos otherwise learns their exact
+    tones as "clean" and calls a darker, greyer or more muted photo low light or haze.
+    """
+    gain, gamma, saturation = (float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+                               for lo, hi in TONE_RANGES.values())
+    out = np.clip(img * gain, 0.0, 1.0) ** gamma
+    luma = out @ np.array([0.299, 0.587, 0.114], dtype=out.dtype)
+    out = luma[..., None] + saturation * (out - luma[..., None])
+    # Rounded to 8-bit levels: a re-graded photo is still a stored photo (values between the levels are a cue
+    # a detector would learn instead of the degradations).
+    return (np.round(np.clip(out, 0.0, 1.0) * 255.0) / 255.0).astype(img.dtype, copy=False)
 
 
 def augment_pair(*images: np.ndarray, flip: bool, quarter_turns: int) -> tuple[np.ndarray, ...]:

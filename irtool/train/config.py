@@ -72,6 +72,9 @@ class TrainConfig:
     downscale: tuple[float, float] = (1.0, 1.0)
     #: Fraction of noise samples left unclipped, as denoising benchmarks add noise (see ``DegradedFolderDataset``).
     unclipped_noise: float = 0.0
+    #: Probability that a patch's clean photo is re-exposed and re-graded before degrading (see
+    #: ``DegradedFolderDataset``); 0 = off.
+    tone_jitter: float = 0.0
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -154,9 +157,10 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
             raise UsageError(f"{name} must be positive")
     if cfg.lr <= 0:
         raise UsageError("lr must be positive")
-    from irtool.data.datasets import check_downscale_range, check_unclipped_noise
+    from irtool.data.datasets import check_downscale_range, check_probability, check_unclipped_noise
 
     check_downscale_range(cfg.downscale)
+    check_probability("tone_jitter", cfg.tone_jitter)
     check_unclipped_noise(cfg.unclipped_noise, quantize_lq=cfg.quantize_lq)
     bad = [k for k in cfg.task_mix if k not in TRAIN_TASKS and k != "clean"]
     if bad:

@@ -249,6 +249,7 @@ class Trainer:
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
                 seed=cfg.seed, sr_as_same_size=scale == 1, degrade_margin=cfg.degrade_margin,
                 quantize_lq=cfg.quantize_lq, downscale=cfg.downscale, unclipped_noise=cfg.unclipped_noise,
+                tone_jitter=cfg.tone_jitter,
             )
         val = None
         if cfg.val:
