@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from irtool.detect import Detection, Detector, load_detector
+from irtool.detect import Detection, Detector, load_detector, load_detector_file
 from irtool.errors import IrtoolError, UsageError
 from irtool.tasks import TASKS
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
@@ -40,6 +40,9 @@ class RestoreRequest:
     #: ``--auto`` copies an image whose detected degradation has a lower confidence than this (0: never), for
     #: users who would rather leave a photo as it is than restore it for a degradation it may not have.
     min_confidence: float = 0.0
+    #: ``--auto``'s detector: a weights.toml detector entry or a detector checkpoint file (None: weights.toml's
+    #: ``detector``), e.g. one just trained with ``irtool train --task detect``.
+    detector: str | None = None
 
     def __post_init__(self) -> None:
         if self.detect_only:  # detection is what --auto does first; --detect-only stops there
@@ -60,6 +63,8 @@ class RestoreRequest:
             raise UsageError(f"--min-confidence must be in [0, 1], got {self.min_confidence}")
         if self.min_confidence and not self.auto:
             raise UsageError("--min-confidence goes with --auto")
+        if self.detector and not self.auto:
+            raise UsageError("--detector goes with --auto")
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,15 @@ def plan_jobs(
     return jobs
 
 
+def _chosen_detector(zoo: ModelZoo, detector: str | None) -> Detector:
+    """``--detector``: a file if one is there or the name looks like one, else a weights.toml entry."""
+    if detector and (Path(detector).is_file() or Path(detector).suffix in (".safetensors", ".pth", ".pt")):
+        if not Path(detector).is_file():
+            raise UsageError(f"--detector {detector}: no such file")
+        return load_detector_file(zoo, detector)
+    return load_detector(zoo, detector)
+
+
 class BatchRestorer:
     def __init__(self, request: RestoreRequest, *, engine: EngineSettings = EngineSettings(),
                  output: OutputSettings = OutputSettings(), zoo: ModelZoo | None = None):
@@ -150,7 +164,7 @@ class BatchRestorer:
         self._prepared = True
         r = self.request
         if r.auto:
-            self._detector = load_detector(self.zoo)
+            self._detector = _chosen_detector(self.zoo, r.detector)
         elif r.weights:
             self._fixed = self.zoo.from_file(r.weights, r.arch)
         elif r.model:

@@ -359,3 +359,25 @@ def test_min_confidence_copies_unsure_detections_and_restores_sure_ones(tmp_path
         result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), *args, "-q")
         assert result.exit_code != 0 and message in result.output
         assert not (tmp_path / "bad").exists()
+
+
+def test_detector_option_runs_a_trained_detector_checkpoint(tmp_path, zoo):
+    """--detector FILE: --auto uses a detector straight out of `irtool train --task detect` (not in weights.toml)."""
+    detector = build_giv_detector("res_hair_lite")
+    with torch.no_grad():
+        for p in detector.head.parameters():
+            p.zero_()
+        detector.head.type_logits.bias[DEGRADATION_TYPES.index("rain")] = 10.0
+    trained = tmp_path / "final.safetensors"
+    save_safetensors(detector.state_dict(), trained, metadata={"kind": "detector", "preset": "res_hair_lite"})
+    src = _save(tmp_path / "in" / "photo.png", "RGB")
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--detector", str(trained),
+                     "--detect-only", "--json", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["results"][0]["detected"]["type"] == "rain"
+    for args, message in ((["--auto", "--detector", str(tmp_path / "missing.safetensors")], "no such file"),
+                          (["--task", "denoise", "--detector", str(trained)], "--detector goes with --auto")):
+        result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), *args, "-q")
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert not (tmp_path / "bad").exists()

@@ -19,6 +19,7 @@ def restore(
     arch: Optional[str] = typer.Option(None, "--arch", help="Preset of --weights (needed unless the file names it)."),
     detect_only: bool = typer.Option(False, "--detect-only", help="Report detections; restore nothing."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="With --auto: copy images whose detection is less confident than this (0-1; default 0, never) instead of restoring them."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="With --auto: a detector entry or checkpoint file (default: weights.toml's detector)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N, mps."),
     precision: str = typer.Option("auto", "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Tile size in input pixels (default: from free memory)."),
@@ -33,14 +34,14 @@ def restore(
     """Restore images in batches; bad files are reported and skipped, and the exit code says so."""
     _run(
         inputs=inputs, output=output, auto=auto, task=task, model=model, weights=weights, arch=arch,
-        detect_only=detect_only, min_confidence=min_confidence, device=device, precision=precision, tile=tile,
+        detect_only=detect_only, min_confidence=min_confidence, detector=detector, device=device, precision=precision, tile=tile,
         overlap=overlap, fmt=fmt, quality=quality, overwrite=overwrite, shard=shard, json_report=json_report,
         quiet=quiet,
     )
 
 
-def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, min_confidence, device, precision, tile,
-         overlap, fmt, quality, overwrite, shard, json_report, quiet) -> None:
+def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, min_confidence, detector, device,
+         precision, tile, overlap, fmt, quality, overwrite, shard, json_report, quiet) -> None:
     import json
     import time
 
@@ -52,7 +53,7 @@ def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, min_c
     from irtool.zoo import EngineSettings
 
     request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch, detect_only=detect_only,
-                             min_confidence=min_confidence)
+                             min_confidence=min_confidence, detector=detector)
     request.validate()
     jobs = plan_jobs(inputs, output, fmt=fmt, shard=shard)
     restorer = BatchRestorer(
