@@ -138,11 +138,12 @@ def plan_jobs(
 
 def _chosen_detector(zoo: ModelZoo, detector: str | None) -> Detector:
     """``--detector``: a file if one is there or the name looks like one, else a weights.toml entry."""
-    if detector and (Path(detector).is_file() or Path(detector).suffix in (".safetensors", ".pth", ".pt")):
-        if not Path(detector).is_file():
-            raise UsageError(f"--detector {detector}: no such file")
-        return load_detector_file(zoo, detector)
-    return load_detector(zoo, detector)
+    path = Path(detector) if detector else None
+    if path is None or not (path.is_file() or path.suffix in (".safetensors", ".pth", ".pt")):
+        return load_detector(zoo, detector)
+    if not path.is_file():
+        raise UsageError(f"--detector {detector}: no such file")
+    return load_detector_file(zoo, path)
 
 
 class BatchRestorer:
