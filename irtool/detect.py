@@ -16,12 +16,14 @@ without decides by the crops' mean probability. README "Detection" has the measu
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
+from irtool.degradations import CLEAN, DEGRADATIONS, LEGACY_DETECTOR_TYPES, detector_types
 from irtool.errors import UsageError
 
 #: Side of the native-resolution crops the detector reads (images smaller than this are read whole): the
@@ -48,22 +50,51 @@ class Detection:
         return {"type": self.type, "severity": round(self.severity, 4), "confidence": round(self.confidence, 4)}
 
 
-class Detector:
-    def __init__(self, model: torch.nn.Module, *, device: str | torch.device = "cpu",
-                 crop: int = DETECT_CROP, max_crops: int = DETECT_MAX_CROPS, name: str = "detector"):
-        """``model``: a :class:`~irtool.models.giv_detector.GIVDetector`."""
-        from irtool.engine import select_device
-        from irtool.models.giv_head import DEGRADATION_TYPES
+def check_detector_types(types: Sequence[str], *, num_types: int, name: str) -> tuple[str, ...]:
+    """``types`` as a tuple, after checking that they are ``num_types`` distinct known labels (clean or a
+    registered degradation): a detector's outputs are read by these names, never by position in the registry."""
+    types = tuple(types)
+    if len(types) != num_types:
+        raise UsageError(f"detector {name!r} predicts {num_types} types but lists {len(types)}: {', '.join(types)}")
+    unknown = [t for t in types if t != CLEAN and t not in DEGRADATIONS]
+    if unknown or len(set(types)) != len(types):
+        raise UsageError(f"detector {name!r} lists types irtool does not know or lists one twice: {', '.join(types)} "
+                         f"(known: {', '.join(detector_types())})")
+    if CLEAN not in types:
+        raise UsageError(f"detector {name!r} has no {CLEAN!r} type")
+    return types
 
-        if model.head.num_types != len(DEGRADATION_TYPES):
-            raise UsageError(f"detector {name!r} predicts {model.head.num_types} types, irtool knows "
-                             f"{len(DEGRADATION_TYPES)}")
+
+def types_from_metadata(meta: Mapping[str, str]) -> tuple[str, ...]:
+    """The labels a detector file was trained with: its ``types`` metadata (a JSON list), or, for a file that
+    predates that field, the labels of the first shipped detector."""
+    raw = meta.get("types")
+    if not raw:
+        return LEGACY_DETECTOR_TYPES
+    try:
+        types = json.loads(raw)
+    except json.JSONDecodeError:
+        types = None
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise UsageError(f"a detector's 'types' metadata must be a JSON list of names, got {raw!r}")
+    return tuple(types)
+
+
+class Detector:
+    def __init__(self, model: torch.nn.Module, *, types: Sequence[str] | None = None,
+                 device: str | torch.device = "cpu", crop: int = DETECT_CROP, max_crops: int = DETECT_MAX_CROPS,
+                 name: str = "detector"):
+        """``model``: a :class:`~irtool.models.giv_detector.GIVDetector` whose outputs are ``types`` (default: the
+        labels a detector trained now learns, :func:`irtool.degradations.detector_types`)."""
+        from irtool.engine import select_device
+
+        self.types = check_detector_types(detector_types() if types is None else types,
+                                          num_types=model.head.num_types, name=name)
         self.name = name
         self.device = device if isinstance(device, torch.device) else select_device(device)
         self.model = model.eval().to(self.device)
         self.crop = crop
         self.max_crops = max_crops
-        self.types = DEGRADATION_TYPES
 
     @torch.inference_mode()
     def summary(self, image: torch.Tensor) -> torch.Tensor:
@@ -117,7 +148,7 @@ class Detector:
         kind = self.types[idx]
         weights = crop_probs[:, idx]
         severities = severity.float().reshape(-1).cpu().clamp(0, 1)
-        sev = 0.0 if kind == "clean" else float((weights * severities).sum() / weights.sum().clamp_min(1e-12))
+        sev = 0.0 if kind == CLEAN else float((weights * severities).sum() / weights.sum().clamp_min(1e-12))
         return Detection(kind, sev, float(probs[idx]), {t: float(p) for t, p in zip(self.types, probs)})
 
 
@@ -128,20 +159,21 @@ def load_detector(zoo, name: str | None = None) -> Detector:
     entry = zoo.detector_entry() if name is None else zoo.catalog.get(name)
     if entry.kind != "detector":
         raise UsageError(f"{entry.name!r} is a {entry.kind}, not a degradation detector")
-    model, _ = read_detector(entry_path(entry), entry.preset, source=entry.name)
-    return Detector(model, device=zoo.settings.device, name=entry.name)
+    model, meta = read_detector(entry_path(entry), entry.preset, source=entry.name)
+    return Detector(model, types=types_from_metadata(meta), device=zoo.settings.device, name=entry.name)
 
 
 def load_detector_file(zoo, path: str | Path, preset: str | None = None) -> Detector:
     """A detector from a local checkpoint, e.g. the ``final.safetensors`` of ``irtool train --task detect``."""
-    model, _ = read_detector(path, preset)
-    return Detector(model, device=zoo.settings.device, name=Path(path).stem)
+    model, meta = read_detector(path, preset)
+    return Detector(model, types=types_from_metadata(meta), device=zoo.settings.device, name=Path(path).stem)
 
 
 def read_detector(path, preset: str | None = None, *, source: str | None = None):
     """(a :class:`~irtool.models.giv_detector.GIVDetector` with the weights of ``path`` loaded strictly, the file's
-    metadata). The file's head size and, if it has one, its crop vote are taken from its tensors; ``preset``
-    defaults to the one the file's metadata names (``irtool train`` writes it)."""
+    metadata). The file's head size, number of types and, if it has one, its crop vote are taken from its
+    tensors; ``preset`` defaults to the one the file's metadata names (``irtool train`` writes it). The labels are
+    :func:`types_from_metadata`, checked against the head's size."""
     from irtool.models.giv_detector import build_giv_detector
     from irtool.weights.checkpoints import load_into, read_checkpoint
 
@@ -151,7 +183,9 @@ def read_detector(path, preset: str | None = None, *, source: str | None = None)
     preset = preset or meta.get("preset")
     if not preset:
         raise UsageError(f"{source or path} does not name its preset: give it with --arch")
-    model = build_giv_detector(preset, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd),
+    num_types = int(sd["head.type_logits.weight"].shape[0]) if "head.type_logits.weight" in sd else 0
+    check_detector_types(types_from_metadata(meta), num_types=num_types, name=source or str(path))
+    model = build_giv_detector(preset, num_types=num_types, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd),
                                vote="vote.linear.weight" in sd)
     load_into(model, sd, source=source or str(path))
     return model, dict(meta)

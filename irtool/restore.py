@@ -22,7 +22,7 @@ import torch
 
 from irtool.detect import Detection, Detector, load_detector, load_detector_file
 from irtool.errors import IrtoolError, UsageError
-from irtool.tasks import TASKS
+from irtool.degradations import RESTORE_TASKS
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
 
@@ -55,8 +55,8 @@ class RestoreRequest:
             raise UsageError("say what to run: --auto, --task TASK, --model NAME or --weights FILE")
         if len(chosen) > 1:
             raise UsageError(f"choose one of {', '.join(chosen)}" + (" (--detect-only implies --auto)" if self.detect_only else ""))
-        if self.task and self.task not in TASKS:
-            raise UsageError(f"unknown task {self.task!r}; tasks are {', '.join(TASKS)}")
+        if self.task and self.task not in RESTORE_TASKS:
+            raise UsageError(f"unknown task {self.task!r}; tasks are {', '.join(RESTORE_TASKS)}")
         if self.arch and not self.weights:
             raise UsageError("--arch goes with --weights")
         if not 0.0 <= self.min_confidence <= 1.0:

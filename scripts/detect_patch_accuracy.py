@@ -17,11 +17,9 @@ from collections import Counter
 import torch
 
 from irtool.data.datasets import DegradedFolderDataset
-from irtool.detect import Detector, load_detector
-from irtool.models.giv_detector import build_giv_detector
-from irtool.models.giv_head import DEGRADATION_TYPES
+from irtool.degradations import detector_types
+from irtool.detect import load_detector, load_detector_file
 from irtool.train.config import DEFAULT_DETECT_MIX, recipe
-from irtool.weights.checkpoints import load_into, read_checkpoint
 from irtool.zoo import EngineSettings, ModelZoo
 
 
@@ -37,10 +35,11 @@ def main() -> None:
 
     lite = recipe("lite", task="detect", preset="res_hair_lite")
     if args.weights:
-        state, _ = read_checkpoint(args.weights)
-        detector = Detector(load_into(build_giv_detector(), state, source=args.weights), name=args.weights)
+        detector = load_detector_file(ModelZoo(EngineSettings(device="cpu")), args.weights, "res_hair_lite")
     else:
         detector = load_detector(ModelZoo(EngineSettings(device="cpu")), args.model)
+    # Patch labels index the registry's types; the detector answers in its own.
+    labels = detector_types()
     dataset = DegradedFolderDataset(args.data, task_mix=DEFAULT_DETECT_MIX, patch_size=lite.patch_size,
                                     degrade_margin=lite.degrade_margin, quantize_lq=not args.no_quantize,
                                     sr_as_same_size=True, length=args.patches, seed=args.seed)
@@ -49,10 +48,10 @@ def main() -> None:
         for index in range(len(dataset)):
             item = dataset[index]
             logits, _ = detector.model(item["lq"][None].to(detector.device))
-            confusion[DEGRADATION_TYPES[item["kind"]], DEGRADATION_TYPES[int(logits.argmax(1))]] += 1
+            confusion[labels[item["kind"]], detector.types[int(logits.argmax(1))]] += 1
     print(f"{detector.name} on {len(dataset)} training-style patches of {args.data} "
           f"(patch {lite.patch_size}, margin {lite.degrade_margin}, 8-bit {not args.no_quantize}, seed {args.seed})")
-    for true in DEGRADATION_TYPES:
+    for true in labels:
         row = {p: n for (t, p), n in confusion.items() if t == true}
         total = sum(row.values())
         if total:

@@ -67,7 +67,8 @@ def _view(pixels: np.ndarray) -> np.ndarray:
 
 def extract(detector: Detector, data: str) -> list[dict]:
     records = []
-    for photo, kind, pixels in vote_inputs(data, progress=lambda d, t: print(f"  {d}/{t} photos", file=sys.stderr)):
+    kinds = [t for t in detector.types if t != "clean"]
+    for photo, kind, pixels in vote_inputs(data, kinds=kinds, progress=lambda d, t: print(f"  {d}/{t} photos", file=sys.stderr)):
         image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
         with torch.inference_mode():
             logits, severity = detector._read_crops(image)

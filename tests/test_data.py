@@ -11,8 +11,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
+from irtool.degradations import detector_types
 from irtool.data import (
-    DEGRADATION_TYPES,
     DegradedFolderDataset,
     PairedFolderDataset,
     ValidationSet,
@@ -24,6 +24,8 @@ from irtool.data import (
 from irtool.data.images import TONE_RANGES, random_tone
 from irtool.degrade import TASK_DEGRADATIONS
 from irtool.errors import UsageError
+
+DEGRADATION_TYPES = detector_types()
 
 
 def _save(path: Path, pixels: np.ndarray) -> None:

@@ -306,7 +306,7 @@ def test_degrade_and_metrics_do_not_import_torch() -> None:
 
 def test_every_restoration_task_has_a_degradation():
     from irtool.degrade import TASK_DEGRADATIONS
-    from irtool.tasks import SINGLE_TASKS
+    from irtool.degradations import SINGLE_TASKS
 
     assert set(TASK_DEGRADATIONS) == set(SINGLE_TASKS)
 

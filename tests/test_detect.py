@@ -8,7 +8,9 @@ import torch
 from irtool.detect import Detector
 from irtool.engine import grid_crops
 from irtool.models.giv_detector import build_giv_detector
-from irtool.models.giv_head import DEGRADATION_TYPES
+from irtool.degradations import detector_types
+
+DEGRADATION_TYPES = detector_types()
 
 
 @pytest.mark.parametrize(("height", "width", "count"), [(640, 1024, 12), (4000, 3000, 16), (100, 3000, 12),

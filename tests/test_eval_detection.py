@@ -18,8 +18,10 @@ from irtool.errors import UsageError
 from irtool.evaluate import evaluate_detector
 from irtool.evaluate.detection import detection_input
 from irtool.models.giv_detector import build_giv_detector
-from irtool.models.giv_head import DEGRADATION_TYPES
+from irtool.degradations import detector_types
 from irtool.weights.checkpoints import save_safetensors
+
+DEGRADATION_TYPES = detector_types()
 
 SEVERITIES = (0.0, 1.0)
 PER_IMAGE = 1 + len(DEGRADATION_KINDS) * len(SEVERITIES)

@@ -19,7 +19,10 @@ import torch.nn.functional as F
 
 from irtool.errors import UsageError
 from irtool.models import build, get_preset, parameter_count, preset_names
-from irtool.models.giv_head import DEGRADATION_TYPES, GIVHead, build_giv_head
+from irtool.degradations import detector_types
+from irtool.models.giv_head import GIVHead, build_giv_head
+
+DEGRADATION_TYPES = detector_types()
 
 DATA = Path(__file__).resolve().parent / "data"
 MANIFEST_PATH = DATA / "hair_official_state_dict.json"  # copy of shared/reference/hair_official_state_dict.json
@@ -192,7 +195,7 @@ def test_tiny_model_overfits_one_image(preset: str) -> None:
 # ------------------------------------------------------------------------------------ GIV head
 def test_giv_head_outputs_logits_and_severity() -> None:
     assert len(DEGRADATION_TYPES) == 8 and DEGRADATION_TYPES[0] == "clean"
-    head = build_giv_head(32)
+    head = build_giv_head(32, num_types=len(DEGRADATION_TYPES))
     assert isinstance(head, GIVHead) and head.giv_dim == 32
     logits, severity = head(torch.randn(4, 32) * 10)
     assert logits.shape == (4, len(DEGRADATION_TYPES))
@@ -211,7 +214,7 @@ def test_giv_head_learns_to_separate_givs_of_a_lite_backbone() -> None:
     with torch.no_grad():
         givs = torch.cat([backbone.giv(clean), backbone.giv(noisy)])
     labels = torch.tensor([0] * 4 + [1] * 4)
-    head = build_giv_head(backbone.giv_dim)
+    head = build_giv_head(backbone.giv_dim, num_types=2)
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
     for _ in range(60):
         logits, _ = head(givs)

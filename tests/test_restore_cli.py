@@ -20,8 +20,10 @@ from typer.testing import CliRunner
 from irtool.cli import app
 from irtool.models import build
 from irtool.models.giv_detector import build_giv_detector
-from irtool.models.giv_head import DEGRADATION_TYPES
+from irtool.degradations import detector_types
 from irtool.weights.checkpoints import save_safetensors
+
+DEGRADATION_TYPES = detector_types()
 
 runner = CliRunner()
 

@@ -9,7 +9,6 @@ from irtool.data.images import DEFAULT_CACHE_BYTES, ImageStore, list_images
 from irtool.data.loader import build_loader, seed_worker, set_loader_epoch
 from irtool.data.tasks import (
     CLEAN_TASK,
-    DEGRADATION_TYPES,
     KNOWN_TASKS,
     UNKNOWN_KIND,
     TaskMixture,
@@ -22,7 +21,6 @@ from irtool.data.tasks import (
 __all__ = [
     "CLEAN_TASK",
     "DEFAULT_CACHE_BYTES",
-    "DEGRADATION_TYPES",
     "KNOWN_TASKS",
     "UNKNOWN_KIND",
     "DegradedFolderDataset",

@@ -1,26 +1,24 @@
-"""Task mixtures for all-in-one training and the degradation-type labels the GIV head learns.
+"""Task mixtures for all-in-one and detector training, and the degradation-type labels the GIV head learns.
 
-A mixture maps restoration task names (``irtool.degrade.TASK_DEGRADATIONS``: ``denoise``, ``jpeg``, ``deblur``,
-``derain``, ``dehaze``, ``lowlight``, ``sr2``/``sr3``/``sr4``) plus the pseudo-task ``clean`` (input = target,
-so the degradation head also sees undegraded photos) to non-negative ratios. HAIR (sec. 4) trains its
+A mixture maps restoration task names (the single tasks of :mod:`irtool.degradations`: ``denoise``, ``jpeg``,
+``deblur``, ``derain``, ``dehaze``, ``lowlight``, ``sr2``/``sr3``/``sr4``) plus the pseudo-task ``clean`` (input =
+target, so the degradation head also sees undegraded photos) to non-negative ratios. HAIR (sec. 4) trains its
 all-in-one model on an equal mixture of tasks; the ratios here let a recipe change that.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
 
-from irtool.degrade import TASK_DEGRADATIONS, TASK_SCALES
+from irtool.degradations import CLEAN, MIXTURE_TASKS, TASKS, detector_types, task_scale
 from irtool.errors import UsageError
-from irtool.models.giv_head import DEGRADATION_TYPES
 
 __all__ = [
     "CLEAN_TASK",
-    "DEGRADATION_TYPES",
     "KNOWN_TASKS",
     "UNKNOWN_KIND",
     "TaskMixture",
@@ -31,32 +29,28 @@ __all__ = [
 ]
 
 #: Pseudo-task: the input is the clean image itself (label "clean", severity 0).
-CLEAN_TASK = "clean"
-KNOWN_TASKS: tuple[str, ...] = (CLEAN_TASK, *TASK_DEGRADATIONS)
+CLEAN_TASK = CLEAN
+KNOWN_TASKS: tuple[str, ...] = MIXTURE_TASKS
 #: ``kind`` of an item whose degradation is not known (paired folders without a task).
 UNKNOWN_KIND = -1
 
 
 def task_kind(task: str) -> str:
-    """The degradation type (an entry of DEGRADATION_TYPES) a task's inputs carry."""
+    """The degradation type (a detector label) a task's inputs carry."""
     if task == CLEAN_TASK:
-        return "clean"
-    if task not in TASK_DEGRADATIONS:
+        return CLEAN
+    if task not in TASKS:
         raise UsageError(f"unknown task {task!r}; choose from {', '.join(KNOWN_TASKS)}")
-    return TASK_DEGRADATIONS[task]
+    return TASKS[task].degradation
 
 
-def kind_index(kind: str) -> int:
-    """Index of a degradation type in DEGRADATION_TYPES (the GIV head's class label)."""
+def kind_index(kind: str, types: Sequence[str] | None = None) -> int:
+    """Index of a degradation type in ``types`` (default: the labels a detector trained now learns)."""
+    labels = tuple(types) if types is not None else detector_types()
     try:
-        return DEGRADATION_TYPES.index(kind)
+        return labels.index(kind)
     except ValueError:
-        raise UsageError(f"unknown degradation type {kind!r}; expected one of {DEGRADATION_TYPES}") from None
-
-
-def task_scale(task: str) -> int:
-    """Super-resolution factor of a task (1 for every non-SR task)."""
-    return int(TASK_SCALES.get(task, 1))
+        raise UsageError(f"unknown degradation type {kind!r}; expected one of {labels}") from None
 
 
 class TaskMixture:

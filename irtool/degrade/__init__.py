@@ -1,6 +1,7 @@
 """Degradation synthesis (numpy + Pillow, no torch: data-loader workers import it).
 
-``degrade(img, kind, severity=..., rng=...)`` is the entry point; ``imresize`` is MATLAB's bicubic resize, used
+``degrade(img, kind, severity=..., rng=...)`` is the entry point (the kinds and their severity ranges are
+registered in :mod:`irtool.degradations`); ``imresize`` is MATLAB's bicubic resize, used
 for super-resolution inputs. Images are float32 HW/HWC in [0, 1], RGB; inputs are never modified; randomness
 comes only from an explicit ``numpy.random.Generator``.
 """
@@ -11,10 +12,10 @@ from irtool.degrade.pipeline import (
     TASK_DEGRADATIONS,
     TASK_SCALES,
     DegradationInfo,
-    DegradationKind,
     degrade,
     degrade_for_task,
 )
+from irtool.degrade.generators import DegradeOptions
 from irtool.degrade.synth import (
     add_gaussian_noise,
     add_haze,
@@ -33,7 +34,7 @@ __all__ = [
     "TASK_DEGRADATIONS",
     "TASK_SCALES",
     "DegradationInfo",
-    "DegradationKind",
+    "DegradeOptions",
     "add_gaussian_noise",
     "add_haze",
     "add_rain",

@@ -2,7 +2,7 @@
 
 HAIR (sec. 3.1, fig. 3) shows its Global Information Vector separates degradation types; ``irtool restore --auto``
 relies on a detector built on it (:mod:`irtool.detect`). This module measures that detector on a folder of clean
-photos: every image is shown once clean and once per degradation kind (``irtool.degrade.DEGRADATION_KINDS``) and
+photos: every image is shown once clean and once per degradation kind the detector names (its ``types``) and
 severity, each degraded with :func:`irtool.degrade.degrade` from its own seeded generator, and the predicted type
 is compared with the true one.
 
@@ -23,7 +23,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from irtool.degrade import DEGRADATION_KINDS, degrade, imresize, modcrop, quantize_uint8
+from irtool.degradations import CLEAN, get_degradation
+from irtool.degrade import degrade, imresize, modcrop, quantize_uint8
 from irtool.errors import UsageError
 
 __all__ = [
@@ -36,14 +37,14 @@ __all__ = [
 ]
 
 DEFAULT_SEVERITIES: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-CLEAN = "clean"
 
 ProgressCallback = Callable[[int, int], None]
 
 
 def sr_scale_of(severity: float) -> int:
-    """The SR factor ``degrade`` uses for a "low-resolution" severity: round(2 + 2 * severity) (2, 3 or 4)."""
-    return round(2.0 + 2.0 * severity)
+    """The SR factor ``degrade`` uses for a "low-resolution" severity (2, 3 or 4), from the registry's ramp."""
+    entry = get_degradation("low-resolution")
+    return int(entry.generators[0].ramp("scale").at(severity))
 
 
 def _sample_rng(seed: int, image: str, kind: str, severity: float) -> np.random.Generator:
@@ -226,8 +227,6 @@ def evaluate_detector(detector, folder: str | Path, *, severities: Sequence[floa
     """
     import torch
 
-    from irtool.models.giv_head import DEGRADATION_TYPES
-
     from .benchmarks import folder_dataset
     from .runner import read_uint8
 
@@ -236,13 +235,11 @@ def evaluate_detector(detector, folder: str | Path, *, severities: Sequence[floa
         raise UsageError(f"severities must be a non-empty list of values in [0, 1], got {list(severities)}")
     if len(set(severities)) != len(severities):
         raise UsageError(f"severities must be distinct, got {list(severities)}")
-    unknown = [k for k in DEGRADATION_KINDS if k not in DEGRADATION_TYPES]
-    if unknown:
-        raise UsageError(f"the detector's types {DEGRADATION_TYPES} miss the degradation kinds {unknown}")
+    types = tuple(detector.types)
     dataset = folder_dataset(folder)
-    jobs = [(CLEAN, None)] + [(kind, sev) for kind in DEGRADATION_KINDS for sev in severities]
+    jobs = [(CLEAN, None)] + [(kind, sev) for kind in types if kind != CLEAN for sev in severities]
     report = DetectionReport(detector=str(getattr(detector, "name", "detector")), source=str(folder),
-                             types=tuple(DEGRADATION_TYPES), severities=severities, seed=int(seed),
+                             types=types, severities=severities, seed=int(seed),
                              images=len(dataset.samples), seconds=0.0)
     total, done = len(dataset.samples) * len(jobs), 0
     start = time.perf_counter()

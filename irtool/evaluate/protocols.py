@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from irtool.errors import UsageError
-from irtool.tasks import SINGLE_TASKS as TASKS
+from irtool.degradations import SINGLE_TASKS as TASKS
+from irtool.degradations import TASKS as TASK_ENTRIES
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -26,7 +27,6 @@ __all__ = [
     "TASKS",
     "default_protocol",
     "get_protocol",
-    "scale_of",
 ]
 
 
@@ -87,7 +87,7 @@ class Protocol:
         return f"{self.name} ({', '.join(extra)})" if extra else self.name
 
 
-_SR_TASKS = ("sr2", "sr3", "sr4")
+_SR_TASKS = tuple(name for name, task in TASK_ENTRIES.items() if task.scale > 1)
 _PAIRED_TASKS = ("deblur", "derain", "dehaze", "lowlight")
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -225,10 +225,6 @@ DEFAULT_PROTOCOL: dict[str, str] = {
     "lowlight": "paired-rgb",
 }
 
-
-def scale_of(task: str) -> int:
-    """SR factor of a task name (``sr4`` -> 4), 1 for every other task."""
-    return int(task[2:]) if task.startswith("sr") and task[2:].isdigit() else 1
 
 
 def _check_task(task: str) -> None:

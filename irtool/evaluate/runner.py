@@ -30,7 +30,9 @@ from irtool.errors import InputError, UsageError
 from irtool.metrics import psnr, rgb_to_y, ssim
 
 from .benchmarks import EvalDataset, EvalSample
-from .protocols import Protocol, get_protocol, scale_of
+from irtool.degradations import task_scale
+
+from .protocols import Protocol, get_protocol
 
 __all__ = [
     "EvalReport",
@@ -212,7 +214,7 @@ def prepare_image(sample: EvalSample, protocol: Protocol, *, task: str, gray: bo
     """Read, crop and degrade one sample as ``protocol`` prescribes (given input files take precedence)."""
     mode = "matlab-y" if protocol.channel == "gray" else ("luma" if gray else "rgb")
     gt = read_uint8(sample.gt, mode=mode)
-    scale = scale_of(task)
+    scale = task_scale(task)
     lq_u8 = read_uint8(sample.lq, mode=mode) if sample.lq is not None else None
     if protocol.size_policy == "modcrop-scale":
         gt = modcrop(gt, scale)
@@ -284,7 +286,7 @@ def score(output: np.ndarray, gt: np.ndarray, protocol: Protocol, *, task: str) 
             sim = structural_similarity(clean, restored, data_range=1, channel_axis=2)
         return value, float(sim)
     restored_u8 = to_uint8(out)
-    border = scale_of(task) if protocol.crop_border == "scale" else int(protocol.crop_border)
+    border = task_scale(task) if protocol.crop_border == "scale" else int(protocol.crop_border)
     a, b = restored_u8, gt
     if protocol.channel == "y-uint8" and a.shape[2] == 3:
         a, b = rgb_to_y(a), rgb_to_y(b)
@@ -359,7 +361,7 @@ def evaluate(
         raise UsageError(f"protocol {protocol.name!r} is for {', '.join(protocol.tasks)}, not {task!r}")
     if not models:
         raise UsageError("nothing to evaluate: give at least one model or the baseline (None)")
-    scale = scale_of(task)
+    scale = task_scale(task)
     for model in models:
         if model is not None and model.scale != scale:
             raise UsageError(f"{model.name} upscales x{model.scale}, task {task} needs x{scale}")

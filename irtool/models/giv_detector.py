@@ -33,7 +33,7 @@ GIV_PATH_MODULES = ("patch_embed", "encoder_level1", "down1_2", "encoder_level2"
 class GIVDetector(nn.Module):
     """``forward(images [B,3,H,W] in [0,1]) -> (type logits [B, T], severity [B, 1])``; ``giv(images)`` too."""
 
-    def __init__(self, *, restorer: str = "res_hair_lite", hidden: int = 64, vote: bool = False) -> None:
+    def __init__(self, *, restorer: str = "res_hair_lite", num_types: int, hidden: int = 64, vote: bool = False) -> None:
         super().__init__()
         from irtool.models import get_preset
 
@@ -48,7 +48,7 @@ class GIVDetector(nn.Module):
         self.size_multiple = preset.size_multiple
         for name in GIV_PATH_MODULES:
             setattr(self, name, getattr(full, name))
-        self.head: GIVHead = build_giv_head(self.giv_dim, hidden=hidden)
+        self.head: GIVHead = build_giv_head(self.giv_dim, num_types=num_types, hidden=hidden)
         # The image-level decision (fitted after the crop network; None: the mean of the crops' probabilities).
         self.vote: ImageVote | None = ImageVote(self.head.num_types) if vote else None
 
@@ -76,7 +76,12 @@ class GIVDetector(nn.Module):
         self.load_state_dict(own, strict=False)
 
 
-def build_giv_detector(restorer: str = "res_hair_lite", *, hidden: int = 64, vote: bool = False) -> GIVDetector:
+def build_giv_detector(restorer: str = "res_hair_lite", *, num_types: int | None = None, hidden: int = 64,
+                       vote: bool = False) -> GIVDetector:
     """A :class:`GIVDetector` on the GIV path of the Res-HAIR preset ``restorer`` (with an :class:`ImageVote` if
-    ``vote``)."""
-    return GIVDetector(restorer=restorer, hidden=hidden, vote=vote)
+    ``vote``), predicting ``num_types`` labels (default: as many as :func:`irtool.degradations.detector_types`)."""
+    if num_types is None:
+        from irtool.degradations import detector_types
+
+        num_types = len(detector_types())
+    return GIVDetector(restorer=restorer, num_types=num_types, hidden=hidden, vote=vote)

@@ -1,7 +1,7 @@
 """Degradation head on HAIR's Global Information Vector (GIV, HAIR section 3.1).
 
 The GIV summarises an image's degradation; a tiny MLP on it predicts which degradation is present (logits over
-:data:`DEGRADATION_TYPES`) and how strong it is (a severity in [0, 1]). The restore pipeline uses it to pick the
+the ``num_types`` labels of :func:`irtool.degradations.detector_types`, stored with trained weights) and how strong it is (a severity in [0, 1]). The restore pipeline uses it to pick the
 right weights automatically. It is not an image-to-image network, so it is not a registry preset: build it with
 :func:`build_giv_head`.
 """
@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["DEGRADATION_TYPES", "GIVHead", "build_giv_head"]
-
-DEGRADATION_TYPES: tuple[str, ...] = ("clean", "noise", "jpeg", "blur", "low-resolution", "rain", "haze", "low-light")
+__all__ = ["GIVHead", "build_giv_head"]
 
 
 class GIVHead(nn.Module):
     """``forward(giv [B, giv_dim]) -> (logits [B, num_types], severity [B, 1] in [0, 1])``."""
 
-    def __init__(self, *, giv_dim: int, hidden: int = 64, num_types: int = len(DEGRADATION_TYPES)) -> None:
+    def __init__(self, *, giv_dim: int, num_types: int, hidden: int = 64) -> None:
         super().__init__()
         self.giv_dim = giv_dim
         self.num_types = num_types
@@ -32,6 +30,6 @@ class GIVHead(nn.Module):
         return self.type_logits(features), self.severity(features).sigmoid()
 
 
-def build_giv_head(giv_dim: int, *, hidden: int = 64) -> GIVHead:
+def build_giv_head(giv_dim: int, *, num_types: int, hidden: int = 64) -> GIVHead:
     """A :class:`GIVHead` for a backbone whose GIV has ``giv_dim`` entries (``2 * dim`` for Res-HAIR)."""
-    return GIVHead(giv_dim=giv_dim, hidden=hidden)
+    return GIVHead(giv_dim=giv_dim, num_types=num_types, hidden=hidden)

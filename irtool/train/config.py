@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from irtool.errors import UsageError
-from irtool.tasks import TASKS
+from irtool.degradations import ALL_IN_ONE, DETECT, MIXTURE_TASKS, RESTORE_TASKS, all_in_one_mixture, detect_mixture
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,15 +33,10 @@ else:  # pragma: no cover
 
 
 #: "detect" trains the GIV degradation head.
-TRAIN_TASKS = (*TASKS, "detect")
-#: The all-in-one mixture used when task == "all" and no mixture is given (HAIR's five-task setting,
-#: with JPEG added since photos are JPEG-compressed more often than not).
-DEFAULT_ALL_IN_ONE = {"denoise": 1.0, "jpeg": 1.0, "deblur": 1.0, "derain": 1.0, "dehaze": 1.0, "lowlight": 1.0}
-#: The degradation head sees every type, and clean images, in equal shares.
-#: Clean and blur weigh more: a clean photo sent to a restorer is the costliest mistake, and blur is the
-#: type most often confused (with low resolution and JPEG). Every SR factor --auto may meet is present.
-DEFAULT_DETECT_MIX = {"clean": 1.5, "denoise": 1.0, "jpeg": 1.0, "deblur": 1.5, "sr2": 0.4, "sr3": 0.4, "sr4": 0.4,
-                      "derain": 1.0, "dehaze": 1.0, "lowlight": 1.0}
+TRAIN_TASKS = (*RESTORE_TASKS, DETECT)
+#: The default mixtures of "all" and "detect" come from the degradation registry's task weights.
+DEFAULT_ALL_IN_ONE = all_in_one_mixture()
+DEFAULT_DETECT_MIX = detect_mixture()
 
 
 @dataclass(frozen=True)
@@ -123,9 +118,9 @@ class TrainConfig:
     def mixture(self) -> dict[str, float]:
         if self.task_mix:
             return dict(self.task_mix)
-        if self.task == "all":
+        if self.task == ALL_IN_ONE:
             return dict(DEFAULT_ALL_IN_ONE)
-        if self.task == "detect":
+        if self.task == DETECT:
             return dict(DEFAULT_DETECT_MIX)
         return {self.task: 1.0}
 
@@ -162,7 +157,7 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
     check_downscale_range(cfg.downscale)
     check_probability("tone_jitter", cfg.tone_jitter)
     check_unclipped_noise(cfg.unclipped_noise, quantize_lq=cfg.quantize_lq)
-    bad = [k for k in cfg.task_mix if k not in TRAIN_TASKS and k != "clean"]
+    bad = [k for k in cfg.task_mix if k not in MIXTURE_TASKS]
     if bad:
         raise UsageError(f"unknown task(s) in task_mix: {bad}")
     return cfg

@@ -51,13 +51,13 @@ def _window(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(image[top : top + h, left : left + w])
 
 
-def vote_inputs(folder: str | Path, *, clean_per_photo: int = 5, per_kind: int = 5, seed: int = 0,
+def vote_inputs(folder: str | Path, *, kinds: Sequence[str], clean_per_photo: int = 5, per_kind: int = 5,
+                seed: int = 0,
                 progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
     """(photo name, true type, detector input HxWx3 float32) for the photos under ``folder``: per photo
     ``clean_per_photo`` clean inputs (the whole photo, then random windows) and ``per_kind`` per degradation kind
-    (random windows, severity uniform in [0, 1]), made as ``irtool eval --task detect`` makes its inputs.
+    of ``kinds`` (random windows, severity uniform in [0, 1]), made as ``irtool eval --task detect`` makes its inputs.
     ``progress(done, total)`` is called after each photo."""
-    from irtool.degrade import DEGRADATION_KINDS
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
@@ -67,7 +67,7 @@ def vote_inputs(folder: str | Path, *, clean_per_photo: int = 5, per_kind: int =
         clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
         rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode("utf-8"))])
         jobs = [("clean", 0.0)] * clean_per_photo
-        jobs += [(kind, float(rng.uniform(0.0, 1.0))) for kind in DEGRADATION_KINDS for _ in range(per_kind)]
+        jobs += [(kind, float(rng.uniform(0.0, 1.0))) for kind in kinds for _ in range(per_kind)]
         for j, (kind, severity) in enumerate(jobs):
             image = clean if j == 0 else _window(clean, rng)
             pixels, _ = detection_input(image, kind, severity, rng=rng)
@@ -80,8 +80,9 @@ def vote_samples(detector, folder: str | Path, *, clean_per_photo: int = 5, per_
                  progress: Callable[[int, int], None] | None = None) -> VoteSamples:
     """Vote summaries (:meth:`~irtool.detect.Detector.summary`) of the inputs :func:`vote_inputs` makes."""
     summaries, labels, photos = [], [], []
-    for photo, kind, pixels in vote_inputs(folder, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=seed,
-                                           progress=progress):
+    kinds = [t for t in detector.types if t != "clean"]
+    for photo, kind, pixels in vote_inputs(folder, kinds=kinds, clean_per_photo=clean_per_photo, per_kind=per_kind,
+                                           seed=seed, progress=progress):
         image_chw = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
         summaries.append(detector.summary(image_chw).double())
         labels.append(detector.types.index(kind))
@@ -165,7 +166,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     """Load ``cfg.init_weights`` (a detector), fit its vote on ``cfg.data``; write OUT/NAME/final.safetensors
     (the detector with its vote), metrics.jsonl and vote_samples.pt (the summaries and labels). Returns a
     :class:`~irtool.train.TrainResult`."""
-    from irtool.detect import Detector, read_detector
+    from irtool.detect import Detector, read_detector, types_from_metadata
     from irtool.weights.checkpoints import save_safetensors
 
     from .loop import TrainResult
@@ -179,7 +180,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     started = time.monotonic()
     model, meta = read_detector(cfg.init_weights, cfg.preset)
     model.vote = None  # the crops' plain probabilities, never a previous vote's
-    detector = Detector(model, device=cfg.device, name=Path(cfg.init_weights).stem)
+    detector = Detector(model, types=types_from_metadata(meta), device=cfg.device, name=Path(cfg.init_weights).stem)
     samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=cfg.seed,
                            progress=progress)
     num_types = len(detector.types)

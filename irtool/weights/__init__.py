@@ -1,6 +1,6 @@
 """weights.toml catalog, checkpoint reading/conversion, and verified hub downloads."""
 
-from .catalog import TASKS, Catalog, WeightsEntry, load_catalog, parse_catalog
+from .catalog import Catalog, WeightsEntry, load_catalog, parse_catalog
 from .hub import entry_path, hub_download, is_present
 
-__all__ = ["TASKS", "Catalog", "WeightsEntry", "load_catalog", "parse_catalog", "entry_path", "hub_download", "is_present"]
+__all__ = ["Catalog", "WeightsEntry", "load_catalog", "parse_catalog", "entry_path", "hub_download", "is_present"]

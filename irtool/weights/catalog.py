@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from irtool.errors import UsageError
-from irtool.tasks import TASKS
+from irtool.degradations import RESTORE_TASKS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,9 +118,9 @@ def _entry(name: str, raw: Mapping[str, Any], where: Path) -> WeightsEntry:
     if kind not in ENTRY_KINDS:
         raise UsageError(f"{where.name}: entry {name!r}: kind must be one of {ENTRY_KINDS}")
     tasks = tuple(raw["tasks"])
-    bad = [t for t in tasks if t not in TASKS and kind == "restorer"]
+    bad = [t for t in tasks if t not in RESTORE_TASKS and kind == "restorer"]
     if bad:
-        raise UsageError(f"{where.name}: entry {name!r}: unknown task(s) {bad}; tasks are {', '.join(TASKS)}")
+        raise UsageError(f"{where.name}: entry {name!r}: unknown task(s) {bad}; tasks are {', '.join(RESTORE_TASKS)}")
     has_file = "file" in raw
     has_hub = "repo_id" in raw
     if has_file == has_hub:
