@@ -7,7 +7,6 @@ this module only turns CLI options into its arguments and its reports into table
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Sequence
 
 
@@ -70,7 +69,7 @@ def render_reports(console, reports: Sequence[Any]) -> None:
     console.print(table)
 
 
-def _datasets(*, bench, task, data, data_lq):
+def chosen_datasets(*, bench, task, data, data_lq):
     from irtool.errors import UsageError
     from irtool.evaluate import benchmark_dataset, folder_dataset
 
@@ -85,7 +84,7 @@ def _datasets(*, bench, task, data, data_lq):
     return datasets
 
 
-def _models(*, model, weights, arch, device, tile):
+def chosen_models(*, model, weights, arch, device, tile):
     from irtool.zoo import EngineSettings, ModelZoo
 
     zoo = ModelZoo(EngineSettings(device=device, tile=tile))
@@ -129,7 +128,7 @@ def render_detection(console, report: Any, *, markdown: bool) -> None:
         console.print(report.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
 
-def _run_detect_cli(out, *, bench, model, weights, arch, data, device, json_report, markdown, quiet,
+def run_detect(out, *, bench, model, weights, arch, data, device, json_report, markdown, quiet,
                     unused: dict[str, Any]) -> None:
     import json
 
@@ -167,55 +166,3 @@ def _run_detect_cli(out, *, bench, model, weights, arch, data, device, json_repo
         payload = {"tool": "irtool eval", "detection": report.to_dict(), "markdown": report.to_markdown()}
         json_report.write_text(json.dumps(payload, indent=2), encoding="utf-8")
         out.print(f"JSON report: {json_report}")
-
-
-def run_eval_cli(*, bench: list[str] | None, task: str | None, model: list[str] | None, weights: list[Path] | None,
-                 arch: str | None, data: Path | None, data_lq: Path | None, protocol: str | None,
-                 sigma: float | None, quality: int | None, device: str, tile: int | None, csv: Path | None,
-                 json_report: Path | None, save_images: Path | None, classical: bool, markdown: bool, list_: bool,
-                 quiet: bool) -> None:
-    """Entry point called by ``irtool/cli/evaluate.py`` with exactly its options."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from irtool.errors import UsageError
-    from irtool.evaluate import classical_denoisers, evaluate, get_protocol, write_csv, write_json
-
-    out = Console(quiet=quiet)
-    if list_:
-        render_list(Console())
-        return
-    if task is None:
-        raise UsageError("--task is required (denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, "
-                         "detect)")
-    if task == "detect":
-        _run_detect_cli(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
-                        json_report=json_report, markdown=markdown, quiet=quiet,
-                        unused={"data_lq": data_lq, "protocol": protocol,
-                                "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
-                                "save_images": save_images, "classical": classical})
-        return
-    if markdown:
-        raise UsageError("--markdown is for --task detect")
-    if classical and task != "denoise":
-        raise UsageError(f"--classical adds classical Gaussian denoisers and needs --task denoise, not {task!r}")
-    chosen = get_protocol(protocol, task=task)
-    datasets = _datasets(bench=bench, task=task, data=data, data_lq=data_lq)
-    # The baseline rows always come first: the input, then the classical denoisers at the run's noise level.
-    baselines: list[Any] = [None]
-    if classical:
-        baselines += classical_denoisers(sigma=chosen.default_sigma if sigma is None else sigma)
-    models: list[Any] = [*baselines, *_models(model=model, weights=weights, arch=arch, device=device, tile=tile)]
-    reports = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True, quiet=quiet), transient=True) as bar:
-        for dataset in datasets:
-            job = bar.add_task(f"{dataset.name}", total=len(dataset) * len(models))
-            reports.append(evaluate(models, dataset, chosen, task=task, sigma=sigma, quality=quality,
-                                    save_images=save_images,
-                                    progress=lambda done, total, job=job: bar.update(job, completed=done)))
-    render_reports(out, reports)
-    if csv is not None:
-        out.print(f"per-image results: {write_csv(reports, csv)}")
-    if json_report is not None:
-        out.print(f"JSON report: {write_json(reports, json_report)}")

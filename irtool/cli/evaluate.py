@@ -3,48 +3,84 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
+
+from irtool.cli.options import EVAL_TASK_HELP, Arch, Device, JsonReport, Quiet, Tile, WeightsFiles
 
 
 def evaluate(
     bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark name(s), e.g. urban100, set5, cbsd68."),
-    task: Optional[str] = typer.Option(
-        None, "--task",
-        help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, or detect (the degradation detector); "
-        "required unless --list.",
-    ),
+    task: Optional[str] = typer.Option(None, "--task", help=EVAL_TASK_HELP),
     model: Optional[List[str]] = typer.Option(
         None, "--model", help="weights.toml entries (several allowed); with --task detect one detector entry "
         "(default: weights.toml's detector)."
     ),
-    weights: Optional[List[Path]] = typer.Option(
-        None, "--weights", help="Local checkpoint(s); with --arch. With --task detect one detector checkpoint "
-        "(e.g. irtool train's final.safetensors)."),
-    arch: Optional[str] = typer.Option(None, "--arch", help="Preset of --weights (needed unless the file names it)."),
+    weights: WeightsFiles = None,
+    arch: Arch = None,
     data: Optional[Path] = typer.Option(None, "--data", help="Evaluate a local folder (HR only, or with --data-lq)."),
     data_lq: Optional[Path] = typer.Option(None, "--data-lq"),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="Named evaluation protocol (default per task)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise level for denoise protocols."),
     quality: Optional[int] = typer.Option(None, "--quality", help="JPEG quality for jpeg protocols."),
-    device: str = typer.Option("auto", "--device"),
-    tile: Optional[int] = typer.Option(None, "--tile"),
+    device: Device = "auto",
+    tile: Tile = None,
     csv: Optional[Path] = typer.Option(None, "--csv", help="Per-image results as CSV."),
-    json_report: Optional[Path] = typer.Option(None, "--json", help="Per-image and mean results as JSON."),
+    json_report: JsonReport = None,
     save_images: Optional[Path] = typer.Option(None, "--save-images"),
     classical: bool = typer.Option(
         False, "--classical", help="Denoise only: add scikit-image's NLM, wavelet and TV denoisers as baseline rows."
     ),
     markdown: bool = typer.Option(False, "--markdown", help="--task detect: also print the results as Markdown."),
     list_: bool = typer.Option(False, "--list", help="List benchmarks and protocols."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: Quiet = False,
 ) -> None:
     """Evaluate models on benchmarks or a local folder; the input (or bicubic) baseline is always a row.
 
     --task detect measures the degradation detector on a folder of clean photos (--data) instead.
     """
-    options = dict(locals())  # taken before the import below adds a local name
-    from irtool.cli.eval_render import run_eval_cli
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    run_eval_cli(**options)
+    from irtool.cli.eval_render import chosen_datasets, chosen_models, run_detect, render_list, render_reports
+    from irtool.errors import UsageError
+    from irtool.evaluate import classical_denoisers, evaluate, get_protocol, write_csv, write_json
+
+    out = Console(quiet=quiet)
+    if list_:
+        render_list(Console())
+        return
+    if task is None:
+        raise UsageError(f"--task is required ({EVAL_TASK_HELP.split(';')[0]})")
+    if task == "detect":
+        run_detect(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
+                        json_report=json_report, markdown=markdown, quiet=quiet,
+                        unused={"data_lq": data_lq, "protocol": protocol,
+                                "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
+                                "save_images": save_images, "classical": classical})
+        return
+    if markdown:
+        raise UsageError("--markdown is for --task detect")
+    if classical and task != "denoise":
+        raise UsageError(f"--classical adds classical Gaussian denoisers and needs --task denoise, not {task!r}")
+    chosen = get_protocol(protocol, task=task)
+    datasets = chosen_datasets(bench=bench, task=task, data=data, data_lq=data_lq)
+    # The baseline rows always come first: the input, then the classical denoisers at the run's noise level.
+    baselines: list[Any] = [None]
+    if classical:
+        baselines += classical_denoisers(sigma=chosen.default_sigma if sigma is None else sigma)
+    models: list[Any] = [*baselines, *chosen_models(model=model, weights=weights, arch=arch, device=device, tile=tile)]
+    reports = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True, quiet=quiet), transient=True) as bar:
+        for dataset in datasets:
+            job = bar.add_task(f"{dataset.name}", total=len(dataset) * len(models))
+            reports.append(evaluate(models, dataset, chosen, task=task, sigma=sigma, quality=quality,
+                                    save_images=save_images,
+                                    progress=lambda done, total, job=job: bar.update(job, completed=done)))
+    render_reports(out, reports)
+    if csv is not None:
+        out.print(f"per-image results: {write_csv(reports, csv)}")
+    if json_report is not None:
+        out.print(f"JSON report: {write_json(reports, json_report)}")

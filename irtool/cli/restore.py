@@ -8,48 +8,33 @@ from typing import List, Optional
 
 import typer
 
+from irtool.cli.options import RESTORE_TASK_HELP, Arch, Device, JsonReport, Quiet, Tile, WeightsFile
+
 
 def restore(
     inputs: List[str] = typer.Argument(..., help="Image files, folders (recursive; the tree is mirrored) or globs."),
     output: Path = typer.Option(Path("restored"), "--output", "-o", help="Output folder (never an input's folder)."),
     auto: bool = typer.Option(False, "--auto", help="Detect each image's degradation from the HAIR GIV and route it."),
-    task: Optional[str] = typer.Option(None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, all."),
+    task: Optional[str] = typer.Option(None, "--task", help=RESTORE_TASK_HELP),
     model: Optional[str] = typer.Option(None, "--model", help="A weights.toml entry (see `irtool models`)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="A local checkpoint: .safetensors, official .pth/.ckpt."),
-    arch: Optional[str] = typer.Option(None, "--arch", help="Preset of --weights (needed unless the file names it)."),
+    weights: WeightsFile = None,
+    arch: Arch = None,
     detect_only: bool = typer.Option(False, "--detect-only", help="Report detections; restore nothing."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="With --auto: copy images whose detection is less confident than this (0-1; default 0, never) instead of restoring them."),
     detector: Optional[str] = typer.Option(None, "--detector", help="With --auto: a detector entry or checkpoint file (default: weights.toml's detector)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N, mps."),
+    device: Device = "auto",
     precision: str = typer.Option("auto", "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16."),
-    tile: Optional[int] = typer.Option(None, "--tile", help="Tile size in input pixels (default: from free memory)."),
+    tile: Tile = None,
     overlap: int = typer.Option(32, "--overlap", help="Tile overlap in input pixels (blended)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="png, jpg, webp or tiff (default: the input's)."),
     quality: Optional[int] = typer.Option(None, "--quality", help="JPEG/WebP quality (default 95)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them)."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: process only shard i of n (1-based)."),
-    json_report: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report of every input."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or table; errors still go to stderr."),
+    json_report: JsonReport = None,
+    quiet: Quiet = False,
 ) -> None:
     """Restore images in batches; bad files are reported and skipped, and the exit code says so."""
-    _run(
-        inputs=inputs, output=output, auto=auto, task=task, model=model, weights=weights, arch=arch,
-        detect_only=detect_only, min_confidence=min_confidence, detector=detector, device=device, precision=precision, tile=tile,
-        overlap=overlap, fmt=fmt, quality=quality, overwrite=overwrite, shard=shard, json_report=json_report,
-        quiet=quiet,
-    )
-
-
-def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, min_confidence, detector, device,
-         precision, tile, overlap, fmt, quality, overwrite, shard, json_report, quiet) -> None:
-    import json
-    import time
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.table import Table
-
-    from irtool.restore import BatchRestorer, BatchSummary, OutputSettings, Progress as Callbacks, RestoreRequest, plan_jobs
+    from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, plan_jobs
     from irtool.zoo import EngineSettings
 
     request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch, detect_only=detect_only,
@@ -61,6 +46,20 @@ def _run(*, inputs, output, auto, task, model, weights, arch, detect_only, min_c
         engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap),
         output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
     )
+    _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet)
+
+
+def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool) -> None:
+    """Run the batch with a progress display, then print the table and write the report."""
+    import json
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from irtool.restore import BatchSummary, Progress as Callbacks
+
     restorer.prepare()  # a missing model fails here, before any progress display
     console = Console(stderr=True, quiet=quiet)
     err = Console(stderr=True)

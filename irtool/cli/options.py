@@ -1,0 +1,34 @@
+"""Options shared by several commands, declared once (``Annotated`` types: the default stays in the signature).
+
+Task lists in help texts come from the degradation registry, which imports neither torch nor numpy, so
+``irtool --help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from irtool.degradations import DETECT, RESTORE_TASKS, SINGLE_TASKS
+
+__all__ = ["Arch", "Device", "JsonReport", "Quiet", "Tile", "WeightsFile", "WeightsFiles", "task_help"]
+
+
+def task_help(tasks: tuple[str, ...], *, extra: str = "") -> str:
+    return ", ".join(tasks) + (f"{extra}" if extra else ".")
+
+
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N, mps.")]
+Arch = Annotated[Optional[str], typer.Option("--arch", help="Preset of --weights (needed unless the file names it).")]
+_WEIGHTS_HELP = "A local checkpoint: .safetensors, official .pth/.ckpt (with --arch if the file does not name its preset)."
+WeightsFile = Annotated[Optional[Path], typer.Option("--weights", help=_WEIGHTS_HELP)]
+WeightsFiles = Annotated[Optional[List[Path]], typer.Option("--weights", help=_WEIGHTS_HELP + " Several allowed.")]
+Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]
+JsonReport = Annotated[Optional[Path], typer.Option("--json", help="Also write the results as a JSON report.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables; errors still go to stderr.")]
+
+RESTORE_TASK_HELP = task_help(RESTORE_TASKS)
+EVAL_TASK_HELP = task_help(SINGLE_TASKS, extra=f", or {DETECT} (the degradation detector); required unless --list.")
+TRAIN_TASK_HELP = task_help((*RESTORE_TASKS, DETECT))

@@ -1,0 +1,165 @@
+"""The degradation registry is the one place tasks, labels, mixtures and generators come from."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from irtool import degradations as reg
+from irtool.degrade import DEGRADATION_KINDS, TASK_DEGRADATIONS, TASK_SCALES, degrade, degrade_for_task
+from irtool.errors import UsageError
+
+
+def test_the_registry_imports_neither_numpy_nor_torch():
+    code = "import sys, irtool.degradations; assert not {'numpy', 'torch'} & set(sys.modules), sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_every_list_of_tasks_and_kinds_is_the_registrys():
+    from irtool.data.tasks import KNOWN_TASKS
+    from irtool.evaluate.protocols import DEFAULT_PROTOCOL, TASKS as EVAL_TASKS
+    from irtool.train.config import DEFAULT_ALL_IN_ONE, DEFAULT_DETECT_MIX, TRAIN_TASKS
+
+    assert DEGRADATION_KINDS == tuple(reg.DEGRADATIONS)
+    assert set(TASK_DEGRADATIONS) == set(reg.SINGLE_TASKS) == set(EVAL_TASKS)
+    assert all(reg.get_task(t).degradation == k for t, k in TASK_DEGRADATIONS.items())
+    assert TASK_SCALES == {"sr2": 2, "sr3": 3, "sr4": 4}
+    assert reg.RESTORE_TASKS == (*reg.SINGLE_TASKS, "all") and TRAIN_TASKS == (*reg.RESTORE_TASKS, "detect")
+    assert KNOWN_TASKS == ("clean", *reg.SINGLE_TASKS)
+    assert reg.detector_types() == ("clean", *reg.DEGRADATIONS)
+    # Every task can be evaluated and every mixture entry is a known task.
+    assert set(DEFAULT_PROTOCOL) == set(reg.SINGLE_TASKS)
+    assert set(DEFAULT_ALL_IN_ONE) <= set(reg.SINGLE_TASKS)
+    assert set(DEFAULT_DETECT_MIX) == set(reg.MIXTURE_TASKS)  # the detector sees every degradation and clean
+
+
+@pytest.mark.parametrize("task", ["sr2", "sr3", "sr4", "denoise", "all", "clean", "detect"])
+def test_one_sr_scale_of_a_task(task):
+    from irtool.data.tasks import task_scale as data_task_scale
+
+    expected = int(task[2:]) if task.startswith("sr") else 1
+    assert reg.task_scale(task) == data_task_scale(task) == expected
+
+
+def test_unknown_names_are_one_usage_error_with_a_suggestion():
+    with pytest.raises(UsageError, match=r"unknown task 'denoize'; did you mean denoise"):
+        reg.get_task("denoize")
+    with pytest.raises(UsageError, match=r"unknown degradation 'hazy'.*did you mean haze"):
+        reg.get_degradation("hazy")
+    with pytest.raises(UsageError, match="unknown degradation"):
+        degrade(np.zeros((8, 8, 3), np.float32), "fog", rng=np.random.default_rng(0))
+    with pytest.raises(UsageError, match="has no generator 'box'"):
+        degrade(np.zeros((8, 8, 3), np.float32), "blur", generator="box", rng=np.random.default_rng(0))
+
+
+def test_ramps_map_severity_to_parameters_and_back():
+    ramp = reg.Ramp(name="quality", at_0=60.0, at_1=10.0, integer=True)
+    assert (ramp.at(0.0), ramp.at(0.5), ramp.at(1.0)) == (60, 35, 10)
+    assert ramp.severity_of(35) == 0.5 and ramp.severity_of(80) == 0.0 and ramp.severity_of(0) == 1.0
+
+
+def test_a_generator_is_chosen_by_weight_from_one_draw():
+    blur = reg.get_degradation("blur")
+    assert [g.name for g in blur.generators] == ["gaussian", "motion"]
+    assert blur.choose_generator(0.0).name == "gaussian" and blur.choose_generator(0.49).name == "gaussian"
+    assert blur.choose_generator(0.5).name == "motion" and blur.choose_generator(0.999).name == "motion"
+    # Over seeds both are drawn, and the record names the one that made the image.
+    img = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    used = {degrade(img, "blur", severity=0.5, rng=np.random.default_rng(s))[1].generator for s in range(12)}
+    assert used == {"gaussian", "motion"}
+
+
+def test_a_named_generator_is_used_and_its_draws_are_recorded():
+    img = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    out, info = degrade(img, "blur", severity=1.0, generator="motion", rng=np.random.default_rng(0))
+    assert info.generator == "motion" and info.params["length"] == 25.0 and 0 <= info.params["angle_deg"] <= 180
+    assert info.to_dict()["generator"] == "motion"
+    # The same call with the same seed makes the same image (the generator draws nothing else first).
+    again, _ = degrade(img, "blur", severity=1.0, generator="motion", rng=np.random.default_rng(0))
+    assert np.array_equal(out, again) and not np.array_equal(out, img)
+
+
+def test_a_fixed_sr_scale_sets_the_recorded_severity():
+    img = np.random.default_rng(0).random((24, 24, 3)).astype(np.float32)
+    small, info = degrade(img, "low-resolution", scale=3, rng=np.random.default_rng(0))
+    assert small.shape == (8, 8, 3) and info.params["scale"] == 3 and info.severity == 0.5
+    # A severity between scales records the severity of the scale it rounds to.
+    _, info = degrade(img[:12, :12], "low-resolution", severity=0.3, rng=np.random.default_rng(0))
+    assert info.params["scale"] == 3 and info.severity == 0.5
+    small, info = degrade_for_task(img, "sr4", rng=np.random.default_rng(0))
+    assert small.shape == (6, 6, 3) and info.severity == 1.0
+    with pytest.raises(UsageError, match="only applies to 'low-resolution'"):
+        degrade(img, "noise", scale=2, rng=np.random.default_rng(0))
+
+
+def test_registry_entries_must_be_consistent():
+    gen = reg.Generator(name="g", function="irtool.degrade.generators:gaussian_noise")
+    with pytest.raises(ValueError, match="no generator"):
+        reg.Degradation(name="x", label="x", tasks=(), generators=())
+    with pytest.raises(ValueError, match="names 'noise'"):
+        reg.Degradation(name="x", label="x", tasks=(reg.Task(name="t", degradation="noise"),), generators=(gen,))
+
+
+# --------------------------------------------------------------------------------- detector labels by name
+def _detector_file(tmp_path, types: list[str] | None, favoured: int):
+    from irtool.models.giv_detector import build_giv_detector
+    from irtool.weights.checkpoints import save_safetensors
+
+    torch.manual_seed(0)
+    model = build_giv_detector("res_hair_lite", num_types=len(types) if types else 8)
+    with torch.no_grad():
+        model.head.type_logits.bias[favoured] = 50.0
+    meta = {"preset": "res_hair_lite", "kind": "detector"}
+    if types is not None:
+        meta["types"] = json.dumps(types)
+    path = tmp_path / "det.safetensors"
+    save_safetensors({k: v.contiguous() for k, v in model.state_dict().items()}, path, metadata=meta)
+    return path
+
+
+def test_a_detector_names_its_outputs_by_the_types_its_weights_list(tmp_path):
+    from irtool.detect import load_detector_file
+    from irtool.zoo import EngineSettings, ModelZoo
+
+    zoo = ModelZoo(EngineSettings(device="cpu"))
+    image = torch.rand(3, 64, 64)
+    # A file trained with another order: output 0 is "haze" because its metadata says so, whatever the registry.
+    order = ["haze", "clean", "noise"]
+    detector = load_detector_file(zoo, _detector_file(tmp_path, order, favoured=0))
+    assert detector.types == tuple(order) and detector.detect(image).type == "haze"
+    # A file without the field predates it: the first shipped detector's labels.
+    detector = load_detector_file(zoo, _detector_file(tmp_path, None, favoured=4))
+    assert detector.types == reg.LEGACY_DETECTOR_TYPES and detector.detect(image).type == "low-resolution"
+
+
+@pytest.mark.parametrize(("types", "message"), [
+    (["clean", "noise", "smudge"], "does not know"),
+    (["clean", "noise", "noise"], "twice"),
+    (["noise", "jpeg", "blur"], "no 'clean' type"),
+])
+def test_a_detector_with_labels_irtool_cannot_read_is_refused(tmp_path, types, message):
+    from irtool.detect import load_detector_file
+    from irtool.zoo import EngineSettings, ModelZoo
+
+    with pytest.raises(UsageError, match=message):
+        load_detector_file(ModelZoo(EngineSettings(device="cpu")), _detector_file(tmp_path, types, favoured=0))
+
+
+def test_a_label_list_that_does_not_match_the_head_is_refused(tmp_path):
+    from irtool.detect import read_detector
+
+    path = _detector_file(tmp_path, ["clean", "noise", "jpeg"], favoured=0)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    from irtool.weights.checkpoints import save_safetensors
+
+    save_safetensors(tensors, path, metadata={"preset": "res_hair_lite", "types": json.dumps(["clean", "noise"])})
+    with pytest.raises(UsageError, match="predicts 3 types but lists 2"):
+        read_detector(path)
