@@ -363,3 +363,65 @@ def test_paired_protocol_without_inputs_asks_for_data_lq(tmp_path):
     sample = EvalSample(name="a", gt=tmp_path / "hr" / "a.png")
     assert prepare_image(sample, PROTOCOLS["dn-rgb-swinir"], task="denoise", gray=False, sigma=5,
                          quality=None).gt.shape == (16, 16, 3)
+
+
+# -------------------------------------------------------------------- every protocol field drives behaviour
+def test_the_ssim_field_alone_picks_the_ssim_family():
+    import dataclasses
+
+    from skimage.metrics import structural_similarity
+
+    gt = _photo(32, 32, 3)
+    out = np.clip(gt.astype(np.float64) / 255.0 + 0.05 * np.sin(np.arange(32))[None, :, None], 0, 1)
+    wang = PROTOCOLS["paired-rgb"]
+    uniform = dataclasses.replace(wang, name="paired-rgb-skimage", ssim="skimage-uniform7")
+    (p_wang, s_wang), (p_uniform, s_uniform) = (score(out, gt, p, task="derain") for p in (wang, uniform))
+    assert p_wang == p_uniform  # the same scored image and PSNR
+    rounded = np.rint(np.clip(out, 0, 1) * 255.0)
+    assert s_uniform == pytest.approx(structural_similarity(gt.astype(np.float64), rounded, data_range=255.0,
+                                                            channel_axis=2), abs=1e-9)
+    assert s_wang == pytest.approx(ssim(rounded.astype(np.uint8), gt), abs=1e-9) and abs(s_wang - s_uniform) > 1e-4
+    # And on the clipped-float line, the Wang SSIM can be asked for too.
+    float_wang = dataclasses.replace(PROTOCOLS["aio-promptir"], name="aio-wang", ssim="wang-gaussian11")
+    _, sim = score(out, gt, float_wang, task="derain")
+    assert sim == pytest.approx(ssim(np.clip(out, 0, 1).astype(np.float32).astype(np.float64) * 255.0,
+                                     gt.astype(np.float64)), abs=1e-9)
+
+
+def test_the_lr_source_field_decides_whether_an_archives_lr_is_used():
+    import dataclasses
+
+    hr = _photo(32, 32, 5)
+    lr_file = hr[::2, ::2].copy()  # nearest decimation: not what MATLAB bicubic makes
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        _write_folder(Path(folder) / "hr", {"p.png": hr})
+        _write_folder(Path(folder) / "lr", {"p.png": lr_file})
+        sample = EvalSample(name="p", gt=Path(folder) / "hr" / "p.png", lq=Path(folder) / "lr" / "p.png")
+        archive = PROTOCOLS["sr-y-matlab"]
+        synthetic = dataclasses.replace(archive, name="sr-y-bicubic", lr_source="matlab-bicubic")
+        given = prepare_image(sample, archive, task="sr2", gray=False, sigma=None, quality=None)
+        made = prepare_image(sample, synthetic, task="sr2", gray=False, sigma=None, quality=None)
+    assert np.array_equal(np.rint(given.model_input * 255).astype(np.uint8), lr_file)
+    assert np.array_equal(made.model_input, downscale(hr.astype(np.float32) / 255, scale=2))
+    with pytest.raises(ValueError, match="needs an lr_source"):
+        dataclasses.replace(archive, name="bad", lr_source="none")
+
+
+def test_the_jpeg_encoder_field_picks_the_chroma_subsampling(tmp_path):
+    import dataclasses
+
+    img = _photo(32, 32, 6)
+    _write_folder(tmp_path / "hr", {"c.png": img})
+    sample = folder_dataset(tmp_path / "hr").samples[0]
+    p420 = PROTOCOLS["jpeg-rgb-pillow"]
+    p444 = dataclasses.replace(p420, name="jpeg-rgb-444", jpeg_encoder="pillow-444")
+    inputs = [prepare_image(sample, p, task="jpeg", gray=False, sigma=None, quality=30).model_input
+              for p in (p420, p444)]
+    as_float = img.astype(np.float32) / 255
+    assert np.array_equal(inputs[0], jpeg_compress(as_float, quality=30, subsampling=2))
+    assert np.array_equal(inputs[1], jpeg_compress(as_float, quality=30, subsampling=0))
+    assert not np.array_equal(inputs[0], inputs[1])
+    with pytest.raises(ValueError, match="unknown jpeg_encoder"):
+        dataclasses.replace(p420, name="bad", jpeg_encoder="opencv")

@@ -81,9 +81,10 @@ def add_gaussian_noise(
 
 
 def jpeg_compress(
-    img: np.ndarray, *, quality: int | tuple[int, int], rng: np.random.Generator | None = None
+    img: np.ndarray, *, quality: int | tuple[int, int], rng: np.random.Generator | None = None, subsampling: int = 2
 ) -> np.ndarray:
-    """Encode and decode with Pillow's libjpeg at ``quality`` (1-95), 4:2:0 chroma subsampling.
+    """Encode and decode with Pillow's libjpeg at ``quality`` (1-95), 4:2:0 chroma subsampling (``subsampling``:
+    Pillow's 2 = 4:2:0, 1 = 4:2:2, 0 = 4:4:4).
 
     The image is first quantized to 8 bits (JPEG codes 8-bit samples). Gray (HW or HWx1) stays one channel and
     is coded as a grayscale JPEG; three channels are coded as YCbCr 4:2:0. A (low, high) quality range is
@@ -108,7 +109,7 @@ def jpeg_compress(
         pil_img = Image.fromarray(pixels, mode="RGB")
     buffer = io.BytesIO()
     # subsampling=2 is 4:2:0, the libjpeg/OpenCV default the JPEG-artefact benchmarks were made with.
-    pil_img.save(buffer, format="JPEG", quality=q, subsampling=2)
+    pil_img.save(buffer, format="JPEG", quality=q, subsampling=subsampling)
     buffer.seek(0)
     with Image.open(buffer) as decoded:
         out = np.asarray(decoded.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / np.float32(255.0)

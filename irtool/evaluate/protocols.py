@@ -22,6 +22,7 @@ from irtool.degradations import TASKS as TASK_ENTRIES
 
 __all__ = [
     "DEFAULT_PROTOCOL",
+    "JPEG_ENCODERS",
     "PROTOCOLS",
     "Protocol",
     "TASKS",
@@ -29,6 +30,10 @@ __all__ = [
     "get_protocol",
 ]
 
+
+#: JPEG encoders a protocol can name -> Pillow's chroma subsampling (2: 4:2:0, the libjpeg/OpenCV default the
+#: artefact benchmarks were made with; 0: 4:4:4).
+JPEG_ENCODERS: dict[str, int] = {"pillow": 2, "pillow-444": 0}
 
 #: How the degraded input is obtained.
 Degradation = Literal["sr-bicubic", "gaussian-noise", "jpeg", "paired"]
@@ -59,17 +64,29 @@ class Protocol:
     size_policy: Literal["none", "modcrop-scale", "center-crop-16"] = "none"
     output: OutputQuantization = "round-uint8"
     ssim: SsimFamily = "wang-gaussian11"
-    #: SR: take the LR image from the benchmark archive when it has one, else MATLAB-bicubic ``imresize``.
-    lr_source: Literal["archive-or-matlab-bicubic", "none"] = "none"
+    #: SR: take the LR image from the benchmark archive when it has one, else MATLAB-bicubic ``imresize``; or
+    #: always MATLAB-bicubic from the ground truth. "none" for protocols that are not SR.
+    lr_source: Literal["archive-or-matlab-bicubic", "matlab-bicubic", "none"] = "none"
     noise: NoisePolicy | None = None
     #: Noise is drawn with the array in BGR layout (SwinIR reads with OpenCV) or RGB layout.
     noise_layout: Literal["bgr", "rgb"] = "rgb"
     seed: int = 0
     default_sigma: float | None = None
+    #: JPEG protocols: a key of :data:`JPEG_ENCODERS`.
     jpeg_encoder: str | None = None
     default_quality: int | None = None
     #: Rescale the output so its gray mean matches the ground truth's (LLIE "GT-mean"); inflates PSNR.
     gt_mean: bool = False
+
+    def __post_init__(self) -> None:
+        sr = self.degradation == "sr-bicubic"
+        if sr == (self.lr_source == "none"):
+            raise ValueError(f"protocol {self.name!r}: an SR protocol needs an lr_source and only SR has one")
+        if (self.degradation == "jpeg") != (self.jpeg_encoder is not None):
+            raise ValueError(f"protocol {self.name!r}: a JPEG protocol needs a jpeg_encoder and only JPEG has one")
+        if self.jpeg_encoder is not None and self.jpeg_encoder not in JPEG_ENCODERS:
+            raise ValueError(f"protocol {self.name!r}: unknown jpeg_encoder {self.jpeg_encoder!r}; "
+                             f"known: {', '.join(JPEG_ENCODERS)}")
 
     def settings(self) -> dict[str, object]:
         """All settings as plain JSON-able values (written into every report)."""

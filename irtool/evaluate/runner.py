@@ -29,10 +29,11 @@ from irtool.degrade import downscale, imresize, jpeg_compress, modcrop, to_uint8
 from irtool.errors import InputError, UsageError
 from irtool.metrics import psnr, rgb_to_y, ssim
 
-from .benchmarks import EvalDataset, EvalSample
 from irtool.degradations import task_scale
 
-from .protocols import Protocol, get_protocol
+from .benchmarks import EvalDataset, EvalSample
+
+from .protocols import JPEG_ENCODERS, Protocol, get_protocol
 
 __all__ = [
     "EvalReport",
@@ -215,7 +216,9 @@ def prepare_image(sample: EvalSample, protocol: Protocol, *, task: str, gray: bo
     mode = "matlab-y" if protocol.channel == "gray" else ("luma" if gray else "rgb")
     gt = read_uint8(sample.gt, mode=mode)
     scale = task_scale(task)
-    lq_u8 = read_uint8(sample.lq, mode=mode) if sample.lq is not None else None
+    # An SR protocol that always synthesises its LR ignores the archive's; every other protocol reads given inputs.
+    use_given = sample.lq is not None and protocol.lr_source != "matlab-bicubic"
+    lq_u8 = read_uint8(sample.lq, mode=mode) if use_given else None
     if protocol.size_policy == "modcrop-scale":
         gt = modcrop(gt, scale)
     elif protocol.size_policy == "center-crop-16":
@@ -249,7 +252,8 @@ def prepare_image(sample: EvalSample, protocol: Protocol, *, task: str, gray: bo
         lq = make_noisy(gt, protocol, sigma=sigma, stream=stream)
     elif protocol.degradation == "jpeg":
         assert quality is not None
-        lq = jpeg_compress(gt.astype(np.float32) / np.float32(255.0), quality=quality)
+        lq = jpeg_compress(gt.astype(np.float32) / np.float32(255.0), quality=quality,
+                           subsampling=JPEG_ENCODERS[protocol.jpeg_encoder or "pillow"])
     else:
         raise UsageError(f"protocol {protocol.name!r} needs paired data: {sample.name} has no degraded input "
                          "(pass --data-lq DIR)")
@@ -265,33 +269,50 @@ def _gray_mean(img255: np.ndarray) -> float:
     return float(np.mean(img255))
 
 
+def _skimage_ssim(a: np.ndarray, b: np.ndarray, *, data_range: float) -> float:
+    from skimage.metrics import structural_similarity
+
+    if a.ndim == 2 or a.shape[2] == 1:
+        return float(structural_similarity(a.reshape(a.shape[:2]), b.reshape(b.shape[:2]), data_range=data_range))
+    return float(structural_similarity(a, b, data_range=data_range, channel_axis=2))
+
+
 def score(output: np.ndarray, gt: np.ndarray, protocol: Protocol, *, task: str) -> tuple[float, float]:
-    """(PSNR, SSIM) of a float HxWxC output in [0, 1] (may overshoot) against uint8 ground truth."""
+    """(PSNR, SSIM) of a float HxWxC output in [0, 1] (may overshoot) against uint8 ground truth.
+
+    ``protocol.output`` decides the image that is scored and its PSNR (BasicSR's on the rounded 8-bit image, or
+    scikit-image's on the clipped float one, as the HAIR/PromptIR script); ``protocol.ssim`` decides the SSIM.
+    """
     out = output.astype(np.float64)
     if protocol.gt_mean:
         # LLFlow-style: match the gray mean of the output to the ground truth's.
         ratio = _gray_mean(gt.astype(np.float64)) / max(_gray_mean(np.clip(out, 0, 1) * 255.0), 1e-12)
         out = np.clip(out * ratio, 0.0, 1.0)
     if protocol.output == "clip-float":
-        from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+        from skimage.metrics import peak_signal_noise_ratio
 
+        if protocol.channel != "rgb" or protocol.crop_border != 0:
+            raise UsageError(f"protocol {protocol.name!r}: clip-float scoring is defined on whole RGB images only")
         restored = np.clip(out, 0.0, 1.0).astype(np.float32)
         clean = gt.astype(np.float32) / np.float32(255.0)
-        if protocol.channel != "rgb":
-            raise UsageError(f"protocol {protocol.name!r}: clip-float scoring is defined on RGB only")
         value = float(peak_signal_noise_ratio(clean, restored, data_range=1))
-        if clean.shape[2] == 1:
-            sim = structural_similarity(clean[:, :, 0], restored[:, :, 0], data_range=1)
-        else:
-            sim = structural_similarity(clean, restored, data_range=1, channel_axis=2)
-        return value, float(sim)
+        if protocol.ssim == "skimage-uniform7":
+            return value, _skimage_ssim(clean, restored, data_range=1)
+        return value, ssim(restored.astype(np.float64) * 255.0, gt.astype(np.float64))
     restored_u8 = to_uint8(out)
     border = task_scale(task) if protocol.crop_border == "scale" else int(protocol.crop_border)
     a, b = restored_u8, gt
     if protocol.channel == "y-uint8" and a.shape[2] == 3:
         a, b = rgb_to_y(a), rgb_to_y(b)
     y_float = protocol.channel == "y-float"
-    return (psnr(a, b, crop_border=border, y_channel=y_float), ssim(a, b, crop_border=border, y_channel=y_float))
+    value = psnr(a, b, crop_border=border, y_channel=y_float)
+    if protocol.ssim == "skimage-uniform7":
+        if y_float and a.shape[2] == 3:
+            a, b = (rgb_to_y(x.astype(np.float64) / 255.0) * 255.0 for x in (a, b))
+        if border:
+            a, b = a[border:-border, border:-border], b[border:-border, border:-border]
+        return value, _skimage_ssim(np.asarray(a, np.float64), np.asarray(b, np.float64), data_range=255.0)
+    return value, ssim(a, b, crop_border=border, y_channel=y_float)
 
 
 # ---------------------------------------------------------------------------------------------- running
