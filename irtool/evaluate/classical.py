@@ -1,7 +1,7 @@
 """Classical Gaussian denoisers from scikit-image, as baselines for ``irtool eval --task denoise --classical``.
 
-Issue #6 sets the denoising target relative to "the best of scikit-image's classical denoisers (non-local means,
-wavelet, TV) tuned for that sigma". Each denoiser here has one strength parameter proportional to the noise level
+The bundled denoiser is measured against the best of scikit-image's classical denoisers (non-local means,
+wavelet, TV) tuned for the noise level. Each denoiser here has one strength parameter proportional to the noise level
 (given on the 0-255 scale, applied to images in [0, 1]), so the same constants serve every sigma:
 
 * ``nlm``: ``denoise_nl_means`` (Buades et al.) in fast mode, told the noise sigma (it subtracts the expected
