@@ -36,6 +36,7 @@ __all__ = [
     "MIXTURE_TASKS",
     "RESTORE_TASKS",
     "SINGLE_TASKS",
+    "SYNTHESES",
     "TASKS",
     "Degradation",
     "Generator",
@@ -50,6 +51,8 @@ __all__ = [
     "task_scale",
 ]
 
+#: Generator pools: the original generators only, or every registered one (see :attr:`Generator.default`).
+SYNTHESES: tuple[str, ...] = ("default", "wide")
 #: The label of an undamaged photo (the detector's first class; a pseudo-task whose input is its target).
 CLEAN = "clean"
 #: The pseudo-task of an all-in-one model: every task of :data:`ALL_IN_ONE_TASKS` at once.
@@ -99,6 +102,9 @@ class Generator:
     function: str
     ramps: tuple[Ramp, ...] = ()
     weight: float = 1.0
+    #: In the default draw. Generators added later join only the ``"wide"`` draw, so a seed keeps making the
+    #: images (and the measured figures) it made before they existed.
+    default: bool = True
     description: str = ""
 
     def parameters(self, severity: float) -> dict[str, float | int]:
@@ -143,8 +149,8 @@ class Degradation:
     fixable: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.generators:
-            raise ValueError(f"degradation {self.name!r} has no generator")
+        if not any(g.default for g in self.generators):
+            raise ValueError(f"degradation {self.name!r} has no default generator")
         for task in self.tasks:
             if task.degradation != self.name:
                 raise ValueError(f"task {task.name!r} is listed under {self.name!r} but names {task.degradation!r}")
@@ -156,15 +162,25 @@ class Degradation:
         raise UsageError(f"{self.name} has no generator {name!r}; its generators: "
                          f"{', '.join(g.name for g in self.generators)}")
 
-    def choose_generator(self, uniform: float) -> Generator:
-        """The generator a uniform draw in [0, 1) picks, by weight (callers draw only when there are several)."""
-        total = sum(g.weight for g in self.generators)
+    def pool(self, synthesis: str) -> tuple[Generator, ...]:
+        """The generators a draw chooses from: ``"default"`` (the original ones) or ``"wide"`` (every one)."""
+        if synthesis == "default":
+            return tuple(g for g in self.generators if g.default)
+        if synthesis == "wide":
+            return self.generators
+        raise UsageError(f"synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
+
+    def choose_generator(self, uniform: float, *, synthesis: str = "default") -> Generator:
+        """The generator a uniform draw in [0, 1) picks from the pool, by weight (callers draw only when the pool
+        has several)."""
+        pool = self.pool(synthesis)
+        total = sum(g.weight for g in pool)
         edge = 0.0
-        for generator in self.generators:
+        for generator in pool:
             edge += generator.weight / total
             if uniform < edge:
                 return generator
-        return self.generators[-1]
+        return pool[-1]
 
 
 _ENTRIES: tuple[Degradation, ...] = (
@@ -177,6 +193,18 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="gaussian", function="irtool.degrade.generators:gaussian_noise",
                       ramps=(Ramp(name="sigma", at_0=5.0, at_1=50.0),),
                       description="white Gaussian noise, sigma on the 0-255 scale"),
+            Generator(name="poisson-gaussian", function="irtool.degrade.generators:poisson_gaussian_noise",
+                      ramps=(Ramp(name="shot", at_0=0.0005, at_1=0.02), Ramp(name="read_sigma", at_0=1.0, at_1=10.0)),
+                      default=False, description="signal-dependent shot noise plus read noise, as a sensor makes"),
+            Generator(name="chroma", function="irtool.degrade.generators:chroma_noise",
+                      ramps=(Ramp(name="luma_sigma", at_0=2.0, at_1=15.0), Ramp(name="chroma_sigma", at_0=6.0, at_1=45.0)),
+                      default=False, description="luma grain plus stronger, blotchy colour noise (phones)"),
+            Generator(name="correlated", function="irtool.degrade.generators:correlated_noise",
+                      ramps=(Ramp(name="sigma", at_0=5.0, at_1=40.0),),
+                      default=False, description="grain smeared over 0.5-1.5 px by a camera's demosaicing"),
+            Generator(name="gaussian-then-jpeg", function="irtool.degrade.generators:gaussian_noise_then_jpeg",
+                      ramps=(Ramp(name="sigma", at_0=5.0, at_1=50.0),),
+                      default=False, description="Gaussian noise, then saved as JPEG at quality 70-95 (a web upload)"),
         ),
     ),
     Degradation(
@@ -188,6 +216,12 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="pillow-420", function="irtool.degrade.generators:jpeg_420",
                       ramps=(Ramp(name="quality", at_0=60.0, at_1=10.0, integer=True),),
                       description="Pillow's libjpeg, 4:2:0 chroma subsampling"),
+            Generator(name="pillow-444", function="irtool.degrade.generators:jpeg_444",
+                      ramps=(Ramp(name="quality", at_0=60.0, at_1=10.0, integer=True),),
+                      default=False, description="Pillow's libjpeg without chroma subsampling (4:4:4)"),
+            Generator(name="double", function="irtool.degrade.generators:double_jpeg",
+                      ramps=(Ramp(name="quality", at_0=60.0, at_1=10.0, integer=True),),
+                      default=False, description="a better JPEG recompressed at the severity's quality"),
         ),
     ),
     Degradation(
@@ -203,6 +237,12 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="motion", function="irtool.degrade.generators:linear_motion_blur",
                       ramps=(Ramp(name="length", at_0=3.0, at_1=25.0),),
                       description="straight-line motion blur at a random angle, length in pixels"),
+            Generator(name="defocus", function="irtool.degrade.generators:defocus_blur",
+                      ramps=(Ramp(name="radius", at_0=1.0, at_1=8.0),),
+                      default=False, description="out-of-focus disk, radius in pixels"),
+            Generator(name="shake", function="irtool.degrade.generators:shake_blur",
+                      ramps=(Ramp(name="length", at_0=3.0, at_1=25.0),),
+                      default=False, description="random camera-shake trajectory with inertia, extent in pixels"),
         ),
     ),
     Degradation(
@@ -238,6 +278,15 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="depth", function="irtool.degrade.generators:depth_haze",
                       ramps=(Ramp(name="beta", at_0=0.3, at_1=3.0),),
                       description="atmospheric scattering over a far-at-the-top depth proxy, gray airlight"),
+            Generator(name="veil", function="irtool.degrade.generators:veil_haze",
+                      ramps=(Ramp(name="transmission", at_0=0.85, at_1=0.3),),
+                      default=False, description="a uniform veil of one transmission, coloured airlight"),
+            Generator(name="gradient", function="irtool.degrade.generators:gradient_haze",
+                      ramps=(Ramp(name="beta", at_0=0.3, at_1=3.0),),
+                      default=False, description="a planar depth ramp in a random direction, coloured airlight"),
+            Generator(name="fractal", function="irtool.degrade.generators:fractal_haze",
+                      ramps=(Ramp(name="beta", at_0=0.3, at_1=2.5),),
+                      default=False, description="patchy fog from fractal noise, coloured airlight"),
         ),
     ),
     Degradation(
@@ -251,6 +300,20 @@ _ENTRIES: tuple[Degradation, ...] = (
                       ramps=(Ramp(name="gamma", at_0=1.5, at_1=3.5), Ramp(name="scale", at_0=0.8, at_1=0.25),
                              Ramp(name="noise_sigma", at_0=2.0, at_1=8.0)),
                       description="exposure scale times img ** gamma, plus read noise"),
+            Generator(name="exposure", function="irtool.degrade.generators:exposure_darken",
+                      ramps=(Ramp(name="scale", at_0=0.5, at_1=0.1),),
+                      default=False, description="plain under-exposure: values scaled down, no noise"),
+            Generator(name="gamma", function="irtool.degrade.generators:gamma_only_darken",
+                      ramps=(Ramp(name="gamma", at_0=1.3, at_1=2.5), Ramp(name="scale", at_0=0.6, at_1=0.25)),
+                      default=False, description="scale times img ** gamma, no noise"),
+            Generator(name="poisson-gaussian", function="irtool.degrade.generators:poisson_gaussian_darken",
+                      ramps=(Ramp(name="gamma", at_0=1.5, at_1=3.0), Ramp(name="scale", at_0=0.6, at_1=0.2),
+                             Ramp(name="shot", at_0=0.0002, at_1=0.004), Ramp(name="read_sigma", at_0=1.0, at_1=6.0)),
+                      default=False, description="darkened, then sensor shot and read noise"),
+            Generator(name="gamma-noise-then-jpeg", function="irtool.degrade.generators:dark_noise_then_jpeg",
+                      ramps=(Ramp(name="gamma", at_0=1.5, at_1=3.5), Ramp(name="scale", at_0=0.8, at_1=0.25),
+                             Ramp(name="noise_sigma", at_0=2.0, at_1=8.0)),
+                      default=False, description="dark and noisy, then saved as JPEG at quality 70-95"),
         ),
     ),
 )

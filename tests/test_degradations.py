@@ -65,7 +65,7 @@ def test_ramps_map_severity_to_parameters_and_back():
 
 def test_a_generator_is_chosen_by_weight_from_one_draw():
     blur = reg.get_degradation("blur")
-    assert [g.name for g in blur.generators] == ["gaussian", "motion"]
+    assert [g.name for g in blur.pool("default")] == ["gaussian", "motion"]
     assert blur.choose_generator(0.0).name == "gaussian" and blur.choose_generator(0.49).name == "gaussian"
     assert blur.choose_generator(0.5).name == "motion" and blur.choose_generator(0.999).name == "motion"
     # Over seeds both are drawn, and the record names the one that made the image.
@@ -99,7 +99,7 @@ def test_a_fixed_sr_scale_sets_the_recorded_severity():
 
 def test_registry_entries_must_be_consistent():
     gen = reg.Generator(name="g", function="irtool.degrade.generators:gaussian_noise")
-    with pytest.raises(ValueError, match="no generator"):
+    with pytest.raises(ValueError, match="no default generator"):
         reg.Degradation(name="x", label="x", tasks=(), generators=())
     with pytest.raises(ValueError, match="names 'noise'"):
         reg.Degradation(name="x", label="x", tasks=(reg.Task(name="t", degradation="noise"),), generators=(gen,))
@@ -163,3 +163,62 @@ def test_a_label_list_that_does_not_match_the_head_is_refused(tmp_path):
     save_safetensors(tensors, path, metadata={"preset": "res_hair_lite", "types": json.dumps(["clean", "noise"])})
     with pytest.raises(UsageError, match="predicts 3 types but lists 2"):
         read_detector(path)
+
+
+# ------------------------------------------------------------------------------- every registered generator
+_GENERATORS = [(d.name, g.name) for d in reg.DEGRADATIONS.values() for g in d.generators]
+
+
+def _textured(shape, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    base = 0.5 + 0.3 * np.sin(xx / 3.0) * np.cos(yy / 5.0)
+    img = base[:, :, None] * np.array([1.0, 0.8, 0.6]) + 0.05 * rng.random(shape[:2] + (3,))
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize(("kind", "name"), _GENERATORS, ids=[f"{k}:{g}" for k, g in _GENERATORS])
+def test_every_generator_is_deterministic_safe_and_stronger_with_severity(kind, name):
+    img = _textured((48, 48))
+    before = img.copy()
+    outs = {}
+    for severity in (0.0, 1.0):
+        a, info = degrade(img, kind, severity=severity, generator=name, rng=np.random.default_rng(7))
+        b, _ = degrade(img, kind, severity=severity, generator=name, rng=np.random.default_rng(7))
+        assert np.array_equal(a, b), "not a pure function of the seed"
+        assert a.dtype == np.float32 and a.min() >= 0.0 and a.max() <= 1.0
+        assert info.generator == name and info.kind == kind
+        outs[severity] = a
+    assert np.array_equal(img, before), "the input was modified"
+    if kind == "low-resolution":
+        assert outs[0.0].shape == (24, 24, 3) and outs[1.0].shape == (12, 12, 3)
+        return
+    # Severity 0 is the lightest visible damage (somewhere a change of over 4 levels); severity 1 does more.
+    assert float(np.abs(outs[0.0] - img).max()) > 4 / 255, "severity 0 leaves no visible change"
+    damage = {s: float(np.abs(o - img).mean()) for s, o in outs.items()}
+    assert damage[1.0] > damage[0.0], damage
+
+
+@pytest.mark.parametrize(("kind", "name"), _GENERATORS, ids=[f"{k}:{g}" for k, g in _GENERATORS])
+def test_every_generator_degrades_gray_images_too(kind, name):
+    gray = _textured((48, 48))[:, :, 1]
+    for image in (gray, gray[:, :, None]):
+        out, _ = degrade(image, kind, severity=0.5, generator=name, rng=np.random.default_rng(3))
+        scale = out.shape[0] / image.shape[0]
+        assert out.shape == (round(48 * scale), round(48 * scale), *image.shape[2:])
+        if kind != "low-resolution":
+            assert not np.array_equal(out, image)
+
+
+def test_the_wide_pool_draws_every_generator_and_the_default_pool_only_the_original_ones():
+    img = _textured((32, 32))
+    for kind, entry in reg.DEGRADATIONS.items():
+        if kind == "low-resolution":
+            continue
+        wide = {degrade(img, kind, severity=0.5, synthesis="wide", rng=np.random.default_rng(s))[1].generator
+                for s in range(40)}
+        default = {degrade(img, kind, severity=0.5, rng=np.random.default_rng(s))[1].generator for s in range(10)}
+        assert wide == {g.name for g in entry.generators}
+        assert default == {g.name for g in entry.generators if g.default}
+    with pytest.raises(UsageError, match="synthesis must be"):
+        degrade(img, "noise", synthesis="broad", rng=np.random.default_rng(0))

@@ -60,3 +60,24 @@ def correlate_separable_reflect(img: np.ndarray, taps: np.ndarray) -> np.ndarray
             acc += weight * padded[window]
         out = acc
     return out
+
+
+def correlate_fft_reflect(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """As :func:`correlate_reflect`, through the FFT: for dense kernels (a defocus disk, a shake trajectory) whose
+    many taps would each cost a pass over the image."""
+    kh, kw = kernel.shape
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise UsageError(f"kernel sides must be odd, got {kernel.shape}")
+    ry, rx = kh // 2, kw // 2
+    h, w = img.shape[:2]
+    if ry >= h or rx >= w:  # reflect padding needs the image to be larger than the kernel's radius
+        return correlate_reflect(img, kernel)
+    pad = [(ry, ry), (rx, rx)] + [(0, 0)] * (img.ndim - 2)
+    padded = np.pad(img, pad, mode="reflect")
+    shape = (padded.shape[0], padded.shape[1])
+    # Correlation = convolution with the flipped kernel; the valid part starts at the kernel's far corner.
+    spectrum = np.fft.rfft2(kernel[::-1, ::-1], s=shape)
+    if img.ndim == 3:
+        spectrum = spectrum[:, :, None]
+    full = np.fft.irfft2(np.fft.rfft2(padded, axes=(0, 1)) * spectrum, s=shape, axes=(0, 1))
+    return full[kh - 1 : kh - 1 + h, kw - 1 : kw - 1 + w]

@@ -18,13 +18,28 @@ from irtool.degrade import synth
 __all__ = [
     "DegradeOptions",
     "bicubic_downscale",
+    "chroma_noise",
+    "correlated_noise",
+    "dark_noise_then_jpeg",
+    "defocus_blur",
     "depth_haze",
+    "double_jpeg",
+    "exposure_darken",
+    "fractal_haze",
     "gamma_darken",
+    "gamma_only_darken",
     "gaussian_blur",
     "gaussian_noise",
+    "gaussian_noise_then_jpeg",
+    "gradient_haze",
     "jpeg_420",
+    "jpeg_444",
     "linear_motion_blur",
+    "poisson_gaussian_darken",
+    "poisson_gaussian_noise",
     "rain_streaks",
+    "shake_blur",
+    "veil_haze",
 ]
 
 Params = Mapping[str, float]
@@ -86,3 +101,135 @@ def gamma_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
 def bicubic_downscale(img: np.ndarray, params: Params, *, rng: np.random.Generator,
                       options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
     return synth.downscale(img, scale=int(params["scale"])), {}
+
+
+# --- generators outside the default draw (``synthesis="wide"``) ----------------------------------------------------
+
+
+def _web_jpeg(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Drawn]:
+    """The JPEG a phone or an upload adds after the fact: quality 70-95, either chroma subsampling."""
+    quality = int(rng.integers(70, 96))
+    subsampling = int(rng.choice([0, 2]))
+    return synth.jpeg_compress(img, quality=quality, subsampling=subsampling), {
+        "then_jpeg_quality": quality, "then_jpeg_subsampling": subsampling}
+
+
+def _airlight(rng: np.random.Generator) -> tuple[float, float, float]:
+    """A coloured airlight: gray to bluish or yellowish, brightness 0.7-1."""
+    brightness = float(rng.uniform(0.7, 1.0))
+    tint = rng.uniform(0.9, 1.05, 3)
+    rgb = np.clip(brightness * tint / tint.max(), 0.0, 1.0)
+    return float(rgb[0]), float(rgb[1]), float(rgb[2])
+
+
+def poisson_gaussian_noise(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                           options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    out = synth.add_poisson_gaussian_noise(img, shot=params["shot"], read_sigma=params["read_sigma"], rng=rng,
+                                           clip=options.clip_noise)
+    return out, {}
+
+
+def chroma_noise(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                 options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    out = synth.add_chroma_noise(img, luma_sigma=params["luma_sigma"], chroma_sigma=params["chroma_sigma"], rng=rng,
+                                 clip=options.clip_noise)
+    return out, {}
+
+
+def correlated_noise(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                     options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    correlation = float(rng.uniform(0.5, 1.5))
+    out = synth.add_correlated_noise(img, sigma=params["sigma"], correlation=correlation, rng=rng,
+                                     clip=options.clip_noise)
+    return out, {"correlation": correlation}
+
+
+def gaussian_noise_then_jpeg(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                             options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    noisy = synth.add_gaussian_noise(img, sigma=params["sigma"], rng=rng, clip=True)
+    return _web_jpeg(noisy, rng)
+
+
+def jpeg_444(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+             options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    return synth.jpeg_compress(img, quality=int(params["quality"]), subsampling=0), {}
+
+
+def double_jpeg(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """Saved twice: a first, better JPEG (a camera's) recompressed at the severity's quality (a web upload)."""
+    first = int(rng.integers(min(int(params["quality"]) + 10, 95), 96))
+    once = synth.jpeg_compress(img, quality=first, subsampling=int(rng.choice([0, 2])))
+    return synth.jpeg_compress(once, quality=int(params["quality"])), {"first_quality": first}
+
+
+def defocus_blur(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                 options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    return synth.defocus_blur(img, radius=params["radius"]), {}
+
+
+def shake_blur(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+               options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    return synth.kernel_blur(img, synth.shake_kernel(length=params["length"], rng=rng)), {}
+
+
+def veil_haze(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+              options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """A uniform veil (fog in front of a flat scene, a hazy lens): the same transmission everywhere."""
+    airlight = _airlight(rng)
+    out = synth.add_transmission_haze(img, transmission=params["transmission"], airlight=airlight)
+    return out, {"airlight_r": airlight[0], "airlight_g": airlight[1], "airlight_b": airlight[2]}
+
+
+def _depth_window(height: int, width: int, options: DegradeOptions) -> tuple[int, int, int, int]:
+    return options.window if options.window is not None else (0, 0, height, width)
+
+
+def gradient_haze(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                  options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """Haze over a planar depth ramp in a random direction (mostly far at the top), coloured airlight."""
+    height, width = img.shape[:2]
+    top, left, full_h, full_w = _depth_window(height, width, options)
+    angle = float(rng.uniform(-60.0, 60.0))  # 0: far at the top
+    theta = np.radians(angle)
+    rows = (np.arange(top, top + height) + 0.5)[:, None] / full_h
+    cols = (np.arange(left, left + width) + 0.5)[None, :] / full_w
+    depth = (1.0 - rows) * np.cos(theta) + (cols if angle > 0 else 1.0 - cols) * abs(np.sin(theta))
+    depth = depth / (abs(np.cos(theta)) + abs(np.sin(theta)))
+    airlight = _airlight(rng)
+    out = synth.add_transmission_haze(img, transmission=np.exp(-params["beta"] * depth), airlight=airlight)
+    return out, {"angle_deg": angle, "airlight_r": airlight[0], "airlight_g": airlight[1], "airlight_b": airlight[2]}
+
+
+def fractal_haze(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                 options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """Patchy fog: optical thickness from fractal noise over the whole photo, coloured airlight."""
+    height, width = img.shape[:2]
+    top, left, full_h, full_w = _depth_window(height, width, options)
+    field = synth.fractal_field(full_h, full_w, rng=rng)[top : top + height, left : left + width]
+    airlight = _airlight(rng)
+    out = synth.add_transmission_haze(img, transmission=np.exp(-params["beta"] * field), airlight=airlight)
+    return out, {"airlight_r": airlight[0], "airlight_g": airlight[1], "airlight_b": airlight[2]}
+
+
+def exposure_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                    options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """Plain under-exposure: every value scaled down, no added noise (a dark photo from a good sensor)."""
+    return synth.darken(img, gamma=1.0, scale=params["scale"], noise_sigma=0.0, rng=rng), {}
+
+
+def gamma_only_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                      options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    return synth.darken(img, gamma=params["gamma"], scale=params["scale"], noise_sigma=0.0, rng=rng), {}
+
+
+def poisson_gaussian_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                            options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    dark = synth.darken(img, gamma=params["gamma"], scale=params["scale"], noise_sigma=0.0, rng=rng)
+    return synth.add_poisson_gaussian_noise(dark, shot=params["shot"], read_sigma=params["read_sigma"], rng=rng), {}
+
+
+def dark_noise_then_jpeg(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                         options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    dark = synth.darken(img, gamma=params["gamma"], scale=params["scale"], noise_sigma=params["noise_sigma"], rng=rng)
+    return _web_jpeg(dark, rng)

@@ -79,6 +79,7 @@ def degrade(
     clip_noise: bool = True,
     window: tuple[int, int, int, int] | None = None,
     generator: str | None = None,
+    synthesis: str = "default",
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade a clean float image (HW/HWC in [0, 1]) and describe what was done.
 
@@ -86,12 +87,14 @@ def degrade(
     benchmarks add it (a noisy photo on disk is clipped, the default); other kinds ignore it.
     ``window = (top, left, full_height, full_width)`` says the image is that window of a larger photo: haze then
     takes the photo's depth there (``synth.add_haze``); other kinds ignore it.
-    ``generator`` picks one of the kind's generators by name (default: drawn by weight when there are several).
+    ``generator`` picks one of the kind's generators by name; by default one is drawn by weight from the
+    ``synthesis`` pool (``"default"``: the original generators; ``"wide"``: every registered one).
 
     ``scale`` is only for ``"low-resolution"`` (2, 3, 4, ...); the output is then smaller by that factor and
     the input's sides must be multiples of it. Every other kind keeps the shape. Returns a new float32 image.
     """
     entry = get_degradation(kind)
+    pool = entry.pool(synthesis)
     if scale is not None and entry.fixable != "scale":
         raise UsageError(f"scale= only applies to 'low-resolution', not {kind!r}")
     if scale is not None and (int(scale) != scale or scale < 1):
@@ -104,10 +107,10 @@ def degrade(
 
     if generator is not None:
         chosen = entry.generator(generator)
-    elif len(entry.generators) > 1:
-        chosen = entry.choose_generator(float(rng.random()))
+    elif len(pool) > 1:
+        chosen = entry.choose_generator(float(rng.random()), synthesis=synthesis)
     else:
-        chosen = entry.generators[0]
+        chosen = pool[0]
     params: dict[str, ParamValue] = dict(chosen.parameters(severity))
     if entry.fixable is not None:
         ramp = chosen.ramp(entry.fixable)
@@ -127,8 +130,10 @@ def degrade_for_task(
     severity: float | None = None,
     clip_noise: bool = True,
     window: tuple[int, int, int, int] | None = None,
+    synthesis: str = "default",
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade ``img`` as the restoration ``task`` expects its input (e.g. ``"sr4"`` -> x4 bicubic LR)."""
     entry = get_task(task)
     return degrade(img, entry.degradation, severity=severity, rng=rng,
-                   scale=entry.scale if entry.scale != 1 else None, clip_noise=clip_noise, window=window)
+                   scale=entry.scale if entry.scale != 1 else None, clip_noise=clip_noise, window=window,
+                   synthesis=synthesis)

@@ -21,6 +21,7 @@ from PIL import Image
 
 from irtool.degrade._image import (
     as_float_image,
+    correlate_fft_reflect,
     correlate_reflect,
     correlate_separable_reflect,
     finish,
@@ -29,16 +30,25 @@ from irtool.degrade.imresize import imresize, quantize_uint8, to_uint8
 from irtool.errors import UsageError
 
 __all__ = [
+    "add_chroma_noise",
+    "add_correlated_noise",
     "add_gaussian_noise",
     "add_haze",
+    "add_poisson_gaussian_noise",
     "add_rain",
+    "add_transmission_haze",
     "darken",
+    "defocus_blur",
+    "defocus_kernel",
     "downscale",
+    "fractal_field",
     "gaussian_blur",
     "gaussian_kernel_1d",
     "jpeg_compress",
+    "kernel_blur",
     "motion_blur",
     "motion_blur_kernel",
+    "shake_kernel",
 ]
 
 
@@ -75,6 +85,46 @@ def add_gaussian_noise(
         raise UsageError(f"noise sigma must be >= 0, got {sigma_255}")
     noisy = work + rng.standard_normal(work.shape) * (sigma_255 / 255.0)
     return finish(noisy, clip=clip)
+
+
+def add_poisson_gaussian_noise(
+    img: np.ndarray, *, shot: float, read_sigma: float, rng: np.random.Generator, clip: bool = True
+) -> np.ndarray:
+    """Sensor noise as a camera makes it: signal-dependent shot noise plus constant read noise, ``x + n`` with
+    ``var(n) = shot * x + (read_sigma / 255) ** 2`` (the heteroscedastic Poisson-Gaussian model of raw data; after
+    a camera's tone curve it is still brighter-is-noisier). ``shot`` is in units of the [0, 1] signal."""
+    work = as_float_image(img)
+    if shot < 0 or read_sigma < 0:
+        raise UsageError(f"noise levels must be >= 0, got shot={shot}, read_sigma={read_sigma}")
+    std = np.sqrt(shot * np.clip(work, 0.0, 1.0) + (read_sigma / 255.0) ** 2)
+    return finish(work + rng.standard_normal(work.shape) * std, clip=clip)
+
+
+def add_chroma_noise(
+    img: np.ndarray, *, luma_sigma: float, chroma_sigma: float, rng: np.random.Generator, clip: bool = True
+) -> np.ndarray:
+    """Noise drawn separately for luma and colour (BT.601 YCbCr), as phone pictures show it: blotchy colour noise
+    stronger than the grain. Sigmas on the 0-255 scale; a gray image gets the luma part only."""
+    work = as_float_image(img)
+    if work.ndim == 2 or work.shape[2] == 1:
+        return finish(work + rng.standard_normal(work.shape) * (luma_sigma / 255.0), clip=clip)
+    noise = rng.standard_normal(work.shape[:2] + (3,)) * (np.array([luma_sigma, chroma_sigma, chroma_sigma]) / 255.0)
+    # YCbCr offsets -> RGB offsets (the inverse BT.601 matrix, full range).
+    to_rgb = np.array([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]])
+    return finish(work + noise @ to_rgb.T, clip=clip)
+
+
+def add_correlated_noise(
+    img: np.ndarray, *, sigma: float, correlation: float, rng: np.random.Generator, clip: bool = True
+) -> np.ndarray:
+    """Spatially correlated Gaussian noise (demosaicing and denoising in a camera pipeline smear the grain over a
+    few pixels): white noise blurred with a Gaussian of ``correlation`` px, rescaled to std ``sigma`` (0-255)."""
+    work = as_float_image(img)
+    white = rng.standard_normal(work.shape)
+    if correlation > 0:
+        taps = gaussian_kernel_1d(correlation)
+        white = correlate_separable_reflect(white, taps) / float(np.sqrt(np.sum(np.outer(taps, taps) ** 2)))
+    return finish(work + white * (sigma / 255.0), clip=clip)
 
 
 # --- JPEG ------------------------------------------------------------------------------------------------------
@@ -163,6 +213,59 @@ def motion_blur(img: np.ndarray, *, length: float, angle_deg: float) -> np.ndarr
     return finish(correlate_reflect(work, motion_blur_kernel(length=length, angle_deg=angle_deg)))
 
 
+def kernel_blur(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Blur with any normalised odd-sided kernel, reflect borders (FFT for dense kernels)."""
+    work = as_float_image(img)
+    dense = np.count_nonzero(kernel) > 64
+    return finish((correlate_fft_reflect if dense else correlate_reflect)(work, kernel))
+
+
+def defocus_kernel(radius: float) -> np.ndarray:
+    """A uniform disk of ``radius`` px (an out-of-focus lens' point spread), anti-aliased by 8x8 supersampling."""
+    if radius <= 0:
+        raise UsageError(f"defocus radius must be > 0, got {radius}")
+    side = 2 * math.ceil(radius) + 1
+    supersample = 8
+    coords = (np.arange(side * supersample) + 0.5) / supersample - side / 2.0
+    xs, ys = np.meshgrid(coords, coords)
+    inside = (xs * xs + ys * ys) <= radius * radius
+    kernel = inside.reshape(side, supersample, side, supersample).mean(axis=(1, 3))
+    return kernel / kernel.sum()
+
+
+def defocus_blur(img: np.ndarray, *, radius: float) -> np.ndarray:
+    """Out-of-focus blur: a disk point spread function of ``radius`` px."""
+    return kernel_blur(img, defocus_kernel(radius))
+
+
+def shake_kernel(*, length: float, rng: np.random.Generator, steps: int = 64) -> np.ndarray:
+    """A camera-shake kernel: a random trajectory with inertia (Boracchi & Foi's model: velocity kept with
+    momentum, random pushes, a pull back to the start), scaled to span about ``length`` px, rasterised with 8x8
+    supersampling and normalised. Unlike a straight line it curves, doubles back and dwells."""
+    if length < 1:
+        raise UsageError(f"shake length must be >= 1 pixel, got {length}")
+    position = np.zeros(2)
+    velocity = rng.standard_normal(2)
+    points = [position.copy()]
+    for _ in range(steps - 1):
+        velocity = 0.7 * velocity + 0.6 * rng.standard_normal(2) - 0.05 * position
+        position = position + velocity
+        points.append(position.copy())
+    path = np.array(points)
+    path -= path.mean(axis=0)
+    extent = float(np.max(np.ptp(path, axis=0)))
+    path *= length / max(extent, 1e-9)
+    # Dense samples along the path, so every pixel it crosses gets its share of exposure time.
+    fine = np.concatenate([np.linspace(a, b, 8, endpoint=False) for a, b in zip(path[:-1], path[1:])] + [path[-1:]])
+    side = (math.ceil(float(np.max(np.abs(fine)))) * 2 + 3) | 1
+    supersample = 8
+    grid = np.zeros((side * supersample, side * supersample))
+    idx = np.clip(np.floor((fine + side / 2.0) * supersample).astype(int), 0, side * supersample - 1)
+    np.add.at(grid, (idx[:, 1], idx[:, 0]), 1.0)
+    kernel = grid.reshape(side, supersample, side, supersample).sum(axis=(1, 3))
+    return kernel / kernel.sum()
+
+
 # --- rain ------------------------------------------------------------------------------------------------------
 
 
@@ -243,6 +346,37 @@ def add_haze(
     if work.ndim == 3:
         transmission = transmission[:, :, None]
     return finish(work * transmission + a * (1.0 - transmission))
+
+
+def fractal_field(height: int, width: int, *, rng: np.random.Generator, octaves: int = 5,
+                  persistence: float = 0.55) -> np.ndarray:
+    """Smooth fractal noise in [0, 1] (fractional Brownian motion: random grids of doubling resolution enlarged
+    bicubically and summed with falling weights), the usual look of fog banks."""
+    field = np.zeros((height, width))
+    weight, total = 1.0, 0.0
+    for octave in range(octaves):
+        cells = 2 ** (octave + 1)
+        coarse = rng.random((cells + 1, cells + 1))
+        field += weight * imresize(coarse, output_shape=(height, width))
+        total += weight
+        weight *= persistence
+    field /= total
+    return (field - field.min()) / max(float(field.max() - field.min()), 1e-12)
+
+
+def add_transmission_haze(img: np.ndarray, *, transmission: np.ndarray | float,
+                          airlight: float | tuple[float, float, float]) -> np.ndarray:
+    """The scattering model ``I = J t + A (1 - t)`` for any transmission map ``t`` (HxW or a constant) and a gray or
+    coloured airlight ``A`` (a blue-gray sky, a yellow smog): the veil other haze generators make."""
+    work = as_float_image(img)
+    t = np.clip(np.asarray(transmission, dtype=np.float64), 0.0, 1.0)
+    if t.ndim == 2 and work.ndim == 3:
+        t = t[:, :, None]
+    a = np.asarray(airlight, dtype=np.float64)
+    if work.ndim == 2 or (work.ndim == 3 and work.shape[2] == 1):
+        a = a.mean()  # a gray photo sees the airlight's brightness
+        a = a.reshape((1,) * work.ndim)
+    return finish(work * t + a * (1.0 - t))
 
 
 # --- low light -------------------------------------------------------------------------------------------------
