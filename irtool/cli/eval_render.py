@@ -128,8 +128,8 @@ def render_detection(console, report: Any, *, markdown: bool) -> None:
         console.print(report.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
 
-def run_detect(out, *, bench, model, weights, arch, data, device, json_report, markdown, quiet,
-                    unused: dict[str, Any]) -> None:
+def run_detect(out, *, bench, model, weights, arch, data, device, json_report, markdown, quiet, synthesis: str,
+               labelled: bool, unused: dict[str, Any]) -> None:
     import json
 
     from rich.console import Console
@@ -137,7 +137,8 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
 
     from irtool.detect import load_detector, load_detector_file
     from irtool.errors import UsageError
-    from irtool.evaluate import evaluate_detector
+    from irtool.degradations import SYNTHESES
+    from irtool.evaluate import evaluate_detector, evaluate_detector_on_files
     from irtool.zoo import EngineSettings, ModelZoo
 
     if bench:
@@ -148,6 +149,10 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
         raise UsageError(f"{', '.join(given)} do not apply to --task detect")
     if data is None:
         raise UsageError("--task detect needs a folder of clean photos: --data DIR")
+    if synthesis not in SYNTHESES:
+        raise UsageError(f"--synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
+    if labelled and synthesis != "default":
+        raise UsageError("--labelled reads degraded files as they are: drop --synthesis")
     chosen = [*(model or []), *(str(w) for w in weights or [])]
     if len(chosen) > 1:
         raise UsageError(f"--task detect evaluates one detector, got {' '.join(chosen)}")
@@ -158,8 +163,13 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:
         job = bar.add_task(f"detect {data.name}", total=None)
-        report = evaluate_detector(detector, data,
-                                   progress=lambda done, total: bar.update(job, completed=done, total=total))
+        def progress(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total)
+
+        if labelled:
+            report = evaluate_detector_on_files(detector, data, progress=progress)
+        else:
+            report = evaluate_detector(detector, data, synthesis=synthesis, progress=progress)
     render_detection(out, report, markdown=markdown)
     if json_report is not None:
         json_report.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,10 @@ def evaluate(
         False, "--classical", help="Denoise only: add scikit-image's NLM, wavelet and TV denoisers as baseline rows."
     ),
     markdown: bool = typer.Option(False, "--markdown", help="--task detect: also print the results as Markdown."),
+    synthesis: str = typer.Option("default", "--synthesis", help="--task detect: degrade with the default generators "
+                                  "or every registered one (wide)."),
+    labelled: bool = typer.Option(False, "--labelled", help="--task detect: --data holds degraded images made "
+                                  "elsewhere, in subfolders named by their type (clean, noise, haze, ...)."),
     list_: bool = typer.Option(False, "--list", help="List benchmarks and protocols."),
     quiet: Quiet = False,
 ) -> None:
@@ -55,13 +59,13 @@ def evaluate(
         raise UsageError(f"--task is required ({EVAL_TASK_HELP.split(';')[0]})")
     if task == "detect":
         run_detect(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
-                        json_report=json_report, markdown=markdown, quiet=quiet,
+                   json_report=json_report, markdown=markdown, quiet=quiet, synthesis=synthesis, labelled=labelled,
                         unused={"data_lq": data_lq, "protocol": protocol,
                                 "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
                                 "save_images": save_images, "classical": classical})
         return
-    if markdown:
-        raise UsageError("--markdown is for --task detect")
+    if markdown or labelled or synthesis != "default":
+        raise UsageError("--markdown, --labelled and --synthesis are for --task detect")
     if classical and task != "denoise":
         raise UsageError(f"--classical adds classical Gaussian denoisers and needs --task denoise, not {task!r}")
     chosen = get_protocol(protocol, task=task)

@@ -19,7 +19,7 @@ from irtool.evaluate.benchmarks import (
     load_benchmarks,
 )
 from irtool.evaluate.classical import CLASSICAL_DENOISERS, ClassicalDenoiser, classical_denoisers
-from irtool.evaluate.detection import DetectionReport, DetectionSample, evaluate_detector
+from irtool.evaluate.detection import DetectionReport, DetectionSample, evaluate_detector, evaluate_detector_on_files
 from irtool.evaluate.protocols import DEFAULT_PROTOCOL, PROTOCOLS, TASKS, Protocol, default_protocol, get_protocol
 from irtool.evaluate.runner import (
     EvalReport,
@@ -57,6 +57,7 @@ __all__ = [
     "default_protocol",
     "evaluate",
     "evaluate_detector",
+    "evaluate_detector_on_files",
     "extract_archive",
     "fetch_benchmark",
     "folder_dataset",

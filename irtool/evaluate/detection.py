@@ -33,6 +33,7 @@ __all__ = [
     "DetectionSample",
     "detection_input",
     "evaluate_detector",
+    "evaluate_detector_on_files",
     "sr_scale_of",
 ]
 
@@ -54,7 +55,7 @@ def _sample_rng(seed: int, image: str, kind: str, severity: float) -> np.random.
 
 
 def detection_input(image: np.ndarray, kind: str, severity: float, *,
-                    rng: np.random.Generator) -> tuple[np.ndarray, float]:
+                    rng: np.random.Generator, synthesis: str = "default") -> tuple[np.ndarray, float]:
     """(the detector's input, the severity label ``degrade`` records) for a clean float HxWx3 image in [0, 1].
 
     The input is float32 in [0, 1], quantised to 8-bit levels; "low-resolution" is enlarged back to the size of
@@ -65,9 +66,9 @@ def detection_input(image: np.ndarray, kind: str, severity: float, *,
     if kind == "low-resolution":
         scale = sr_scale_of(severity)
         target = modcrop(image, scale)
-        small, info = degrade(target, kind, severity=severity, rng=rng, scale=scale)
+        small, info = degrade(target, kind, severity=severity, rng=rng, scale=scale, synthesis=synthesis)
         return quantize_uint8(imresize(small, output_shape=target.shape[:2])), info.severity
-    degraded, info = degrade(image, kind, severity=severity, rng=rng)
+    degraded, info = degrade(image, kind, severity=severity, rng=rng, synthesis=synthesis)
     return quantize_uint8(degraded), info.severity
 
 
@@ -109,6 +110,8 @@ class DetectionReport:
     images: int
     seconds: float
     samples: list[DetectionSample] = field(default_factory=list)
+    #: The generator pool the degraded samples were drawn from ("default", "wide"), or "files" for a labelled folder.
+    synthesis: str = "default"
 
     @property
     def degraded(self) -> list[DetectionSample]:
@@ -172,6 +175,7 @@ class DetectionReport:
             "detector": self.detector,
             "source": self.source,
             "seed": self.seed,
+            "synthesis": self.synthesis,
             "severities": list(self.severities),
             "types": list(self.types),
             "images": self.images,
@@ -203,8 +207,10 @@ class DetectionReport:
         degraded = self.degraded
         lines += [
             "",
-            f"Detector `{self.detector}` on {self.images} images ({self.source}), severities "
-            f"{', '.join(f'{v:g}' for v in self.severities)}, seed {self.seed}: type accuracy "
+            f"Detector `{self.detector}` on {self.images} images ({self.source}), "
+            + (f"severities {', '.join(f'{v:g}' for v in self.severities)}, seed {self.seed}, "
+               f"{self.synthesis} synthesis" if self.synthesis != "files" else "labelled files")
+            + ": type accuracy "
             f"{100 * self.type_accuracy:.1f}% ({sum(s.correct for s in degraded)}/{len(degraded)} degraded samples), "
             f"clean accuracy {100 * self.clean_accuracy:.1f}% "
             f"({sum(s.correct for s in self.samples if s.true_type == CLEAN)}/{len(self.samples) - len(degraded)}).",
@@ -219,11 +225,13 @@ class DetectionReport:
 
 
 def evaluate_detector(detector, folder: str | Path, *, severities: Sequence[float] = DEFAULT_SEVERITIES,
-                      seed: int = 0, progress: ProgressCallback | None = None) -> DetectionReport:
+                      seed: int = 0, synthesis: str = "default",
+                      progress: ProgressCallback | None = None) -> DetectionReport:
     """Run ``detector`` (an :class:`irtool.detect.Detector`) on every image of ``folder``, clean and degraded.
 
     Each image (whole, RGB) gives one clean sample plus one per (kind, severity); the degradation of a sample
-    depends only on ``seed``, the image's name, the kind and the severity.
+    depends only on ``seed``, the image's name, the kind, the severity and the ``synthesis`` pool its generator is
+    drawn from (``"wide"``: every registered generator, see :mod:`irtool.degradations`).
     """
     import torch
 
@@ -240,14 +248,15 @@ def evaluate_detector(detector, folder: str | Path, *, severities: Sequence[floa
     jobs = [(CLEAN, None)] + [(kind, sev) for kind in types if kind != CLEAN for sev in severities]
     report = DetectionReport(detector=str(getattr(detector, "name", "detector")), source=str(folder),
                              types=types, severities=severities, seed=int(seed),
-                             images=len(dataset.samples), seconds=0.0)
+                             images=len(dataset.samples), seconds=0.0, synthesis=synthesis)
     total, done = len(dataset.samples) * len(jobs), 0
     start = time.perf_counter()
     for sample in dataset.samples:
         clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
         for kind, severity in jobs:
             rng = _sample_rng(seed, sample.name, kind, 0.0 if severity is None else severity)
-            pixels, label = detection_input(clean, kind, 0.0 if severity is None else severity, rng=rng)
+            pixels, label = detection_input(clean, kind, 0.0 if severity is None else severity, rng=rng,
+                                            synthesis=synthesis)
             found = detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
             report.samples.append(DetectionSample(image=sample.name, true_type=kind, severity=severity,
                                                   true_severity=label, predicted_type=found.type,
@@ -255,5 +264,43 @@ def evaluate_detector(detector, folder: str | Path, *, severities: Sequence[floa
             done += 1
             if progress is not None:
                 progress(done, total)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def evaluate_detector_on_files(detector, folder: str | Path, *,
+                               progress: ProgressCallback | None = None) -> DetectionReport:
+    """Run ``detector`` on degraded images made elsewhere: ``folder/<type>/**`` holds images whose true type is
+    the subfolder's name (``clean`` or a degradation), e.g. from another library's generators
+    (``scripts/heldout_degrade.py``). Severities are unknown, so the report has none."""
+    import torch
+
+    from irtool.io import list_images
+
+    from .runner import read_uint8
+
+    root = Path(folder)
+    types = tuple(detector.types)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder")
+    labelled = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [p.name for p in labelled if p.name not in types]
+    if unknown:
+        raise UsageError(f"{root}: subfolders must be named by the detector's types ({', '.join(types)}); "
+                         f"got {', '.join(unknown)}")
+    files = [(sub.name, path) for sub in labelled for path in list_images(sub, recursive=True)]
+    if not files:
+        raise UsageError(f"no images under {root}/<type>/ (types: {', '.join(types)})")
+    report = DetectionReport(detector=str(getattr(detector, "name", "detector")), source=str(root), types=types,
+                             severities=(), seed=0, images=len(files), seconds=0.0, synthesis="files")
+    start = time.perf_counter()
+    for done, (kind, path) in enumerate(files, start=1):
+        pixels = read_uint8(path, mode="rgb").astype(np.float32) / np.float32(255.0)
+        found = detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
+        report.samples.append(DetectionSample(image=str(path.relative_to(root)), true_type=kind,
+                                              severity=None, true_severity=math.nan, predicted_type=found.type,
+                                              predicted_severity=found.severity, confidence=found.confidence))
+        if progress is not None:
+            progress(done, len(files))
     report.seconds = time.perf_counter() - start
     return report

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Degrade clean photos with a library irtool never trains on, to measure how detection and ``--auto`` generalise.
+
+The generators are albumentations' (an optional dependency of this script only: ``pip install
+albumentations==2.0.8``), at middle settings, one image per (photo, setting). The output is the labelled layout
+``irtool eval --task detect --labelled`` reads, with the clean photo beside every degraded one:
+
+    OUT/clean/PHOTO.png
+    OUT/<type>/PHOTO__<setting>.png       type: noise, jpeg, blur, low-resolution, rain, haze, low-light
+    OUT/manifest.json                     every file with its setting and albumentations' version
+
+Usage::
+
+    python scripts/heldout_degrade.py --data runs/photos/val --out runs/heldout
+
+Every image is a pure function of ``--seed``, the photo's name and the setting. Gray photos are degraded as RGB
+(albumentations' colour transforms expect three channels) and stay RGB. Nothing here is imported by irtool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from irtool.io import atomic_write_bytes, list_images
+
+
+def settings():
+    """(setting name, true type, transform) at the generator's middle settings."""
+    import albumentations as A
+    import cv2
+
+    def one(transform):
+        return A.Compose([transform])
+
+    down = {"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR}
+    lanczos = {"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LANCZOS4}
+    return [
+        ("gauss-noise", "noise", one(A.GaussNoise(std_range=(0.08, 0.12), p=1.0))),
+        ("iso-noise", "noise", one(A.ISONoise(color_shift=(0.03, 0.05), intensity=(0.4, 0.6), p=1.0))),
+        ("gauss-noise-jpeg90", "noise", A.Compose([A.GaussNoise(std_range=(0.06, 0.1), p=1.0),
+                                                  A.ImageCompression(quality_range=(90, 90), p=1.0)])),
+        ("jpeg-q25", "jpeg", one(A.ImageCompression(quality_range=(20, 30), p=1.0))),
+        ("defocus", "blur", one(A.Defocus(radius=(4, 6), alias_blur=(0.2, 0.3), p=1.0))),
+        ("motion-blur", "blur", one(A.MotionBlur(blur_limit=(11, 17), p=1.0))),
+        ("downscale-x2-linear", "low-resolution",
+         one(A.Downscale(scale_range=(0.5, 0.5), interpolation_pair=down, p=1.0))),
+        ("downscale-x3-lanczos", "low-resolution",
+         one(A.Downscale(scale_range=(0.33, 0.33), interpolation_pair=lanczos, p=1.0))),
+        ("rain", "rain", one(A.RandomRain(rain_type="default", brightness_coefficient=0.8, p=1.0))),
+        ("fog", "haze", one(A.RandomFog(fog_coef_range=(0.4, 0.6), alpha_coef=0.1, p=1.0))),
+        ("darker-brightness", "low-light",
+         one(A.RandomBrightnessContrast(brightness_limit=(-0.55, -0.45), contrast_limit=(-0.3, -0.2), p=1.0))),
+        ("gamma-2.5", "low-light", one(A.RandomGamma(gamma_limit=(230, 270), p=1.0))),
+    ]
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="folder of clean photos (held out from training)")
+    parser.add_argument("--out", required=True, help="output folder (labelled layout)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    try:
+        import albumentations
+    except ImportError:
+        print("this script needs albumentations: pip install albumentations==2.0.8", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    table = settings()
+    manifest = {"generator": f"albumentations {albumentations.__version__}", "seed": args.seed, "files": []}
+    photos = list_images(args.data)
+    for photo in photos:
+        with Image.open(photo) as im:
+            clean = np.asarray(im.convert("RGB"))
+        atomic_write_bytes(out / "clean" / f"{photo.stem}.png", _png(clean))
+        manifest["files"].append({"file": f"clean/{photo.stem}.png", "type": "clean", "photo": photo.name})
+        for name, kind, transform in table:
+            transform.set_random_seed(zlib.crc32(f"{args.seed}:{photo.name}:{name}".encode()))
+            degraded = transform(image=clean)["image"]
+            relative = f"{kind}/{photo.stem}__{name}.png"
+            atomic_write_bytes(out / relative, _png(np.ascontiguousarray(degraded)))
+            manifest["files"].append({"file": relative, "type": kind, "setting": name, "photo": photo.name})
+    atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
+    print(f"{len(manifest['files'])} files from {len(photos)} photos in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
