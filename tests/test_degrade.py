@@ -352,3 +352,24 @@ def test_the_enlargement_test_names_the_factor_of_a_bicubic_enlargement_and_not_
         assert found[0] < found[1] < found[2], (sigma, found)  # a blur leaves less at every larger factor
         # ... gradually: an x2 enlargement jumps from rounding noise at 2 to sharp-photo levels at 3.
         assert enlarged[2][1] - enlarged[2][0] > found[1] - found[0] + 1.0, (sigma, found)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_an_enlargement_gives_back_its_small_image_almost_exactly(scale):
+    # What --auto needs for a "low-resolution" photo: the original small image, not a blurred bicubic downscale.
+    from irtool.degrade import imresize, quantize_uint8
+    from irtool.degrade.enlargement import recover_small
+
+    rng = np.random.default_rng(scale)
+    yy, xx = np.mgrid[0:24, 0:36]
+    small = np.clip(0.5 + 0.3 * np.sin(xx / 2.0 + yy / 3.0)[:, :, None] + 0.1 * rng.random((24, 36, 3)), 0, 1)
+    small = quantize_uint8(small.astype(np.float32))
+    enlarged = quantize_uint8(imresize(small, float(scale)))
+    before = enlarged.copy()
+    recovered = recover_small(enlarged, scale)
+    assert recovered.shape == small.shape and np.array_equal(enlarged, before)
+    exact_error = float(np.abs(recovered - small).mean())
+    bicubic_error = float(np.abs(imresize(enlarged, 1.0 / scale) - small).mean())
+    assert exact_error < 0.5 / 255 and exact_error < bicubic_error / 4
+    with pytest.raises(ValueError, match="multiples"):
+        recover_small(enlarged[:-1], scale)

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ["ENLARGEMENT_SCALES", "enlargement_residuals"]
+__all__ = ["ENLARGEMENT_SCALES", "enlargement_residuals", "recover_small"]
 
 ENLARGEMENT_SCALES: tuple[int, ...] = (2, 3, 4)
 #: Window side (a multiple of every scale) and windows per axis; windows start on multiples of 12 from the image
@@ -34,8 +34,8 @@ _UNTESTED = 3.0
 
 
 @lru_cache(maxsize=16)
-def _range_projector(length: int, scale: int) -> torch.Tensor:
-    """``[length, length]`` orthogonal projector onto the enlargements x``scale`` of length ``length // scale``."""
+def _enlarge_matrix(length: int, scale: int) -> np.ndarray:
+    """``[length, length // scale]``: MATLAB-bicubic enlargement x``scale`` along one axis, as a matrix."""
     from irtool.degrade.imresize import _axis_weights
 
     small = length // scale
@@ -43,7 +43,39 @@ def _range_projector(length: int, scale: int) -> torch.Tensor:
     enlarge = np.zeros((length, small))
     for tap_weights, tap_indices in zip(weights, indices):
         np.add.at(enlarge, (np.arange(length), tap_indices), tap_weights)
+    return enlarge
+
+
+@lru_cache(maxsize=16)
+def _range_projector(length: int, scale: int) -> torch.Tensor:
+    """``[length, length]`` orthogonal projector onto the enlargements x``scale`` of length ``length // scale``."""
+    enlarge = _enlarge_matrix(length, scale)
     return torch.from_numpy(enlarge @ np.linalg.pinv(enlarge))
+
+
+@lru_cache(maxsize=8)
+def _recovery_matrix(length: int, scale: int) -> np.ndarray:
+    """``[length // scale, length]``: the least-squares inverse of :func:`_enlarge_matrix` (normal equations; the
+    enlargement has full column rank, so this is exact for an enlarged signal)."""
+    enlarge = _enlarge_matrix(length, scale)
+    return np.linalg.solve(enlarge.T @ enlarge, enlarge.T)
+
+
+def recover_small(image: np.ndarray, scale: int) -> np.ndarray:
+    """The small image whose MATLAB-bicubic x``scale`` enlargement is closest to ``image`` (least squares, rows and
+    columns separately): for an image that *is* such an enlargement, the original up to the enlargement's 8-bit
+    rounding -- unlike a bicubic downscale, which blurs it once more.
+
+    ``image``: float HxW or HxWxC whose sides are multiples of ``scale``. Returns float32, not clipped.
+    """
+    height, width = image.shape[:2]
+    if height % scale or width % scale:
+        raise ValueError(f"an image of {height}x{width} is not an x{scale} enlargement (sides must be multiples)")
+    rows, cols = _recovery_matrix(height, scale), _recovery_matrix(width, scale)
+    work = image.astype(np.float64)
+    small = np.tensordot(rows, work, axes=(1, 0))  # [h, W, ...]
+    small = np.moveaxis(np.tensordot(cols, small, axes=(1, 1)), 0, 1)  # [h, w, ...]
+    return small.astype(np.float32)
 
 
 def enlargement_residuals(image: torch.Tensor) -> torch.Tensor:
