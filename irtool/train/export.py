@@ -6,13 +6,13 @@ rest of weights.toml — comments, routes, other entries — is left exactly as 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
 from irtool.errors import UsageError
+from irtool.io.atomic import atomic_output
 from irtool.weights.catalog import ASSET_WEIGHTS_DIR, default_catalog_path, parse_catalog
 from irtool.weights.hashing import sha256_file
 
@@ -91,9 +91,8 @@ def export_run(
     ASSET_WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     target = ASSET_WEIGHTS_DIR / f"{name}.safetensors"
     if dtype == "float32":
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(weights_file, tmp)
-        os.replace(tmp, target)
+        with open(weights_file, "rb") as source, atomic_output(target) as handle:
+            shutil.copyfileobj(source, handle)
     else:
         _write_half(weights_file, target)
     fields: dict[str, Any] = {
@@ -113,9 +112,8 @@ def export_run(
     text = catalog_path.read_text(encoding="utf-8") if catalog_path.exists() else ""
     new_text = replace_block(text, name, entry_block(name, fields))
     parse_catalog(new_text, path=catalog_path)  # never write a catalog that does not load
-    tmp_cat = catalog_path.with_name(f".{catalog_path.name}.tmp")
-    tmp_cat.write_text(new_text, encoding="utf-8")
-    os.replace(tmp_cat, catalog_path)
+    with atomic_output(catalog_path) as handle:
+        handle.write(new_text.encode("utf-8"))
     return catalog_path
 
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from irtool.errors import UsageError
+from irtool.io.atomic import atomic_output
 
 from .config import TrainConfig
 from .curves import write_curves
@@ -156,16 +157,9 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as handle:
+        handle.write(text.encode("utf-8"))
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -284,9 +278,11 @@ class Trainer:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         state = self.checkpoint_state()
         path = self.ckpt_dir / f"iter_{self.iteration:08d}.pt"
-        _atomic_torch_save(state, path)
+        with atomic_output(path) as handle:
+            torch.save(state, handle)
         if best:
-            _atomic_torch_save(state, self.ckpt_dir / "best.pt")
+            with atomic_output(self.ckpt_dir / "best.pt") as handle:
+                torch.save(state, handle)
         kept = sorted(self.ckpt_dir.glob("iter_*.pt"))
         for old in kept[: max(0, len(kept) - self.cfg.keep_last)]:
             old.unlink(missing_ok=True)
@@ -390,7 +386,7 @@ class Trainer:
         cfg = self.cfg
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+            _write_text(self.run_dir / "config.toml", cfg.to_toml())
         if cfg.resume:
             self.resume(cfg.resume)
         train_set, val_set = self._datasets()

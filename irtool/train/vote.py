@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from irtool.errors import UsageError
+from irtool.io.atomic import atomic_output
 
 __all__ = ["VoteSamples", "cross_validate", "fit_vote", "fit_vote_run", "vote_inputs", "vote_samples"]
 
@@ -191,8 +192,8 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     run_dir = Path(cfg.out) / cfg.name
     run_dir.mkdir(parents=True, exist_ok=True)
     # The summaries themselves, to study or refit without reading every photo again.
-    torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos},
-               run_dir / "vote_samples.pt")
+    with atomic_output(run_dir / "vote_samples.pt") as handle:
+        torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos}, handle)
     record = {"iter": 0, "samples": len(samples.labels), "photos": len(set(samples.photos)), "l2": l2,
               "clean_weight": weight, "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
               "cv_clean_accuracy": scores[l2, weight]["clean_accuracy"],
