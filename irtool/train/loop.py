@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import random
+import re
 import signal
 import time
 from dataclasses import dataclass, field
@@ -134,8 +136,8 @@ class EMA:
 
 
 def _rng_state() -> dict[str, Any]:
-    # Tensors, numbers and tuples only, so ``torch.load(weights_only=True)`` reads a checkpoint whole (and
-    # ``irtool eval --weights runs/NAME/checkpoints/best.pt`` works); numpy's state tuple holds an ndarray.
+    # Tensors, numbers, strings and tuples only, so a checkpoint loads with ``torch.load(weights_only=True)``
+    # (resume, and ``irtool eval --weights runs/NAME/checkpoints/best.pt``); numpy's state tuple holds an ndarray.
     algorithm, keys, pos, has_gauss, cached = np.random.get_state()
     numpy_state = {"algorithm": str(algorithm), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                    "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
@@ -148,13 +150,35 @@ def _rng_state() -> dict[str, Any]:
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     numpy_state = state["numpy"]
-    if isinstance(numpy_state, dict):
-        numpy_state = (numpy_state["algorithm"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
-                       numpy_state["has_gauss"], numpy_state["cached_gaussian"])
-    np.random.set_state(numpy_state)  # a tuple in checkpoints written before 2026-11-22
+    np.random.set_state((numpy_state["algorithm"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
+                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+#: What :meth:`Trainer.checkpoint_state` writes and :meth:`Trainer.resume` needs.
+CHECKPOINT_KEYS = ("model", "ema", "optimizer", "scaler", "iteration", "best", "rng", "config", "history")
+
+
+def read_training_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint's state, loaded with ``weights_only=True``: a file holding anything but tensors and
+    plain values is refused, since unpickling an arbitrary object can run code."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n|$)", str(exc))
+        reason = f" ({found.group(1).strip()[:200]})" if found else ""
+        raise UsageError(
+            f"{path}: not loaded: a checkpoint may hold only tensors and plain values, and this one does not{reason}; "
+            "unpickling anything else could run code"
+        ) from None
+    except Exception as exc:  # corrupt or foreign files fail in several ways
+        raise UsageError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise UsageError(f"{path}: not an irtool training checkpoint (no {', '.join(missing)})")
+    return state
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -300,8 +324,7 @@ class Trainer:
                 return
         if not p.is_file():
             raise UsageError(f"checkpoint to resume not found: {p}")
-        # Our own file; checkpoints from before 2026-11-22 hold numpy's RNG state as an object.
-        state = torch.load(p, map_location="cpu", weights_only=False)
+        state = read_training_checkpoint(p)
         _unwrap(self.model).load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.ema.shadow = {k: v.to(self.device) for k, v in self.ema.shadow.items()}
@@ -309,7 +332,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.iteration = int(state["iteration"])
         self.best = state["best"]
-        self.history = list(state.get("history", []))
+        self.history = list(state["history"])
         _set_rng_state(state["rng"])
 
     # ..................................................................... validation
