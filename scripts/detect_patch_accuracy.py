@@ -17,6 +17,7 @@ from collections import Counter
 import torch
 
 from irtool.data.datasets import DegradedFolderDataset
+from irtool.data.transforms import DegradeMargin, QuantizeInput
 from irtool.detect import Detector, load_detector
 from irtool.models.giv_detector import build_giv_detector
 from irtool.models.giv_head import DEGRADATION_TYPES
@@ -41,9 +42,9 @@ def main() -> None:
         detector = Detector(load_into(build_giv_detector(), state, source=args.weights), name=args.weights)
     else:
         detector = load_detector(ModelZoo(EngineSettings(device="cpu")), args.model)
+    transforms = [DegradeMargin(lite.degrade_margin)] + ([] if args.no_quantize else [QuantizeInput()])
     dataset = DegradedFolderDataset(args.data, task_mix=DEFAULT_DETECT_MIX, patch_size=lite.patch_size,
-                                    degrade_margin=lite.degrade_margin, quantize_lq=not args.no_quantize,
-                                    sr_as_same_size=True, length=args.patches, seed=args.seed)
+                                    transforms=transforms, sr_as_same_size=True, length=args.patches, seed=args.seed)
     confusion: Counter[tuple[str, str]] = Counter()
     with torch.inference_mode():
         for index in range(len(dataset)):

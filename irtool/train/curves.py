@@ -15,7 +15,8 @@ def write_curves(history: list[dict[str, Any]], path: Path, *, size: tuple[int, 
     """Loss and validation curves of ``history`` (the run's metrics records) as a PNG at ``path``."""
     from PIL import Image, ImageDraw
 
-    panels = [("loss", "train loss"), ("val_psnr" if any("val_psnr" in h for h in history) else "val_accuracy", "validation")]
+    score_key = "val_psnr" if any("val_psnr" in h for h in history) else "val_accuracy"
+    panels = [("loss", "train loss"), (score_key, "validation")]
     w, h = size
     img = Image.new("RGB", (w, h), "white")
     draw = ImageDraw.Draw(img)
@@ -30,7 +31,8 @@ def write_curves(history: list[dict[str, Any]], path: Path, *, size: tuple[int, 
         xs, ys = zip(*pts)
         lo, hi = min(ys), max(ys)
         hi = hi if hi > lo else lo + 1e-9
-        xy = [(x0 + (x - xs[0]) / max(xs[-1] - xs[0], 1) * (x1 - x0), y1 - (y - lo) / (hi - lo) * (y1 - y0)) for x, y in pts]
+        xy = [(x0 + (x - xs[0]) / max(xs[-1] - xs[0], 1) * (x1 - x0), y1 - (y - lo) / (hi - lo) * (y1 - y0))
+              for x, y in pts]
         draw.line(xy, fill="navy", width=2)
         draw.text((x0 - 45, y0), f"{hi:.4g}", fill="black")
         draw.text((x0 - 45, y1 - 10), f"{lo:.4g}", fill="black")

@@ -186,6 +186,17 @@ def _write_text(path: Path, text: str) -> None:
         handle.write(text.encode("utf-8"))
 
 
+def patch_transforms(cfg: TrainConfig) -> list:
+    """The optional patch-making steps (:mod:`irtool.data.transforms`) ``cfg`` switches on."""
+    from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
+
+    steps = [DegradeMargin(cfg.degrade_margin)] if cfg.degrade_margin else []
+    steps += [Downscale(cfg.downscale)] if min(cfg.downscale) < 1.0 else []
+    steps += [ToneJitter(cfg.tone_jitter)] if cfg.tone_jitter else []
+    steps += [QuantizeInput()] if cfg.quantize_lq else []
+    return steps
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
@@ -266,9 +277,8 @@ class Trainer:
         else:
             train = data.DegradedFolderDataset(
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
-                seed=cfg.seed, sr_as_same_size=scale == 1, degrade_margin=cfg.degrade_margin,
-                quantize_lq=cfg.quantize_lq, downscale=cfg.downscale, unclipped_noise=cfg.unclipped_noise,
-                tone_jitter=cfg.tone_jitter,
+                seed=cfg.seed, sr_as_same_size=scale == 1, unclipped_noise=cfg.unclipped_noise,
+                transforms=patch_transforms(cfg),
             )
         val = None
         if cfg.val:
