@@ -11,11 +11,11 @@ from irtool.io.atomic import atomic_output
 __all__ = ["write_curves"]
 
 
-def write_curves(history: list[dict[str, Any]], path: Path, *, size: tuple[int, int] = (900, 360)) -> None:
-    """Loss and validation curves of ``history`` (the run's metrics records) as a PNG at ``path``."""
+def write_curves(history: list[dict[str, Any]], path: Path, *, score_key: str,
+                 size: tuple[int, int] = (900, 360)) -> None:
+    """The training loss and validation ``score_key`` of ``history`` (the run's metrics records), as a PNG."""
     from PIL import Image, ImageDraw
 
-    score_key = "val_psnr" if any("val_psnr" in h for h in history) else "val_accuracy"
     panels = [("loss", "train loss"), (score_key, "validation")]
     w, h = size
     img = Image.new("RGB", (w, h), "white")
@@ -28,7 +28,7 @@ def write_curves(history: list[dict[str, Any]], path: Path, *, size: tuple[int, 
         draw.text((x0, 8), f"{title} ({key})", fill="black")
         if len(pts) < 2:
             continue
-        xs, ys = zip(*pts)
+        xs, ys = zip(*pts, strict=True)
         lo, hi = min(ys), max(ys)
         hi = hi if hi > lo else lo + 1e-9
         xy = [(x0 + (x - xs[0]) / max(xs[-1] - xs[0], 1) * (x1 - x0), y1 - (y - lo) / (hi - lo) * (y1 - y0))

@@ -1,5 +1,8 @@
 """The training loop: AMP, EMA, gradient clipping, validation, atomic checkpoints, exact resume.
 
+What is trained (model, data, loss, metrics, export metadata) is a training objective
+(:mod:`irtool.train.objectives`); the loop is the same for every objective.
+
 Exact resume rests on one rule: the batch drawn at iteration ``i`` is a pure function of
 (seed, i, rank) — see :class:`IterationBatchSampler` — and every other piece of state (model,
 EMA, optimizer, grad scaler, RNG states, iteration, best score) is in the checkpoint. The
@@ -16,13 +19,13 @@ import random
 import re
 import signal
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from irtool.errors import UsageError
@@ -39,6 +42,7 @@ from .distributed import (
     device_for_rank,
     init_distributed,
 )
+from .objectives import objective_for
 
 LogCallback = Callable[[dict[str, Any]], None]
 
@@ -65,7 +69,8 @@ class IterationBatchSampler(torch.utils.data.Sampler[list]):
     def __init__(self, n_items: int, *, batch_size: int, seed: int, start: int, stop: int, dist_info: DistInfo):
         if n_items <= 0:
             raise UsageError("the training set is empty")
-        self.n, self.batch, self.seed, self.start, self.stop, self.dist = n_items, batch_size, seed, start, stop, dist_info
+        self.n, self.batch, self.seed = n_items, batch_size, seed
+        self.start, self.stop, self.dist = start, stop, dist_info
         self._perm_cache: dict[int, np.ndarray] = {}
 
     def _perm(self, epoch: int) -> np.ndarray:
@@ -103,12 +108,6 @@ def lr_at(cfg: TrainConfig, iteration: int) -> float:
     progress = min(1.0, (iteration - cfg.warmup_iters) / span)
     low = cfg.lr * cfg.min_lr_ratio
     return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
-
-
-def restoration_loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if kind == "charbonnier":
-        return torch.sqrt((pred - target) ** 2 + 1e-6).mean()
-    return F.l1_loss(pred, target)
 
 
 class EMA:
@@ -186,29 +185,18 @@ def _write_text(path: Path, text: str) -> None:
         handle.write(text.encode("utf-8"))
 
 
-def patch_transforms(cfg: TrainConfig) -> list:
-    """The optional patch-making steps (:mod:`irtool.data.transforms`) ``cfg`` switches on."""
-    from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
-
-    steps = [DegradeMargin(cfg.degrade_margin)] if cfg.degrade_margin else []
-    steps += [Downscale(cfg.downscale)] if min(cfg.downscale) < 1.0 else []
-    steps += [ToneJitter(cfg.tone_jitter)] if cfg.tone_jitter else []
-    steps += [QuantizeInput()] if cfg.quantize_lq else []
-    return steps
-
-
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
 # --------------------------------------------------------------------------- the trainer
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, on_log: LogCallback | None = None):
-        from irtool.models import build, get_preset
+    """Trains what ``objective_for(cfg)`` describes (:mod:`irtool.train.objectives`); see the module docstring."""
 
+    def __init__(self, cfg: TrainConfig, *, on_log: LogCallback | None = None):
         self.cfg = cfg
         self.on_log = on_log or (lambda rec: None)
-        self.preset = get_preset(cfg.preset)
+        self.objective = objective_for(cfg)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         random.seed(cfg.seed)
@@ -219,16 +207,10 @@ class Trainer:
         self.dist = init_distributed(self.device)
         self.run_dir = Path(cfg.out) / cfg.name
         self.ckpt_dir = self.run_dir / "checkpoints"
-        self.detect = cfg.task == "detect"
 
-        if self.detect:
-            from irtool.models.giv_detector import build_giv_detector
-
-            self.model = build_giv_detector(cfg.preset)
-        else:
-            self.model = build(cfg.preset)
+        self.model = self.objective.build_model()
         if cfg.init_weights:
-            self._load_init_weights(cfg.init_weights)
+            self.objective.load_init_weights(self.model, cfg.init_weights)
         self.model = self.model.to(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -248,49 +230,6 @@ class Trainer:
         self.best: float | None = None
         self.history: list[dict[str, Any]] = []
         self._stop_reason: str | None = None
-
-    # ..................................................................... setup helpers
-    def _load_init_weights(self, path: str) -> None:
-        from irtool.weights.checkpoints import load_into, read_checkpoint
-
-        sd, _ = read_checkpoint(path)
-        if self.detect and not any(k.startswith("head.") for k in sd):
-            self.model.load_restorer_weights(sd)  # a restorer: its GIV path starts the detector's
-        elif self.detect:
-            # A detector with a fitted vote: the vote read the old network's probabilities, so training the
-            # network voids it (refit with --fit-vote); only the network is trained.
-            load_into(self.model, {k: v for k, v in sd.items() if not k.startswith("vote.")}, source=path)
-        else:
-            load_into(self.model, sd, source=path)
-
-    def _datasets(self):
-        from irtool import data
-
-        cfg = self.cfg
-        scale = self.preset.scale
-        if not cfg.data:
-            raise UsageError("--data is required: a folder of clean training images (or targets for --data-lq)")
-        if cfg.data_lq:
-            task = cfg.task if cfg.task not in ("all", "detect") else None
-            train = data.PairedFolderDataset(cfg.data_lq, cfg.data, patch_size=cfg.patch_size, scale=scale,
-                                             augment=True, seed=cfg.seed, task=task)
-        else:
-            train = data.DegradedFolderDataset(
-                cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
-                seed=cfg.seed, sr_as_same_size=scale == 1, unclipped_noise=cfg.unclipped_noise,
-                transforms=patch_transforms(cfg),
-            )
-        val = None
-        if cfg.val:
-            paired = bool(cfg.val_lq)
-            label = None if paired and cfg.task in ("all", "detect") else cfg.mixture
-            val = data.ValidationSet(
-                cfg.val, lq_folder=cfg.val_lq or None, task_mix=label, scale=scale, seed=cfg.seed + 1,
-                crop_size=cfg.val_crop, max_images=cfg.val_max_images, sr_as_same_size=scale == 1,
-                # A detector is validated on every type for every photo: one type per photo is too few samples.
-                all_tasks=self.detect and not paired, quantize_lq=cfg.quantize_lq,
-            )
-        return train, val
 
     # ..................................................................... checkpoints
     def checkpoint_state(self) -> dict[str, Any]:
@@ -348,45 +287,20 @@ class Trainer:
     # ..................................................................... validation
     @torch.no_grad()
     def validate(self, val) -> dict[str, float]:
-        from irtool.metrics import psnr, ssim
-
+        """The objective's metrics of the EMA weights on ``val``, each the mean over all ranks' items."""
         model = _unwrap(self.model)
         live = {k: v.clone() for k, v in model.state_dict().items()}
         model.load_state_dict({k: v.to(live[k].dtype) for k, v in self.ema.state_dict().items()})
         model.eval()
-        scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "psnr_in": []}
-        correct = []
-        if self.detect:
-            from irtool.detect import Detector
-
-            # Read each validation crop the way `irtool restore --auto` reads a photo: training-size crops.
-            detector = Detector(model, device=self.device, crop=self.cfg.patch_size)
         try:
-            for i in range(self.dist.rank, len(val), self.dist.world_size):
-                item = val[i]
-                if self.detect:
-                    found = detector.detect(item["lq"])
-                    correct.append(float(detector.types.index(found.type) == int(item["kind"])))
-                    continue
-                lq = item["lq"].unsqueeze(0).to(self.device)
-                out = model(lq).clamp(0, 1)[0].float().cpu().permute(1, 2, 0).numpy()
-                gt = item["gt"].permute(1, 2, 0).numpy()
-                border = self.preset.scale if self.preset.scale > 1 else 0
-                y = self.preset.scale > 1 and gt.shape[2] == 3
-                q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731 - metrics on 8-bit, as published
-                scores["psnr"].append(psnr(q(out), q(gt), crop_border=border, y_channel=y))
-                scores["ssim"].append(ssim(q(out), q(gt), crop_border=border, y_channel=y))
-                if self.preset.scale == 1:
-                    lq_np = item["lq"].permute(1, 2, 0).numpy()
-                    scores["psnr_in"].append(psnr(q(lq_np), q(gt)))
+            items = (val[i] for i in range(self.dist.rank, len(val), self.dist.world_size))
+            scores = self.objective.validation_scores(model, items, self.device)
         finally:
             model.load_state_dict(live)
             model.train()
-        if self.detect:
-            return {"accuracy": all_reduce_sum_count(sum(correct), len(correct), self.dist, self.device)}
         # Every rank takes part in every reduction (a rank may hold no image of a kind).
-        keys = ("psnr", "ssim", "psnr_in") if self.preset.scale == 1 else ("psnr", "ssim")
-        return {k: all_reduce_sum_count(sum(scores[k]), len(scores[k]), self.dist, self.device) for k in keys}
+        return {k: all_reduce_sum_count(sum(scores[k]), len(scores[k]), self.dist, self.device)
+                for k in self.objective.metrics}
 
     # ..................................................................... training
     def _request_stop(self, signum, _frame) -> None:
@@ -397,15 +311,7 @@ class Trainer:
         if self.device.type == "cuda":
             lq = lq.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            if self.detect:
-                logits, severity = self.model(lq)
-                kind = batch["kind"].to(self.device)
-                sev_target = batch["severity"].to(self.device).float()
-                loss = F.cross_entropy(logits.float(), kind) + F.l1_loss(severity.float().squeeze(-1), sev_target)
-            else:
-                gt = batch["gt"].to(self.device, non_blocking=True)
-                pred = self.model(lq)
-                loss = restoration_loss(self.cfg.loss, pred.float(), gt)
+            loss = self.objective.loss(self.model, {**batch, "lq": lq}, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.cfg.grad_clip > 0:
@@ -422,7 +328,7 @@ class Trainer:
             _write_text(self.run_dir / "config.toml", cfg.to_toml())
         if cfg.resume:
             self.resume(cfg.resume)
-        train_set, val_set = self._datasets()
+        train_set, val_set = self.objective.datasets()
         if self.dist.enabled:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
@@ -469,9 +375,9 @@ class Trainer:
                 if is_val:
                     scores = self.validate(val_set)
                     record = {**(record or {"iter": self.iteration}), **{f"val_{k}": v for k, v in scores.items()}}
-                    key = "accuracy" if self.detect else "psnr"
-                    if key in scores and (self.best is None or scores[key] > self.best):
-                        self.best, improved = scores[key], True
+                    score = record.get(self.objective.best_key)
+                    if score is not None and self.objective.improves(score, self.best):
+                        self.best, improved = score, True
                 if record is not None:
                     self.history.append(record)
                     if self.dist.is_main:
@@ -493,29 +399,26 @@ class Trainer:
         final = None
         if stopped == "finished" and self.dist.is_main:
             final = self.export_final()
-            write_curves(self.history, self.run_dir / "curves.png")
+            write_curves(self.history, self.run_dir / "curves.png", score_key=self.objective.best_key)
         barrier(self.dist)
         cleanup(self.dist)
         return TrainResult(self.run_dir, self.iteration, final, self.best, stopped, self.history)
 
     def export_final(self) -> Path:
-        from irtool.weights.checkpoints import save_safetensors
+        """``final.safetensors`` (the EMA weights) and, after validation, ``best.safetensors``; returns the first."""
+        from irtool.weights.checkpoints import read_checkpoint, save_safetensors
 
         path = self.run_dir / "final.safetensors"
-        kind = "detector" if self.detect else "restorer"
-        meta = {"preset": self.cfg.preset, "kind": kind, "task": self.cfg.task, "iterations": str(self.iteration)}
-        if self.detect:
-            meta["hidden"] = str(_unwrap(self.model).head.trunk[1].out_features)
-        save_safetensors(self.ema.state_dict(), path, metadata=meta)
+        model = _unwrap(self.model)
+        save_safetensors(self.ema.state_dict(), path,
+                         metadata=self.objective.export_metadata(model, iterations=self.iteration))
         best = self.ckpt_dir / "best.pt"
         if best.is_file():
             # The best validation score's EMA weights, for ``--export-checkpoint best``.
-            from irtool.weights.checkpoints import read_checkpoint
-
-            state = torch.load(best, map_location="cpu", weights_only=True)
+            state = read_training_checkpoint(best)
             weights, _ = read_checkpoint(best)
             save_safetensors(weights, self.run_dir / "best.safetensors",
-                             metadata={**meta, "iterations": str(state["iteration"])})
+                             metadata=self.objective.export_metadata(model, iterations=int(state["iteration"])))
         return path
 
 
