@@ -124,14 +124,12 @@ def test_two_process_ddp_on_gloo_ends_with_identical_weights(photos, tmp_path):
 @pytest.fixture
 def scratch_catalog(tmp_path, monkeypatch):
     """An empty weights.toml and asset folder under tmp_path, so --export never touches the package's own."""
-    import irtool.train.export as export_module
     from irtool.weights import catalog as catalog_module
 
     cat = tmp_path / "weights.toml"
     cat.write_text("# test catalog\n")
     monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
-    for module in (catalog_module, export_module):
-        monkeypatch.setattr(module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+    monkeypatch.setattr(catalog_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
     return cat
 
 
