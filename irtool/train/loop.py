@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -137,7 +137,7 @@ class EMA:
 def _rng_state() -> dict[str, Any]:
     # Tensors, numbers, strings and tuples only, so a checkpoint loads with ``torch.load(weights_only=True)``
     # (resume, and ``irtool eval --weights runs/NAME/checkpoints/best.pt``); numpy's state tuple holds an ndarray.
-    algorithm, keys, pos, has_gauss, cached = np.random.get_state()
+    algorithm, keys, pos, has_gauss, cached = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     numpy_state = {"algorithm": str(algorithm), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                    "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
     state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
@@ -213,9 +213,10 @@ class Trainer:
             self.objective.load_init_weights(self.model, cfg.init_weights)
         self.model = self.model.to(self.device)
         if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.ema = EMA(self.model, cfg.ema_decay)
-        decay, no_decay = [], []
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for n, p in self.model.named_parameters():
             (no_decay if p.ndim <= 1 or "temperature" in n else decay).append(p)
         self.optimizer = torch.optim.AdamW(
@@ -266,11 +267,10 @@ class Trainer:
         return found[-1] if found else None
 
     def resume(self, path: str | Path) -> None:
-        p = Path(path)
-        if str(path) == "auto":
-            p = self.latest_checkpoint()
-            if p is None:
-                return
+        """Continue from checkpoint ``path`` ("auto": the run's latest, if any)."""
+        p = self.latest_checkpoint() if str(path) == "auto" else Path(path)
+        if p is None:
+            return
         if not p.is_file():
             raise UsageError(f"checkpoint to resume not found: {p}")
         state = read_training_checkpoint(p)
