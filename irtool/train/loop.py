@@ -180,6 +180,17 @@ def read_training_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+def append_metrics(path: Path, record: dict[str, Any]) -> None:
+    """Add one record to a run's ``metrics.jsonl``.
+
+    The one file training writes in place rather than through ``atomic_output``: it is a log that grows by a
+    line at a time, and replacing it whole for every line would rewrite it thousands of times in a long run.
+    A killed run can leave at most its last line incomplete.
+    """
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
 def _write_text(path: Path, text: str) -> None:
     with atomic_output(path) as handle:
         handle.write(text.encode("utf-8"))
@@ -381,8 +392,7 @@ class Trainer:
                 if record is not None:
                     self.history.append(record)
                     if self.dist.is_main:
-                        with open(metrics_path, "a", encoding="utf-8") as fh:
-                            fh.write(json.dumps(record) + "\n")
+                        append_metrics(metrics_path, record)
                         self.on_log({**record, "total": cfg.iters})
                 if self.iteration % cfg.ckpt_every == 0 or improved:
                     self.save_checkpoint(best=improved)

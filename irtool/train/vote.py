@@ -11,7 +11,6 @@ is never read.
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from dataclasses import dataclass
@@ -169,7 +168,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     from irtool.detect import Detector, read_detector
     from irtool.weights.checkpoints import save_safetensors
 
-    from .loop import TrainResult
+    from .loop import TrainResult, append_metrics
 
     if cfg.task != "detect":
         raise UsageError("--fit-vote fits a detector's vote: use it with --task detect")
@@ -200,8 +199,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
               "cv_worst_class_accuracy": scores[l2, weight]["worst_class_accuracy"],
               "mean_vote_type_accuracy": plain["type_accuracy"], "mean_vote_clean_accuracy": plain["clean_accuracy"],
               "time": time.monotonic() - started}
-    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+    append_metrics(run_dir / "metrics.jsonl", record)
     final = run_dir / "final.safetensors"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_safetensors(state, final, metadata={**meta, "kind": "detector", "task": "detect"})
