@@ -17,6 +17,7 @@ from collections import Counter
 import torch
 
 from irtool.data.datasets import DegradedFolderDataset
+from irtool.data.transforms import DegradeMargin, QuantizeInput
 from irtool.degradations import detector_types
 from irtool.detect import load_detector, load_detector_file
 from irtool.train.config import DEFAULT_DETECT_MIX, recipe
@@ -40,9 +41,9 @@ def main() -> None:
         detector = load_detector(ModelZoo(EngineSettings(device="cpu")), args.model)
     # Patch labels index the registry's types; the detector answers in its own.
     labels = detector_types()
+    transforms = [DegradeMargin(lite.degrade_margin)] + ([] if args.no_quantize else [QuantizeInput()])
     dataset = DegradedFolderDataset(args.data, task_mix=DEFAULT_DETECT_MIX, patch_size=lite.patch_size,
-                                    degrade_margin=lite.degrade_margin, quantize_lq=not args.no_quantize,
-                                    sr_as_same_size=True, length=args.patches, seed=args.seed)
+                                    transforms=transforms, sr_as_same_size=True, length=args.patches, seed=args.seed)
     confusion: Counter[tuple[str, str]] = Counter()
     with torch.inference_mode():
         for index in range(len(dataset)):

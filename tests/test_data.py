@@ -22,6 +22,7 @@ from irtool.data import (
     set_loader_epoch,
 )
 from irtool.data.images import TONE_RANGES, random_tone
+from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
 from irtool.degrade import TASK_DEGRADATIONS
 from irtool.errors import UsageError
 
@@ -215,7 +216,8 @@ def test_degrade_margin_hides_the_blur_kernels_border(tmp_path: Path, margin: in
     # (reflect padding bends the ramp there). With a margin wider than the kernel no patch shows that border.
     ramp = np.tile(np.linspace(0, 255, 96), (96, 1)).round().astype(np.uint8)
     _save(tmp_path / "ramp.png", np.stack([ramp] * 3, axis=-1))
-    ds = DegradedFolderDataset(tmp_path, task_mix="deblur", patch_size=24, length=24, seed=1, degrade_margin=margin)
+    ds = DegradedFolderDataset(tmp_path, task_mix="deblur", patch_size=24, length=24, seed=1,
+                               transforms=[DegradeMargin(margin)])
     worst = max(float((it["lq"] - it["gt"]).abs().max()) for it in _items(ds))
     if margin:
         assert all(it["lq"].shape == it["gt"].shape == (3, 24, 24) for it in _items(ds))
@@ -228,7 +230,8 @@ def test_degrade_margin_hides_the_blur_kernels_border(tmp_path: Path, margin: in
 def test_quantize_lq_puts_synthetic_inputs_on_8_bit_levels(photos: Path, quantize: bool) -> None:
     # Blur leaves values between the 8-bit levels; a stored photo never has them, and a detector trained on
     # them learns "off the levels" instead of "blurred". Validation items follow the same switch.
-    ds = DegradedFolderDataset(photos, task_mix="deblur", patch_size=24, length=4, seed=3, quantize_lq=quantize)
+    ds = DegradedFolderDataset(photos, task_mix="deblur", patch_size=24, length=4, seed=3,
+                               transforms=[QuantizeInput()] if quantize else [])
     val = ValidationSet(photos, task_mix="deblur", crop_size=32, quantize_lq=quantize)
     for lq in [it["lq"] for it in _items(ds)] + [val[i]["lq"] for i in range(len(val))]:
         off_level = float((lq * 255 - (lq * 255).round()).abs().max())
@@ -241,7 +244,7 @@ def test_downscale_shows_the_photo_at_a_smaller_scale(tmp_path: Path, downscale,
     row = np.where(np.arange(256) % 16 < 8, 40, 220).astype(np.uint8)
     _save(tmp_path / "stripes.png", np.stack([np.tile(row, (256, 1))] * 3, axis=-1))
     ds = DegradedFolderDataset(tmp_path, task_mix="clean", patch_size=64, length=4, seed=0, augment=False,
-                               downscale=downscale)
+                               transforms=[Downscale(downscale)])
     for item in _items(ds):
         assert item["lq"].shape == (3, 64, 64) and torch.equal(item["lq"], item["gt"])
         values = item["gt"] * 255
@@ -253,7 +256,7 @@ def test_downscale_shows_the_photo_at_a_smaller_scale(tmp_path: Path, downscale,
 @pytest.mark.parametrize("downscale", [(0.0, 1.0), (0.8, 0.5), (0.5, 1.5), (0.5,)])
 def test_downscale_range_is_checked(photos: Path, downscale) -> None:
     with pytest.raises(UsageError, match="downscale"):
-        DegradedFolderDataset(photos, task_mix="clean", patch_size=24, downscale=downscale)
+        DegradedFolderDataset(photos, task_mix="clean", patch_size=24, transforms=[Downscale(downscale)])
 
 
 def test_random_tone_regrades_within_its_ranges_and_leaves_the_photo_alone() -> None:
@@ -276,21 +279,23 @@ def test_random_tone_regrades_within_its_ranges_and_leaves_the_photo_alone() -> 
 
 
 def test_tone_jitter_changes_clean_patches_only_when_asked(photos: Path) -> None:
-    def patches(**kwargs) -> list[dict]:
-        return _items(DegradedFolderDataset(photos, task_mix="clean", patch_size=24, length=6, seed=4, **kwargs))
+    def patches(*transforms) -> list[dict]:
+        return _items(DegradedFolderDataset(photos, task_mix="clean", patch_size=24, length=6, seed=4,
+                                            transforms=transforms))
 
-    plain, off, on = patches(), patches(tone_jitter=0.0), patches(tone_jitter=1.0)
+    plain, off, on = patches(), patches(ToneJitter(0.0)), patches(ToneJitter(1.0))
     assert all(_same(a, b) for a, b in zip(plain, off))  # off draws nothing: old seeds give old patches
     assert all(torch.equal(x["lq"], x["gt"]) for x in on)  # still clean: input = target
     assert sum(not torch.equal(a["gt"], b["gt"]) for a, b in zip(plain, on)) >= 5
     with pytest.raises(UsageError, match="tone_jitter must be a fraction"):
-        DegradedFolderDataset(photos, task_mix="clean", patch_size=24, tone_jitter=1.5)
+        DegradedFolderDataset(photos, task_mix="clean", patch_size=24, transforms=[ToneJitter(1.5)])
 
 
 def test_degrade_margin_must_keep_sr_grids_whole(photos: Path) -> None:
     with pytest.raises(UsageError, match="multiple of 12"):
-        DegradedFolderDataset(photos, task_mix="sr3:1,sr4:1", patch_size=48, sr_as_same_size=True, degrade_margin=8)
-    ds = DegradedFolderDataset(photos, task_mix="sr4", patch_size=12, degrade_margin=8, length=2)
+        DegradedFolderDataset(photos, task_mix="sr3:1,sr4:1", patch_size=48, sr_as_same_size=True,
+                              transforms=[DegradeMargin(8)])
+    ds = DegradedFolderDataset(photos, task_mix="sr4", patch_size=12, transforms=[DegradeMargin(8)], length=2)
     assert [tuple(it["lq"].shape) for it in _items(ds)] == [(3, 12, 12)] * 2
     assert [tuple(it["gt"].shape) for it in _items(ds)] == [(3, 48, 48)] * 2
 
@@ -401,7 +406,7 @@ def test_unclipped_noise_leaves_benchmark_style_noise_on_a_share_of_samples(tmp_
 def test_unclipped_noise_is_checked(photos: Path, unclipped: float, quantize: bool) -> None:
     with pytest.raises(UsageError, match="unclipped_noise"):
         DegradedFolderDataset(photos, task_mix="denoise", patch_size=24, unclipped_noise=unclipped,
-                              quantize_lq=quantize)
+                              transforms=[QuantizeInput()] if quantize else [])
 
 
 def test_hazy_patches_span_the_depth_they_span_in_the_photo(tmp_path: Path) -> None:

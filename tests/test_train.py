@@ -73,6 +73,36 @@ def test_resume_gives_the_same_weights_as_a_straight_run(photos, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
 
 
+class _TouchOnLoad:
+    """Unpickling this creates ``marker``: shows whether loading a checkpoint ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_resume_refuses_a_checkpoint_holding_a_pickled_object(photos, tmp_path):
+    from irtool.errors import UsageError
+    from irtool.train import Trainer
+
+    trainer = Trainer(_cfg(photos, tmp_path, name="unsafe"))
+    trainer.iteration = 5
+    state = trainer.checkpoint_state()
+    marker = tmp_path / "code-ran"
+    torch.save({**state, "note": _TouchOnLoad(marker)}, tmp_path / "unsafe.pt")
+    with pytest.raises(UsageError, match="only tensors and plain values"):
+        trainer.resume(tmp_path / "unsafe.pt")
+    assert not marker.exists() and trainer.iteration == 5
+    torch.save(state, tmp_path / "plain.pt")
+    fresh = Trainer(_cfg(photos, tmp_path, name="plain"))
+    fresh.resume(tmp_path / "plain.pt")  # the same state without the object loads
+    assert fresh.iteration == 5
+    torch.load(tmp_path / "unsafe.pt", weights_only=False)  # the object really runs code when unpickled unsafely
+    assert marker.exists()
+
+
 def test_two_process_ddp_on_gloo_ends_with_identical_weights(photos, tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "IRTOOL_TEST_PHOTOS": str(photos), "IRTOOL_TEST_OUT": str(tmp_path)}
@@ -94,14 +124,12 @@ def test_two_process_ddp_on_gloo_ends_with_identical_weights(photos, tmp_path):
 @pytest.fixture
 def scratch_catalog(tmp_path, monkeypatch):
     """An empty weights.toml and asset folder under tmp_path, so --export never touches the package's own."""
-    import irtool.train.export as export_module
     from irtool.weights import catalog as catalog_module
 
     cat = tmp_path / "weights.toml"
     cat.write_text("# test catalog\n")
     monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
-    for module in (catalog_module, export_module):
-        monkeypatch.setattr(module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
+    monkeypatch.setattr(catalog_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
     return cat
 
 

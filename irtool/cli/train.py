@@ -61,10 +61,10 @@ def train(
 
     from irtool.errors import UsageError
     from irtool.train import load_config, train as run_training
-    from irtool.train.export import EXPORT_DTYPES
+    from irtool.train.export import EXPORT_CHECKPOINTS, EXPORT_DTYPES
 
-    if export_checkpoint not in (None, "final", "best"):
-        raise UsageError(f"--export-checkpoint must be final or best, not {export_checkpoint!r}")
+    if export_checkpoint is not None and export_checkpoint not in EXPORT_CHECKPOINTS:
+        raise UsageError(f"--export-checkpoint must be {' or '.join(EXPORT_CHECKPOINTS)}, not {export_checkpoint!r}")
     if fit_vote and export_checkpoint == "best":
         raise UsageError("--fit-vote has no validation checkpoints: drop --export-checkpoint best")
     if export_dtype is not None and export_dtype not in EXPORT_DTYPES:
@@ -80,6 +80,9 @@ def train(
                        init_weights=init_weights, device=device, seed=seed,
                        time_limit=time_limit, name=name or None),
     )
+    if export and export_checkpoint == "best" and not cfg.val:
+        raise UsageError("--export-checkpoint best needs a validation set (--val): without one a run has no best "
+                         "checkpoint")
     if name is None and cfg.name == "run":
         cfg = cfg.replace(name=f"{cfg.preset}_{cfg.task}")
     console = Console(stderr=True, quiet=quiet)
@@ -107,21 +110,10 @@ def train(
     if result.stopped == "interrupted":
         raise typer.Exit(130)
     if export and result.final_weights is not None:
-        from irtool.train.export import export_run
+        from irtool.train.export import export_training
+        from irtool.weights import catalog
 
-        tasks = (cfg.task,)
-        weights_file, record = result.final_weights, (result.history[-1] if result.history else {})
-        if export_checkpoint == "best":
-            weights_file = result.run_dir / "best.safetensors"
-            if not weights_file.is_file():
-                raise UsageError("--export-checkpoint best needs a validation set (--val): this run has no best checkpoint")
-            scored = [r for r in result.history if any(k.startswith("val_") for k in r)]
-            key = "val_accuracy" if cfg.task == "detect" else "val_psnr"
-            record = max(scored, key=lambda r: r.get(key, float("-inf")))  # the first of equals, as training keeps
-        measured = {k: round(v, 4) for k, v in record.items() if k.startswith(("val_", "cv_"))}
-        if export_checkpoint == "best":
-            measured["val_iteration"] = record["iter"]
-        catalog = export_run(name=export, weights_file=weights_file, cfg=cfg, tasks=tasks,
-                             command=_command_line(given), measured=measured,
-                             kind="detector" if cfg.task == "detect" else "restorer", dtype=export_dtype or "float32")
-        console.print(f"exported {export} into {catalog}")
+        path = export_training(result, cfg, name=export, command=_command_line(given),
+                               weights_dir=catalog.ASSET_WEIGHTS_DIR, checkpoint=export_checkpoint or "final",
+                               dtype=export_dtype or "float32")
+        console.print(f"exported {export} into {path}")

@@ -7,7 +7,7 @@
 * :class:`ValidationSet` — whole (optionally centre-cropped) images with a fixed degradation per image.
 
 Every item is a dict: ``lq`` and ``gt`` (float32 CHW tensors in [0, 1]), ``task`` (str), ``kind`` (int index
-into ``DEGRADATION_TYPES``, -1 if unknown) and ``severity`` (float in [0, 1]; NaN if unknown).
+into :func:`irtool.degradations.detector_types`, -1 if unknown) and ``severity`` (float in [0, 1]; NaN if unknown).
 
 Sizes. ``patch_size`` is the size of the *input* (lq) patch; for super-resolution the target patch is
 ``patch_size * scale`` (the field's convention: SwinIR/Hi-IR quote the LR patch). With
@@ -42,7 +42,6 @@ from irtool.data.images import (
     list_images,
     pad_to_at_least,
     random_dihedral,
-    random_tone,
 )
 from irtool.data.tasks import (
     CLEAN_TASK,
@@ -53,6 +52,7 @@ from irtool.data.tasks import (
     task_kind,
     task_scale,
 )
+from irtool.data.transforms import PatchTransform, check_probability
 from irtool.degrade import TASK_DEGRADATIONS, degrade_for_task, imresize, modcrop, quantize_uint8
 from irtool.errors import UsageError
 
@@ -84,25 +84,6 @@ def _check_seed(seed: int) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
     return seed
-
-
-def check_downscale_range(value: Sequence[float]) -> tuple[float, float]:
-    """``(low, high)`` with ``0 < low <= high <= 1``, as a tuple of floats."""
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise UsageError(f"downscale must be two numbers (low, high), got {value!r}") from None
-    if not 0.0 < low <= high <= 1.0:
-        raise UsageError(f"downscale must satisfy 0 < low <= high <= 1, got ({low}, {high})")
-    return low, high
-
-
-def check_probability(name: str, value: float) -> float:
-    """A fraction in [0, 1] (as float) or a one-line error naming ``name``."""
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise UsageError(f"{name} must be a fraction in [0, 1], got {value}")
-    return value
 
 
 def check_unclipped_noise(value: float, *, quantize_lq: bool) -> float:
@@ -195,27 +176,12 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         seed: base seed (>= 0); items are a function of (seed, epoch, index).
         length: items per epoch; ``None`` = one per image. Item ``i`` uses image ``i % len(images)``.
         sr_as_same_size: upsample SR inputs back to the target size (the degradation head's data).
-        degrade_margin: degrade a region this many (target) pixels larger on every side and keep its centre, so
-            no patch shows where a synthetic degradation met the crop's border (a reflect-padded blur or rain
-            kernel, a haze depth ramp squeezed into one patch). A photo degraded whole has no such borders,
-            and a detector trained on patches with them learns the borders instead of the degradation. A
-            multiple of 24 keeps JPEG's 8x8 blocks and the x2/x3/x4 sampling grids in the phase they have in a
-            whole photo read in crops at 24-pixel offsets (``irtool.detect``).
-        quantize_lq: round the degraded input to 8-bit levels, as every degraded photo a user has is stored.
-            Blur, rain, haze, low light and noise otherwise leave values between the levels that clean, JPEG
-            and enlarged low-resolution inputs never have, and a detector learns that instead of the
-            degradation (it then calls real 8-bit blurred photos clean or low-resolution).
-        downscale: ``(low, high)``: each patch is first shrunk from a region ``1 / f`` times larger, ``f`` drawn
-            uniformly from the range (MATLAB bicubic with antialiasing, rounded to 8 bit like a stored photo).
-            More content scales from the same photos, so a detector learns the degradation rather than the
-            photos; ``(1, 1)`` (default) turns it off.
         unclipped_noise: fraction of noise samples left unclipped (values outside [0, 1]), as the SwinIR/Restormer
             colour-denoising benchmarks add noise; the rest are clipped like a noisy photo on disk. A model
             trained only on clipped noise reads every value near 0 or 1 as clipped and shifts it, which costs
             PSNR on those benchmarks.
-        tone_jitter: probability that a patch's clean photo is first re-exposed and re-graded
-            (:func:`~irtool.data.images.random_tone`) before it is degraded, for every task alike: the detector
-            then meets darker, greyer and more muted clean photos than the folder holds. 0 (default) = off.
+        transforms: optional steps in making a patch (:mod:`irtool.data.transforms`: a margin degraded around
+            it, content shrunk from a larger region, re-graded clean photos, inputs rounded to 8 bit).
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -233,11 +199,8 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         length: int | None = None,
         sr_as_same_size: bool = False,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
-        degrade_margin: int = 0,
-        quantize_lq: bool = False,
-        downscale: tuple[float, float] = (1.0, 1.0),
         unclipped_noise: float = 0.0,
-        tone_jitter: float = 0.0,
+        transforms: Sequence[PatchTransform] = (),
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -252,17 +215,10 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
                 raise UsageError(
                     f"patch_size={patch_size} must be a multiple of {multiple} for the SR tasks in {self.mixture}"
                 )
-        if not isinstance(degrade_margin, int) or degrade_margin < 0:
-            raise UsageError(f"degrade_margin must be an integer >= 0, got {degrade_margin!r}")
-        # The margin is cut from the target and, divided by the scale, from an SR input: it must divide evenly.
-        margin_multiple = math.lcm(self.scale, *self.mixture.sr_scales) if self.sr_as_same_size else self.scale
-        if degrade_margin % margin_multiple:
-            raise UsageError(f"degrade_margin={degrade_margin} must be a multiple of {margin_multiple} here")
-        self.degrade_margin = degrade_margin
-        self.quantize_lq = bool(quantize_lq)
-        self.downscale = check_downscale_range(downscale)
-        self.unclipped_noise = check_unclipped_noise(unclipped_noise, quantize_lq=self.quantize_lq)
-        self.tone_jitter = check_probability("tone_jitter", tone_jitter)
+        self.unclipped_noise = check_probability("unclipped_noise", unclipped_noise)
+        self.transforms = tuple(transforms)
+        for transform in self.transforms:
+            transform.check(self)
         self.augment = bool(augment)
         self.seed = _check_seed(seed)
         paths = list_images(self.folder)
@@ -279,13 +235,12 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         epoch, index = _epoch_and_index(key, self)
         rng = _item_rng(self.seed, _STREAM_DEGRADED, epoch, index)
         task = self.mixture.draw(rng)
-        target_size = self.patch_size * self.scale
-        margin = self.degrade_margin
-        region = target_size + 2 * margin
-        low, high = self.downscale
-        # No extra draw when off, so existing seeds give the same patches.
-        factor = float(rng.uniform(low, high)) if low < 1.0 else 1.0
-        source = max(region, round(region / factor))
+        region = self.patch_size * self.scale
+        for transform in self.transforms:
+            region = transform.region(region)
+        source = region
+        for transform in self.transforms:
+            source = transform.source(source, rng)
         image = pad_to_at_least(self.images.load(index % len(self.images)), height=source, width=source)
         top = int(rng.integers(0, image.shape[0] - source + 1))
         left = int(rng.integers(0, image.shape[1] - source + 1))
@@ -303,17 +258,12 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
                 window = (window[1], window[0], window[3], window[2])
         window = (window[0], window[1], max(window[2], window[0] + region), max(window[3], window[1] + region))
         gt = _to_float(crop)
-        # No draw when off, so existing seeds give the same patches.
-        if self.tone_jitter and rng.random() < self.tone_jitter:
-            gt = random_tone(gt, rng)
+        for transform in self.transforms:
+            gt = transform.clean(gt, rng)
         lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
                                       unclipped_noise=self.unclipped_noise, window=window)
-        if margin:
-            lq_margin = margin * lq.shape[0] // region
-            lq = lq[lq_margin : lq_margin + self.patch_size, lq_margin : lq_margin + self.patch_size]
-            gt = gt[margin : margin + target_size, margin : margin + target_size]
-        if self.quantize_lq:
-            lq = quantize_uint8(lq)
+        for transform in self.transforms:
+            lq, gt = transform.degraded(lq, gt)
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": task, "kind": kind, "severity": severity}
 
 

@@ -152,7 +152,8 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
             raise UsageError(f"{name} must be positive")
     if cfg.lr <= 0:
         raise UsageError("lr must be positive")
-    from irtool.data.datasets import check_downscale_range, check_probability, check_unclipped_noise
+    from irtool.data.datasets import check_unclipped_noise
+    from irtool.data.transforms import check_downscale_range, check_probability
 
     check_downscale_range(cfg.downscale)
     check_probability("tone_jitter", cfg.tone_jitter)

@@ -1,25 +1,32 @@
-"""``--export NAME``: ship a run's final weights as a bundled file with its weights.toml entry.
+"""``--export NAME``: ship a run's final or best weights as a bundled file with its weights.toml entry.
 
-The entry's TOML block (``[models.NAME]`` and its sub-tables) is replaced in place, so the
-rest of weights.toml — comments, routes, other entries — is left exactly as it was.
+:func:`export_training` picks the weights and the scores measured for them (:func:`exported_weights`) and
+writes them with :func:`export_run`. The entry's TOML block (``[models.NAME]`` and its sub-tables) is replaced
+in place, so the rest of weights.toml — comments, routes, other entries — is left exactly as it was.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from irtool.errors import UsageError
-from irtool.weights.catalog import ASSET_WEIGHTS_DIR, default_catalog_path, parse_catalog
+from irtool.io.atomic import atomic_output
+from irtool.weights.catalog import default_catalog_path, parse_catalog
 from irtool.weights.hashing import sha256_file
 
 from .config import TrainConfig
 
+if TYPE_CHECKING:
+    from .loop import TrainResult
+
 #: How ``--export-dtype`` may store a run's weights.
 EXPORT_DTYPES = ("float32", "float16")
+#: Which of a run's weights ``--export-checkpoint`` ships: the last iteration's, or the best validation score's.
+EXPORT_CHECKPOINTS = ("final", "best")
 
 
 def _value(v: Any) -> str:
@@ -64,6 +71,54 @@ def replace_block(text: str, name: str, block: str) -> str:
     return text[:start] + block + ("\n" if end < len(text) else "") + text[end:]
 
 
+def exported_weights(result: TrainResult, cfg: TrainConfig, *, checkpoint: str = "final"
+                     ) -> tuple[Path, dict[str, Any]]:
+    """The weights file of a finished run to ship and the scores measured for it (rounded, for weights.toml).
+
+    ``checkpoint="final"``: the last iteration's weights and its last record's scores; ``"best"``: the weights of
+    the best validation score (``best.safetensors``) and that validation's scores, with its iteration.
+    """
+    from .objectives import objective_for
+
+    if checkpoint not in EXPORT_CHECKPOINTS:
+        raise UsageError(f"checkpoint must be one of {', '.join(EXPORT_CHECKPOINTS)}, not {checkpoint!r}")
+    if result.final_weights is None:
+        raise UsageError(f"the run in {result.run_dir} stopped ({result.stopped}) before its final weights")
+    if checkpoint == "final":
+        record: Mapping[str, Any] = result.history[-1] if result.history else {}
+        return result.final_weights, _measured(record)
+    weights_file = result.run_dir / "best.safetensors"
+    best = objective_for(cfg).best_record(result.history)
+    if not weights_file.is_file() or best is None:
+        raise UsageError(f"the run in {result.run_dir} has no best checkpoint: the best needs validation (val)")
+    return weights_file, {**_measured(best), "val_iteration": best["iter"]}
+
+
+def _measured(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 4) for k, v in record.items() if k.startswith(("val_", "cv_"))}
+
+
+def export_training(
+    result: TrainResult,
+    cfg: TrainConfig,
+    *,
+    name: str,
+    command: str,
+    weights_dir: Path,
+    checkpoint: str = "final",
+    catalog_path: Path | None = None,
+    dtype: str = "float32",
+) -> Path:
+    """Ship a finished run's final or best weights (see :func:`exported_weights`) as catalog entry ``name``, the
+    file in ``weights_dir``; returns the catalog path."""
+    from .objectives import objective_for
+
+    weights_file, measured = exported_weights(result, cfg, checkpoint=checkpoint)
+    return export_run(name=name, weights_file=weights_file, cfg=cfg, tasks=(cfg.task,), command=command,
+                      measured=measured, kind=objective_for(cfg).kind, catalog_path=catalog_path,
+                      weights_dir=weights_dir, dtype=dtype)
+
+
 def export_run(
     *,
     name: str,
@@ -71,13 +126,17 @@ def export_run(
     cfg: TrainConfig,
     tasks: tuple[str, ...],
     command: str,
+    weights_dir: Path,
     measured: Mapping[str, Any] | None = None,
     kind: str = "restorer",
     catalog_path: Path | None = None,
     description: str = "",
     dtype: str = "float32",
 ) -> Path:
-    """Copy ``weights_file`` into the package and write its catalog entry; returns the catalog path.
+    """Copy ``weights_file`` into ``weights_dir`` and write its catalog entry; returns the catalog path.
+
+    ``weights_dir`` is the folder the catalog reads its bundled files from (the package's ``irtool/assets/weights``
+    for the package's catalog): the entry names the file only.
 
     ``dtype="float16"`` stores floating-point tensors at half precision (half the bytes of the package's 20 MB
     budget); loading casts them back to the model's float32, so only the weights' rounding changes and the
@@ -88,12 +147,10 @@ def export_run(
     if dtype not in EXPORT_DTYPES:
         raise UsageError(f"export dtype must be one of {', '.join(EXPORT_DTYPES)}, not {dtype!r}")
     catalog_path = catalog_path or default_catalog_path()
-    ASSET_WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    target = ASSET_WEIGHTS_DIR / f"{name}.safetensors"
+    target = Path(weights_dir) / f"{name}.safetensors"
     if dtype == "float32":
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(weights_file, tmp)
-        os.replace(tmp, target)
+        with open(weights_file, "rb") as source, atomic_output(target) as handle:
+            shutil.copyfileobj(source, handle)
     else:
         _write_half(weights_file, target)
     fields: dict[str, Any] = {
@@ -113,9 +170,8 @@ def export_run(
     text = catalog_path.read_text(encoding="utf-8") if catalog_path.exists() else ""
     new_text = replace_block(text, name, entry_block(name, fields))
     parse_catalog(new_text, path=catalog_path)  # never write a catalog that does not load
-    tmp_cat = catalog_path.with_name(f".{catalog_path.name}.tmp")
-    tmp_cat.write_text(new_text, encoding="utf-8")
-    os.replace(tmp_cat, catalog_path)
+    with atomic_output(catalog_path) as handle:
+        handle.write(new_text.encode("utf-8"))
     return catalog_path
 
 

@@ -1,5 +1,8 @@
 """The training loop: AMP, EMA, gradient clipping, validation, atomic checkpoints, exact resume.
 
+What is trained (model, data, loss, metrics, export metadata) is a training objective
+(:mod:`irtool.train.objectives`); the loop is the same for every objective.
+
 Exact resume rests on one rule: the batch drawn at iteration ``i`` is a pure function of
 (seed, i, rank) — see :class:`IterationBatchSampler` — and every other piece of state (model,
 EMA, optimizer, grad scaler, RNG states, iteration, best score) is in the checkpoint. The
@@ -11,21 +14,25 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import random
+import re
 import signal
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from irtool.errors import UsageError
+from irtool.io.atomic import atomic_output
 
 from .config import TrainConfig
+from .curves import write_curves
 from .distributed import (
     DistInfo,
     all_reduce_mean,
@@ -35,6 +42,7 @@ from .distributed import (
     device_for_rank,
     init_distributed,
 )
+from .objectives import objective_for
 
 LogCallback = Callable[[dict[str, Any]], None]
 
@@ -61,7 +69,8 @@ class IterationBatchSampler(torch.utils.data.Sampler[list]):
     def __init__(self, n_items: int, *, batch_size: int, seed: int, start: int, stop: int, dist_info: DistInfo):
         if n_items <= 0:
             raise UsageError("the training set is empty")
-        self.n, self.batch, self.seed, self.start, self.stop, self.dist = n_items, batch_size, seed, start, stop, dist_info
+        self.n, self.batch, self.seed = n_items, batch_size, seed
+        self.start, self.stop, self.dist = start, stop, dist_info
         self._perm_cache: dict[int, np.ndarray] = {}
 
     def _perm(self, epoch: int) -> np.ndarray:
@@ -101,12 +110,6 @@ def lr_at(cfg: TrainConfig, iteration: int) -> float:
     return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
 
 
-def restoration_loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if kind == "charbonnier":
-        return torch.sqrt((pred - target) ** 2 + 1e-6).mean()
-    return F.l1_loss(pred, target)
-
-
 class EMA:
     """Exponential moving average of parameters and buffers (evaluated and exported)."""
 
@@ -132,9 +135,9 @@ class EMA:
 
 
 def _rng_state() -> dict[str, Any]:
-    # Tensors, numbers and tuples only, so ``torch.load(weights_only=True)`` reads a checkpoint whole (and
-    # ``irtool eval --weights runs/NAME/checkpoints/best.pt`` works); numpy's state tuple holds an ndarray.
-    algorithm, keys, pos, has_gauss, cached = np.random.get_state()
+    # Tensors, numbers, strings and tuples only, so a checkpoint loads with ``torch.load(weights_only=True)``
+    # (resume, and ``irtool eval --weights runs/NAME/checkpoints/best.pt``); numpy's state tuple holds an ndarray.
+    algorithm, keys, pos, has_gauss, cached = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     numpy_state = {"algorithm": str(algorithm), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                    "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
     state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
@@ -146,25 +149,51 @@ def _rng_state() -> dict[str, Any]:
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     numpy_state = state["numpy"]
-    if isinstance(numpy_state, dict):
-        numpy_state = (numpy_state["algorithm"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
-                       numpy_state["has_gauss"], numpy_state["cached_gaussian"])
-    np.random.set_state(numpy_state)  # a tuple in checkpoints written before 2026-11-22
+    np.random.set_state((numpy_state["algorithm"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
+                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+#: What :meth:`Trainer.checkpoint_state` writes and :meth:`Trainer.resume` needs.
+CHECKPOINT_KEYS = ("model", "ema", "optimizer", "scaler", "iteration", "best", "rng", "config", "history")
+
+
+def read_training_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint's state, loaded with ``weights_only=True``: a file holding anything but tensors and
+    plain values is refused, since unpickling an arbitrary object can run code."""
     try:
-        torch.save(obj, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n|$)", str(exc))
+        reason = f" ({found.group(1).strip()[:200]})" if found else ""
+        raise UsageError(
+            f"{path}: not loaded: a checkpoint may hold only tensors and plain values, and this one does not{reason}; "
+            "unpickling anything else could run code"
+        ) from None
+    except Exception as exc:  # corrupt or foreign files fail in several ways
+        raise UsageError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise UsageError(f"{path}: not an irtool training checkpoint (no {', '.join(missing)})")
+    return state
+
+
+def append_metrics(path: Path, record: dict[str, Any]) -> None:
+    """Add one record to a run's ``metrics.jsonl``.
+
+    The one file training writes in place rather than through ``atomic_output``: it is a log that grows by a
+    line at a time, and replacing it whole for every line would rewrite it thousands of times in a long run.
+    A killed run can leave at most its last line incomplete.
+    """
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as handle:
+        handle.write(text.encode("utf-8"))
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -173,12 +202,12 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 # --------------------------------------------------------------------------- the trainer
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, on_log: LogCallback | None = None):
-        from irtool.models import build, get_preset
+    """Trains what ``objective_for(cfg)`` describes (:mod:`irtool.train.objectives`); see the module docstring."""
 
+    def __init__(self, cfg: TrainConfig, *, on_log: LogCallback | None = None):
         self.cfg = cfg
         self.on_log = on_log or (lambda rec: None)
-        self.preset = get_preset(cfg.preset)
+        self.objective = objective_for(cfg)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         random.seed(cfg.seed)
@@ -189,21 +218,16 @@ class Trainer:
         self.dist = init_distributed(self.device)
         self.run_dir = Path(cfg.out) / cfg.name
         self.ckpt_dir = self.run_dir / "checkpoints"
-        self.detect = cfg.task == "detect"
 
-        if self.detect:
-            from irtool.models.giv_detector import build_giv_detector
-
-            self.model = build_giv_detector(cfg.preset)
-        else:
-            self.model = build(cfg.preset)
+        self.model = self.objective.build_model()
         if cfg.init_weights:
-            self._load_init_weights(cfg.init_weights)
+            self.objective.load_init_weights(self.model, cfg.init_weights)
         self.model = self.model.to(self.device)
         if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.ema = EMA(self.model, cfg.ema_decay)
-        decay, no_decay = [], []
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for n, p in self.model.named_parameters():
             (no_decay if p.ndim <= 1 or "temperature" in n else decay).append(p)
         self.optimizer = torch.optim.AdamW(
@@ -218,50 +242,6 @@ class Trainer:
         self.best: float | None = None
         self.history: list[dict[str, Any]] = []
         self._stop_reason: str | None = None
-
-    # ..................................................................... setup helpers
-    def _load_init_weights(self, path: str) -> None:
-        from irtool.weights.checkpoints import load_into, read_checkpoint
-
-        sd, _ = read_checkpoint(path)
-        if self.detect and not any(k.startswith("head.") for k in sd):
-            self.model.load_restorer_weights(sd)  # a restorer: its GIV path starts the detector's
-        elif self.detect:
-            # A detector with a fitted vote: the vote read the old network's probabilities, so training the
-            # network voids it (refit with --fit-vote); only the network is trained.
-            load_into(self.model, {k: v for k, v in sd.items() if not k.startswith("vote.")}, source=path)
-        else:
-            load_into(self.model, sd, source=path)
-
-    def _datasets(self):
-        from irtool import data
-
-        cfg = self.cfg
-        scale = self.preset.scale
-        if not cfg.data:
-            raise UsageError("--data is required: a folder of clean training images (or targets for --data-lq)")
-        if cfg.data_lq:
-            task = cfg.task if cfg.task not in ("all", "detect") else None
-            train = data.PairedFolderDataset(cfg.data_lq, cfg.data, patch_size=cfg.patch_size, scale=scale,
-                                             augment=True, seed=cfg.seed, task=task)
-        else:
-            train = data.DegradedFolderDataset(
-                cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
-                seed=cfg.seed, sr_as_same_size=scale == 1, degrade_margin=cfg.degrade_margin,
-                quantize_lq=cfg.quantize_lq, downscale=cfg.downscale, unclipped_noise=cfg.unclipped_noise,
-                tone_jitter=cfg.tone_jitter,
-            )
-        val = None
-        if cfg.val:
-            paired = bool(cfg.val_lq)
-            label = None if paired and cfg.task in ("all", "detect") else cfg.mixture
-            val = data.ValidationSet(
-                cfg.val, lq_folder=cfg.val_lq or None, task_mix=label, scale=scale, seed=cfg.seed + 1,
-                crop_size=cfg.val_crop, max_images=cfg.val_max_images, sr_as_same_size=scale == 1,
-                # A detector is validated on every type for every photo: one type per photo is too few samples.
-                all_tasks=self.detect and not paired, quantize_lq=cfg.quantize_lq,
-            )
-        return train, val
 
     # ..................................................................... checkpoints
     def checkpoint_state(self) -> dict[str, Any]:
@@ -283,9 +263,11 @@ class Trainer:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         state = self.checkpoint_state()
         path = self.ckpt_dir / f"iter_{self.iteration:08d}.pt"
-        _atomic_torch_save(state, path)
+        with atomic_output(path) as handle:
+            torch.save(state, handle)
         if best:
-            _atomic_torch_save(state, self.ckpt_dir / "best.pt")
+            with atomic_output(self.ckpt_dir / "best.pt") as handle:
+                torch.save(state, handle)
         kept = sorted(self.ckpt_dir.glob("iter_*.pt"))
         for old in kept[: max(0, len(kept) - self.cfg.keep_last)]:
             old.unlink(missing_ok=True)
@@ -296,15 +278,13 @@ class Trainer:
         return found[-1] if found else None
 
     def resume(self, path: str | Path) -> None:
-        p = Path(path)
-        if str(path) == "auto":
-            p = self.latest_checkpoint()
-            if p is None:
-                return
+        """Continue from checkpoint ``path`` ("auto": the run's latest, if any)."""
+        p = self.latest_checkpoint() if str(path) == "auto" else Path(path)
+        if p is None:
+            return
         if not p.is_file():
             raise UsageError(f"checkpoint to resume not found: {p}")
-        # Our own file; checkpoints from before 2026-11-22 hold numpy's RNG state as an object.
-        state = torch.load(p, map_location="cpu", weights_only=False)
+        state = read_training_checkpoint(p)
         _unwrap(self.model).load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.ema.shadow = {k: v.to(self.device) for k, v in self.ema.shadow.items()}
@@ -312,51 +292,26 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.iteration = int(state["iteration"])
         self.best = state["best"]
-        self.history = list(state.get("history", []))
+        self.history = list(state["history"])
         _set_rng_state(state["rng"])
 
     # ..................................................................... validation
     @torch.no_grad()
     def validate(self, val) -> dict[str, float]:
-        from irtool.metrics import psnr, ssim
-
+        """The objective's metrics of the EMA weights on ``val``, each the mean over all ranks' items."""
         model = _unwrap(self.model)
         live = {k: v.clone() for k, v in model.state_dict().items()}
         model.load_state_dict({k: v.to(live[k].dtype) for k, v in self.ema.state_dict().items()})
         model.eval()
-        scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "psnr_in": []}
-        correct = []
-        if self.detect:
-            from irtool.detect import Detector
-
-            # Read each validation crop the way `irtool restore --auto` reads a photo: training-size crops.
-            detector = Detector(model, device=self.device, crop=self.cfg.patch_size)
         try:
-            for i in range(self.dist.rank, len(val), self.dist.world_size):
-                item = val[i]
-                if self.detect:
-                    found = detector.detect(item["lq"])
-                    correct.append(float(detector.types.index(found.type) == int(item["kind"])))
-                    continue
-                lq = item["lq"].unsqueeze(0).to(self.device)
-                out = model(lq).clamp(0, 1)[0].float().cpu().permute(1, 2, 0).numpy()
-                gt = item["gt"].permute(1, 2, 0).numpy()
-                border = self.preset.scale if self.preset.scale > 1 else 0
-                y = self.preset.scale > 1 and gt.shape[2] == 3
-                q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731 - metrics on 8-bit, as published
-                scores["psnr"].append(psnr(q(out), q(gt), crop_border=border, y_channel=y))
-                scores["ssim"].append(ssim(q(out), q(gt), crop_border=border, y_channel=y))
-                if self.preset.scale == 1:
-                    lq_np = item["lq"].permute(1, 2, 0).numpy()
-                    scores["psnr_in"].append(psnr(q(lq_np), q(gt)))
+            items = (val[i] for i in range(self.dist.rank, len(val), self.dist.world_size))
+            scores = self.objective.validation_scores(model, items, self.device)
         finally:
             model.load_state_dict(live)
             model.train()
-        if self.detect:
-            return {"accuracy": all_reduce_sum_count(sum(correct), len(correct), self.dist, self.device)}
         # Every rank takes part in every reduction (a rank may hold no image of a kind).
-        keys = ("psnr", "ssim", "psnr_in") if self.preset.scale == 1 else ("psnr", "ssim")
-        return {k: all_reduce_sum_count(sum(scores[k]), len(scores[k]), self.dist, self.device) for k in keys}
+        return {k: all_reduce_sum_count(sum(scores[k]), len(scores[k]), self.dist, self.device)
+                for k in self.objective.metrics}
 
     # ..................................................................... training
     def _request_stop(self, signum, _frame) -> None:
@@ -367,15 +322,7 @@ class Trainer:
         if self.device.type == "cuda":
             lq = lq.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            if self.detect:
-                logits, severity = self.model(lq)
-                kind = batch["kind"].to(self.device)
-                sev_target = batch["severity"].to(self.device).float()
-                loss = F.cross_entropy(logits.float(), kind) + F.l1_loss(severity.float().squeeze(-1), sev_target)
-            else:
-                gt = batch["gt"].to(self.device, non_blocking=True)
-                pred = self.model(lq)
-                loss = restoration_loss(self.cfg.loss, pred.float(), gt)
+            loss = self.objective.loss(self.model, {**batch, "lq": lq}, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.cfg.grad_clip > 0:
@@ -389,10 +336,10 @@ class Trainer:
         cfg = self.cfg
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+            _write_text(self.run_dir / "config.toml", cfg.to_toml())
         if cfg.resume:
             self.resume(cfg.resume)
-        train_set, val_set = self._datasets()
+        train_set, val_set = self.objective.datasets()
         if self.dist.enabled:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
@@ -439,14 +386,13 @@ class Trainer:
                 if is_val:
                     scores = self.validate(val_set)
                     record = {**(record or {"iter": self.iteration}), **{f"val_{k}": v for k, v in scores.items()}}
-                    key = "accuracy" if self.detect else "psnr"
-                    if key in scores and (self.best is None or scores[key] > self.best):
-                        self.best, improved = scores[key], True
+                    score = record.get(self.objective.best_key)
+                    if score is not None and self.objective.improves(score, self.best):
+                        self.best, improved = score, True
                 if record is not None:
                     self.history.append(record)
                     if self.dist.is_main:
-                        with open(metrics_path, "a", encoding="utf-8") as fh:
-                            fh.write(json.dumps(record) + "\n")
+                        append_metrics(metrics_path, record)
                         self.on_log({**record, "total": cfg.iters})
                 if self.iteration % cfg.ckpt_every == 0 or improved:
                     self.save_checkpoint(best=improved)
@@ -463,29 +409,26 @@ class Trainer:
         final = None
         if stopped == "finished" and self.dist.is_main:
             final = self.export_final()
-            write_curves(self.history, self.run_dir / "curves.png")
+            write_curves(self.history, self.run_dir / "curves.png", score_key=self.objective.best_key)
         barrier(self.dist)
         cleanup(self.dist)
         return TrainResult(self.run_dir, self.iteration, final, self.best, stopped, self.history)
 
     def export_final(self) -> Path:
-        from irtool.weights.checkpoints import save_safetensors
+        """``final.safetensors`` (the EMA weights) and, after validation, ``best.safetensors``; returns the first."""
+        from irtool.weights.checkpoints import read_checkpoint, save_safetensors
 
         path = self.run_dir / "final.safetensors"
-        kind = "detector" if self.detect else "restorer"
-        meta = {"preset": self.cfg.preset, "kind": kind, "task": self.cfg.task, "iterations": str(self.iteration)}
-        if self.detect:
-            meta["hidden"] = str(_unwrap(self.model).head.trunk[1].out_features)
-        save_safetensors(self.ema.state_dict(), path, metadata=meta)
+        model = _unwrap(self.model)
+        save_safetensors(self.ema.state_dict(), path,
+                         metadata=self.objective.export_metadata(model, iterations=self.iteration))
         best = self.ckpt_dir / "best.pt"
         if best.is_file():
             # The best validation score's EMA weights, for ``--export-checkpoint best``.
-            from irtool.weights.checkpoints import read_checkpoint
-
-            state = torch.load(best, map_location="cpu", weights_only=True)
+            state = read_training_checkpoint(best)
             weights, _ = read_checkpoint(best)
             save_safetensors(weights, self.run_dir / "best.safetensors",
-                             metadata={**meta, "iterations": str(state["iteration"])})
+                             metadata=self.objective.export_metadata(model, iterations=int(state["iteration"])))
         return path
 
 
@@ -493,33 +436,3 @@ def train(cfg: TrainConfig, *, on_log: LogCallback | None = None) -> TrainResult
     """Run (or resume) a training run described by ``cfg``; see :class:`Trainer`."""
     return Trainer(cfg, on_log=on_log).fit()
 
-
-# --------------------------------------------------------------------------- curves
-def write_curves(history: list[dict[str, Any]], path: Path, *, size: tuple[int, int] = (900, 360)) -> None:
-    """Loss and validation curves as a PNG, drawn with Pillow (no plotting dependency)."""
-    from PIL import Image, ImageDraw
-
-    panels = [("loss", "train loss"), ("val_psnr" if any("val_psnr" in h for h in history) else "val_accuracy", "validation")]
-    w, h = size
-    img = Image.new("RGB", (w, h), "white")
-    draw = ImageDraw.Draw(img)
-    pw = w // len(panels)
-    for i, (key, title) in enumerate(panels):
-        pts = [(r["iter"], r[key]) for r in history if key in r and math.isfinite(r[key])]
-        x0, y0, x1, y1 = i * pw + 50, 30, (i + 1) * pw - 15, h - 35
-        draw.rectangle([x0, y0, x1, y1], outline="black")
-        draw.text((x0, 8), f"{title} ({key})", fill="black")
-        if len(pts) < 2:
-            continue
-        xs, ys = zip(*pts)
-        lo, hi = min(ys), max(ys)
-        hi = hi if hi > lo else lo + 1e-9
-        xy = [(x0 + (x - xs[0]) / max(xs[-1] - xs[0], 1) * (x1 - x0), y1 - (y - lo) / (hi - lo) * (y1 - y0)) for x, y in pts]
-        draw.line(xy, fill="navy", width=2)
-        draw.text((x0 - 45, y0), f"{hi:.4g}", fill="black")
-        draw.text((x0 - 45, y1 - 10), f"{lo:.4g}", fill="black")
-        draw.text((x0, y1 + 5), f"{xs[0]}", fill="black")
-        draw.text((x1 - 40, y1 + 5), f"{xs[-1]}", fill="black")
-    tmp = path.with_name(f".{path.name}.tmp")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)

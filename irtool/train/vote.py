@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from irtool.errors import UsageError
+from irtool.io.atomic import atomic_output
 
 __all__ = ["VoteSamples", "cross_validate", "fit_vote", "fit_vote_run", "vote_inputs", "vote_samples"]
 
@@ -169,7 +170,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     from irtool.detect import Detector, read_detector, types_from_metadata
     from irtool.weights.checkpoints import save_safetensors
 
-    from .loop import TrainResult
+    from .loop import TrainResult, append_metrics
 
     if cfg.task != "detect":
         raise UsageError("--fit-vote fits a detector's vote: use it with --task detect")
@@ -192,17 +193,17 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     run_dir = Path(cfg.out) / cfg.name
     run_dir.mkdir(parents=True, exist_ok=True)
     # The summaries themselves, to study or refit without reading every photo again.
-    torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos},
-               run_dir / "vote_samples.pt")
+    with atomic_output(run_dir / "vote_samples.pt") as handle:
+        torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos}, handle)
     record = {"iter": 0, "samples": len(samples.labels), "photos": len(set(samples.photos)), "l2": l2,
               "clean_weight": weight, "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
               "cv_clean_accuracy": scores[l2, weight]["clean_accuracy"],
               "cv_worst_class_accuracy": scores[l2, weight]["worst_class_accuracy"],
               "mean_vote_type_accuracy": plain["type_accuracy"], "mean_vote_clean_accuracy": plain["clean_accuracy"],
               "time": time.monotonic() - started}
-    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+    append_metrics(run_dir / "metrics.jsonl", record)
     final = run_dir / "final.safetensors"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_safetensors(state, final, metadata={**meta, "kind": "detector", "task": "detect"})
+    save_safetensors(state, final, metadata={**meta, "kind": "detector", "task": "detect",
+                                             "types": json.dumps(list(detector.types))})
     return TrainResult(run_dir, 0, final, scores[l2, weight]["type_accuracy"], "finished", [record])
