@@ -11,7 +11,7 @@ from pathlib import Path
 
 from torch import nn
 
-from irtool.errors import UsageError, WeightsNotFoundError
+from irtool.errors import InvalidArgumentError, WeightsNotFoundError
 from irtool.weights import Catalog, WeightsEntry, entry_path, is_present, load_catalog
 
 
@@ -43,14 +43,12 @@ def build_from_checkpoint(path: str | Path, preset_name: str | None):
     from irtool.models import get_preset
     from irtool.weights.checkpoints import load_into, read_checkpoint
 
+    given = get_preset(preset_name) if preset_name else None  # a misspelt name fails before the file is read
     sd, meta = read_checkpoint(path)
-    name = preset_name or meta.get("preset")
-    if not name:
-        raise UsageError(f"{Path(path).name} does not name its architecture: pass --arch PRESET (see `irtool models`)")
-    try:
-        preset = get_preset(name)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
+    if given is None and not meta.get("preset"):
+        raise InvalidArgumentError(f"{Path(path).name} does not name its preset (no 'preset' in its metadata); "
+                                   "give the preset", argument="preset_name")
+    preset = given or get_preset(meta["preset"])
     module = load_into(preset.build(), sd, source=Path(path).name)
     return preset, module
 
@@ -85,7 +83,7 @@ class ModelZoo:
         if name not in self._loaded:
             entry = self.catalog.get(name)
             if entry.kind != "restorer":
-                raise UsageError(f"{name!r} is a {entry.kind}, not a restoration model")
+                raise InvalidArgumentError(f"{name!r} is a {entry.kind}, not a restoration model")
             path = entry_path(entry)
             preset, module = build_from_checkpoint(path, entry.preset)
             self._loaded[name] = LoadedModel(name, preset, module, self._engine(module, preset))
@@ -104,7 +102,7 @@ class ModelZoo:
     def detector_entry(self) -> WeightsEntry:
         if not self.catalog.detector:
             raise WeightsNotFoundError(
-                "--auto needs a GIV degradation detector and weights.toml names none (`detector = ...`); "
-                "choose a task instead, e.g. --task all"
+                "automatic detection needs a GIV degradation detector and weights.toml names none "
+                "(`detector = ...`); choose a task instead, e.g. all"
             )
         return self.catalog.get(self.catalog.detector)

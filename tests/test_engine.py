@@ -20,7 +20,7 @@ from irtool.engine import (
     select_device,
 )
 from irtool.engine.tiling import window_sum
-from irtool.errors import IrtoolError, UsageError
+from irtool.errors import InvalidArgumentError, IrtoolError
 from irtool.models.registry import Preset
 
 CPU = torch.device("cpu")
@@ -300,9 +300,9 @@ def test_giv_of_a_huge_image_averages_native_resolution_crops() -> None:
         assert torch.allclose(engine.giv(small), model.giv(small.unsqueeze(0)))
 
 
-def test_giv_on_model_without_giv_is_a_usage_error() -> None:
+def test_giv_on_model_without_giv_is_an_invalid_argument() -> None:
     model = ConvNet()
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError):
         InferenceEngine(model, make_preset(model), device="cpu").giv(random_image(3, 8, 8))
 
 
@@ -366,28 +366,28 @@ def test_is_out_of_memory_recognises_allocator_errors() -> None:
 
 
 # --------------------------------------------------------------------------- devices, precision, I/O contract
-def test_unavailable_cuda_is_a_clear_usage_error() -> None:
+def test_unavailable_cuda_is_a_clear_invalid_argument() -> None:
     spec = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
-    with pytest.raises(UsageError, match="not available|does not exist") as caught:
+    with pytest.raises(InvalidArgumentError, match="not available|does not exist") as caught:
         select_device(spec)
     assert caught.value.exit_code == 2
-    with pytest.raises(UsageError, match="unknown device"):
+    with pytest.raises(InvalidArgumentError, match="unknown device"):
         select_device("gpu0")
     assert select_device("cpu") == CPU
     assert select_device(" CPU ") == CPU
     if not torch.cuda.is_available() and not torch.backends.mps.is_available():
         assert select_device("auto") == CPU
-        with pytest.raises(UsageError, match="mps"):
+        with pytest.raises(InvalidArgumentError, match="mps"):
             select_device("mps")
     model = ConvNet()
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError):
         InferenceEngine(model, make_preset(model), device=spec)
 
 
 def test_precision_policy_on_cpu() -> None:
     assert resolve_precision("auto", CPU).name == "fp32"
     assert resolve_precision("BF16", CPU).dtype == torch.bfloat16
-    with pytest.raises(UsageError, match="unknown precision"):
+    with pytest.raises(InvalidArgumentError, match="unknown precision"):
         resolve_precision("fp64", CPU)
 
 
@@ -433,19 +433,19 @@ def test_output_is_clamped_float32_on_cpu() -> None:
     assert torch.allclose(out, expected, atol=1e-6)
 
 
-def test_channel_mismatch_and_bad_input_are_usage_errors() -> None:
+def test_channel_mismatch_and_bad_input_are_invalid_arguments() -> None:
     model = ConvNet()
     engine = InferenceEngine(model, make_preset(model), device="cpu")
-    with pytest.raises(UsageError, match="expects RGB input .3 channels., got 1"):
+    with pytest.raises(InvalidArgumentError, match="expects RGB input .3 channels., got 1"):
         engine.run(random_image(1, 16, 16))
     gray = ConvNet(channels=1)
-    with pytest.raises(UsageError, match="grayscale"):
+    with pytest.raises(InvalidArgumentError, match="grayscale"):
         InferenceEngine(gray, make_preset(gray, in_channels=1), device="cpu").run(random_image(3, 16, 16))
-    with pytest.raises(UsageError, match="float"):
+    with pytest.raises(InvalidArgumentError, match="float"):
         engine.run(torch.zeros(3, 8, 8, dtype=torch.uint8))
-    with pytest.raises(UsageError, match=r"\[C, H, W\]"):
+    with pytest.raises(InvalidArgumentError, match=r"\[C, H, W\]"):
         engine.run(torch.zeros(1, 3, 8, 8))
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError):
         InferenceEngine(model, make_preset(model), device="cpu", tile=0)
 
 
@@ -554,7 +554,7 @@ def test_precomputed_giv_is_reused() -> None:
     model.giv_calls = 0
     assert torch.allclose(out, engine.run(image), atol=1e-6) and model.giv_calls == 1
     plain = ConvNet()
-    with pytest.raises(UsageError, match="no GIV"):
+    with pytest.raises(InvalidArgumentError, match="no GIV"):
         InferenceEngine(plain, make_preset(plain), device="cpu").run(image, giv=vector)
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 from irtool.models import build, get_preset, parameter_count
 from irtool.models.hi_ir import HiIRAttention, HiIRColumnar, HiIRUNet, pad_to_multiple
 
@@ -177,14 +177,14 @@ def test_cpu_chunked_attention_equals_the_fused_kernel_path_with_gradients(monke
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6)
 
 
-def test_invalid_configurations_raise_usage_errors() -> None:
-    with pytest.raises(UsageError, match="divisible"):
+def test_invalid_configurations_raise_invalid_argument_errors() -> None:
+    with pytest.raises(InvalidArgumentError, match="divisible"):
         HiIRColumnar(dim=20, num_heads=3)
-    with pytest.raises(UsageError, match="upscale"):
+    with pytest.raises(InvalidArgumentError, match="upscale"):
         HiIRColumnar(dim=16, num_heads=1, upscale=5)
-    with pytest.raises(UsageError, match="entries"):
+    with pytest.raises(InvalidArgumentError, match="entries"):
         HiIRUNet(dim=16, depths=(1, 1, 1))  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="channels|expected"):
+    with pytest.raises(InvalidArgumentError, match="channels|expected"):
         seeded_model("hi_ir_sr2_lite")(image(1, 8, 8))
 
 

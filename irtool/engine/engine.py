@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irtool.errors import IrtoolError, UsageError
+from irtool.errors import InvalidArgumentError, IrtoolError
 
 from .device import available_memory_bytes, release_cached_memory, select_device
 from .memory import (
@@ -114,13 +114,13 @@ class InferenceEngine:
         giv_max_side: int = 1024,
     ) -> None:
         if tile is not None and tile < 1:
-            raise UsageError(f"tile must be a positive number of pixels, got {tile}")
+            raise InvalidArgumentError(f"tile must be a positive number of pixels, got {tile}", argument="tile")
         if overlap < 0:
-            raise UsageError(f"overlap must be >= 0, got {overlap}")
+            raise InvalidArgumentError(f"overlap must be >= 0, got {overlap}", argument="overlap")
         if tile_batch is not None and tile_batch < 1:
-            raise UsageError(f"tile_batch must be >= 1, got {tile_batch}")
+            raise InvalidArgumentError(f"tile_batch must be >= 1, got {tile_batch}", argument="tile_batch")
         if giv_max_side < 1:
-            raise UsageError(f"giv_max_side must be >= 1, got {giv_max_side}")
+            raise InvalidArgumentError(f"giv_max_side must be >= 1, got {giv_max_side}", argument="giv_max_side")
         if preset.has_giv and not isinstance(model, GivModel):
             raise TypeError(f"preset {preset.name!r} has has_giv=True but {type(model).__name__} has no giv() method")
         self.device = device if isinstance(device, torch.device) else select_device(device)
@@ -172,7 +172,7 @@ class InferenceEngine:
     def giv(self, image: torch.Tensor) -> torch.Tensor:
         """The model's Global Information Vector for ``image`` ([C,H,W] in [0,1]): float32 [1, D] on CPU."""
         if not self.preset.has_giv:
-            raise UsageError(f"preset {self.preset.name!r} has no GIV head")
+            raise InvalidArgumentError(f"preset {self.preset.name!r} has no GIV head")
         image = self._checked(image)
         with torch.inference_mode():
             return self._giv_on_device(image).float().cpu()
@@ -194,7 +194,7 @@ class InferenceEngine:
         retries = 0
         if giv is not None:
             if not self.preset.has_giv:
-                raise UsageError(f"preset {self.preset.name!r} has no GIV head; do not pass giv")
+                raise InvalidArgumentError(f"preset {self.preset.name!r} has no GIV head; do not pass giv")
             giv = giv.detach().to(self.device, dtype=torch.float32)
             if giv.ndim == 1:
                 giv = giv.unsqueeze(0)
@@ -227,16 +227,17 @@ class InferenceEngine:
     def _checked(self, image: torch.Tensor) -> torch.Tensor:
         if not isinstance(image, torch.Tensor) or image.ndim != 3:
             shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-            raise UsageError(f"expected an image tensor [C, H, W], got {shape}")
+            raise InvalidArgumentError(f"expected an image tensor [C, H, W], got {shape}")
         if not image.is_floating_point():
-            raise UsageError(f"expected a float image in [0, 1], got dtype {image.dtype}")
+            raise InvalidArgumentError(f"expected a float image in [0, 1], got dtype {image.dtype}")
         channels = image.shape[0]
         if channels != self.preset.in_channels:
             kind = {1: "grayscale", 3: "RGB"}.get(self.preset.in_channels, f"{self.preset.in_channels}-channel")
-            raise UsageError(f"preset {self.preset.name!r} expects {kind} input ({self.preset.in_channels} channels), "
-                             f"got {channels} channels; convert the image first")
+            raise InvalidArgumentError(f"preset {self.preset.name!r} expects {kind} input "
+                                       f"({self.preset.in_channels} channels), got {channels} channels; "
+                                       "convert the image first")
         if image.shape[1] < 1 or image.shape[2] < 1:
-            raise UsageError(f"empty image {tuple(image.shape)}")
+            raise InvalidArgumentError(f"empty image {tuple(image.shape)}")
         return image.detach().to(device="cpu", dtype=torch.float32)
 
     def _tile_batch(self, tile: int | None) -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from irtool.models.registry import Preset
@@ -80,10 +80,12 @@ def resolve_precision(spec: str, device: torch.device, *, preset: Preset | None 
     """Resolve ``"auto" | "fp32" | "fp16" | "bf16"`` for ``device`` (see the module docstring)."""
     normalized = spec.strip().lower()
     if normalized not in PRECISION_CHOICES:
-        raise UsageError(f"unknown precision {spec!r}; expected one of {', '.join(PRECISION_CHOICES)}")
+        raise InvalidArgumentError(f"unknown precision {spec!r}; expected one of {', '.join(PRECISION_CHOICES)}",
+                                   argument="precision")
     if normalized == "auto":
         name: PrecisionName = _auto_cuda_precision(device, preset) if device.type == "cuda" else "fp32"
         return Precision(name=name, device_type=device.type)
     if normalized == "bf16" and device.type == "cuda" and not _cuda_supports_bf16(device):
-        raise UsageError(f"precision 'bf16' is not supported by {torch.cuda.get_device_name(device)}; use fp16 or fp32")
+        raise InvalidArgumentError(f"precision 'bf16' is not supported by {torch.cuda.get_device_name(device)}; "
+                                   "use fp16 or fp32", argument="precision")
     return Precision(name=normalized, device_type=device.type)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from typing import Mapping
 import torch
 from torch import Tensor, nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 from irtool.models.image_vote import ImageVote
 from irtool.models.giv_head import GIVHead, build_giv_head
 from irtool.models.layers import pad_to_multiple
@@ -39,7 +39,8 @@ class GIVDetector(nn.Module):
 
         preset = get_preset(restorer)
         if not preset.has_giv:
-            raise UsageError(f"a detector needs a GIV model (res_hair*), not {restorer!r}")
+            raise InvalidArgumentError(f"a detector needs a preset with a GIV (has_giv), not {restorer!r}",
+                                       argument="restorer")
         full = preset.build()
         self.restorer = restorer
         self.in_channels = full.in_channels
@@ -54,7 +55,7 @@ class GIVDetector(nn.Module):
 
     def giv(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise UsageError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
+            raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
         x, _, _ = pad_to_multiple(x, multiple=self.size_multiple, min_size=self.min_input_side)
         x = self.encoder_level1(self.patch_embed(x))
         x = self.encoder_level2(self.down1_2(x))
@@ -71,7 +72,7 @@ class GIVDetector(nn.Module):
         wrong = sorted(k for k, shape in expected.items() if k not in own or own[k].shape != shape)
         if wrong or len(own) != len(expected):
             first = wrong[0] if wrong else sorted(own.keys() - expected.keys())[0]
-            raise UsageError(f"restorer weights do not fit the GIV-path tensors of {self.restorer} "
+            raise InvalidArgumentError(f"restorer weights do not fit the GIV-path tensors of {self.restorer} "
                              f"({len(wrong)} missing or misshapen, first: {first})")
         self.load_state_dict(own, strict=False)
 

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UsageError
+from ..errors import InvalidArgumentError
 from .registry import register_preset
 
 __all__ = [
@@ -84,7 +84,7 @@ def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise UsageError(message)
+        raise InvalidArgumentError(message)
 
 
 class ConvBottleneck(nn.Module):
@@ -183,7 +183,7 @@ class HiIRAttention(nn.Module):
         p, s = self.window_size, self.region_windows
         r = p * s
         if h % r or w % r:
-            raise UsageError(f"feature size {h}x{w} is not a multiple of the region size {r}")
+            raise InvalidArgumentError(f"feature size {h}x{w} is not a multiple of the region size {r}")
         nh, nw = h // r, w // r
         # Image -> L1 windows, ordered (b, region row, region col, window row, window col | p x p tokens).
         t = x.view(b, nh, s, p, nw, s, p, c).permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(-1, p * p, c)

@@ -19,6 +19,8 @@ from typing import Any, Mapping
 
 from torch import nn
 
+from irtool.errors import InvalidArgumentError
+
 __all__ = ["Preset", "register_preset", "get_preset", "preset_names", "build", "count_parameters"]
 
 
@@ -75,13 +77,19 @@ def preset_names() -> list[str]:
     return sorted(_PRESETS)
 
 
+def _unknown(kind: str, name: str, known: list[str], *, argument: str | None = None) -> InvalidArgumentError:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}"
+    return InvalidArgumentError(f"unknown {kind} {name!r}{hint}", argument=argument)
+
+
 def get_preset(name: str) -> Preset:
+    """The preset called ``name``; an unknown name raises :class:`~irtool.errors.InvalidArgumentError`
+    naming the closest registered ones."""
     try:
         return _PRESETS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, _PRESETS, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(preset_names())}"
-        raise KeyError(f"unknown preset {name!r}{hint}") from None
+        raise _unknown("preset", name, preset_names()) from None
 
 
 def build(name: str, **overrides: Any) -> nn.Module:

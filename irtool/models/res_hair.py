@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 from .layers import (
     ChannelLayerNorm,
@@ -364,7 +364,7 @@ class ResHAIR(nn.Module):
     # .................................................................................................. API
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise UsageError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
+            raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
 
     def _encode(self, padded: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         enc1 = self.encoder_level1(self.patch_embed(padded))
@@ -382,7 +382,7 @@ class ResHAIR(nn.Module):
         """Restore ``x``; a given ``giv`` (``[B, 2C]`` or ``[1, 2C]`` for the whole batch) skips the classifier."""
         self._check_input(x)
         if giv is not None and (giv.dim() != 2 or giv.shape[1] != self.giv_dim or giv.shape[0] not in (1, x.shape[0])):
-            raise UsageError(f"giv must be [{x.shape[0]} or 1, {self.giv_dim}], got {tuple(giv.shape)}")
+            raise InvalidArgumentError(f"giv must be [{x.shape[0]} or 1, {self.giv_dim}], got {tuple(giv.shape)}")
         padded, h, w = pad_to_multiple(x, multiple=SIZE_MULTIPLE, min_size=self.min_input_side)
         enc1, enc2, enc3, level4 = self._encode(padded)
         if giv is None:

@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 from .layers import Downsample, OverlapPatchEmbed, TransformerBlock, Upsample, pad_to_multiple
 from .registry import register_preset
@@ -92,7 +92,7 @@ class Restormer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise UsageError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
+            raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
         padded, h, w = pad_to_multiple(x, multiple=SIZE_MULTIPLE)
         embedded = self.patch_embed(padded)
         enc1 = self.encoder_level1(embedded)
