@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
 from irtool.errors import InvalidArgumentError, WeightsNotFoundError
 from irtool.weights import Catalog, WeightsEntry, entry_path, is_present, load_catalog
+
+if TYPE_CHECKING:
+    from irtool.engine import InferenceEngine
+    from irtool.models import Preset
 
 
 @dataclass(frozen=True)
@@ -29,16 +34,16 @@ class LoadedModel:
     """A network ready to run: its name (entry or file), preset, module and engine."""
 
     name: str
-    preset: object  # irtool.models.Preset
+    preset: Preset
     module: nn.Module
-    engine: object  # irtool.engine.InferenceEngine
+    engine: InferenceEngine
 
     @property
     def scale(self) -> int:
         return self.preset.scale
 
 
-def build_from_checkpoint(path: str | Path, preset_name: str | None):
+def build_from_checkpoint(path: str | Path, preset_name: str | None) -> tuple[Preset, nn.Module]:
     """(preset, module) from a checkpoint file; the preset comes from the file's metadata if not given."""
     from irtool.models import get_preset
     from irtool.weights.checkpoints import load_into, read_checkpoint
@@ -65,7 +70,7 @@ class ModelZoo:
             self._catalog = load_catalog()
         return self._catalog
 
-    def _engine(self, module: nn.Module, preset):
+    def _engine(self, module: nn.Module, preset: Preset) -> InferenceEngine:
         from irtool.engine import InferenceEngine
 
         s = self.settings

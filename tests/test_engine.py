@@ -27,10 +27,12 @@ CPU = torch.device("cpu")
 
 
 def make_preset(model: nn.Module, *, scale: int = 1, size_multiple: int = 1, has_giv: bool = False,
-                in_channels: int = 3, **extra: object) -> Preset:
-    return Preset(name=f"test_{type(model).__name__.lower()}", family=type(model), kwargs={}, description="test",
-                  tasks=("test",), scale=scale, size_multiple=size_multiple, has_giv=has_giv,
-                  in_channels=in_channels, extra=extra)
+                in_channels: int = 3, **fields: object) -> Preset:
+    contract: dict[str, object] = {"min_input_side": size_multiple, "supports_fp16": True, "supports_bf16": True,
+                                   **fields}
+    return Preset(name=f"test_{type(model).__name__.lower()}", network=type(model), family="test", kwargs={},
+                  description="test", tasks=("test",), recipe="lite", scale=scale, size_multiple=size_multiple,
+                  has_giv=has_giv, in_channels=in_channels, **contract)  # type: ignore[arg-type]
 
 
 def random_image(channels: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -389,6 +391,35 @@ def test_precision_policy_on_cpu() -> None:
     assert resolve_precision("BF16", CPU).dtype == torch.bfloat16
     with pytest.raises(InvalidArgumentError, match="unknown precision"):
         resolve_precision("fp64", CPU)
+
+
+def test_precision_follows_the_presets_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    import irtool.engine.precision as precision
+
+    model = ConvNet()
+    both, no_fp16 = make_preset(model), make_preset(model, supports_fp16=False)
+    neither = make_preset(model, supports_fp16=False, supports_bf16=False)
+    with pytest.raises(InvalidArgumentError, match="does not support precision 'fp16'; use bf16 or fp32") as caught:
+        resolve_precision("fp16", CPU, preset=no_fp16)
+    assert caught.value.argument == "precision"
+    with pytest.raises(InvalidArgumentError, match="use fp32"):
+        InferenceEngine(model, neither, device="cpu", precision="bf16")
+    assert resolve_precision("bf16", CPU, preset=no_fp16).name == "bf16"
+    # auto on a GPU (capability and bf16 support faked): fp16 where claimed, else bf16 where claimed and there.
+    gpu = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (8, 0))
+    monkeypatch.setattr(precision, "_cuda_supports_bf16", lambda device: True)
+    assert [resolve_precision("auto", gpu, preset=p).name for p in (both, no_fp16, neither)] == ["fp16", "bf16", "fp32"]
+    monkeypatch.setattr(precision, "_cuda_supports_bf16", lambda device: False)
+    assert resolve_precision("auto", gpu, preset=no_fp16).name == "fp32"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (6, 1))
+    assert resolve_precision("auto", gpu, preset=both).name == "fp32"
+
+
+def test_smallest_tile_is_at_least_the_networks_minimum_side() -> None:
+    model = ConvNet()
+    assert InferenceEngine(model, make_preset(model, size_multiple=32, min_input_side=96), device="cpu").min_tile == 96
+    assert InferenceEngine(model, make_preset(model, size_multiple=24), device="cpu").min_tile == 72
 
 
 def test_bf16_autocast_runs_close_to_fp32() -> None:

@@ -51,7 +51,7 @@ def test_preset_metadata_matches_the_network(name: str) -> None:
     with torch.device("meta"):
         model = build(name)
     assert model.size_multiple == preset.size_multiple
-    assert getattr(model, "upscale", 1) == preset.scale
+    assert model.scale == preset.scale
     assert model.in_channels == preset.in_channels == 3
     assert preset.lite == name.endswith("_lite")
 

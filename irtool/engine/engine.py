@@ -1,7 +1,8 @@
 """Tiled, memory-bounded inference for any registered preset: tensor in, tensor out.
 
 The engine never imports an architecture. It relies on the :class:`~irtool.models.registry.Preset`
-descriptor (``scale``, ``size_multiple``, ``in_channels``, ``has_giv``) and on two call shapes:
+descriptor (``scale``, ``size_multiple``, ``min_input_side``, ``in_channels``, ``has_giv``, ``bytes_per_pixel``,
+``supports_fp16``/``supports_bf16``) and on two call shapes:
 ``model(x)``, or for HAIR models (HAIR paper, Sec. 3: one Global Information Vector V_g drives
 every HyperTrans block) ``model.giv(x) -> [B, D]`` and ``model(x, giv=...)``.
 
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_TILE", "EngineOutOfMemoryError", "GivModel", "InferenceEngine", "ProgressCallback", "RunInfo"]
 
-#: Smallest tile the out-of-memory retry goes down to (rounded up to the size multiple).
+#: Smallest tile the out-of-memory retry goes down to (at least the preset's ``min_input_side``, below which the
+#: network pads anyway; rounded up to its size multiple).
 MIN_TILE = 64
 #: Smallest GIV input side the out-of-memory retry goes down to.
 MIN_GIV_SIDE = 128
@@ -129,7 +131,7 @@ class InferenceEngine:
         self.overlap = overlap
         self.giv_max_side = giv_max_side
         self._multiple = max(1, preset.size_multiple)
-        self.min_tile = math.ceil(MIN_TILE / self._multiple) * self._multiple
+        self.min_tile = math.ceil(max(MIN_TILE, preset.min_input_side) / self._multiple) * self._multiple
         self._requested_tile = None if tile is None else align_down(tile, self._multiple)
         self._requested_tile_batch = tile_batch
         # Lowered after an out-of-memory error and kept for the following images.
@@ -154,9 +156,8 @@ class InferenceEngine:
     def bytes_per_pixel(self) -> int:
         """Estimated peak working memory per input pixel (see :mod:`irtool.engine.memory`)."""
         if self._bytes_per_pixel is None:
-            stated = self.preset.extra.get("bytes_per_pixel")
-            if stated is not None:
-                self._bytes_per_pixel = int(stated)
+            if self.preset.bytes_per_pixel is not None:
+                self._bytes_per_pixel = self.preset.bytes_per_pixel
             elif self.device.type == "cuda":
                 with torch.inference_mode():
                     self._bytes_per_pixel = calibrate_bytes_per_pixel(

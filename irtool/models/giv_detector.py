@@ -43,9 +43,9 @@ class GIVDetector(nn.Module):
                                        argument="restorer")
         full = preset.build()
         self.restorer = restorer
-        self.in_channels = full.in_channels
+        self.in_channels = preset.in_channels
         self.giv_dim = full.giv_dim
-        self.min_input_side = full.min_input_side
+        self.min_input_side = preset.min_input_side
         self.size_multiple = preset.size_multiple
         for name in GIV_PATH_MODULES:
             setattr(self, name, getattr(full, name))

@@ -254,8 +254,9 @@ class HiIRColumnar(nn.Module):
                f"upscale must be 3 or a power of two >= 2, got {upscale}")
         _check(upsampler in ("pixelshuffle", "pixelshuffledirect"), f"unknown upsampler {upsampler!r}")
         self.in_channels = in_channels
-        self.upscale = upscale
+        self.scale = upscale
         self.size_multiple = window_size * region_windows
+        self.min_input_side = self.size_multiple
         self.image_skip = image_skip
 
         self.conv_first = nn.Conv2d(in_channels, dim, 3, padding=1)
@@ -292,8 +293,8 @@ class HiIRColumnar(nn.Module):
         out = self.upsample(self.conv_after_body(deep) + shallow)
         if self.image_skip:
             # From the padded input, so the output is the crop of the padded image's output.
-            out = out + F.interpolate(padded, scale_factor=self.upscale, mode="bilinear", align_corners=False)
-        return out[..., : height * self.upscale, : width * self.upscale]
+            out = out + F.interpolate(padded, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return out[..., : height * self.scale, : width * self.scale]
 
 
 class HiIRUNet(nn.Module):
@@ -319,9 +320,11 @@ class HiIRUNet(nn.Module):
             _check(len(value) == length, f"{name} needs {length} entries, got {len(value)}")
         _check(dim % 2 == 0, f"dim must be even, got {dim}")
         self.in_channels = in_channels
+        self.scale = 1
         # Every level's region, measured in input pixels, must tile the padded input.
         self.size_multiple = math.lcm(*(p * s * 2**level for level, (p, s)
                                         in enumerate(zip(window_sizes, region_windows))))
+        self.min_input_side = self.size_multiple
 
         def stage(level: int, depth: int) -> HiIRStage:
             return HiIRStage(dim=dim * 2**level, depth=depth, num_heads=num_heads[level],
@@ -374,10 +377,13 @@ _SR_SIZES = {
     "l": {"dim": 240, "num_stages": 8, "stage_depth": 8, "num_heads": 8},
 }
 
+_CONTRACT = {"family": "hi_ir", "supports_fp16": True, "supports_bf16": True}
+
 register_preset(
     "hi_ir_unet", HiIRUNet,
     description="Hi-IR U-shape (3 down + latent + 3 up stages, 6 layers each), denoising/JPEG/deblurring/all-in-one",
-    tasks=_UNET_TASKS, kwargs={}, size_multiple=64, patch_size=128, paper_params=22_330_000,
+    tasks=_UNET_TASKS, kwargs={}, size_multiple=64, min_input_side=64, recipe="hi_ir", family_default=True,
+    paper_params=22_330_000, **_CONTRACT,
 )
 for _size, _upscale in ((size, upscale) for size in ("b", "l") for upscale in (2, 3, 4)):
     register_preset(
@@ -385,7 +391,10 @@ for _size, _upscale in ((size, upscale) for size in ("b", "l") for upscale in (2
         description=f"Hi-IR-{_size.upper()} columnar super-resolution x{_upscale} "
                     f"({_SR_SIZES[_size]['num_stages']} stages x {_SR_SIZES[_size]['stage_depth']} layers)",
         tasks=(f"sr{_upscale}",), kwargs={**_SR_SIZES[_size], "upscale": _upscale}, scale=_upscale,
-        size_multiple=64, patch_size=64, paper_params=_PAPER_SR_PARAMS[(_size, _upscale)],
+        size_multiple=64, min_input_side=64, recipe="hi_ir", family_default=_size == "b",
+        # The large model warms up five times longer in the hi_ir recipe.
+        warmup_iters=50_000 if _size == "l" else None,
+        paper_params=_PAPER_SR_PARAMS[(_size, _upscale)], **_CONTRACT,
     )
 
 # Lite presets: same families, sized for CPU (<= 2 M parameters and <= ~100 kFLOPs per *output* pixel counted
@@ -397,7 +406,7 @@ register_preset(
     tasks=("denoise", "jpeg", "deblur"),
     kwargs={"dim": 16, "depths": (1, 1, 2, 6), "decoder_depths": (1, 1, 2), "num_heads": (1, 1, 2, 4),
             "window_sizes": (8, 8, 4, 4), "region_windows": (4, 4, 4, 2), "ffn_expansion": 2.0},
-    size_multiple=64, patch_size=128, lite=True,
+    size_multiple=64, min_input_side=64, recipe="lite", **_CONTRACT,
 )
 _SR_LITE_SIZES = {
     2: {"dim": 32, "num_stages": 4, "stage_depth": 3, "num_heads": 2},
@@ -412,5 +421,5 @@ for _upscale, _sizes in _SR_LITE_SIZES.items():
         tasks=(f"sr{_upscale}",),
         kwargs={**_sizes, "upscale": _upscale, "window_size": 8, "region_windows": 4, "ffn_expansion": 2.0,
                 "upsampler": "pixelshuffledirect", "image_skip": True},
-        scale=_upscale, size_multiple=32, patch_size=64, lite=True,
+        scale=_upscale, size_multiple=32, min_input_side=32, recipe="lite", **_CONTRACT,
     )

@@ -64,6 +64,11 @@ __all__ = ["GIVClassifier", "HyperLevel", "HyperTransformerBlock", "ResHAIR", "S
 SIZE_MULTIPLE = 8
 
 
+def min_input_side(classifier_levels: int) -> int:
+    """Smallest padded side: the classifier's stride-2 convolutions need level 4 >= 2**(levels-1) px."""
+    return SIZE_MULTIPLE * 2 ** (classifier_levels - 1)
+
+
 # ----------------------------------------------------------------------------------------------- classifier
 class _ClassifierResBlock(nn.Module):
     """GroupNorm -> swish -> 3x3 conv, twice, plus the identity (``ResnetBlock`` without time embedding)."""
@@ -318,9 +323,10 @@ class ResHAIR(nn.Module):
         if in_channels != out_channels:
             raise ValueError("the global residual needs in_channels == out_channels")
         self.in_channels = in_channels
+        self.scale = 1
+        self.size_multiple = SIZE_MULTIPLE
+        self.min_input_side = min_input_side(classifier_levels)
         self.giv_dim = 2 * dim
-        #: Smallest padded side: the classifier's stride-2 convolutions need level 4 >= 2**(levels-1) px.
-        self.min_input_side = SIZE_MULTIPLE * 2 ** (classifier_levels - 1)
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
         static = {"ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type}
         hyper = {
@@ -397,13 +403,17 @@ class ResHAIR(nn.Module):
         return out[..., :h, :w]
 
 
-_COMMON = {"has_giv": True, "size_multiple": SIZE_MULTIPLE, "patch_size": 128}
+# Both presets keep the official classifier depth (3 levels).
+_COMMON = {"family": "res_hair", "has_giv": True, "size_multiple": SIZE_MULTIPLE, "min_input_side": min_input_side(3),
+           "supports_fp16": True, "supports_bf16": True}
 
 register_preset(
     "res_hair",
     ResHAIR,
     description="Res-HAIR, official layout (C=48, blocks 4/6/6/8, refinement 4); loads the official hair3d.ckpt",
     tasks=("denoise", "derain", "dehaze", "all"),
+    recipe="hair",
+    family_default=True,
     paper_params=29_000_000,
     **_COMMON,
 )
@@ -425,6 +435,6 @@ register_preset(
     },
     description="Small Res-HAIR for CPU photos (C=14, blocks 1/1/1/2, refinement 1, boxes of 3)",
     tasks=("all",),
-    lite=True,
+    recipe="lite",
     **_COMMON,
 )

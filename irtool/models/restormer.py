@@ -64,6 +64,9 @@ class Restormer(nn.Module):
         if in_channels != out_channels and not dual_pixel_task:
             raise ValueError("the global residual needs in_channels == out_channels")
         self.in_channels = in_channels
+        self.scale = 1
+        self.size_multiple = SIZE_MULTIPLE
+        self.min_input_side = SIZE_MULTIPLE
         self.dual_pixel_task = dual_pixel_task
         common = {"ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type}
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
@@ -111,15 +114,18 @@ class Restormer(nn.Module):
 
 
 _RESTORMER_TASKS = ("denoise", "deblur", "derain")
+_CONTRACT = {"family": "restormer", "size_multiple": SIZE_MULTIPLE, "min_input_side": SIZE_MULTIPLE,
+             "supports_fp16": True, "supports_bf16": True}
 
 register_preset(
     "restormer",
     Restormer,
     description="Restormer (paper sizes: C=48, blocks 4/6/6/8, refinement 4); loads the official .pth files",
     tasks=_RESTORMER_TASKS,
-    size_multiple=SIZE_MULTIPLE,
-    patch_size=128,
+    recipe="hair",
+    family_default=True,
     paper_params=26_130_000,
+    **_CONTRACT,
 )
 
 register_preset(
@@ -129,9 +135,9 @@ register_preset(
     # The official denoising configs (Denoising/Options/*Denoising_Restormer*.yml) use BiasFree LayerNorm.
     description="Restormer with BiasFree LayerNorm, as the official real and Gaussian denoising checkpoints",
     tasks=("denoise",),
-    size_multiple=SIZE_MULTIPLE,
-    patch_size=128,
+    recipe="hair",
     paper_params=26_130_000,
+    **_CONTRACT,
 )
 
 register_preset(
@@ -146,7 +152,6 @@ register_preset(
     },
     description="Small Restormer for CPU training/inference (C=14, blocks 1/1/1/2, refinement 1)",
     tasks=_RESTORMER_TASKS,
-    size_multiple=SIZE_MULTIPLE,
-    patch_size=128,
-    lite=True,
+    recipe="lite",
+    **_CONTRACT,
 )
