@@ -124,7 +124,8 @@ def whole(model: nn.Module, image: torch.Tensor, *, multiple: int = 1) -> torch.
     """The model on the whole image, mirror-padded to ``multiple`` first as every zoo model does."""
     from irtool.models.layers import pad_to_multiple
 
-    padded, h, w = pad_to_multiple(image.unsqueeze(0), multiple=multiple)
+    h, w = image.shape[-2:]
+    padded = pad_to_multiple(image.unsqueeze(0), multiple)
     with torch.inference_mode():
         out = model(padded)[0]
     scale = out.shape[-1] // padded.shape[-1]

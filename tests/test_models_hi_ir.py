@@ -14,7 +14,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from irtool.errors import InvalidArgumentError
 from irtool.models import build, get_preset, parameter_count
-from irtool.models.hi_ir import HiIRAttention, HiIRColumnar, HiIRUNet, pad_to_multiple
+from irtool.models.hi_ir import HiIRAttention, HiIRColumnar, HiIRUNet
+from irtool.models.layers import pad_to_multiple
 
 PAPER_PRESETS = ["hi_ir_unet", "hi_ir_b_sr2", "hi_ir_b_sr3", "hi_ir_b_sr4", "hi_ir_l_sr2", "hi_ir_l_sr3", "hi_ir_l_sr4"]
 LITE_PRESETS = ["hi_ir_unet_lite", "hi_ir_sr2_lite", "hi_ir_sr3_lite", "hi_ir_sr4_lite"]

@@ -1,6 +1,7 @@
 """Tiled, memory-bounded inference for any registered preset: tensor in, tensor out.
 
-The engine never imports an architecture. It relies on the :class:`~irtool.models.registry.Preset`
+The engine depends on no architecture (it shares only the networks' padding,
+:func:`~irtool.models.layers.pad_to_multiple`). It relies on the :class:`~irtool.models.registry.Preset`
 descriptor (``scale``, ``size_multiple``, ``min_input_side``, ``in_channels``, ``has_giv``, ``bytes_per_pixel``,
 ``supports_fp16``/``supports_bf16``) and on two call shapes:
 ``model(x)``, or for HAIR models (HAIR paper, Sec. 3: one Global Information Vector V_g drives
@@ -24,10 +25,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from irtool.errors import InvalidArgumentError, IrtoolError
+from irtool.models.layers import pad_to_multiple
 
 from .device import available_memory_bytes, release_cached_memory, select_device
 from .memory import (
@@ -341,10 +342,8 @@ class InferenceEngine:
             # Mirror-pad bottom/right to the model's size multiple, so every tile (the last ones too) starts on
             # that grid: JPEG's 8x8 blocks and an SR input's sampling grid then sit in each tile where they sit
             # in the whole image, as in training.
-            pad_h, pad_w = -height % self._multiple, -width % self._multiple
-            if pad_h or pad_w:
-                mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-                padded = F.pad(image[None], (0, pad_w, 0, pad_h), mode=mode)[0]
+            padded = pad_to_multiple(image, self._multiple)
+            if padded is not image:
                 out, total = self._run_tiles(padded, giv, tile, progress)
                 return out[:, :height * scale, :width * scale], total
         rows = plan_axis(height, tile=side, overlap=self.overlap, multiple=self._multiple)

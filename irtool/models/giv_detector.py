@@ -56,7 +56,7 @@ class GIVDetector(nn.Module):
     def giv(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
-        x, _, _ = pad_to_multiple(x, multiple=self.size_multiple, min_size=self.min_input_side)
+        x = pad_to_multiple(x, self.size_multiple, min_size=self.min_input_side)
         x = self.encoder_level1(self.patch_embed(x))
         x = self.encoder_level2(self.down1_2(x))
         x = self.encoder_level3(self.down2_3(x))

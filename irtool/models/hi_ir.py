@@ -37,8 +37,8 @@ Parameter counts (meta device) against the paper: U-shape 22.84 M (22.33 M, +2.3
 14.63/14.81/14.77 M (14.68/14.87/14.83 M, -0.4 %); Hi-IR-L x2/x3/x4 39.57/39.76/39.72 M (39.07/39.26/39.22 M,
 +1.3 %). The ``*_lite`` presets (bottom of this module) reuse the same classes at CPU sizes.
 
-The networks pad their input to :attr:`size_multiple` (reflect as far as the image allows, replicate beyond)
-and crop the result, so any input size works.
+The networks pad their input to :attr:`size_multiple` (:func:`~irtool.models.layers.pad_to_multiple`) and crop
+the result, so any input size works.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InvalidArgumentError
+from .layers import pad_to_multiple
 from .registry import register_preset
 
 __all__ = [
@@ -60,26 +61,9 @@ __all__ = [
     "HiIRLayer",
     "HiIRStage",
     "HiIRUNet",
-    "pad_to_multiple",
 ]
 
 Upsampler = Literal["pixelshuffle", "pixelshuffledirect"]
-
-
-def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
-    """Pad ``x`` (``[..., H, W]``) at the bottom/right to multiples of ``multiple``.
-
-    Reflect padding keeps image statistics at the border; it cannot exceed ``size - 1`` pixels, so the rest
-    (inputs smaller than one window) is replicated.
-    """
-    height, width = x.shape[-2:]
-    pad_h, pad_w = -height % multiple, -width % multiple
-    reflect_h, reflect_w = min(pad_h, height - 1), min(pad_w, width - 1)
-    if reflect_h or reflect_w:
-        x = F.pad(x, (0, reflect_w, 0, reflect_h), mode="reflect")
-    if pad_h > reflect_h or pad_w > reflect_w:
-        x = F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
-    return x
 
 
 def _check(condition: bool, message: str) -> None:

@@ -13,8 +13,9 @@ Implementation notes. The weight generation is one ``[B, N] @ [N, P]`` matmul pe
 gets its own weights (1x1 convs become one batched matmul, depthwise convs fold the batch into the groups), and a
 GIV batch of one is broadcast over all images (the engine computes the GIV once per photo and reuses it for
 every tile; then the convolutions use one weight set, the fast path). Any input size works: the input is padded
-to a multiple of 8 (reflect where possible) and to at least ``8 * 2**(classifier_levels - 1)`` px (32 for the
-official classifier, whose zero-pad-then-stride-2 convolutions fail on smaller maps), then cropped back.
+(:func:`~irtool.models.layers.pad_to_multiple`) to a multiple of 8 and to at least
+``8 * 2**(classifier_levels - 1)`` px (32 for the official classifier, whose zero-pad-then-stride-2 convolutions
+fail on smaller maps), then cropped back.
 
 Where the official code (toummHus/HAIR ``net/HAIR.py`` and ``utils/ResNet.py`` at 2a7af06) departs from the paper,
 preset ``res_hair`` follows the official layout so the released ``hair3d.ckpt`` loads with ``strict=True``
@@ -381,7 +382,7 @@ class ResHAIR(nn.Module):
     def giv(self, x: Tensor) -> Tensor:
         """Global Information Vector ``[B, 2C]`` of whole images (run the encoder and the classifier only)."""
         self._check_input(x)
-        padded, _, _ = pad_to_multiple(x, multiple=SIZE_MULTIPLE, min_size=self.min_input_side)
+        padded = pad_to_multiple(x, SIZE_MULTIPLE, min_size=self.min_input_side)
         return self.feature(self._encode(padded)[3])
 
     def forward(self, x: Tensor, giv: Tensor | None = None) -> Tensor:
@@ -389,7 +390,8 @@ class ResHAIR(nn.Module):
         self._check_input(x)
         if giv is not None and (giv.dim() != 2 or giv.shape[1] != self.giv_dim or giv.shape[0] not in (1, x.shape[0])):
             raise InvalidArgumentError(f"giv must be [{x.shape[0]} or 1, {self.giv_dim}], got {tuple(giv.shape)}")
-        padded, h, w = pad_to_multiple(x, multiple=SIZE_MULTIPLE, min_size=self.min_input_side)
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x, SIZE_MULTIPLE, min_size=self.min_input_side)
         enc1, enc2, enc3, level4 = self._encode(padded)
         if giv is None:
             giv = self.feature(level4)

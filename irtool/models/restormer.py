@@ -6,8 +6,8 @@ reduction at levels 3 and 2, none at level 1, which therefore runs at ``2C``), r
 resolution and a global residual. Parameter names equal the official ``restormer_arch.py`` so the released
 ``.pth`` files (``{'params': state_dict}``) load with ``strict=True``.
 
-Unlike the official module this one accepts any input size: it pads to a multiple of 8 (reflect where possible)
-and crops back.
+Unlike the official module this one accepts any input size: it pads to a multiple of 8
+(:func:`~irtool.models.layers.pad_to_multiple`) and crops back.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ class Restormer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
-        padded, h, w = pad_to_multiple(x, multiple=SIZE_MULTIPLE)
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x, SIZE_MULTIPLE)
         embedded = self.patch_embed(padded)
         enc1 = self.encoder_level1(embedded)
         enc2 = self.encoder_level2(self.down1_2(enc1))
