@@ -33,7 +33,9 @@ GIV_PATH_MODULES = ("patch_embed", "encoder_level1", "down1_2", "encoder_level2"
 class GIVDetector(nn.Module):
     """``forward(images [B,3,H,W] in [0,1]) -> (type logits [B, T], severity [B, 1])``; ``giv(images)`` too."""
 
-    def __init__(self, *, restorer: str = "res_hair_lite", hidden: int = 64, vote: bool = False) -> None:
+    def __init__(self, *, restorer: str = "res_hair_lite", hidden: int = 64, vote_size: int | None = None) -> None:
+        """``vote_size``: the length of the image summaries an :class:`ImageVote` reads
+        (:func:`irtool.detect.summary_size`), or None for a detector without a vote."""
         super().__init__()
         from irtool.models import get_preset
 
@@ -51,7 +53,7 @@ class GIVDetector(nn.Module):
             setattr(self, name, getattr(full, name))
         self.head: GIVHead = build_giv_head(self.giv_dim, hidden=hidden)
         # The image-level decision (fitted after the crop network; None: the mean of the crops' probabilities).
-        self.vote: ImageVote | None = ImageVote(self.head.num_types) if vote else None
+        self.vote: ImageVote | None = None if vote_size is None else ImageVote(self.head.num_types, size=vote_size)
 
     def giv(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -77,7 +79,8 @@ class GIVDetector(nn.Module):
         self.load_state_dict(own, strict=False)
 
 
-def build_giv_detector(restorer: str = "res_hair_lite", *, hidden: int = 64, vote: bool = False) -> GIVDetector:
-    """A :class:`GIVDetector` on the GIV path of the Res-HAIR preset ``restorer`` (with an :class:`ImageVote` if
-    ``vote``)."""
-    return GIVDetector(restorer=restorer, hidden=hidden, vote=vote)
+def build_giv_detector(restorer: str = "res_hair_lite", *, hidden: int = 64,
+                       vote_size: int | None = None) -> GIVDetector:
+    """A :class:`GIVDetector` on the GIV path of the Res-HAIR preset ``restorer`` (with an :class:`ImageVote` on
+    summaries of ``vote_size`` numbers, if given)."""
+    return GIVDetector(restorer=restorer, hidden=hidden, vote_size=vote_size)
