@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from irtool.errors import InvalidArgumentError
-from irtool.models import build, get_preset, parameter_count, preset_names
+from irtool.models import build, get_preset, parameter_count
 from irtool.models.giv_head import DEGRADATION_TYPES, GIVHead, build_giv_head
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -239,9 +239,3 @@ def test_detector_starts_as_the_restorers_giv_path() -> None:
     assert sum(p.numel() for p in detector.parameters()) < 0.25 * sum(p.numel() for p in restorer.parameters())
     with pytest.raises(InvalidArgumentError, match="GIV-path tensors"):
         detector.load_restorer_weights(build("res_hair_lite", dim=16).state_dict())
-
-
-def test_every_registered_hair_preset_builds_on_meta() -> None:
-    for name in preset_names():
-        if name.startswith(("res_hair", "restormer")):
-            assert parameter_count(name) > 0
