@@ -13,7 +13,24 @@ class IrtoolError(Exception):
 
 
 class UsageError(IrtoolError):
+    """The command line asks for something irtool cannot do (CLI-level checks)."""
+
     exit_code = 2
+
+
+class InvalidArgumentError(IrtoolError, ValueError):
+    """A library function got a value it cannot use: an unknown name, an impossible setting, a file that does
+    not fit.
+
+    Messages speak of arguments and values, never of command-line options; ``argument`` names the argument at
+    fault where there is one, so the CLI can name its own option for it. Exit code 2, as a usage error.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 class InputError(IrtoolError):

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
-from irtool.errors import UsageError, WeightsNotFoundError
+from irtool.errors import InvalidArgumentError, WeightsNotFoundError
 from irtool.weights import Catalog, WeightsEntry, entry_path, is_present, load_catalog
+
+if TYPE_CHECKING:
+    from irtool.engine import InferenceEngine
+    from irtool.models import Preset
 
 
 @dataclass(frozen=True)
@@ -29,28 +34,26 @@ class LoadedModel:
     """A network ready to run: its name (entry or file), preset, module and engine."""
 
     name: str
-    preset: object  # irtool.models.Preset
+    preset: Preset
     module: nn.Module
-    engine: object  # irtool.engine.InferenceEngine
+    engine: InferenceEngine
 
     @property
     def scale(self) -> int:
         return self.preset.scale
 
 
-def build_from_checkpoint(path: str | Path, preset_name: str | None):
+def build_from_checkpoint(path: str | Path, preset_name: str | None) -> tuple[Preset, nn.Module]:
     """(preset, module) from a checkpoint file; the preset comes from the file's metadata if not given."""
     from irtool.models import get_preset
     from irtool.weights.checkpoints import load_into, read_checkpoint
 
+    given = get_preset(preset_name) if preset_name else None  # a misspelt name fails before the file is read
     sd, meta = read_checkpoint(path)
-    name = preset_name or meta.get("preset")
-    if not name:
-        raise UsageError(f"{Path(path).name} does not name its architecture: pass --arch PRESET (see `irtool models`)")
-    try:
-        preset = get_preset(name)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
+    if given is None and not meta.get("preset"):
+        raise InvalidArgumentError(f"{Path(path).name} does not name its preset (no 'preset' in its metadata); "
+                                   "give the preset", argument="preset_name")
+    preset = given or get_preset(meta["preset"])
     module = load_into(preset.build(), sd, source=Path(path).name)
     return preset, module
 
@@ -67,7 +70,7 @@ class ModelZoo:
             self._catalog = load_catalog()
         return self._catalog
 
-    def _engine(self, module: nn.Module, preset):
+    def _engine(self, module: nn.Module, preset: Preset) -> InferenceEngine:
         from irtool.engine import InferenceEngine
 
         s = self.settings
@@ -85,7 +88,7 @@ class ModelZoo:
         if name not in self._loaded:
             entry = self.catalog.get(name)
             if entry.kind != "restorer":
-                raise UsageError(f"{name!r} is a {entry.kind}, not a restoration model")
+                raise InvalidArgumentError(f"{name!r} is a {entry.kind}, not a restoration model")
             path = entry_path(entry)
             preset, module = build_from_checkpoint(path, entry.preset)
             self._loaded[name] = LoadedModel(name, preset, module, self._engine(module, preset))
@@ -104,7 +107,7 @@ class ModelZoo:
     def detector_entry(self) -> WeightsEntry:
         if not self.catalog.detector:
             raise WeightsNotFoundError(
-                "--auto needs a GIV degradation detector and weights.toml names none (`detector = ...`); "
-                "choose a task instead, e.g. --task all"
+                "automatic detection needs a GIV degradation detector and weights.toml names none "
+                "(`detector = ...`); choose a task instead, e.g. all"
             )
         return self.catalog.get(self.catalog.detector)

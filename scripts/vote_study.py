@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from irtool.degrade.imresize import imresize  # noqa: E402
 from irtool.detect import DETECT_ALIGN, Detector, read_detector  # noqa: E402
 from irtool.engine.tiling import grid_crops  # noqa: E402
-from irtool.models.image_vote import image_summary  # noqa: E402
+from irtool.detect import image_summary  # noqa: E402
 from irtool.train.vote import VoteSamples, cross_validate, vote_inputs  # noqa: E402
 
 HAZE, CLEAN, LOW_LIGHT, BLUR = "haze", "clean", "low-light", "blur"

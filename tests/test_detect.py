@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from irtool.detect import Detector
+from irtool.detect import Detector, summary_size
 from irtool.engine import grid_crops
 from irtool.models.giv_detector import build_giv_detector
 from irtool.degradations import detector_types
@@ -88,7 +88,7 @@ def _crop_sets(count: int, *, clean: bool, seed: int) -> list[torch.Tensor]:
 
 
 def test_a_fitted_vote_reads_how_the_crops_disagree_where_their_mean_cannot():
-    from irtool.models.image_vote import image_summary
+    from irtool.detect import image_summary
     from irtool.train.vote import fit_vote
 
     image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))  # the same image for every sample
@@ -111,7 +111,7 @@ def test_the_detector_decides_by_its_vote_and_files_load_with_or_without_one(tmp
     from irtool.weights.checkpoints import save_safetensors
 
     torch.manual_seed(0)
-    model = build_giv_detector("res_hair_lite", vote=True)
+    model = build_giv_detector("res_hair_lite", vote_size=summary_size(len(DEGRADATION_TYPES)))
     with torch.no_grad():
         model.head.type_logits.bias[DEGRADATION_TYPES.index("haze")] = 50.0  # every crop: surely haze
         model.vote.linear.weight.zero_()

@@ -20,17 +20,19 @@ from irtool.engine import (
     select_device,
 )
 from irtool.engine.tiling import window_sum
-from irtool.errors import IrtoolError, UsageError
+from irtool.errors import InvalidArgumentError, IrtoolError
 from irtool.models.registry import Preset
 
 CPU = torch.device("cpu")
 
 
 def make_preset(model: nn.Module, *, scale: int = 1, size_multiple: int = 1, has_giv: bool = False,
-                in_channels: int = 3, **extra: object) -> Preset:
-    return Preset(name=f"test_{type(model).__name__.lower()}", family=type(model), kwargs={}, description="test",
-                  tasks=("test",), scale=scale, size_multiple=size_multiple, has_giv=has_giv,
-                  in_channels=in_channels, extra=extra)
+                in_channels: int = 3, **fields: object) -> Preset:
+    contract: dict[str, object] = {"min_input_side": size_multiple, "supports_fp16": True, "supports_bf16": True,
+                                   **fields}
+    return Preset(name=f"test_{type(model).__name__.lower()}", network=type(model), family="test", kwargs={},
+                  description="test", tasks=("test",), recipe="lite", scale=scale, size_multiple=size_multiple,
+                  has_giv=has_giv, in_channels=in_channels, **contract)  # type: ignore[arg-type]
 
 
 def random_image(channels: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -122,7 +124,8 @@ def whole(model: nn.Module, image: torch.Tensor, *, multiple: int = 1) -> torch.
     """The model on the whole image, mirror-padded to ``multiple`` first as every zoo model does."""
     from irtool.models.layers import pad_to_multiple
 
-    padded, h, w = pad_to_multiple(image.unsqueeze(0), multiple=multiple)
+    h, w = image.shape[-2:]
+    padded = pad_to_multiple(image.unsqueeze(0), multiple)
     with torch.inference_mode():
         out = model(padded)[0]
     scale = out.shape[-1] // padded.shape[-1]
@@ -300,9 +303,9 @@ def test_giv_of_a_huge_image_averages_native_resolution_crops() -> None:
         assert torch.allclose(engine.giv(small), model.giv(small.unsqueeze(0)))
 
 
-def test_giv_on_model_without_giv_is_a_usage_error() -> None:
+def test_giv_on_model_without_giv_is_an_invalid_argument() -> None:
     model = ConvNet()
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError):
         InferenceEngine(model, make_preset(model), device="cpu").giv(random_image(3, 8, 8))
 
 
@@ -366,29 +369,58 @@ def test_is_out_of_memory_recognises_allocator_errors() -> None:
 
 
 # --------------------------------------------------------------------------- devices, precision, I/O contract
-def test_unavailable_cuda_is_a_clear_usage_error() -> None:
+def test_unavailable_cuda_is_a_clear_invalid_argument() -> None:
     spec = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
-    with pytest.raises(UsageError, match="not available|does not exist") as caught:
+    with pytest.raises(InvalidArgumentError, match="not available|does not exist") as caught:
         select_device(spec)
     assert caught.value.exit_code == 2
-    with pytest.raises(UsageError, match="unknown device"):
+    with pytest.raises(InvalidArgumentError, match="unknown device"):
         select_device("gpu0")
     assert select_device("cpu") == CPU
     assert select_device(" CPU ") == CPU
     if not torch.cuda.is_available() and not torch.backends.mps.is_available():
         assert select_device("auto") == CPU
-        with pytest.raises(UsageError, match="mps"):
+        with pytest.raises(InvalidArgumentError, match="mps"):
             select_device("mps")
     model = ConvNet()
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError):
         InferenceEngine(model, make_preset(model), device=spec)
 
 
 def test_precision_policy_on_cpu() -> None:
     assert resolve_precision("auto", CPU).name == "fp32"
     assert resolve_precision("BF16", CPU).dtype == torch.bfloat16
-    with pytest.raises(UsageError, match="unknown precision"):
+    with pytest.raises(InvalidArgumentError, match="unknown precision"):
         resolve_precision("fp64", CPU)
+
+
+def test_precision_follows_the_presets_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    import irtool.engine.precision as precision
+
+    model = ConvNet()
+    both, no_fp16 = make_preset(model), make_preset(model, supports_fp16=False)
+    neither = make_preset(model, supports_fp16=False, supports_bf16=False)
+    with pytest.raises(InvalidArgumentError, match="does not support precision 'fp16'; use bf16 or fp32") as caught:
+        resolve_precision("fp16", CPU, preset=no_fp16)
+    assert caught.value.argument == "precision"
+    with pytest.raises(InvalidArgumentError, match="use fp32"):
+        InferenceEngine(model, neither, device="cpu", precision="bf16")
+    assert resolve_precision("bf16", CPU, preset=no_fp16).name == "bf16"
+    # auto on a GPU (capability and bf16 support faked): fp16 where claimed, else bf16 where claimed and there.
+    gpu = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (8, 0))
+    monkeypatch.setattr(precision, "_cuda_supports_bf16", lambda device: True)
+    assert [resolve_precision("auto", gpu, preset=p).name for p in (both, no_fp16, neither)] == ["fp16", "bf16", "fp32"]
+    monkeypatch.setattr(precision, "_cuda_supports_bf16", lambda device: False)
+    assert resolve_precision("auto", gpu, preset=no_fp16).name == "fp32"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (6, 1))
+    assert resolve_precision("auto", gpu, preset=both).name == "fp32"
+
+
+def test_smallest_tile_is_at_least_the_networks_minimum_side() -> None:
+    model = ConvNet()
+    assert InferenceEngine(model, make_preset(model, size_multiple=32, min_input_side=96), device="cpu").min_tile == 96
+    assert InferenceEngine(model, make_preset(model, size_multiple=24), device="cpu").min_tile == 72
 
 
 def test_bf16_autocast_runs_close_to_fp32() -> None:
@@ -433,19 +465,19 @@ def test_output_is_clamped_float32_on_cpu() -> None:
     assert torch.allclose(out, expected, atol=1e-6)
 
 
-def test_channel_mismatch_and_bad_input_are_usage_errors() -> None:
+def test_channel_mismatch_and_bad_input_are_invalid_arguments() -> None:
     model = ConvNet()
     engine = InferenceEngine(model, make_preset(model), device="cpu")
-    with pytest.raises(UsageError, match="expects RGB input .3 channels., got 1"):
+    with pytest.raises(InvalidArgumentError, match="expects RGB input .3 channels., got 1"):
         engine.run(random_image(1, 16, 16))
     gray = ConvNet(channels=1)
-    with pytest.raises(UsageError, match="grayscale"):
+    with pytest.raises(InvalidArgumentError, match="grayscale"):
         InferenceEngine(gray, make_preset(gray, in_channels=1), device="cpu").run(random_image(3, 16, 16))
-    with pytest.raises(UsageError, match="float"):
+    with pytest.raises(InvalidArgumentError, match="float"):
         engine.run(torch.zeros(3, 8, 8, dtype=torch.uint8))
-    with pytest.raises(UsageError, match=r"\[C, H, W\]"):
+    with pytest.raises(InvalidArgumentError, match=r"\[C, H, W\]"):
         engine.run(torch.zeros(1, 3, 8, 8))
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError):
         InferenceEngine(model, make_preset(model), device="cpu", tile=0)
 
 
@@ -554,7 +586,7 @@ def test_precomputed_giv_is_reused() -> None:
     model.giv_calls = 0
     assert torch.allclose(out, engine.run(image), atol=1e-6) and model.giv_calls == 1
     plain = ConvNet()
-    with pytest.raises(UsageError, match="no GIV"):
+    with pytest.raises(InvalidArgumentError, match="no GIV"):
         InferenceEngine(plain, make_preset(plain), device="cpu").run(image, giv=vector)
 
 

@@ -293,7 +293,9 @@ def _loaded_upscaler(tile: int | None):
     from irtool.zoo import LoadedModel
 
     torch.manual_seed(0)
-    preset = Preset(name="tiny_x2", family=_TinyUpscaler, kwargs={}, description="test", tasks=("sr2",), scale=2)
+    preset = Preset(name="tiny_x2", network=_TinyUpscaler, family="test", kwargs={}, description="test",
+                    tasks=("sr2",), recipe="lite", size_multiple=1, min_input_side=1, supports_fp16=True,
+                    supports_bf16=True, scale=2)
     module = _TinyUpscaler()
     return LoadedModel("tiny_x2", preset, module, InferenceEngine(module, preset, device="cpu", tile=tile))
 

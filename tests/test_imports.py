@@ -1,4 +1,4 @@
-"""Imports stay cheap: the CLI's help never imports torch; the model zoo imports no I/O or UI libraries."""
+"""Imports stay cheap: the CLI's help never imports torch; the model zoo imports torch only."""
 
 from __future__ import annotations
 
@@ -24,11 +24,27 @@ def test_cli_help_does_not_import_torch():
     assert "numpy" not in loaded
 
 
-def test_models_import_pulls_no_io_or_ui_libraries():
-    loaded = _modules_after("import irtool.models\nirtool.models.build('res_hair_lite')")
-    assert "torch" in loaded
-    for heavy in ("PIL", "rich", "huggingface_hub", "imageio", "skimage", "typer"):
+def test_every_models_module_imports_torch_only():
+    """Every module under irtool/models, imported and used (a detector with a vote included), loads no image, I/O
+    or UI library, and none of the parts of irtool that do."""
+    import pkgutil
+
+    import irtool.models
+
+    modules = sorted(f"irtool.models.{m.name}" for m in pkgutil.iter_modules(irtool.models.__path__))
+    assert {"irtool.models.image_vote", "irtool.models.giv_detector", "irtool.models.layers"} <= set(modules)
+    loaded = _modules_after(
+        "\n".join(f"import {name}" for name in modules)
+        + "\nfor name in irtool.models.preset_names():\n    irtool.models.parameter_count(name)"
+        + "\nirtool.models.build('res_hair_lite')"
+        + "\nirtool.models.giv_detector.build_giv_detector('res_hair_lite', vote_size=12)"
+    )
+    assert "torch" in loaded and set(modules) <= loaded
+    for heavy in ("PIL", "rich", "huggingface_hub", "imageio", "skimage", "scipy", "typer"):
         assert heavy not in loaded, heavy
+    for part in ("irtool.degrade", "irtool.io", "irtool.data", "irtool.detect", "irtool.engine", "irtool.train",
+                 "irtool.evaluate", "irtool.weights", "irtool.cli", "irtool.zoo", "irtool.restore"):
+        assert part not in loaded, part
 
 
 def test_console_script_help_runs():

@@ -1,5 +1,6 @@
-"""Hi-IR networks (irtool.models.hi_ir): shapes for any size, paper parameter counts, lite budgets, padding,
-attention maths against a naive per-window reference, batch independence and a tiny overfit."""
+"""Hi-IR networks (irtool.models.hi_ir): shapes for any size, lite budgets, padding, attention maths against a
+naive per-window reference, batch independence and a tiny overfit (paper parameter counts and preset metadata:
+tests/test_presets.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 from irtool.models import build, get_preset, parameter_count
-from irtool.models.hi_ir import HiIRAttention, HiIRColumnar, HiIRUNet, pad_to_multiple
+from irtool.models.hi_ir import HiIRAttention, HiIRColumnar, HiIRUNet
 
-PAPER_PRESETS = ["hi_ir_unet", "hi_ir_b_sr2", "hi_ir_b_sr3", "hi_ir_b_sr4", "hi_ir_l_sr2", "hi_ir_l_sr3", "hi_ir_l_sr4"]
 LITE_PRESETS = ["hi_ir_unet_lite", "hi_ir_sr2_lite", "hi_ir_sr3_lite", "hi_ir_sr4_lite"]
 
 
@@ -36,24 +36,6 @@ def seeded_model(name: str, **overrides: object) -> torch.nn.Module:
 
 def image(channels: int, height: int, width: int, *, batch: int = 1, seed: int = 0) -> torch.Tensor:
     return torch.rand(batch, channels, height, width, generator=torch.Generator().manual_seed(seed))
-
-
-@pytest.mark.parametrize("name", PAPER_PRESETS)
-def test_paper_presets_match_paper_parameter_counts(name: str) -> None:
-    preset = get_preset(name)
-    assert preset.paper_params is not None
-    assert abs(parameter_count(name) - preset.paper_params) <= 0.05 * preset.paper_params
-
-
-@pytest.mark.parametrize("name", PAPER_PRESETS + LITE_PRESETS)
-def test_preset_metadata_matches_the_network(name: str) -> None:
-    preset = get_preset(name)
-    with torch.device("meta"):
-        model = build(name)
-    assert model.size_multiple == preset.size_multiple
-    assert getattr(model, "upscale", 1) == preset.scale
-    assert model.in_channels == preset.in_channels == 3
-    assert preset.lite == name.endswith("_lite")
 
 
 @pytest.mark.parametrize("name", LITE_PRESETS)
@@ -91,15 +73,6 @@ def test_internal_padding_is_reflect_then_crop(name: str) -> None:
         out = model(x)
         reference = model(padded)[..., : 37 * scale, : 53 * scale]
     torch.testing.assert_close(out, reference, rtol=1e-4, atol=1e-5)
-
-
-def test_pad_to_multiple_replicates_beyond_reflect_range() -> None:
-    x = torch.arange(6.0).view(1, 1, 2, 3)
-    padded = pad_to_multiple(x, 4)
-    assert padded.shape == (1, 1, 4, 4)
-    # Row 2 reflects row 0; row 3 repeats it. Column 3 reflects column 1.
-    assert padded[0, 0].tolist() == [[0, 1, 2, 1], [3, 4, 5, 4], [0, 1, 2, 1], [0, 1, 2, 1]]
-    assert pad_to_multiple(x, 1) is x
 
 
 @pytest.mark.parametrize("name", ["hi_ir_unet_lite", "hi_ir_sr4_lite"])
@@ -177,14 +150,14 @@ def test_cpu_chunked_attention_equals_the_fused_kernel_path_with_gradients(monke
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6)
 
 
-def test_invalid_configurations_raise_usage_errors() -> None:
-    with pytest.raises(UsageError, match="divisible"):
+def test_invalid_configurations_raise_invalid_argument_errors() -> None:
+    with pytest.raises(InvalidArgumentError, match="divisible"):
         HiIRColumnar(dim=20, num_heads=3)
-    with pytest.raises(UsageError, match="upscale"):
+    with pytest.raises(InvalidArgumentError, match="upscale"):
         HiIRColumnar(dim=16, num_heads=1, upscale=5)
-    with pytest.raises(UsageError, match="entries"):
+    with pytest.raises(InvalidArgumentError, match="entries"):
         HiIRUNet(dim=16, depths=(1, 1, 1))  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="channels|expected"):
+    with pytest.raises(InvalidArgumentError, match="channels|expected"):
         seeded_model("hi_ir_sr2_lite")(image(1, 8, 8))
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError, UsageError
 from irtool.train.export import entry_block, replace_block
 from irtool.weights.catalog import load_catalog, parse_catalog
 from irtool.weights.checkpoints import load_into, read_checkpoint, save_safetensors
@@ -114,18 +114,18 @@ def test_mismatched_checkpoint_error_names_the_problem(tmp_path):
     sd["conv.weight"] = torch.zeros(4, 3, 3, 3)
     sd["extra"] = torch.zeros(1)
     del sd["norm.bias"]
-    with pytest.raises(UsageError, match=r"1 missing \(e.g. norm.bias\).*1 unexpected.*1 shape mismatches"):
+    with pytest.raises(InvalidArgumentError, match=r"1 missing \(e.g. norm.bias\).*1 unexpected.*1 shape mismatches"):
         load_into(Tiny(), sd, source="x.pth")
 
 
-def test_garbage_checkpoint_is_a_usage_error(tmp_path):
+def test_garbage_checkpoint_is_an_invalid_argument(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a pickle")
-    with pytest.raises(UsageError, match="cannot read checkpoint"):
+    with pytest.raises(InvalidArgumentError, match="cannot read checkpoint"):
         read_checkpoint(bad)
     bad2 = tmp_path / "bad.safetensors"
     bad2.write_bytes(b"\x00" * 3)
-    with pytest.raises(UsageError, match="safetensors"):
+    with pytest.raises(InvalidArgumentError, match="safetensors"):
         read_checkpoint(bad2)
 
 

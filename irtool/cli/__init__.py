@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from irtool.errors import IrtoolError
+from irtool.errors import InvalidArgumentError, IrtoolError
 
 app = typer.Typer(
     name="irtool",
@@ -23,6 +23,30 @@ app = typer.Typer(
 
 from . import download as _download, evaluate as _evaluate, models as _models, restore as _restore, train as _train  # noqa: E402
 
+#: The option that sets each library argument an error may name (library messages never name options).
+OPTION_FOR_ARGUMENT = {
+    "preset_name": "--arch",
+    "family": "--arch",
+    "restorer": "--preset",
+    "device": "--device",
+    "precision": "--precision",
+    "tile": "--tile",
+    "overlap": "--overlap",
+}
+
+
+def error_line(exc: IrtoolError) -> str:
+    """The one line a library error prints as, naming the option to change when the error names an argument."""
+    option = OPTION_FOR_ARGUMENT.get(exc.argument or "") if isinstance(exc, InvalidArgumentError) else None
+    return f"{exc} (option {option})" if option else str(exc)
+
+
+def _print_error(exc: IrtoolError) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    # Escaped: messages hold shapes such as [B, 3, H, W], which rich would read as markup.
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(error_line(exc))}", highlight=False, soft_wrap=True)
 
 
 def _reported(command):
@@ -33,9 +57,7 @@ def _reported(command):
         try:
             return command(*args, **kwargs)
         except IrtoolError as exc:
-            from rich.console import Console
-
-            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _print_error(exc)
             raise typer.Exit(exc.exit_code) from None
 
     return run
@@ -53,9 +75,7 @@ def main() -> None:
     try:
         app()
     except IrtoolError as exc:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _print_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

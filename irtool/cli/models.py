@@ -26,7 +26,7 @@ def models(
                          no_wrap=col in {"preset", "params", "scale"})
     for name in preset_names():
         p = get_preset(name)
-        cells = {"preset": name, "family": p.family.__name__, "params": f"{parameter_count(name) / 1e6:.2f}M",
+        cells = {"preset": name, "family": p.family, "params": f"{parameter_count(name) / 1e6:.2f}M",
                  "paper": f"{p.paper_params / 1e6:.2f}M" if p.paper_params else "", "scale": f"x{p.scale}",
                  "tasks": ", ".join(p.tasks), "description": p.description}
         table.add_row(*(cells[col] for col in columns))

@@ -8,14 +8,6 @@ from typing import Optional
 
 import typer
 
-ARCH_ALIASES = {"hi_ir": None, "res_hair": "res_hair", "restormer": "restormer"}
-
-
-def _default_preset(arch: str, task: str) -> str:
-    if arch == "hi_ir":
-        return f"hi_ir_b_{task}" if task.startswith("sr") else "hi_ir_unet"
-    return arch
-
 
 def _command_line(given: dict) -> str:
     """The command that reproduces this run, rebuilt from the options given (recorded in weights.toml)."""
@@ -70,9 +62,9 @@ def train(
     if export_dtype is not None and export_dtype not in EXPORT_DTYPES:
         raise UsageError(f"--export-dtype must be one of {', '.join(EXPORT_DTYPES)}, not {export_dtype!r}")
     if preset is None and arch is not None:
-        if arch not in ARCH_ALIASES:
-            raise UsageError(f"unknown --arch {arch!r}; choose from {', '.join(ARCH_ALIASES)}")
-        preset = _default_preset(arch, task or "denoise")
+        from irtool.models import family_preset
+
+        preset = family_preset(arch, task or "denoise").name
     cfg = load_config(
         preset=preset, task=task, recipe_name=recipe, config_file=config,
         overrides=dict(preset=preset, task=task, data=data, data_lq=data_lq, val=val, val_lq=val_lq, iters=iters,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 __all__ = ["available_memory_bytes", "release_cached_memory", "select_device"]
 
@@ -37,7 +37,7 @@ def select_device(spec: str = "auto") -> torch.device:
 
     ``auto`` picks cuda, then mps, then cpu. ``cpu``, ``cuda``, ``cuda:N`` and ``mps`` are checked
     against what this machine has, and an unavailable or malformed choice raises
-    :class:`~irtool.errors.UsageError` with the reason, so the CLI exits with code 2 instead of
+    :class:`~irtool.errors.InvalidArgumentError` with the reason, so the CLI exits with code 2 instead of
     failing later inside the first convolution.
     """
     normalized = spec.strip().lower()
@@ -51,20 +51,23 @@ def select_device(spec: str = "auto") -> torch.device:
         return torch.device("cpu")
     if normalized == "mps":
         if not _mps_available():
-            raise UsageError("device 'mps' is not available (it needs Apple silicon and a torch build with MPS); "
-                             "use 'cpu' or 'auto'")
+            raise InvalidArgumentError("device 'mps' is not available (it needs Apple silicon and a torch build with "
+                                       "MPS); use 'cpu' or 'auto'", argument="device")
         return torch.device("mps")
     match = _CUDA_SPEC.match(normalized)
     if match is None:
-        raise UsageError(f"unknown device {spec!r}; expected auto, cpu, cuda, cuda:N or mps")
+        raise InvalidArgumentError(f"unknown device {spec!r}; expected auto, cpu, cuda, cuda:N or mps",
+                                   argument="device")
     if not torch.cuda.is_available():
-        raise UsageError(f"device {spec!r} is not available: {_cuda_unavailable_reason()}; use 'cpu' or 'auto'")
+        raise InvalidArgumentError(f"device {spec!r} is not available: {_cuda_unavailable_reason()}; "
+                                   "use 'cpu' or 'auto'", argument="device")
     if match.group(1) is None:
         return torch.device("cuda")
     index = int(match.group(1))
     count = torch.cuda.device_count()
     if index >= count:
-        raise UsageError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+        raise InvalidArgumentError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s) "
+                                   f"(cuda:0..cuda:{count - 1})", argument="device")
     return torch.device("cuda", index)
 
 

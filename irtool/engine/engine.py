@@ -1,7 +1,9 @@
 """Tiled, memory-bounded inference for any registered preset: tensor in, tensor out.
 
-The engine never imports an architecture. It relies on the :class:`~irtool.models.registry.Preset`
-descriptor (``scale``, ``size_multiple``, ``in_channels``, ``has_giv``) and on two call shapes:
+The engine depends on no architecture (it shares only the networks' padding,
+:func:`~irtool.models.layers.pad_to_multiple`). It relies on the :class:`~irtool.models.registry.Preset`
+descriptor (``scale``, ``size_multiple``, ``min_input_side``, ``in_channels``, ``has_giv``, ``bytes_per_pixel``,
+``supports_fp16``/``supports_bf16``) and on two call shapes:
 ``model(x)``, or for HAIR models (HAIR paper, Sec. 3: one Global Information Vector V_g drives
 every HyperTrans block) ``model.giv(x) -> [B, D]`` and ``model(x, giv=...)``.
 
@@ -23,10 +25,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from irtool.errors import IrtoolError, UsageError
+from irtool.errors import InvalidArgumentError, IrtoolError
+from irtool.models.layers import pad_to_multiple
 
 from .device import available_memory_bytes, release_cached_memory, select_device
 from .memory import (
@@ -45,7 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_TILE", "EngineOutOfMemoryError", "GivModel", "InferenceEngine", "ProgressCallback", "RunInfo"]
 
-#: Smallest tile the out-of-memory retry goes down to (rounded up to the size multiple).
+#: Smallest tile the out-of-memory retry goes down to (at least the preset's ``min_input_side``, below which the
+#: network pads anyway; rounded up to its size multiple).
 MIN_TILE = 64
 #: Smallest GIV input side the out-of-memory retry goes down to.
 MIN_GIV_SIDE = 128
@@ -114,13 +117,13 @@ class InferenceEngine:
         giv_max_side: int = 1024,
     ) -> None:
         if tile is not None and tile < 1:
-            raise UsageError(f"tile must be a positive number of pixels, got {tile}")
+            raise InvalidArgumentError(f"tile must be a positive number of pixels, got {tile}", argument="tile")
         if overlap < 0:
-            raise UsageError(f"overlap must be >= 0, got {overlap}")
+            raise InvalidArgumentError(f"overlap must be >= 0, got {overlap}", argument="overlap")
         if tile_batch is not None and tile_batch < 1:
-            raise UsageError(f"tile_batch must be >= 1, got {tile_batch}")
+            raise InvalidArgumentError(f"tile_batch must be >= 1, got {tile_batch}", argument="tile_batch")
         if giv_max_side < 1:
-            raise UsageError(f"giv_max_side must be >= 1, got {giv_max_side}")
+            raise InvalidArgumentError(f"giv_max_side must be >= 1, got {giv_max_side}", argument="giv_max_side")
         if preset.has_giv and not isinstance(model, GivModel):
             raise TypeError(f"preset {preset.name!r} has has_giv=True but {type(model).__name__} has no giv() method")
         self.device = device if isinstance(device, torch.device) else select_device(device)
@@ -129,7 +132,7 @@ class InferenceEngine:
         self.overlap = overlap
         self.giv_max_side = giv_max_side
         self._multiple = max(1, preset.size_multiple)
-        self.min_tile = math.ceil(MIN_TILE / self._multiple) * self._multiple
+        self.min_tile = math.ceil(max(MIN_TILE, preset.min_input_side) / self._multiple) * self._multiple
         self._requested_tile = None if tile is None else align_down(tile, self._multiple)
         self._requested_tile_batch = tile_batch
         # Lowered after an out-of-memory error and kept for the following images.
@@ -154,9 +157,8 @@ class InferenceEngine:
     def bytes_per_pixel(self) -> int:
         """Estimated peak working memory per input pixel (see :mod:`irtool.engine.memory`)."""
         if self._bytes_per_pixel is None:
-            stated = self.preset.extra.get("bytes_per_pixel")
-            if stated is not None:
-                self._bytes_per_pixel = int(stated)
+            if self.preset.bytes_per_pixel is not None:
+                self._bytes_per_pixel = self.preset.bytes_per_pixel
             elif self.device.type == "cuda":
                 with torch.inference_mode():
                     self._bytes_per_pixel = calibrate_bytes_per_pixel(
@@ -172,7 +174,7 @@ class InferenceEngine:
     def giv(self, image: torch.Tensor) -> torch.Tensor:
         """The model's Global Information Vector for ``image`` ([C,H,W] in [0,1]): float32 [1, D] on CPU."""
         if not self.preset.has_giv:
-            raise UsageError(f"preset {self.preset.name!r} has no GIV head")
+            raise InvalidArgumentError(f"preset {self.preset.name!r} has no GIV head")
         image = self._checked(image)
         with torch.inference_mode():
             return self._giv_on_device(image).float().cpu()
@@ -194,7 +196,7 @@ class InferenceEngine:
         retries = 0
         if giv is not None:
             if not self.preset.has_giv:
-                raise UsageError(f"preset {self.preset.name!r} has no GIV head; do not pass giv")
+                raise InvalidArgumentError(f"preset {self.preset.name!r} has no GIV head; do not pass giv")
             giv = giv.detach().to(self.device, dtype=torch.float32)
             if giv.ndim == 1:
                 giv = giv.unsqueeze(0)
@@ -227,16 +229,17 @@ class InferenceEngine:
     def _checked(self, image: torch.Tensor) -> torch.Tensor:
         if not isinstance(image, torch.Tensor) or image.ndim != 3:
             shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-            raise UsageError(f"expected an image tensor [C, H, W], got {shape}")
+            raise InvalidArgumentError(f"expected an image tensor [C, H, W], got {shape}")
         if not image.is_floating_point():
-            raise UsageError(f"expected a float image in [0, 1], got dtype {image.dtype}")
+            raise InvalidArgumentError(f"expected a float image in [0, 1], got dtype {image.dtype}")
         channels = image.shape[0]
         if channels != self.preset.in_channels:
             kind = {1: "grayscale", 3: "RGB"}.get(self.preset.in_channels, f"{self.preset.in_channels}-channel")
-            raise UsageError(f"preset {self.preset.name!r} expects {kind} input ({self.preset.in_channels} channels), "
-                             f"got {channels} channels; convert the image first")
+            raise InvalidArgumentError(f"preset {self.preset.name!r} expects {kind} input "
+                                       f"({self.preset.in_channels} channels), got {channels} channels; "
+                                       "convert the image first")
         if image.shape[1] < 1 or image.shape[2] < 1:
-            raise UsageError(f"empty image {tuple(image.shape)}")
+            raise InvalidArgumentError(f"empty image {tuple(image.shape)}")
         return image.detach().to(device="cpu", dtype=torch.float32)
 
     def _tile_batch(self, tile: int | None) -> int:
@@ -339,10 +342,8 @@ class InferenceEngine:
             # Mirror-pad bottom/right to the model's size multiple, so every tile (the last ones too) starts on
             # that grid: JPEG's 8x8 blocks and an SR input's sampling grid then sit in each tile where they sit
             # in the whole image, as in training.
-            pad_h, pad_w = -height % self._multiple, -width % self._multiple
-            if pad_h or pad_w:
-                mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-                padded = F.pad(image[None], (0, pad_w, 0, pad_h), mode=mode)[0]
+            padded = pad_to_multiple(image, self._multiple)
+            if padded is not image:
                 out, total = self._run_tiles(padded, giv, tile, progress)
                 return out[:, :height * scale, :width * scale], total
         rows = plan_axis(height, tile=side, overlap=self.overlap, multiple=self._multiple)

@@ -2,7 +2,7 @@
 
 The estimate is one number per (model, device): peak bytes of working memory per *input* pixel.
 
-* A preset can state it: ``preset.extra["bytes_per_pixel"]``.
+* A preset can state it: :attr:`Preset.bytes_per_pixel <irtool.models.registry.Preset.bytes_per_pixel>`.
 * CUDA: measured by :func:`calibrate_bytes_per_pixel`, which runs one ``CALIBRATION_SIDE``-pixel
   tile and reads ``torch.cuda.max_memory_allocated`` (so it includes attention matrices, padding
   copies and the upscaled output of SR models).

@@ -4,11 +4,12 @@ The rule for ``"auto"`` (kept deliberately simple):
 
 * CPU and MPS: fp32. Half precision on CPU is slower than fp32 for these convolution/attention
   mixes and "slow_conv2d_cpu not implemented for Half" was a classic Real-ESRGAN failure.
-* CUDA: the preset may name its own choice in ``preset.extra["autocast"]`` (``"fp16"``,
-  ``"bf16"`` or ``"fp32"``); Restormer-style channel attention is known to overflow in fp16
-  (spandrel marks Restormer ``supports_half=False``), which is what the bf16 opt-in is for.
-  Otherwise fp16 on GPUs with compute capability >= 7.0 (tensor cores), fp32 on older ones.
-  A preset asking for bf16 on a GPU without bf16 falls back to fp32, never to fp16.
+* CUDA: fp16 on GPUs with compute capability >= 7.0 (tensor cores), fp32 on older ones, for a
+  preset with ``supports_fp16``. A preset without it (a network whose activations overflow
+  fp16, as spandrel reports for Restormer's channel attention with some weights) gets bf16
+  where the GPU has it and the preset ``supports_bf16``, else fp32; never fp16.
+
+An explicit ``fp16`` or ``bf16`` for a preset that does not support it is refused.
 
 Half precision is always autocast (weights stay fp32), so the same module serves every policy,
 and the engine re-runs a batch in fp32 if a half-precision result is not finite.
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from irtool.models.registry import Preset
@@ -62,17 +63,18 @@ def _cuda_supports_bf16(device: torch.device) -> bool:
         return bool(torch.cuda.is_bf16_supported())
 
 
+def _supports(preset: Preset | None, name: PrecisionName) -> bool:
+    if preset is None or name == "fp32":
+        return True
+    return preset.supports_fp16 if name == "fp16" else preset.supports_bf16
+
+
 def _auto_cuda_precision(device: torch.device, preset: Preset | None) -> PrecisionName:
-    wanted = "fp16"
-    if preset is not None:
-        wanted = str(preset.extra.get("autocast", "fp16"))
-        if wanted not in _DTYPES:
-            raise ValueError(f"preset {preset.name!r} has extra['autocast']={wanted!r}; expected fp16, bf16 or fp32")
-    if wanted == "bf16":
-        return "bf16" if _cuda_supports_bf16(device) else "fp32"
-    if wanted == "fp16":
+    if _supports(preset, "fp16"):
         major, _minor = torch.cuda.get_device_capability(device)
         return "fp16" if major >= 7 else "fp32"
+    if _supports(preset, "bf16") and _cuda_supports_bf16(device):
+        return "bf16"
     return "fp32"
 
 
@@ -80,10 +82,16 @@ def resolve_precision(spec: str, device: torch.device, *, preset: Preset | None 
     """Resolve ``"auto" | "fp32" | "fp16" | "bf16"`` for ``device`` (see the module docstring)."""
     normalized = spec.strip().lower()
     if normalized not in PRECISION_CHOICES:
-        raise UsageError(f"unknown precision {spec!r}; expected one of {', '.join(PRECISION_CHOICES)}")
+        raise InvalidArgumentError(f"unknown precision {spec!r}; expected one of {', '.join(PRECISION_CHOICES)}",
+                                   argument="precision")
     if normalized == "auto":
         name: PrecisionName = _auto_cuda_precision(device, preset) if device.type == "cuda" else "fp32"
         return Precision(name=name, device_type=device.type)
+    if preset is not None and not _supports(preset, normalized):  # type: ignore[arg-type]
+        usable = [n for n in ("fp16", "bf16", "fp32") if _supports(preset, n)]  # type: ignore[arg-type]
+        raise InvalidArgumentError(f"preset {preset.name!r} does not support precision {normalized!r}; "
+                                   f"use {' or '.join(usable)}", argument="precision")
     if normalized == "bf16" and device.type == "cuda" and not _cuda_supports_bf16(device):
-        raise UsageError(f"precision 'bf16' is not supported by {torch.cuda.get_device_name(device)}; use fp16 or fp32")
+        raise InvalidArgumentError(f"precision 'bf16' is not supported by {torch.cuda.get_device_name(device)}; "
+                                   "use fp16 or fp32", argument="precision")
     return Precision(name=normalized, device_type=device.type)  # type: ignore[arg-type]

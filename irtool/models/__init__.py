@@ -10,15 +10,30 @@ from functools import lru_cache
 
 import torch
 
-from .registry import Preset, build, count_parameters, get_preset, preset_names, register_preset
+from .registry import (
+    RECIPES,
+    Preset,
+    RecipeName,
+    build,
+    count_parameters,
+    families,
+    family_preset,
+    get_preset,
+    preset_names,
+    register_preset,
+)
 
 # One import per architecture family; each module registers its presets.
 from . import restormer, res_hair, hi_ir  # noqa: E402,F401  (registration side effects)
 
 __all__ = [
+    "RECIPES",
     "Preset",
+    "RecipeName",
     "build",
     "count_parameters",
+    "families",
+    "family_preset",
     "get_preset",
     "preset_names",
     "presets",

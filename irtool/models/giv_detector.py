@@ -18,7 +18,7 @@ from typing import Mapping
 import torch
 from torch import Tensor, nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 from irtool.models.image_vote import ImageVote
 from irtool.models.giv_head import GIVHead, build_giv_head
 from irtool.models.layers import pad_to_multiple
@@ -33,29 +33,33 @@ GIV_PATH_MODULES = ("patch_embed", "encoder_level1", "down1_2", "encoder_level2"
 class GIVDetector(nn.Module):
     """``forward(images [B,3,H,W] in [0,1]) -> (type logits [B, T], severity [B, 1])``; ``giv(images)`` too."""
 
-    def __init__(self, *, restorer: str = "res_hair_lite", num_types: int, hidden: int = 64, vote: bool = False) -> None:
+    def __init__(self, *, restorer: str = "res_hair_lite", num_types: int, hidden: int = 64,
+                 vote_size: int | None = None) -> None:
+        """``num_types``: the labels the head predicts; ``vote_size``: the length of the image summaries an
+        :class:`ImageVote` reads (:func:`irtool.detect.summary_size`), or None for a detector without a vote."""
         super().__init__()
         from irtool.models import get_preset
 
         preset = get_preset(restorer)
         if not preset.has_giv:
-            raise UsageError(f"a detector needs a GIV model (res_hair*), not {restorer!r}")
+            raise InvalidArgumentError(f"a detector needs a preset with a GIV (has_giv), not {restorer!r}",
+                                       argument="restorer")
         full = preset.build()
         self.restorer = restorer
-        self.in_channels = full.in_channels
+        self.in_channels = preset.in_channels
         self.giv_dim = full.giv_dim
-        self.min_input_side = full.min_input_side
+        self.min_input_side = preset.min_input_side
         self.size_multiple = preset.size_multiple
         for name in GIV_PATH_MODULES:
             setattr(self, name, getattr(full, name))
         self.head: GIVHead = build_giv_head(self.giv_dim, num_types=num_types, hidden=hidden)
         # The image-level decision (fitted after the crop network; None: the mean of the crops' probabilities).
-        self.vote: ImageVote | None = ImageVote(self.head.num_types) if vote else None
+        self.vote: ImageVote | None = None if vote_size is None else ImageVote(self.head.num_types, size=vote_size)
 
     def giv(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise UsageError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
-        x, _, _ = pad_to_multiple(x, multiple=self.size_multiple, min_size=self.min_input_side)
+            raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
+        x = pad_to_multiple(x, self.size_multiple, min_size=self.min_input_side)
         x = self.encoder_level1(self.patch_embed(x))
         x = self.encoder_level2(self.down1_2(x))
         x = self.encoder_level3(self.down2_3(x))
@@ -71,17 +75,18 @@ class GIVDetector(nn.Module):
         wrong = sorted(k for k, shape in expected.items() if k not in own or own[k].shape != shape)
         if wrong or len(own) != len(expected):
             first = wrong[0] if wrong else sorted(own.keys() - expected.keys())[0]
-            raise UsageError(f"restorer weights do not fit the GIV-path tensors of {self.restorer} "
+            raise InvalidArgumentError(f"restorer weights do not fit the GIV-path tensors of {self.restorer} "
                              f"({len(wrong)} missing or misshapen, first: {first})")
         self.load_state_dict(own, strict=False)
 
 
 def build_giv_detector(restorer: str = "res_hair_lite", *, num_types: int | None = None, hidden: int = 64,
-                       vote: bool = False) -> GIVDetector:
-    """A :class:`GIVDetector` on the GIV path of the Res-HAIR preset ``restorer`` (with an :class:`ImageVote` if
-    ``vote``), predicting ``num_types`` labels (default: as many as :func:`irtool.degradations.detector_types`)."""
+                       vote_size: int | None = None) -> GIVDetector:
+    """A :class:`GIVDetector` on the GIV path of the Res-HAIR preset ``restorer`` (with an :class:`ImageVote` on
+    summaries of ``vote_size`` numbers, if given), predicting ``num_types`` labels (default: as many as
+    :func:`irtool.degradations.detector_types`)."""
     if num_types is None:
         from irtool.degradations import detector_types
 
         num_types = len(detector_types())
-    return GIVDetector(restorer=restorer, num_types=num_types, hidden=hidden, vote=vote)
+    return GIVDetector(restorer=restorer, num_types=num_types, hidden=hidden, vote_size=vote_size)

@@ -37,8 +37,8 @@ Parameter counts (meta device) against the paper: U-shape 22.84 M (22.33 M, +2.3
 14.63/14.81/14.77 M (14.68/14.87/14.83 M, -0.4 %); Hi-IR-L x2/x3/x4 39.57/39.76/39.72 M (39.07/39.26/39.22 M,
 +1.3 %). The ``*_lite`` presets (bottom of this module) reuse the same classes at CPU sizes.
 
-The networks pad their input to :attr:`size_multiple` (reflect as far as the image allows, replicate beyond)
-and crop the result, so any input size works.
+The networks pad their input to :attr:`size_multiple` (:func:`~irtool.models.layers.pad_to_multiple`) and crop
+the result, so any input size works.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UsageError
+from ..errors import InvalidArgumentError
+from .layers import pad_to_multiple
 from .registry import register_preset
 
 __all__ = [
@@ -60,31 +61,14 @@ __all__ = [
     "HiIRLayer",
     "HiIRStage",
     "HiIRUNet",
-    "pad_to_multiple",
 ]
 
 Upsampler = Literal["pixelshuffle", "pixelshuffledirect"]
 
 
-def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
-    """Pad ``x`` (``[..., H, W]``) at the bottom/right to multiples of ``multiple``.
-
-    Reflect padding keeps image statistics at the border; it cannot exceed ``size - 1`` pixels, so the rest
-    (inputs smaller than one window) is replicated.
-    """
-    height, width = x.shape[-2:]
-    pad_h, pad_w = -height % multiple, -width % multiple
-    reflect_h, reflect_w = min(pad_h, height - 1), min(pad_w, width - 1)
-    if reflect_h or reflect_w:
-        x = F.pad(x, (0, reflect_w, 0, reflect_h), mode="reflect")
-    if pad_h > reflect_h or pad_w > reflect_w:
-        x = F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
-    return x
-
-
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise UsageError(message)
+        raise InvalidArgumentError(message)
 
 
 class ConvBottleneck(nn.Module):
@@ -183,7 +167,7 @@ class HiIRAttention(nn.Module):
         p, s = self.window_size, self.region_windows
         r = p * s
         if h % r or w % r:
-            raise UsageError(f"feature size {h}x{w} is not a multiple of the region size {r}")
+            raise InvalidArgumentError(f"feature size {h}x{w} is not a multiple of the region size {r}")
         nh, nw = h // r, w // r
         # Image -> L1 windows, ordered (b, region row, region col, window row, window col | p x p tokens).
         t = x.view(b, nh, s, p, nw, s, p, c).permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(-1, p * p, c)
@@ -254,8 +238,9 @@ class HiIRColumnar(nn.Module):
                f"upscale must be 3 or a power of two >= 2, got {upscale}")
         _check(upsampler in ("pixelshuffle", "pixelshuffledirect"), f"unknown upsampler {upsampler!r}")
         self.in_channels = in_channels
-        self.upscale = upscale
+        self.scale = upscale
         self.size_multiple = window_size * region_windows
+        self.min_input_side = self.size_multiple
         self.image_skip = image_skip
 
         self.conv_first = nn.Conv2d(in_channels, dim, 3, padding=1)
@@ -292,8 +277,8 @@ class HiIRColumnar(nn.Module):
         out = self.upsample(self.conv_after_body(deep) + shallow)
         if self.image_skip:
             # From the padded input, so the output is the crop of the padded image's output.
-            out = out + F.interpolate(padded, scale_factor=self.upscale, mode="bilinear", align_corners=False)
-        return out[..., : height * self.upscale, : width * self.upscale]
+            out = out + F.interpolate(padded, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return out[..., : height * self.scale, : width * self.scale]
 
 
 class HiIRUNet(nn.Module):
@@ -319,9 +304,11 @@ class HiIRUNet(nn.Module):
             _check(len(value) == length, f"{name} needs {length} entries, got {len(value)}")
         _check(dim % 2 == 0, f"dim must be even, got {dim}")
         self.in_channels = in_channels
+        self.scale = 1
         # Every level's region, measured in input pixels, must tile the padded input.
         self.size_multiple = math.lcm(*(p * s * 2**level for level, (p, s)
                                         in enumerate(zip(window_sizes, region_windows))))
+        self.min_input_side = self.size_multiple
 
         def stage(level: int, depth: int) -> HiIRStage:
             return HiIRStage(dim=dim * 2**level, depth=depth, num_heads=num_heads[level],
@@ -374,10 +361,13 @@ _SR_SIZES = {
     "l": {"dim": 240, "num_stages": 8, "stage_depth": 8, "num_heads": 8},
 }
 
+_CONTRACT = {"family": "hi_ir", "supports_fp16": True, "supports_bf16": True}
+
 register_preset(
     "hi_ir_unet", HiIRUNet,
     description="Hi-IR U-shape (3 down + latent + 3 up stages, 6 layers each), denoising/JPEG/deblurring/all-in-one",
-    tasks=_UNET_TASKS, kwargs={}, size_multiple=64, patch_size=128, paper_params=22_330_000,
+    tasks=_UNET_TASKS, kwargs={}, size_multiple=64, min_input_side=64, recipe="hi_ir", family_default=True,
+    paper_params=22_330_000, **_CONTRACT,
 )
 for _size, _upscale in ((size, upscale) for size in ("b", "l") for upscale in (2, 3, 4)):
     register_preset(
@@ -385,7 +375,10 @@ for _size, _upscale in ((size, upscale) for size in ("b", "l") for upscale in (2
         description=f"Hi-IR-{_size.upper()} columnar super-resolution x{_upscale} "
                     f"({_SR_SIZES[_size]['num_stages']} stages x {_SR_SIZES[_size]['stage_depth']} layers)",
         tasks=(f"sr{_upscale}",), kwargs={**_SR_SIZES[_size], "upscale": _upscale}, scale=_upscale,
-        size_multiple=64, patch_size=64, paper_params=_PAPER_SR_PARAMS[(_size, _upscale)],
+        size_multiple=64, min_input_side=64, recipe="hi_ir", family_default=_size == "b",
+        # The large model warms up five times longer in the hi_ir recipe.
+        warmup_iters=50_000 if _size == "l" else None,
+        paper_params=_PAPER_SR_PARAMS[(_size, _upscale)], **_CONTRACT,
     )
 
 # Lite presets: same families, sized for CPU (<= 2 M parameters and <= ~100 kFLOPs per *output* pixel counted
@@ -397,7 +390,7 @@ register_preset(
     tasks=("denoise", "jpeg", "deblur"),
     kwargs={"dim": 16, "depths": (1, 1, 2, 6), "decoder_depths": (1, 1, 2), "num_heads": (1, 1, 2, 4),
             "window_sizes": (8, 8, 4, 4), "region_windows": (4, 4, 4, 2), "ffn_expansion": 2.0},
-    size_multiple=64, patch_size=128, lite=True,
+    size_multiple=64, min_input_side=64, recipe="lite", **_CONTRACT,
 )
 _SR_LITE_SIZES = {
     2: {"dim": 32, "num_stages": 4, "stage_depth": 3, "num_heads": 2},
@@ -412,5 +405,5 @@ for _upscale, _sizes in _SR_LITE_SIZES.items():
         tasks=(f"sr{_upscale}",),
         kwargs={**_sizes, "upscale": _upscale, "window_size": 8, "region_windows": 4, "ffn_expansion": 2.0,
                 "upsampler": "pixelshuffledirect", "image_skip": True},
-        scale=_upscale, size_multiple=32, patch_size=64, lite=True,
+        scale=_upscale, size_multiple=32, min_input_side=32, recipe="lite", **_CONTRACT,
     )

@@ -281,17 +281,21 @@ class Upsample(nn.Module):
         return self.body(x)
 
 
-def pad_to_multiple(x: Tensor, *, multiple: int, min_size: int = 1) -> tuple[Tensor, int, int]:
-    """Pad bottom/right so both sides are multiples of ``multiple`` (and at least ``min_size``).
+def pad_to_multiple(x: Tensor, multiple: int, *, min_size: int = 1) -> Tensor:
+    """Pad ``x`` (``[B, C, H, W]`` or ``[C, H, W]``) at the bottom and right so that both sides are multiples of
+    ``multiple`` and at least ``min_size``; ``x`` itself when they already are.
 
-    Reflect padding where the image is large enough (it adds no artificial edge), replicate otherwise.
-    Returns the padded tensor and the original height and width for cropping back.
+    The image is mirrored (reflect: no artificial edge) as far as it reaches, ``side - 1`` pixels, and its last
+    row/column repeated (replicate) beyond that, for inputs smaller than the padding. The one padding of every
+    network and of the engine's tiling, so an image is padded the same way whole and tiled.
     """
-    h, w = x.shape[-2:]
-    target_h = max(-(-h // multiple) * multiple, -(-min_size // multiple) * multiple)
-    target_w = max(-(-w // multiple) * multiple, -(-min_size // multiple) * multiple)
-    pad_h, pad_w = target_h - h, target_w - w
-    if pad_h == 0 and pad_w == 0:
-        return x, h, w
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), h, w
+    height, width = x.shape[-2:]
+    target_h = max(-(-height // multiple), -(-min_size // multiple)) * multiple
+    target_w = max(-(-width // multiple), -(-min_size // multiple)) * multiple
+    pad_h, pad_w = target_h - height, target_w - width
+    reflect_h, reflect_w = min(pad_h, height - 1), min(pad_w, width - 1)
+    if reflect_h or reflect_w:
+        x = F.pad(x, (0, reflect_w, 0, reflect_h), mode="reflect")
+    if pad_h > reflect_h or pad_w > reflect_w:
+        x = F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
+    return x

@@ -2,71 +2,113 @@
 
 Three nouns are kept apart (see the README):
 
-* an *architecture family* is an ``nn.Module`` class with a keyword-only, typed constructor;
-* a *preset* is a named, frozen set of constructor arguments for one family (this module);
+* an *architecture family* (``res_hair``, ``hi_ir``, ``restormer``: what ``irtool train --arch`` names) is one
+  or more ``nn.Module`` classes with keyword-only, typed constructors;
+* a *preset* is a named, frozen set of constructor arguments for one of those classes, with everything the rest
+  of irtool needs to know about the network it builds (this module);
 * a *weights entry* (``weights.toml``) names one preset plus a file.
 
-Adding an architecture means one new module under ``irtool/models`` that calls
-:func:`register_preset`, and one import line in ``irtool/models/__init__.py``.
+Adding an architecture means one new module under ``irtool/models`` that calls :func:`register_preset`, and
+one import line in ``irtool/models/__init__.py``; ``tests/test_presets.py`` then checks every new preset's
+metadata against the network it builds.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 from torch import nn
 
-__all__ = ["Preset", "register_preset", "get_preset", "preset_names", "build", "count_parameters"]
+from irtool.errors import InvalidArgumentError
+
+__all__ = [
+    "RECIPES",
+    "Preset",
+    "RecipeName",
+    "build",
+    "count_parameters",
+    "families",
+    "family_preset",
+    "get_preset",
+    "preset_names",
+    "register_preset",
+]
+
+#: Training recipes (``irtool.train.config.recipe``): the HAIR paper's, the Hi-IR paper's, the CPU one.
+RecipeName = Literal["hair", "hi_ir", "lite"]
+RECIPES: tuple[str, ...] = get_args(RecipeName)
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A typed description of one buildable network (cf. spandrel's ``ModelDescriptor``).
+    """The whole contract of one buildable network (cf. spandrel's ``ModelDescriptor``).
 
-    ``scale`` is the output/input size ratio, ``size_multiple`` the spatial multiple the
-    network needs internally (models pad and crop themselves; the engine uses it to align
-    tiles), ``tasks`` the restoration tasks the preset is meant for.
+    Every network a preset builds takes ``[B, in_channels, H, W]`` of any ``H x W``, pads it internally
+    (bottom/right, :func:`irtool.models.layers.pad_to_multiple`) to a multiple of ``size_multiple`` of at
+    least ``min_input_side``, and returns ``[B, in_channels, scale H, scale W]``. Its module carries the same
+    ``in_channels``, ``scale``, ``size_multiple`` and ``min_input_side`` attributes (the preset test checks
+    them); the engine and the zoo read them from here.
     """
 
     name: str
-    family: type[nn.Module]
+    #: The ``nn.Module`` class the preset builds.
+    network: type[nn.Module]
+    #: Architecture family name, shared by every preset of one paper's networks.
+    family: str
     kwargs: Mapping[str, Any]
     description: str
+    #: Restoration tasks the preset is meant for.
     tasks: tuple[str, ...]
+    #: The training recipe ``irtool train`` uses for this preset unless told otherwise.
+    recipe: RecipeName
+    #: Spatial multiple the network pads its input to (the engine aligns tiles to it).
+    size_multiple: int
+    #: Smallest padded side the network accepts; smaller inputs are padded up to it.
+    min_input_side: int
+    #: Autocast to float16 / bfloat16 gives usable results (the engine's ``auto`` precision and explicit
+    #: requests honour these).
+    supports_fp16: bool
+    supports_bf16: bool
+    #: Output/input size ratio.
     scale: int = 1
     in_channels: int = 3
-    size_multiple: int = 1
-    lite: bool = False
+    #: Peak inference memory per input pixel in bytes, when known; None lets the engine estimate it
+    #: (measured on CUDA, a width-based heuristic elsewhere: :mod:`irtool.engine.memory`).
+    bytes_per_pixel: int | None = None
     #: HAIR models expose ``giv(x)`` and ``forward(x, giv=...)``.
     has_giv: bool = False
-    #: Training patch size the paper (or the lite recipe) uses for this preset.
-    patch_size: int = 128
+    #: ``irtool train --arch FAMILY`` picks this preset for the tasks it lists, and the family's default
+    #: at scale 1 for any task none of them lists.
+    family_default: bool = False
+    #: Warm-up iterations of the paper's schedule where they differ from the recipe's.
+    warmup_iters: int | None = None
     paper_params: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def lite(self) -> bool:
+        """Sized for CPU training and inference (trained with the ``lite`` recipe)."""
+        return self.recipe == "lite"
 
     def build(self, **overrides: Any) -> nn.Module:
-        return self.family(**{**self.kwargs, **overrides})
+        return self.network(**{**self.kwargs, **overrides})
 
 
 _PRESETS: dict[str, Preset] = {}
 
 
-def register_preset(
-    name: str,
-    family: type[nn.Module],
-    *,
-    description: str,
-    tasks: tuple[str, ...],
-    **fields: Any,
-) -> Preset:
-    """Register preset ``name``; keyword arguments not in :class:`Preset` are rejected."""
-    kwargs = MappingProxyType(dict(fields.pop("kwargs", {})))
+def register_preset(name: str, network: type[nn.Module], **fields: Any) -> Preset:
+    """Register preset ``name`` building ``network``; ``fields`` are :class:`Preset` fields (others are rejected)."""
     if name in _PRESETS:
         raise ValueError(f"preset {name!r} is registered twice")
-    preset = Preset(name=name, family=family, kwargs=kwargs, description=description, tasks=tasks, **fields)
+    kwargs = MappingProxyType(dict(fields.pop("kwargs", {})))
+    preset = Preset(name=name, network=network, kwargs=kwargs, **fields)
+    if preset.recipe not in RECIPES:
+        raise ValueError(f"preset {name!r}: recipe {preset.recipe!r} is not one of {', '.join(RECIPES)}")
+    if preset.size_multiple < 1 or preset.min_input_side < 1 or preset.scale < 1:
+        raise ValueError(f"preset {name!r}: size_multiple, min_input_side and scale must be >= 1")
     _PRESETS[name] = preset
     return preset
 
@@ -75,13 +117,38 @@ def preset_names() -> list[str]:
     return sorted(_PRESETS)
 
 
+def _unknown(kind: str, name: str, known: list[str], *, argument: str | None = None) -> InvalidArgumentError:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}"
+    return InvalidArgumentError(f"unknown {kind} {name!r}{hint}", argument=argument)
+
+
 def get_preset(name: str) -> Preset:
+    """The preset called ``name``; an unknown name raises :class:`~irtool.errors.InvalidArgumentError`
+    naming the closest registered ones."""
     try:
         return _PRESETS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, _PRESETS, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(preset_names())}"
-        raise KeyError(f"unknown preset {name!r}{hint}") from None
+        raise _unknown("preset", name, preset_names()) from None
+
+
+def families() -> list[str]:
+    """Architecture family names, sorted."""
+    return sorted({preset.family for preset in _PRESETS.values()})
+
+
+def family_preset(family: str, task: str) -> Preset:
+    """The paper preset of ``family`` for ``task``: the family default that lists ``task``, else its default
+    at scale 1 (which then learns ``task`` at the input's size, as all-in-one models do)."""
+    if family not in families():
+        raise _unknown("architecture family", family, families(), argument="family")
+    defaults = [p for p in _PRESETS.values() if p.family == family and p.family_default]
+    for candidates in ([p for p in defaults if task in p.tasks], [p for p in defaults if p.scale == 1]):
+        if candidates:
+            return min(candidates, key=lambda p: p.name)
+    raise InvalidArgumentError(f"architecture family {family!r} has no default preset for task {task!r}; "
+                               f"its presets: {', '.join(p.name for p in _PRESETS.values() if p.family == family)}",
+                               argument="family")
 
 
 def build(name: str, **overrides: Any) -> nn.Module:

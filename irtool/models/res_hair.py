@@ -13,8 +13,9 @@ Implementation notes. The weight generation is one ``[B, N] @ [N, P]`` matmul pe
 gets its own weights (1x1 convs become one batched matmul, depthwise convs fold the batch into the groups), and a
 GIV batch of one is broadcast over all images (the engine computes the GIV once per photo and reuses it for
 every tile; then the convolutions use one weight set, the fast path). Any input size works: the input is padded
-to a multiple of 8 (reflect where possible) and to at least ``8 * 2**(classifier_levels - 1)`` px (32 for the
-official classifier, whose zero-pad-then-stride-2 convolutions fail on smaller maps), then cropped back.
+(:func:`~irtool.models.layers.pad_to_multiple`) to a multiple of 8 and to at least
+``8 * 2**(classifier_levels - 1)`` px (32 for the official classifier, whose zero-pad-then-stride-2 convolutions
+fail on smaller maps), then cropped back.
 
 Where the official code (toummHus/HAIR ``net/HAIR.py`` and ``utils/ResNet.py`` at 2a7af06) departs from the paper,
 preset ``res_hair`` follows the official layout so the released ``hair3d.ckpt`` loads with ``strict=True``
@@ -45,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 from .layers import (
     ChannelLayerNorm,
@@ -62,6 +63,11 @@ from .registry import register_preset
 __all__ = ["GIVClassifier", "HyperLevel", "HyperTransformerBlock", "ResHAIR", "SelectingNet"]
 
 SIZE_MULTIPLE = 8
+
+
+def min_input_side(classifier_levels: int) -> int:
+    """Smallest padded side: the classifier's stride-2 convolutions need level 4 >= 2**(levels-1) px."""
+    return SIZE_MULTIPLE * 2 ** (classifier_levels - 1)
 
 
 # ----------------------------------------------------------------------------------------------- classifier
@@ -318,9 +324,10 @@ class ResHAIR(nn.Module):
         if in_channels != out_channels:
             raise ValueError("the global residual needs in_channels == out_channels")
         self.in_channels = in_channels
+        self.scale = 1
+        self.size_multiple = SIZE_MULTIPLE
+        self.min_input_side = min_input_side(classifier_levels)
         self.giv_dim = 2 * dim
-        #: Smallest padded side: the classifier's stride-2 convolutions need level 4 >= 2**(levels-1) px.
-        self.min_input_side = SIZE_MULTIPLE * 2 ** (classifier_levels - 1)
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
         static = {"ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type}
         hyper = {
@@ -364,7 +371,7 @@ class ResHAIR(nn.Module):
     # .................................................................................................. API
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise UsageError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
+            raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
 
     def _encode(self, padded: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         enc1 = self.encoder_level1(self.patch_embed(padded))
@@ -375,15 +382,16 @@ class ResHAIR(nn.Module):
     def giv(self, x: Tensor) -> Tensor:
         """Global Information Vector ``[B, 2C]`` of whole images (run the encoder and the classifier only)."""
         self._check_input(x)
-        padded, _, _ = pad_to_multiple(x, multiple=SIZE_MULTIPLE, min_size=self.min_input_side)
+        padded = pad_to_multiple(x, SIZE_MULTIPLE, min_size=self.min_input_side)
         return self.feature(self._encode(padded)[3])
 
     def forward(self, x: Tensor, giv: Tensor | None = None) -> Tensor:
         """Restore ``x``; a given ``giv`` (``[B, 2C]`` or ``[1, 2C]`` for the whole batch) skips the classifier."""
         self._check_input(x)
         if giv is not None and (giv.dim() != 2 or giv.shape[1] != self.giv_dim or giv.shape[0] not in (1, x.shape[0])):
-            raise UsageError(f"giv must be [{x.shape[0]} or 1, {self.giv_dim}], got {tuple(giv.shape)}")
-        padded, h, w = pad_to_multiple(x, multiple=SIZE_MULTIPLE, min_size=self.min_input_side)
+            raise InvalidArgumentError(f"giv must be [{x.shape[0]} or 1, {self.giv_dim}], got {tuple(giv.shape)}")
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x, SIZE_MULTIPLE, min_size=self.min_input_side)
         enc1, enc2, enc3, level4 = self._encode(padded)
         if giv is None:
             giv = self.feature(level4)
@@ -397,13 +405,17 @@ class ResHAIR(nn.Module):
         return out[..., :h, :w]
 
 
-_COMMON = {"has_giv": True, "size_multiple": SIZE_MULTIPLE, "patch_size": 128}
+# Both presets keep the official classifier depth (3 levels).
+_COMMON = {"family": "res_hair", "has_giv": True, "size_multiple": SIZE_MULTIPLE, "min_input_side": min_input_side(3),
+           "supports_fp16": True, "supports_bf16": True}
 
 register_preset(
     "res_hair",
     ResHAIR,
     description="Res-HAIR, official layout (C=48, blocks 4/6/6/8, refinement 4); loads the official hair3d.ckpt",
     tasks=("denoise", "derain", "dehaze", "all"),
+    recipe="hair",
+    family_default=True,
     paper_params=29_000_000,
     **_COMMON,
 )
@@ -425,6 +437,6 @@ register_preset(
     },
     description="Small Res-HAIR for CPU photos (C=14, blocks 1/1/1/2, refinement 1, boxes of 3)",
     tasks=("all",),
-    lite=True,
+    recipe="lite",
     **_COMMON,
 )

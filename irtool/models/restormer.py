@@ -6,8 +6,8 @@ reduction at levels 3 and 2, none at level 1, which therefore runs at ``2C``), r
 resolution and a global residual. Parameter names equal the official ``restormer_arch.py`` so the released
 ``.pth`` files (``{'params': state_dict}``) load with ``strict=True``.
 
-Unlike the official module this one accepts any input size: it pads to a multiple of 8 (reflect where possible)
-and crops back.
+Unlike the official module this one accepts any input size: it pads to a multiple of 8
+(:func:`~irtool.models.layers.pad_to_multiple`) and crops back.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 from .layers import Downsample, OverlapPatchEmbed, TransformerBlock, Upsample, pad_to_multiple
 from .registry import register_preset
@@ -64,6 +64,9 @@ class Restormer(nn.Module):
         if in_channels != out_channels and not dual_pixel_task:
             raise ValueError("the global residual needs in_channels == out_channels")
         self.in_channels = in_channels
+        self.scale = 1
+        self.size_multiple = SIZE_MULTIPLE
+        self.min_input_side = SIZE_MULTIPLE
         self.dual_pixel_task = dual_pixel_task
         common = {"ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type}
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
@@ -92,8 +95,9 @@ class Restormer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise UsageError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
-        padded, h, w = pad_to_multiple(x, multiple=SIZE_MULTIPLE)
+            raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x, SIZE_MULTIPLE)
         embedded = self.patch_embed(padded)
         enc1 = self.encoder_level1(embedded)
         enc2 = self.encoder_level2(self.down1_2(enc1))
@@ -111,15 +115,18 @@ class Restormer(nn.Module):
 
 
 _RESTORMER_TASKS = ("denoise", "deblur", "derain")
+_CONTRACT = {"family": "restormer", "size_multiple": SIZE_MULTIPLE, "min_input_side": SIZE_MULTIPLE,
+             "supports_fp16": True, "supports_bf16": True}
 
 register_preset(
     "restormer",
     Restormer,
     description="Restormer (paper sizes: C=48, blocks 4/6/6/8, refinement 4); loads the official .pth files",
     tasks=_RESTORMER_TASKS,
-    size_multiple=SIZE_MULTIPLE,
-    patch_size=128,
+    recipe="hair",
+    family_default=True,
     paper_params=26_130_000,
+    **_CONTRACT,
 )
 
 register_preset(
@@ -129,9 +136,9 @@ register_preset(
     # The official denoising configs (Denoising/Options/*Denoising_Restormer*.yml) use BiasFree LayerNorm.
     description="Restormer with BiasFree LayerNorm, as the official real and Gaussian denoising checkpoints",
     tasks=("denoise",),
-    size_multiple=SIZE_MULTIPLE,
-    patch_size=128,
+    recipe="hair",
     paper_params=26_130_000,
+    **_CONTRACT,
 )
 
 register_preset(
@@ -146,7 +153,6 @@ register_preset(
     },
     description="Small Restormer for CPU training/inference (C=14, blocks 1/1/1/2, refinement 1)",
     tasks=_RESTORMER_TASKS,
-    size_multiple=SIZE_MULTIPLE,
-    patch_size=128,
-    lite=True,
+    recipe="lite",
+    **_CONTRACT,
 )

@@ -166,6 +166,9 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
 
 def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
     """Recipe defaults for a preset and task (see the module docstring)."""
+    from irtool.models import get_preset
+
+    spec = get_preset(preset)
     base = TrainConfig(preset=preset, task=task)
     single = task not in ("all", "detect")
     if name == "hair":
@@ -174,7 +177,7 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
     if name == "hi_ir":
         sr = task.startswith("sr")
         return base.replace(lr=2e-4, betas=(0.9, 0.99), schedule="cosine", min_lr_ratio=0.005,
-                            warmup_iters=50_000 if "_l_" in preset else 10_000,
+                            warmup_iters=spec.warmup_iters or 10_000,
                             loss="charbonnier" if task == "deblur" else "l1",
                             patch_size=64 if sr else 128, batch_size=32, iters=500_000, grad_clip=0.0)
     if name == "lite" and task == "detect":
@@ -195,9 +198,10 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
 
 
 def default_recipe(preset: str) -> str:
-    if preset.endswith("_lite"):
-        return "lite"
-    return "hair" if preset.startswith(("res_hair", "restormer")) else "hi_ir"
+    """The recipe preset ``preset`` states (:attr:`irtool.models.Preset.recipe`)."""
+    from irtool.models import get_preset
+
+    return get_preset(preset).recipe
 
 
 def load_config(

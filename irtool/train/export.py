@@ -201,5 +201,5 @@ def _detector_parameters(preset: str, weights_file: Path) -> int:
     from irtool.models.giv_detector import build_giv_detector
 
     with safe_open(str(weights_file), framework="pt") as fh:
-        vote = "vote.linear.weight" in fh.keys()
-    return sum(p.numel() for p in build_giv_detector(preset, vote=vote).parameters())
+        vote_size = fh.get_slice("vote.linear.weight").get_shape()[1] if "vote.linear.weight" in fh.keys() else None
+    return sum(p.numel() for p in build_giv_detector(preset, vote_size=vote_size).parameters())

@@ -3,7 +3,7 @@
 The crop network stays as it is. Every training photo is shown whole and as random sub-windows, clean and with
 each degradation at random severities (made exactly as ``irtool eval --task detect`` makes its inputs); each is
 summarised as the vote reads it (crop probabilities and enlargement test,
-:func:`~irtool.models.image_vote.image_summary`) and a multinomial logistic regression is fitted on the summaries
+:func:`~irtool.detect.image_summary`) and a multinomial logistic regression is fitted on the summaries
 with LBFGS. Its L2 strength and clean-class weight are the pair whose worst class scores best in cross-validation
 over *photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder
 is never read.

@@ -17,7 +17,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 from .hashing import sha256_file
 
@@ -42,7 +42,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     """Return (state_dict, metadata) from any supported checkpoint file, tensors on the CPU."""
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"weights file not found: {p}")
+        raise InvalidArgumentError(f"weights file not found: {p}")
     if p.suffix == ".safetensors":
         from safetensors import safe_open
 
@@ -51,18 +51,18 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 meta = dict(fh.metadata() or {})
                 return {k: fh.get_tensor(k) for k in fh.keys()}, meta
         except Exception as exc:  # safetensors raises several types for corrupt headers
-            raise UsageError(f"{p.name}: not a readable safetensors file ({exc})") from None
+            raise InvalidArgumentError(f"{p.name}: not a readable safetensors file ({exc})") from None
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise UsageError(f"{p.name}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise InvalidArgumentError(f"{p.name}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
     while isinstance(obj, Mapping):
         key = next((k for k in _WRAPPER_KEYS if k in obj and isinstance(obj[k], Mapping)), None)
         if key is None:
             break
         obj = obj[key]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise UsageError(f"{p.name}: no state dict found (expected tensors, or params/params_ema/state_dict)")
+        raise InvalidArgumentError(f"{p.name}: no state dict found (expected tensors, or params/params_ema/state_dict)")
     return _strip_prefix(dict(obj)), {}
 
 
@@ -81,7 +81,7 @@ def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, sourc
         if shape:
             k = shape[0]
             parts.append(f"{len(shape)} shape mismatches (e.g. {k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)})")
-        raise UsageError(f"{source} does not fit this architecture: " + "; ".join(parts))
+        raise InvalidArgumentError(f"{source} does not fit this architecture: " + "; ".join(parts))
     model.load_state_dict(state_dict, strict=True)
     return model
 
