@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 
 __all__ = [
     "ALL_IN_ONE",
@@ -159,7 +159,7 @@ class Degradation:
         for generator in self.generators:
             if generator.name == name:
                 return generator
-        raise UsageError(f"{self.name} has no generator {name!r}; its generators: "
+        raise InvalidArgumentError(f"{self.name} has no generator {name!r}; its generators: "
                          f"{', '.join(g.name for g in self.generators)}")
 
     def pool(self, synthesis: str) -> tuple[Generator, ...]:
@@ -168,7 +168,7 @@ class Degradation:
             return tuple(g for g in self.generators if g.default)
         if synthesis == "wide":
             return self.generators
-        raise UsageError(f"synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
+        raise InvalidArgumentError(f"synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
 
     def choose_generator(self, uniform: float, *, synthesis: str = "default") -> Generator:
         """The generator a uniform draw in [0, 1) picks from the pool, by weight (callers draw only when the pool
@@ -341,10 +341,10 @@ def detector_types() -> tuple[str, ...]:
     return (CLEAN, *DEGRADATIONS)
 
 
-def _unknown(what: str, name: str, known: tuple[str, ...]) -> UsageError:
+def _unknown(what: str, name: str, known: tuple[str, ...]) -> InvalidArgumentError:
     close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return UsageError(f"unknown {what} {name!r}{hint} (known: {', '.join(known)})")
+    return InvalidArgumentError(f"unknown {what} {name!r}{hint} (known: {', '.join(known)})")
 
 
 def get_degradation(name: str) -> Degradation:

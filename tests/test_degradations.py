@@ -12,7 +12,7 @@ import torch
 
 from irtool import degradations as reg
 from irtool.degrade import DEGRADATION_KINDS, TASK_DEGRADATIONS, TASK_SCALES, degrade, degrade_for_task
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError, UsageError
 
 
 def test_the_registry_imports_neither_numpy_nor_torch():
@@ -47,13 +47,13 @@ def test_one_sr_scale_of_a_task(task):
 
 
 def test_unknown_names_are_one_usage_error_with_a_suggestion():
-    with pytest.raises(UsageError, match=r"unknown task 'denoize'; did you mean denoise"):
+    with pytest.raises(InvalidArgumentError, match=r"unknown task 'denoize'; did you mean denoise"):
         reg.get_task("denoize")
-    with pytest.raises(UsageError, match=r"unknown degradation 'hazy'.*did you mean haze"):
+    with pytest.raises(InvalidArgumentError, match=r"unknown degradation 'hazy'.*did you mean haze"):
         reg.get_degradation("hazy")
-    with pytest.raises(UsageError, match="unknown degradation"):
+    with pytest.raises(InvalidArgumentError, match="unknown degradation"):
         degrade(np.zeros((8, 8, 3), np.float32), "fog", rng=np.random.default_rng(0))
-    with pytest.raises(UsageError, match="has no generator 'box'"):
+    with pytest.raises(InvalidArgumentError, match="has no generator 'box'"):
         degrade(np.zeros((8, 8, 3), np.float32), "blur", generator="box", rng=np.random.default_rng(0))
 
 
@@ -220,5 +220,5 @@ def test_the_wide_pool_draws_every_generator_and_the_default_pool_only_the_origi
         default = {degrade(img, kind, severity=0.5, rng=np.random.default_rng(s))[1].generator for s in range(10)}
         assert wide == {g.name for g in entry.generators}
         assert default == {g.name for g in entry.generators if g.default}
-    with pytest.raises(UsageError, match="synthesis must be"):
+    with pytest.raises(InvalidArgumentError, match="synthesis must be"):
         degrade(img, "noise", synthesis="broad", rng=np.random.default_rng(0))
