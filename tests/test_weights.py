@@ -156,3 +156,11 @@ def test_models_shows_every_name_whole_on_an_80_column_terminal(monkeypatch):
     lines = result.output.splitlines()
     for name in [*load_catalog().entries, *preset_names()]:
         assert any(f" {name} " in line for line in lines), name
+
+
+def test_export_block_keeps_small_numbers_exactly():
+    # A learning rate of 2e-5 must not be written as 0.0000.
+    block = entry_block("a", {"preset": "p", "tasks": ["all"], "file": "a.safetensors",
+                              "training": {"recipe_lr": 2e-5, "command": 'irtool train --name "x"'}})
+    entry = parse_catalog(block, path=Path("w.toml")).get("a")
+    assert entry.training["recipe_lr"] == 2e-5 and entry.training["command"] == 'irtool train --name "x"'

@@ -18,13 +18,13 @@ import shutil
 import stat
 import tarfile
 import tempfile
-import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from irtool.errors import InputError, UsageError, WeightsNotFoundError
+from irtool.tomlio import TOMLDecodeError, read_toml
 
 __all__ = [
     "Benchmark",
@@ -100,8 +100,8 @@ def load_benchmarks(path: str | Path | None = None) -> dict[str, Benchmark]:
     """All registry entries by name (``$IRTOOL_BENCHMARKS_TOML`` replaces the packaged file, e.g. in tests)."""
     where = Path(path) if path else _registry_path()
     try:
-        raw = tomllib.loads(where.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raw = read_toml(where)
+    except (OSError, TOMLDecodeError) as exc:
         raise UsageError(f"cannot read the benchmark registry {where}: {exc}") from None
     return {name: _parse_entry(name, entry) for name, entry in raw.get("benchmarks", {}).items()}
 
