@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -16,7 +17,10 @@ from PIL import Image, ImageCms, ImageOps
 from irtool.errors import InputError, UsageError
 from irtool.io import (
     InputItem,
+    atomic_directory,
     atomic_output,
+    atomic_write_bytes,
+    atomic_write_text,
     expand_inputs,
     is_temp_name,
     output_path,
@@ -385,6 +389,58 @@ def test_temp_names_are_recognised_and_hidden(tmp_path: Path) -> None:
     assert is_temp_name(captured[0]) and not is_temp_name("photo.jpg")
     (tmp_path / captured[0]).write_bytes(b"left over by a killed run")
     assert [item.relative.name for item in expand_inputs([str(tmp_path)])] == ["photo.jpg"]
+
+
+def test_whole_payloads_are_written_in_one_step(tmp_path: Path) -> None:
+    text_file = atomic_write_text(tmp_path / "new" / "report.csv", "a,b\r\né,1\r\n")
+    assert text_file.read_bytes() == "a,b\r\né,1\r\n".encode("utf-8")  # line endings kept as given
+    assert atomic_write_bytes(text_file, b"second") == text_file and text_file.read_bytes() == b"second"
+    assert sorted(p.name for p in text_file.parent.iterdir()) == ["report.csv"]
+    with pytest.raises(UnicodeEncodeError):  # fails before anything is written: the old file stays
+        atomic_write_text(text_file, "\u20ac", encoding="ascii")
+    assert text_file.read_bytes() == b"second" and sorted(p.name for p in text_file.parent.iterdir()) == ["report.csv"]
+
+
+def test_a_folder_appears_complete_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "bench" / "rev"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as staging:
+            (staging / "half.png").write_bytes(b"x")
+            assert is_temp_name(staging.name) and staging.parent == target.parent
+            raise RuntimeError("extraction failed")
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    with atomic_directory(target) as staging:
+        (staging / "sub").mkdir()
+        (staging / "sub" / "a.png").write_bytes(b"a")
+        assert not target.exists()
+    assert (target / "sub" / "a.png").read_bytes() == b"a"
+    with pytest.raises(FileExistsError):  # someone else finished first: theirs is kept, ours is dropped
+        with atomic_directory(target) as staging:
+            (staging / "other.png").write_bytes(b"b")
+    assert sorted(p.name for p in target.rglob("*")) == ["a.png", "sub"]
+    assert list(target.parent.iterdir()) == [target]
+
+
+_WRITE_CALL = re.compile(r"open\([^)]*['\"][wax]b?\+?['\"]|\.write_text\(|\.write_bytes\(|os\.replace\(|\.rename\("
+                         r"|torch\.save\(|np\.save|save_file\(|\.save\((path|target|tmp|str\()")
+#: Files allowed to write directly, and why.
+_DIRECT_WRITERS = {
+    "io/atomic.py": "the atomic writers themselves",
+    "evaluate/benchmarks.py": "extracts into the staging folder of atomic_directory",
+}
+
+
+def test_the_library_writes_files_only_through_io_atomic() -> None:
+    """Outside irtool/train, whose run folder (checkpoints, appended metrics.jsonl lines) the training code owns."""
+    package = Path(__file__).resolve().parents[1] / "irtool"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        if name in _DIRECT_WRITERS or name.startswith("train/"):
+            continue
+        found += [f"{name}:{n}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                  if _WRITE_CALL.search(line)]
+    assert found == []
 
 
 # ----------------------------------------------------------------------------------------------- inputs

@@ -3,8 +3,8 @@
 A benchmark is fetched once with :func:`fetch_benchmark` (``irtool download --bench NAME``): its pinned files come
 through :func:`irtool.weights.hub.hub_download` (the Hugging Face cache, sha256 checked where the registry knows
 it), archives are extracted into ``$IRTOOL_DATA/NAME/REVISION`` (default: ``irtool-benchmarks`` inside the HF hub
-cache) through a temporary folder renamed into place, so a half-extracted copy is never used. Members that would
-land outside the folder (absolute paths, ``..``, links, devices) are refused.
+cache) through a temporary folder renamed into place (``irtool.io.atomic_directory``), so a half-extracted copy
+is never used. Members that would land outside the folder (absolute paths, ``..``, links, devices) are refused.
 
 :func:`benchmark_dataset` and :func:`folder_dataset` turn a local copy (or any folder) into an
 :class:`EvalDataset`: the ordered list of (ground truth, optional degraded input) image pairs the runner scores.
@@ -17,13 +17,13 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from irtool.errors import InputError, UsageError, WeightsNotFoundError
+from irtool.io.atomic import atomic_directory
 from irtool.tomlio import TOMLDecodeError, read_toml
 
 __all__ = [
@@ -160,28 +160,22 @@ def fetch_benchmark(name: str) -> Path:
         hub_download(bench.repo_id, f.path, revision=bench.revision, repo_type="dataset", sha256=f.sha256)
         for f in bench.files
     ]
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{bench.revision[:12]}.", suffix=".partial", dir=root.parent))
     try:
-        for spec, local in zip(bench.files, downloaded):
-            if _is_archive(spec.path):
-                extract_archive(local, staging)
-            else:  # a loose image file keeps its repository path
-                target = staging / _safe_relative(spec.path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(local, target)
-        manifest = {"name": bench.name, "repo_id": bench.repo_id, "revision": bench.revision,
-                    "files": [{"path": f.path, "sha256": f.sha256} for f in bench.files]}
-        (staging / _COMPLETE_MARKER).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        try:
-            staging.rename(root)
-        except OSError:
-            # Another process finished first (the target exists and is complete): keep theirs.
-            if not (root / _COMPLETE_MARKER).is_file():
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        with atomic_directory(root) as staging:
+            for spec, local in zip(bench.files, downloaded):
+                if _is_archive(spec.path):
+                    extract_archive(local, staging)
+                else:  # a loose image file keeps its repository path
+                    target = staging / _safe_relative(spec.path)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(local, target)
+            manifest = {"name": bench.name, "repo_id": bench.repo_id, "revision": bench.revision,
+                        "files": [{"path": f.path, "sha256": f.sha256} for f in bench.files]}
+            (staging / _COMPLETE_MARKER).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    except FileExistsError:
+        # Another process finished first (the target exists and is complete): keep theirs.
+        if not (root / _COMPLETE_MARKER).is_file():
+            raise
     return root
 
 

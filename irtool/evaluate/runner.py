@@ -15,6 +15,7 @@ which is what the PromptIR/HAIR ``compute_psnr_ssim`` does.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
@@ -27,6 +28,7 @@ from PIL import Image
 
 from irtool.degrade import downscale, imresize, jpeg_compress, modcrop, to_uint8
 from irtool.errors import InputError, UsageError
+from irtool.io.atomic import atomic_output, atomic_write_text
 from irtool.metrics import psnr, rgb_to_y, ssim
 
 from .benchmarks import EvalDataset, EvalSample
@@ -317,9 +319,9 @@ def _run_model(model, image: np.ndarray) -> np.ndarray:
 
 
 def _save(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     pixels = to_uint8(np.asarray(image, dtype=np.float32))
-    Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(path)
+    with atomic_output(path) as handle:
+        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(handle, format="PNG")
 
 
 def _check_classical(models: Sequence[object | None], protocol: Protocol, sigma: float | None) -> None:
@@ -440,17 +442,15 @@ _CSV_COLUMNS = ("protocol", "task", "benchmark", "model", "image", "psnr", "ssim
 
 
 def write_csv(reports: Sequence[EvalReport], path: str | Path) -> Path:
-    """Per-image rows of all reports; every row names its protocol (with sigma / quality)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(_CSV_COLUMNS)
-        for report in reports:
-            for r in report.images:
-                writer.writerow([report.protocol_label, report.task, r.benchmark, r.model, r.image,
-                                 f"{r.psnr:.6f}", f"{r.ssim:.6f}", f"{r.seconds:.6f}", f"{r.megapixels:.6f}"])
-    return path
+    """Per-image rows of all reports; every row names its protocol (with sigma / quality). Written atomically."""
+    rows = io.StringIO(newline="")
+    writer = csv.writer(rows)
+    writer.writerow(_CSV_COLUMNS)
+    for report in reports:
+        for r in report.images:
+            writer.writerow([report.protocol_label, report.task, r.benchmark, r.model, r.image,
+                             f"{r.psnr:.6f}", f"{r.ssim:.6f}", f"{r.seconds:.6f}", f"{r.megapixels:.6f}"])
+    return atomic_write_text(path, rows.getvalue())
 
 
 def reports_to_json(reports: Sequence[EvalReport]) -> dict[str, object]:
@@ -458,7 +458,5 @@ def reports_to_json(reports: Sequence[EvalReport]) -> dict[str, object]:
 
 
 def write_json(reports: Sequence[EvalReport], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(reports_to_json(reports), indent=2), encoding="utf-8")
-    return path
+    """:func:`reports_to_json` as a JSON file, written atomically."""
+    return atomic_write_text(path, json.dumps(reports_to_json(reports), indent=2))

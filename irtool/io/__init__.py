@@ -1,6 +1,6 @@
 """Image files in and out: decoding, atomic encoding, input expansion and sharding (numpy + Pillow only)."""
 
-from irtool.io.atomic import atomic_output, is_temp_name
+from irtool.io.atomic import atomic_directory, atomic_output, atomic_write_bytes, atomic_write_text, is_temp_name
 from irtool.io.images import (
     DEFAULT_JPEG_QUALITY,
     DEFAULT_MAX_PIXELS,
@@ -22,7 +22,10 @@ __all__ = [
     "InputItem",
     "LoadedImage",
     "Shard",
+    "atomic_directory",
     "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "expand_inputs",
     "is_image_name",
     "is_temp_name",
