@@ -16,6 +16,8 @@ from PIL import Image, ImageCms, ImageOps
 
 from irtool.errors import InputError, UsageError
 from irtool.io import (
+    IMAGE_EXTENSIONS,
+    SUPPORTED_FORMATS,
     InputItem,
     atomic_directory,
     atomic_output,
@@ -23,6 +25,8 @@ from irtool.io import (
     atomic_write_text,
     expand_inputs,
     is_temp_name,
+    list_images,
+    normalize_format,
     output_path,
     parse_shard,
     plan_outputs,
@@ -484,6 +488,48 @@ def test_files_globs_and_duplicates(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         expand_inputs(["photos/missing.jpg"])
     with pytest.raises(UsageError, match="no image files match"):
         expand_inputs(["photos/*.gif"])
+
+
+def test_every_listed_extension_is_a_format_irtool_reads_and_writes(tmp_path: Path) -> None:
+    assert {normalize_format(extension) for extension in IMAGE_EXTENSIONS} == set(SUPPORTED_FORMATS)
+    pixels = _random_pixels(6, 7, 3, 8)
+    for extension in sorted(IMAGE_EXTENSIONS):
+        back = read_image(write_image(tmp_path / f"x{extension.upper()}", pixels))
+        assert back.format == normalize_format(extension) and back.pixels.shape == (6, 7, 3)
+    assert sorted(p.name for p in list_images(tmp_path)) == sorted(f"x{e.upper()}" for e in IMAGE_EXTENSIONS)
+
+
+def test_ppm_and_pgm_keep_their_pixels(tmp_path: Path) -> None:
+    rgb, gray = _random_pixels(5, 9, 3, 8), _random_pixels(5, 9, 1, 8)
+    assert np.array_equal(read_image(write_image(tmp_path / "c.ppm", rgb)).pixels, rgb)
+    back = read_image(write_image(tmp_path / "g.pgm", gray))
+    assert back.is_gray and np.array_equal(back.pixels, gray)
+    assert (tmp_path / "c.ppm").read_bytes()[:2] == b"P6" and (tmp_path / "g.pgm").read_bytes()[:2] == b"P5"
+    deep = tmp_path / "deep.pgm"
+    deep.write_bytes(b"P5 3 1 65535\n" + np.array([0, 1000, 65535], dtype=">u2").tobytes())
+    loaded = read_image(deep)
+    assert loaded.bit_depth == 16 and np.allclose(loaded.pixels[0, :, 0] * 65535, [0, 1000, 65535], atol=0.01)
+
+
+def test_one_lister_for_restore_training_and_evaluation(tmp_path: Path) -> None:
+    from irtool.data import list_images as training_lister
+    from irtool.evaluate import folder_dataset
+
+    root = tmp_path / "photos"
+    for relative in ["b.JPG", "a.png", "a b/x.png", "a/c.pgm", "a/d.PPM", "a-2.png", "notes.txt", ".hidden.png",
+                     ".cache/inside.png", "sub/.x.png.tmp-12-0123abcd", "sub/z.bmp"]:
+        _touch(root / relative)
+    (root / "link").symlink_to(root / "sub", target_is_directory=True)
+    listed = [p.relative_to(root).as_posix() for p in list_images(root, recursive=True)]
+    # Sorted by path, a folder's files together; hidden files and folders and linked folders left out.
+    assert listed == ["a/c.pgm", "a/d.PPM", "a b/x.png", "a-2.png", "a.png", "b.JPG", "sub/z.bmp"]
+    assert [p.name for p in list_images(root)] == ["a-2.png", "a.png", "b.JPG"]
+    assert training_lister is list_images
+    assert sorted(item.source for item in expand_inputs([str(root)])) == sorted(
+        (root / relative).absolute() for relative in listed)
+    assert [sample.gt for sample in folder_dataset(root).samples] == list_images(root, recursive=True)
+    with pytest.raises(UsageError, match="not a folder"):
+        list_images(root / "b.JPG")
 
 
 def test_output_paths_follow_format_and_detect_collisions(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from irtool.errors import InputError, UsageError, WeightsNotFoundError
+from irtool.io import IMAGE_EXTENSIONS, list_images
 from irtool.io.atomic import atomic_directory
 from irtool.tomlio import TOMLDecodeError, read_toml
 
@@ -31,7 +32,6 @@ __all__ = [
     "BenchmarkFile",
     "EvalDataset",
     "EvalSample",
-    "IMAGE_SUFFIXES",
     "benchmark_dataset",
     "benchmark_root",
     "data_root",
@@ -42,7 +42,6 @@ __all__ = [
     "load_benchmarks",
 ]
 
-IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".ppm", ".pgm", ".webp")
 _COMPLETE_MARKER = ".irtool-benchmark.json"
 # Refuse archives that would expand beyond this (the largest listed benchmark is well under 1 GB).
 _MAX_EXTRACTED_BYTES = 16 * 1024**3
@@ -273,15 +272,8 @@ class EvalDataset:
 
 
 def _images_under(folder: Path) -> dict[str, Path]:
-    """Images below ``folder`` keyed by relative path without suffix (sorted, hidden files skipped)."""
-    found: dict[str, Path] = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            found[rel.with_suffix("").as_posix()] = path
-    return found
+    """Images below ``folder`` (:func:`irtool.io.list_images`) keyed by relative path without suffix."""
+    return {path.relative_to(folder).with_suffix("").as_posix(): path for path in list_images(folder, recursive=True)}
 
 
 def _resolve_folder(root: Path, folder: str) -> Path:
@@ -337,7 +329,7 @@ def folder_dataset(gt_dir: str | Path, lq_dir: str | Path | None = None, *, name
         raise UsageError(f"--data {gt_dir} is not a folder")
     gt_images = _images_under(gt_dir)
     if not gt_images:
-        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {gt_dir}")
+        raise InputError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {gt_dir}")
     label = name or gt_dir.name
     if lq_dir is None:
         samples = [EvalSample(name=k, gt=p) for k, p in gt_images.items()]

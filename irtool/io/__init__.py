@@ -1,4 +1,7 @@
-"""Image files in and out: decoding, atomic encoding, input expansion and sharding (numpy + Pillow only)."""
+"""Files in and out: image decoding and encoding, atomic writes, image listing, input expansion and sharding.
+
+numpy + Pillow only.
+"""
 
 from irtool.io.atomic import atomic_directory, atomic_output, atomic_write_bytes, atomic_write_text, is_temp_name
 from irtool.io.images import (
@@ -11,7 +14,15 @@ from irtool.io.images import (
     resize_alpha,
     write_image,
 )
-from irtool.io.inputs import IMAGE_EXTENSIONS, InputItem, expand_inputs, is_image_name, output_path, plan_outputs
+from irtool.io.inputs import (
+    IMAGE_EXTENSIONS,
+    InputItem,
+    expand_inputs,
+    is_image_name,
+    list_images,
+    output_path,
+    plan_outputs,
+)
 from irtool.io.shard import Shard, parse_shard, select_shard, shard_from_env
 
 __all__ = [
@@ -29,6 +40,7 @@ __all__ = [
     "expand_inputs",
     "is_image_name",
     "is_temp_name",
+    "list_images",
     "normalize_format",
     "output_path",
     "parse_shard",
