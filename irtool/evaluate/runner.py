@@ -298,24 +298,11 @@ def score(output: np.ndarray, gt: np.ndarray, protocol: Protocol, *, task: str) 
 
 
 def _run_model(model, image: np.ndarray) -> np.ndarray:
-    """HxWxC float -> HxWxC float through the model's engine; one-channel data is fed as three equal channels
-    to RGB networks and the output's channel mean is kept (gray benchmarks with RGB models). An
-    :class:`ImageRestorer` is called directly."""
-    import torch
-
+    """HxWxC float -> HxWxC float: a ``LoadedModel`` through :meth:`~irtool.zoo.LoadedModel.run_image` (as
+    ``irtool restore`` runs it, gray data included), an :class:`ImageRestorer` directly."""
     if isinstance(model, ImageRestorer):
         return np.asarray(model.restore_image(image))
-    channels = image.shape[2]
-    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
-    wanted = model.preset.in_channels
-    if channels == 1 and wanted == 3:
-        tensor = tensor.expand(3, -1, -1).contiguous()
-    elif channels != wanted:
-        raise UsageError(f"{model.name} expects {wanted} channels, the data has {channels}")
-    out = model.engine.run(tensor).numpy().transpose(1, 2, 0)
-    if channels == 1 and out.shape[2] == 3:
-        out = out.mean(axis=2, keepdims=True)
-    return out
+    return model.run_image(image)
 
 
 def _save(path: Path, image: np.ndarray) -> None:
