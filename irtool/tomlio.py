@@ -82,8 +82,9 @@ def format_value(value: Any) -> str:
 def dumps(data: Mapping[str, Any], *, table: str | None = None) -> str:
     """``data`` as a TOML document: its plain values as ``key = value`` lines, then each mapping value as a
     ``[table]`` section (nested mappings as nested sections), in the mapping's order. ``None`` values are left
-    out. ``table`` (a dotted name, e.g. ``"models.my_model"``) puts everything under that table's header."""
-    lines: list[str] = [f"[{table}]"] if table is not None else []
+    out. ``table`` (a dotted name, e.g. ``"models.my_model"``) puts everything under that table's header (left out
+    when the table holds only sub-tables)."""
+    lines: list[str] = []
     sections: list[tuple[str, Mapping[str, Any]]] = []
     for key, value in data.items():
         if value is None:
@@ -93,6 +94,8 @@ def dumps(data: Mapping[str, Any], *, table: str | None = None) -> str:
             sections.append((f"{table}.{name}" if table is not None else name, value))
         else:
             lines.append(f"{format_key(str(key))} = {format_value(value)}")
+    if table is not None and (lines or not sections):
+        lines.insert(0, f"[{table}]")
     text = "\n".join(lines) + "\n" if lines else ""
     for name, section in sections:
         text += ("\n" if text else "") + dumps(section, table=name)

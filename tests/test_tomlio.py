@@ -47,6 +47,11 @@ def test_a_named_table_puts_everything_under_its_header():
     assert loads(text) == {"models": {"my-model": {"preset": "p", "training": {"lr": 0.001}}}}
 
 
+def test_tables_of_tables_need_no_header_of_their_own():
+    assert dumps({"models": {"a": {"x": 1}, "b": {}}}) == "[models.a]\nx = 1\n\n[models.b]\n"
+    assert loads(dumps({"models": {"a": {"x": 1}, "b": {}}})) == {"models": {"a": {"x": 1}, "b": {}}}
+
+
 def test_values_toml_cannot_hold_are_refused():
     with pytest.raises(TypeError):
         format_value(None)
