@@ -276,6 +276,16 @@ def _images_under(folder: Path) -> dict[str, Path]:
     return {path.relative_to(folder).with_suffix("").as_posix(): path for path in list_images(folder, recursive=True)}
 
 
+def _named_folder_images(folder: Path, option: str) -> dict[str, Path]:
+    """:func:`_images_under` a folder the user named with ``option``: it must be a folder and hold images."""
+    if not folder.is_dir():
+        raise UsageError(f"{option} {folder} is not a folder")
+    images = _images_under(folder)
+    if not images:
+        raise InputError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {folder}")
+    return images
+
+
 def _resolve_folder(root: Path, folder: str) -> Path:
     """``root/folder`` if it exists, else the unique directory below root whose path ends with ``folder``."""
     direct = root / folder
@@ -325,21 +335,13 @@ def folder_dataset(gt_dir: str | Path, lq_dir: str | Path | None = None, *, name
     HAIR's naming rules (``rain-N`` -> ``norain-N``, SOTS ``NAME_a_b`` -> ``NAME``).
     """
     gt_dir = Path(gt_dir)
-    if not gt_dir.is_dir():
-        raise UsageError(f"--data {gt_dir} is not a folder")
-    gt_images = _images_under(gt_dir)
-    if not gt_images:
-        raise InputError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {gt_dir}")
+    gt_images = _named_folder_images(gt_dir, "--data")
     label = name or gt_dir.name
     if lq_dir is None:
         samples = [EvalSample(name=k, gt=p) for k, p in gt_images.items()]
         return EvalDataset(name=label, samples=tuple(samples), lq_source="synthesised", gray=gray, source=str(gt_dir))
     lq_dir = Path(lq_dir)
-    if not lq_dir.is_dir():
-        raise UsageError(f"--data-lq {lq_dir} is not a folder")
-    lq_images = _images_under(lq_dir)
-    if not lq_images:
-        raise InputError(f"no images under {lq_dir}")
+    lq_images = _named_folder_images(lq_dir, "--data-lq")
     samples = _pair(gt_images, lq_images, pairing, str(lq_dir))
     return EvalDataset(name=label, samples=tuple(samples), lq_source="files", gray=gray,
                        source=f"{gt_dir} + {lq_dir}")
