@@ -92,14 +92,14 @@ def test_two_process_ddp_on_gloo_ends_with_identical_weights(photos, tmp_path):
 
 
 @pytest.fixture
-def scratch_catalog(tmp_path, monkeypatch):
+def scratch_catalog(tmp_path, monkeypatch, use_catalog):
     """An empty weights.toml and asset folder under tmp_path, so --export never touches the package's own."""
     import irtool.train.export as export_module
     from irtool.weights import catalog as catalog_module
 
     cat = tmp_path / "weights.toml"
     cat.write_text("# test catalog\n")
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
+    use_catalog(cat)
     for module in (catalog_module, export_module):
         monkeypatch.setattr(module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
     return cat
