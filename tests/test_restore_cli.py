@@ -109,7 +109,8 @@ def _invoke(*args: str):
     "name, mode, bits16",
     [("g.png", "L", False), ("c.png", "RGB", False), ("a.png", "RGBA", False), ("g16.png", "L", True),
      ("c16.png", "RGB", True), ("c.jpg", "RGB", False), ("g.jpg", "L", False), ("c.webp", "RGB", False),
-     ("a.webp", "RGBA", False), ("c.tif", "RGB", False), ("c16.tif", "RGB", True), ("c.bmp", "RGB", False)],
+     ("a.webp", "RGBA", False), ("c.tif", "RGB", False), ("c16.tif", "RGB", True), ("c.bmp", "RGB", False),
+     ("c.ppm", "RGB", False), ("g.pgm", "L", False)],
 )
 def test_every_format_and_mode_round_trips(tmp_path, name, mode, bits16):
     src = _save(tmp_path / "in" / name, mode, bits16=bits16)
