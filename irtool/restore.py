@@ -26,7 +26,6 @@ from irtool.degradations import RESTORE_TASKS
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
 
-
 @dataclass(frozen=True)
 class RestoreRequest:
     """What to run: exactly one of auto / task / model / weights."""
@@ -199,28 +198,6 @@ class BatchRestorer:
         return None if name is None else self.zoo.from_entry(name)
 
     # ..................................................................... one image
-    def _run_model(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
-        """HWC float32 [0,1] in, HWC out (scaled for SR); gray/colour adapted to the model."""
-        want = loaded.preset.in_channels
-        have = pixels.shape[2]
-        if have == want:
-            planes = [pixels]
-        elif want == 3 and have == 1:
-            planes = [np.repeat(pixels, 3, axis=2)]
-        elif want == 1 and have == 3:
-            planes = [pixels[:, :, c:c + 1] for c in range(3)]  # a gray model restores each channel
-        else:
-            raise UsageError(f"cannot feed a {have}-channel image to a {want}-channel model")
-        outs = []
-        for plane in planes:
-            tensor = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))
-            out = loaded.engine.run(tensor, progress=progress.on_tiles)
-            outs.append(out.numpy().transpose(1, 2, 0))
-        result = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
-        if have == 1 and result.shape[2] == 3:
-            result = result.mean(axis=2, keepdims=True)
-        return result
-
     def _detect(self, pixels: np.ndarray) -> Detection:
         assert self._detector is not None
         return self._detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
@@ -234,13 +211,13 @@ class BatchRestorer:
         asked for explicitly with ``--task sr2|sr3|sr4``.
         """
         if loaded.scale == 1:
-            return self._run_model(loaded, pixels, progress)
+            return loaded.run_image(pixels, progress=progress.on_tiles)
         from irtool.degrade import imresize
 
         h, w = pixels.shape[:2]
         s = loaded.scale
         small = np.clip(imresize(pixels, output_shape=(-(-h // s), -(-w // s))), 0, 1).astype(np.float32)
-        return self._run_model(loaded, small, progress)[:h, :w]
+        return loaded.run_image(small, progress=progress.on_tiles)[:h, :w]
 
     def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
         from irtool import io
@@ -270,7 +247,7 @@ class BatchRestorer:
             if self.request.auto:
                 restored = self._run_auto(loaded, image.pixels, progress)
             else:
-                restored = self._run_model(loaded, image.pixels, progress)
+                restored = loaded.run_image(image.pixels, progress=progress.on_tiles)
             alpha = image.alpha
             if alpha is not None and restored.shape[0] != image.pixels.shape[0]:
                 alpha = io.resize_alpha(alpha, loaded.scale)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
+import numpy as np
+import torch
 from torch import nn
 
 from irtool.errors import InvalidArgumentError, WeightsNotFoundError
@@ -41,6 +43,31 @@ class LoadedModel:
     @property
     def scale(self) -> int:
         return self.preset.scale
+
+    def run_image(self, pixels: np.ndarray, *, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Restore one HxWxC float image in [0, 1]; returns HxWxC float32 (H and W times :attr:`scale`) with the
+        input's channel count, so a gray photo in gives a gray photo out.
+
+        A gray image (C=1) goes to an RGB network as three equal channels and its output's channel mean is kept; a
+        colour image goes to a gray network one channel at a time. ``progress(done, total)`` counts tiles.
+        """
+        want, have = self.preset.in_channels, pixels.shape[2]
+        if have == want:
+            planes = [pixels]
+        elif want == 3 and have == 1:
+            planes = [np.repeat(pixels, 3, axis=2)]
+        elif want == 1 and have == 3:
+            planes = [pixels[:, :, c : c + 1] for c in range(3)]
+        else:
+            raise InvalidArgumentError(f"{self.name} takes {want}-channel images (or gray/RGB ones); got {have} channels")
+        outs = []
+        for plane in planes:
+            tensor = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))
+            outs.append(self.engine.run(tensor, progress=progress).numpy().transpose(1, 2, 0))
+        result = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+        if have == 1 and result.shape[2] == 3:
+            result = result.mean(axis=2, keepdims=True)
+        return result
 
 
 def build_from_checkpoint(path: str | Path, preset_name: str | None) -> tuple[Preset, nn.Module]:

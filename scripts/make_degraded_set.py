@@ -13,7 +13,6 @@ atomically; the clean folder is only read.
 from __future__ import annotations
 
 import argparse
-import os
 import zlib
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from irtool.degrade import DEGRADATION_KINDS, degrade
+from irtool.io import atomic_output, list_images
 
 KINDS = [k for k in DEGRADATION_KINDS if k != "low-resolution"]  # SR has its own protocol (bicubic from HR)
 
@@ -28,15 +28,14 @@ KINDS = [k for k in DEGRADATION_KINDS if k != "low-resolution"]  # SR has its ow
 def degrade_folder(data: Path, out: Path, *, kind: str, severity: float, seed: int) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for src in sorted(p for p in data.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff"}):
+    for src in list_images(data):
         clean = np.asarray(Image.open(src).convert("RGB"), dtype=np.float32) / 255.0
         rng = np.random.default_rng([seed, zlib.crc32(src.name.encode()), zlib.crc32(kind.encode())])
         lq, _info = degrade(clean, kind, severity=severity, rng=rng)
         pixels = np.clip(np.round(lq * 255.0), 0, 255).astype(np.uint8)
         target = out / f"{src.stem}.png"
-        tmp = target.with_name(f".{target.name}.tmp")
-        Image.fromarray(pixels).save(tmp, format="PNG")
-        os.replace(tmp, target)
+        with atomic_output(target) as handle:
+            Image.fromarray(pixels).save(handle, format="PNG")
         written.append(target)
     return written
 

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from irtool.degrade import degrade, imresize
+from irtool.io import atomic_output, atomic_write_text
 
 #: sample file -> (validation photo, degradation kind or "clean", severity, output format)
 SAMPLES = {
@@ -72,13 +73,15 @@ def main() -> None:
             image = Image.fromarray(np.round(centre_crop(
                 np.asarray(Image.open(args.photos / photo).convert("RGB"), dtype=np.float32) / 255.0, *CROP) * 255
             ).astype(np.uint8))
-            image.save(out, format="JPEG", quality=int(info["params"]["quality"]), subsampling="4:2:0")
+            with atomic_output(out) as handle:
+                image.save(handle, format="JPEG", quality=int(info["params"]["quality"]), subsampling="4:2:0")
         else:
-            image.save(out, format="PNG")
+            with atomic_output(out) as handle:
+                image.save(handle, format="PNG")
         record[name] = {"photo": photo, "degradation": info,
                         "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
         print(f"{name}: {photo} {kind}")
-    (args.out / "SAMPLES.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(args.out / "SAMPLES.json", json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

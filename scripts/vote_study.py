@@ -40,6 +40,7 @@ from irtool.degrade.imresize import imresize  # noqa: E402
 from irtool.detect import DETECT_ALIGN, Detector, read_detector  # noqa: E402
 from irtool.engine.tiling import grid_crops  # noqa: E402
 from irtool.detect import image_summary  # noqa: E402
+from irtool.io import atomic_output  # noqa: E402
 from irtool.train.vote import VoteSamples, cross_validate, vote_inputs  # noqa: E402
 
 HAZE, CLEAN, LOW_LIGHT, BLUR = "haze", "clean", "low-light", "blur"
@@ -162,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         records = torch.load(records_path, weights_only=False)
     else:
         records = extract(detector, args.data)
-        records_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(records, records_path)
+        with atomic_output(records_path) as handle:
+            torch.save(records, handle)
     sets = {"shipped": []} | {f"shipped + {name}": [name] for name in ADDITIONS}
     sets["shipped + all"] = list(ADDITIONS)
     if args.context:

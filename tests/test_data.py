@@ -16,10 +16,9 @@ from irtool.data import (
     DegradedFolderDataset,
     PairedFolderDataset,
     ValidationSet,
-    build_loader,
     list_images,
     parse_task_mix,
-    set_loader_epoch,
+    seed_worker,
 )
 from irtool.data.images import TONE_RANGES, random_tone
 from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
@@ -154,36 +153,24 @@ def test_new_epoch_gives_new_crops(photos: Path) -> None:
     assert sum(not torch.equal(a["gt"], b["gt"]) for a, b in zip(first, second, strict=True)) >= 5
 
 
-def _batches(loader) -> list[dict]:
-    return [batch for batch in loader]
+def test_batches_do_not_depend_on_worker_count(photos: Path) -> None:
+    # Batches of (epoch, index) keys, as the training loop's sampler hands them to the DataLoader.
+    order = [3, 7, 1, 10, 0, 5, 9, 2]
+    keys = [[(epoch, i) for i in order[start : start + 4]] for epoch in (0, 1) for start in (0, 4)]
 
-
-def test_loader_batches_do_not_depend_on_worker_count(photos: Path) -> None:
-    def make(workers: int):
+    def batches(workers: int) -> list[dict]:
         dataset = DegradedFolderDataset(photos, task_mix="denoise:1,jpeg:1", patch_size=16, length=12, seed=5)
-        return build_loader(dataset, batch_size=4, workers=workers, distributed=False, seed=11, shuffle=True)
+        loader = torch.utils.data.DataLoader(dataset, batch_sampler=keys, num_workers=workers,
+                                             worker_init_fn=seed_worker if workers else None)
+        return list(loader)
 
-    serial, parallel = make(0), make(2)
-    for epoch in (0, 1):  # epoch 1 checks that persistent workers see set_epoch
-        set_loader_epoch(serial, epoch)
-        set_loader_epoch(parallel, epoch)
-        a, b = _batches(serial), _batches(parallel)
-        assert len(a) == len(b) == 3
-        for x, y in zip(a, b, strict=True):
-            assert x["task"] == y["task"]
-            assert torch.equal(x["lq"], y["lq"]) and torch.equal(x["gt"], y["gt"])
-            assert torch.equal(x["kind"], y["kind"]) and torch.equal(x["severity"], y["severity"])
-        if epoch == 0:
-            epoch0 = a
-    assert not torch.equal(epoch0[0]["gt"], a[0]["gt"])
-
-
-def test_loader_drop_last_only_when_training(photos: Path) -> None:
-    dataset = DegradedFolderDataset(photos, task_mix="clean", patch_size=8, length=10)
-    assert len(build_loader(dataset, batch_size=4, distributed=False, shuffle=True)) == 2
-    assert len(build_loader(dataset, batch_size=4, distributed=False, shuffle=False)) == 3
-    with pytest.raises(UsageError, match=r"torch\.distributed"):
-        build_loader(dataset, batch_size=4, distributed=True)
+    serial, parallel = batches(0), batches(2)
+    assert len(serial) == len(parallel) == 4
+    for x, y in zip(serial, parallel, strict=True):
+        assert x["task"] == y["task"]
+        assert torch.equal(x["lq"], y["lq"]) and torch.equal(x["gt"], y["gt"])
+        assert torch.equal(x["kind"], y["kind"]) and torch.equal(x["severity"], y["severity"])
+    assert not torch.equal(serial[0]["gt"], serial[2]["gt"])  # the same images in epoch 1: new crops
 
 
 def _dihedral(img: np.ndarray) -> list[np.ndarray]:

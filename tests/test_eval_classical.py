@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
+from synthetic import photo, write_images
 from typer.testing import CliRunner
 
 from irtool.cli import app
@@ -20,18 +19,8 @@ from irtool.metrics import psnr, ssim
 
 
 def _photo(h: int, w: int, seed: int) -> np.ndarray:
-    """Smooth gradients and soft edges (something the classical denoisers can restore), uint8 RGB."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([np.sin(xx / 6.0), np.cos(yy / 5.0), np.sin((xx + yy) / 9.0)], axis=2) * 90 + 128
-    return np.clip(base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8)
-
-
-def _folder(path: Path, images: dict[str, np.ndarray]) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    for name, img in images.items():
-        Image.fromarray(img).save(path / name)
-    return path
+    """Smooth waves with little noise: something the classical denoisers can restore."""
+    return photo(h, w, seed, noise=2.0)
 
 
 def _to_u8(img: np.ndarray) -> np.ndarray:
@@ -78,7 +67,7 @@ def test_invalid_denoiser_settings_are_usage_errors():
 
 def test_evaluate_scores_classical_rows_like_the_input_row(tmp_path):
     images = {"a.png": _photo(32, 40, 2), "b.png": _photo(24, 32, 3)}
-    dataset = folder_dataset(_folder(tmp_path / "hr", images))
+    dataset = folder_dataset(write_images(tmp_path / "hr", images))
     report = evaluate([None, *classical_denoisers(sigma=20)], dataset, "dn-rgb-swinir", task="denoise", sigma=20)
     assert [s.model for s in report.summaries] == ["input", "nlm", "wavelet", "tv"]
     assert all(s.baseline and s.parameters == 0 and s.images == 2 for s in report.summaries)
@@ -95,7 +84,7 @@ def test_evaluate_scores_classical_rows_like_the_input_row(tmp_path):
 
 
 def test_evaluate_rejects_classical_rows_for_the_wrong_task_or_sigma(tmp_path):
-    dataset = folder_dataset(_folder(tmp_path / "hr", {"a.png": _photo(16, 16, 4)}))
+    dataset = folder_dataset(write_images(tmp_path / "hr", {"a.png": _photo(16, 16, 4)}))
     with pytest.raises(UsageError, match="sigma 25"):
         evaluate([None, *classical_denoisers(sigma=25)], dataset, None, task="denoise", sigma=15)
     with pytest.raises(UsageError, match="Gaussian denoising"):
@@ -103,7 +92,7 @@ def test_evaluate_rejects_classical_rows_for_the_wrong_task_or_sigma(tmp_path):
 
 
 def test_cli_classical_rows_in_table_json_and_csv(tmp_path):
-    hr = _folder(tmp_path / "hr", {"a.png": _photo(32, 40, 5), "b.png": _photo(32, 32, 6)})
+    hr = write_images(tmp_path / "hr", {"a.png": _photo(32, 40, 5), "b.png": _photo(32, 32, 6)})
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
     result = CliRunner().invoke(app, ["eval", "--task", "denoise", "--data", str(hr), "--sigma", "25", "--classical",
                                       "--json", str(out_json), "--csv", str(out_csv)], catch_exceptions=False)
@@ -119,7 +108,7 @@ def test_cli_classical_rows_in_table_json_and_csv(tmp_path):
 
 
 def test_cli_classical_with_another_task_is_a_usage_error(tmp_path):
-    hr = _folder(tmp_path / "hr", {"a.png": _photo(16, 16, 7)})
+    hr = write_images(tmp_path / "hr", {"a.png": _photo(16, 16, 7)})
     result = CliRunner().invoke(app, ["eval", "--task", "jpeg", "--data", str(hr), "--classical"])
     assert result.exit_code == 2
     assert "--classical" in result.output and "denoise" in result.output

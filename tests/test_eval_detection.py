@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from synthetic import photo, write_catalog, write_images
 from typer.testing import CliRunner
 
 from irtool.cli import app
@@ -38,19 +38,13 @@ def _constant_network(predicted: str):
     return net
 
 
-def _photo(seed: int, h: int = 64, w: int = 80) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([np.sin(xx / 7.0), np.cos(yy / 5.0), np.sin((xx + yy) / 9.0)], axis=2) * 90 + 128
-    return np.clip(base + rng.normal(0, 4, base.shape), 0, 255).astype(np.uint8)
+def _photo(seed: int) -> np.ndarray:
+    return photo(64, 80, seed)
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("photos")
-    for i in range(2):
-        Image.fromarray(_photo(i)).save(folder / f"p{i}.png")
-    return folder
+    return write_images(tmp_path_factory.mktemp("photos"), {f"p{i}.png": _photo(i) for i in range(2)})
 
 
 def _row_sums_expected(images: int) -> list[int]:
@@ -146,18 +140,12 @@ def test_bad_severities_are_usage_errors(photos):
 
 
 @pytest.fixture
-def detector_catalog(tmp_path, monkeypatch) -> Path:
+def detector_catalog(tmp_path, use_catalog) -> Path:
     save_safetensors(_constant_network("jpeg").state_dict(), tmp_path / "det.safetensors",
                      metadata={"kind": "detector"})
-    (tmp_path / "weights.toml").write_text(
-        f'detector = "det"\n\n[models.det]\npreset = "res_hair_lite"\nkind = "detector"\ntasks = ["detect"]\n'
-        f'file = "{tmp_path / "det.safetensors"}"\n', encoding="utf-8")
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
-    from irtool.weights import catalog
-
-    catalog._load_cached.cache_clear()
-    yield tmp_path
-    catalog._load_cached.cache_clear()
+    det = {"preset": "res_hair_lite", "kind": "detector", "tasks": ["detect"], "file": tmp_path / "det.safetensors"}
+    use_catalog(write_catalog(tmp_path / "weights.toml", {"det": det}, detector="det"))
+    return tmp_path
 
 
 def test_cli_prints_the_matrix_and_writes_json(detector_catalog, photos):

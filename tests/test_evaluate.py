@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from synthetic import write_images as _write_folder
 from torch import nn
 from typer.testing import CliRunner
 
@@ -40,13 +40,6 @@ def _photo(h: int, w: int, seed: int) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     base = np.stack([xx / w, yy / h, (xx + yy) / (h + w)], axis=2) * 200 + 20
     return np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
-
-
-def _write_folder(folder: Path, images: dict[str, np.ndarray]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, img in images.items():
-        Image.fromarray(img).save(folder / name)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -10,28 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hub_server import HubServer
+from synthetic import write_catalog
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 BODY = b"irtool test weights " * 1000
 
 
 def _catalog(tmp_path: Path, sha: str) -> Path:
-    path = tmp_path / "weights.toml"
-    path.write_text(
-        f"""
-[models.tiny]
-preset = "res_hair_lite"
-tasks = ["all"]
-repo_id = "irtool-test/tiny"
-filename = "tiny.safetensors"
-revision = "{REV}"
-sha256 = "{sha}"
-""",
-        encoding="utf-8",
-    )
-    return path
+    tiny = {"preset": "res_hair_lite", "tasks": ["all"], "repo_id": "irtool-test/tiny", "filename": "tiny.safetensors",
+            "revision": REV, "sha256": sha}
+    return write_catalog(tmp_path / "weights.toml", {"tiny": tiny})
 
 
 def _run(args: list[str], tmp_path: Path, endpoint: str, **extra: str) -> subprocess.CompletedProcess:

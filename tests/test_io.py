@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -15,10 +16,17 @@ from PIL import Image, ImageCms, ImageOps
 
 from irtool.errors import InputError, UsageError
 from irtool.io import (
+    IMAGE_EXTENSIONS,
+    SUPPORTED_FORMATS,
     InputItem,
+    atomic_directory,
     atomic_output,
+    atomic_write_bytes,
+    atomic_write_text,
     expand_inputs,
     is_temp_name,
+    list_images,
+    normalize_format,
     output_path,
     parse_shard,
     plan_outputs,
@@ -387,6 +395,58 @@ def test_temp_names_are_recognised_and_hidden(tmp_path: Path) -> None:
     assert [item.relative.name for item in expand_inputs([str(tmp_path)])] == ["photo.jpg"]
 
 
+def test_whole_payloads_are_written_in_one_step(tmp_path: Path) -> None:
+    text_file = atomic_write_text(tmp_path / "new" / "report.csv", "a,b\r\né,1\r\n")
+    assert text_file.read_bytes() == "a,b\r\né,1\r\n".encode("utf-8")  # line endings kept as given
+    assert atomic_write_bytes(text_file, b"second") == text_file and text_file.read_bytes() == b"second"
+    assert sorted(p.name for p in text_file.parent.iterdir()) == ["report.csv"]
+    with pytest.raises(UnicodeEncodeError):  # fails before anything is written: the old file stays
+        atomic_write_text(text_file, "\u20ac", encoding="ascii")
+    assert text_file.read_bytes() == b"second" and sorted(p.name for p in text_file.parent.iterdir()) == ["report.csv"]
+
+
+def test_a_folder_appears_complete_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "bench" / "rev"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as staging:
+            (staging / "half.png").write_bytes(b"x")
+            assert is_temp_name(staging.name) and staging.parent == target.parent
+            raise RuntimeError("extraction failed")
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    with atomic_directory(target) as staging:
+        (staging / "sub").mkdir()
+        (staging / "sub" / "a.png").write_bytes(b"a")
+        assert not target.exists()
+    assert (target / "sub" / "a.png").read_bytes() == b"a"
+    with pytest.raises(FileExistsError):  # someone else finished first: theirs is kept, ours is dropped
+        with atomic_directory(target) as staging:
+            (staging / "other.png").write_bytes(b"b")
+    assert sorted(p.name for p in target.rglob("*")) == ["a.png", "sub"]
+    assert list(target.parent.iterdir()) == [target]
+
+
+_WRITE_CALL = re.compile(r"open\([^)]*['\"][wax]b?\+?['\"]|\.write_text\(|\.write_bytes\(|os\.replace\(|\.rename\("
+                         r"|torch\.save\(|np\.save|save_file\(|\.save\((path|target|tmp|str\()")
+#: Files allowed to write directly, and why.
+_DIRECT_WRITERS = {
+    "io/atomic.py": "the atomic writers themselves",
+    "evaluate/benchmarks.py": "extracts into the staging folder of atomic_directory",
+}
+
+
+def test_the_library_writes_files_only_through_io_atomic() -> None:
+    """Outside irtool/train, whose run folder (checkpoints, appended metrics.jsonl lines) the training code owns."""
+    package = Path(__file__).resolve().parents[1] / "irtool"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        if name in _DIRECT_WRITERS or name.startswith("train/"):
+            continue
+        found += [f"{name}:{n}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                  if _WRITE_CALL.search(line)]
+    assert found == []
+
+
 # ----------------------------------------------------------------------------------------------- inputs
 
 
@@ -428,6 +488,48 @@ def test_files_globs_and_duplicates(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         expand_inputs(["photos/missing.jpg"])
     with pytest.raises(UsageError, match="no image files match"):
         expand_inputs(["photos/*.gif"])
+
+
+def test_every_listed_extension_is_a_format_irtool_reads_and_writes(tmp_path: Path) -> None:
+    assert {normalize_format(extension) for extension in IMAGE_EXTENSIONS} == set(SUPPORTED_FORMATS)
+    pixels = _random_pixels(6, 7, 3, 8)
+    for extension in sorted(IMAGE_EXTENSIONS):
+        back = read_image(write_image(tmp_path / f"x{extension.upper()}", pixels))
+        assert back.format == normalize_format(extension) and back.pixels.shape == (6, 7, 3)
+    assert sorted(p.name for p in list_images(tmp_path)) == sorted(f"x{e.upper()}" for e in IMAGE_EXTENSIONS)
+
+
+def test_ppm_and_pgm_keep_their_pixels(tmp_path: Path) -> None:
+    rgb, gray = _random_pixels(5, 9, 3, 8), _random_pixels(5, 9, 1, 8)
+    assert np.array_equal(read_image(write_image(tmp_path / "c.ppm", rgb)).pixels, rgb)
+    back = read_image(write_image(tmp_path / "g.pgm", gray))
+    assert back.is_gray and np.array_equal(back.pixels, gray)
+    assert (tmp_path / "c.ppm").read_bytes()[:2] == b"P6" and (tmp_path / "g.pgm").read_bytes()[:2] == b"P5"
+    deep = tmp_path / "deep.pgm"
+    deep.write_bytes(b"P5 3 1 65535\n" + np.array([0, 1000, 65535], dtype=">u2").tobytes())
+    loaded = read_image(deep)
+    assert loaded.bit_depth == 16 and np.allclose(loaded.pixels[0, :, 0] * 65535, [0, 1000, 65535], atol=0.01)
+
+
+def test_one_lister_for_restore_training_and_evaluation(tmp_path: Path) -> None:
+    from irtool.data import list_images as training_lister
+    from irtool.evaluate import folder_dataset
+
+    root = tmp_path / "photos"
+    for relative in ["b.JPG", "a.png", "a b/x.png", "a/c.pgm", "a/d.PPM", "a-2.png", "notes.txt", ".hidden.png",
+                     ".cache/inside.png", "sub/.x.png.tmp-12-0123abcd", "sub/z.bmp"]:
+        _touch(root / relative)
+    (root / "link").symlink_to(root / "sub", target_is_directory=True)
+    listed = [p.relative_to(root).as_posix() for p in list_images(root, recursive=True)]
+    # Sorted by path, a folder's files together; hidden files and folders and linked folders left out.
+    assert listed == ["a/c.pgm", "a/d.PPM", "a b/x.png", "a-2.png", "a.png", "b.JPG", "sub/z.bmp"]
+    assert [p.name for p in list_images(root)] == ["a-2.png", "a.png", "b.JPG"]
+    assert training_lister is list_images
+    assert sorted(item.source for item in expand_inputs([str(root)])) == sorted(
+        (root / relative).absolute() for relative in listed)
+    assert [sample.gt for sample in folder_dataset(root).samples] == list_images(root, recursive=True)
+    with pytest.raises(UsageError, match="not a folder"):
+        list_images(root / "b.JPG")
 
 
 def test_output_paths_follow_format_and_detect_collisions(tmp_path: Path) -> None:

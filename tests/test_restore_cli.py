@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from synthetic import write_catalog
 from typer.testing import CliRunner
 
 from irtool.cli import app
@@ -28,6 +29,19 @@ DEGRADATION_TYPES = detector_types()
 runner = CliRunner()
 
 
+#: --auto's routes in the test catalog: low resolution to the x2 model, every other degradation to the all-in-one.
+ROUTES = {t: "sr2" if t == "low-resolution" else "aio" for t in DEGRADATION_TYPES if t != "clean"} | {"fallback": "aio"}
+
+
+def _zoo_models(folder: Path, *, head: Path | None = None) -> dict[str, dict]:
+    return {
+        "aio": {"preset": "res_hair_lite", "tasks": ["all", "denoise", "jpeg"], "file": folder / "aio.safetensors"},
+        "sr2": {"preset": "hi_ir_sr2_lite", "tasks": ["sr2"], "file": folder / "sr2.safetensors"},
+        "head": {"preset": "res_hair_lite", "kind": "detector", "tasks": ["detect"],
+                 "file": head or folder / "head.safetensors"},
+    }
+
+
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory) -> Path:
     """A catalog with an all-in-one lite Res-HAIR, an x2 SR model and a degradation detector, all random weights."""
@@ -39,42 +53,13 @@ def zoo(tmp_path_factory) -> Path:
     save_safetensors(sr.state_dict(), d / "sr2.safetensors", metadata={"preset": "hi_ir_sr2_lite"})
     detector = build_giv_detector("res_hair_lite")
     save_safetensors(detector.state_dict(), d / "head.safetensors", metadata={"kind": "detector"})
-    routes = "\n".join(f'{t.replace("-", "_")} = "{"sr2" if t == "low-resolution" else "aio"}"'
-                       for t in DEGRADATION_TYPES if t != "clean")
-    (d / "weights.toml").write_text(
-        f"""detector = "head"
-
-[models.aio]
-preset = "res_hair_lite"
-tasks = ["all", "denoise", "jpeg"]
-file = "{d / 'aio.safetensors'}"
-
-[models.sr2]
-preset = "hi_ir_sr2_lite"
-tasks = ["sr2"]
-file = "{d / 'sr2.safetensors'}"
-
-[models.head]
-preset = "res_hair_lite"
-kind = "detector"
-tasks = ["detect"]
-file = "{d / 'head.safetensors'}"
-
-[routes]
-{routes.replace('low_resolution', '"low-resolution"').replace('low_light', '"low-light"')}
-fallback = "aio"
-""",
-        encoding="utf-8",
-    )
+    write_catalog(d / "weights.toml", _zoo_models(d), routes=ROUTES, detector="head")
     return d
 
 
 @pytest.fixture(autouse=True)
-def _catalog_env(zoo, monkeypatch):
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(zoo / "weights.toml"))
-    from irtool.weights import catalog
-
-    catalog._load_cached.cache_clear()
+def _catalog_env(zoo, use_catalog):
+    use_catalog(zoo / "weights.toml")
 
 
 def _photo(h: int = 40, w: int = 56, seed: int = 0) -> np.ndarray:
@@ -126,7 +111,8 @@ def _invoke(*args: str):
     "name, mode, bits16",
     [("g.png", "L", False), ("c.png", "RGB", False), ("a.png", "RGBA", False), ("g16.png", "L", True),
      ("c16.png", "RGB", True), ("c.jpg", "RGB", False), ("g.jpg", "L", False), ("c.webp", "RGB", False),
-     ("a.webp", "RGBA", False), ("c.tif", "RGB", False), ("c16.tif", "RGB", True), ("c.bmp", "RGB", False)],
+     ("a.webp", "RGBA", False), ("c.tif", "RGB", False), ("c16.tif", "RGB", True), ("c.bmp", "RGB", False),
+     ("c.ppm", "RGB", False), ("g.pgm", "L", False)],
 )
 def test_every_format_and_mode_round_trips(tmp_path, name, mode, bits16):
     src = _save(tmp_path / "in" / name, mode, bits16=bits16)
@@ -256,11 +242,10 @@ def test_auto_routes_by_the_detection_and_detect_only_writes_nothing(tmp_path, z
         assert Path(rec["output"]).is_file()
 
 
-def test_missing_weights_name_the_download_command(tmp_path, zoo, monkeypatch):
-    cat = tmp_path / "w.toml"
-    cat.write_text('[models.far]\npreset = "res_hair_lite"\ntasks = ["derain"]\nrepo_id = "a/b"\nfilename = "f"\n'
-                   'revision = "0123456789abcdef0123456789abcdef01234567"\n')
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
+def test_missing_weights_name_the_download_command(tmp_path, zoo, use_catalog, monkeypatch):
+    far = {"preset": "res_hair_lite", "tasks": ["derain"], "repo_id": "a/b", "filename": "f",
+           "revision": "0123456789abcdef0123456789abcdef01234567"}
+    use_catalog(write_catalog(tmp_path / "w.toml", {"far": far}))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     _save(tmp_path / "in" / "x.png", "RGB")
     result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--task", "derain"])
@@ -269,38 +254,46 @@ def test_missing_weights_name_the_download_command(tmp_path, zoo, monkeypatch):
 
 
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
-    # Images large enough for many 32 px tiles each, so a busy machine cannot finish the batch between the test seeing
-    # the second output and the signal landing.
+    # Sorted by name the inputs are a small image, one with 20 times its pixels and a small one: the interrupt, sent
+    # as soon as the first output appears, lands while the large one is being restored.
     (tmp_path / "in").mkdir()
-    for i in range(30):
-        Image.fromarray((_photo(96, 128, seed=i) * 255).round().astype(np.uint8)).save(tmp_path / "in" / f"{i:02d}.png")
+    for i, (height, width) in enumerate([(40, 56), (192, 256), (40, 56)]):
+        pixels = (_photo(height, width, seed=i) * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "in" / f"{i}.png")
     out = tmp_path / "out"
+    args = ["restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q"]
     env = {**os.environ, "IRTOOL_WEIGHTS_TOML": str(zoo / "weights.toml")}
-    cmd = [sys.executable, "-m", "irtool", "restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q",
-           "--tile", "32"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "irtool", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (out.exists() and len(list(out.glob("*.png"))) >= 2):
-        time.sleep(0.05)
+    while time.monotonic() < deadline and proc.poll() is None and not (out / "0.png").exists():
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr.decode()[-2000:]
     leftovers = [p.name for p in out.iterdir() if not p.name.endswith(".png") or p.name.startswith(".")]
     assert leftovers == [], leftovers
-    done = len(list(out.glob("*.png")))
-    assert 2 <= done < 30
+    done = sorted(p.name for p in out.glob("*.png"))
+    assert done and len(done) < 3
     for p in out.glob("*.png"):
         with Image.open(p) as im:
             im.load()  # every file that exists is complete
-    again = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
-    assert again.returncode == 0, again.stderr
-    assert len(list(out.glob("*.png"))) == 30
+    before = _digest(out / name for name in done)
+
+    # The same command again finishes the batch and leaves the finished outputs as they are.
+    report = tmp_path / "again.json"
+    again = _invoke(*args, "--json", str(report))
+    assert again.exit_code == 0, again.output
+    statuses = {Path(r["input"]).name: r["status"] for r in json.loads(report.read_text())["results"]}
+    assert statuses == {name: "skipped" if name in done else "ok" for name in ("0.png", "1.png", "2.png")}
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]
+    assert _digest(out / name for name in done) == before
 
 
-def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, monkeypatch, *, routes=None,
+def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, use_catalog, *, routes=None,
                                   logit: float = 10.0) -> None:
-    """Point IRTOOL_WEIGHTS_TOML at a copy of the zoo whose detector always answers ``kind`` (with the confidence
-    ``e**logit / (e**logit + 7)``: its other seven types have logit 0)."""
+    """Use a copy of the zoo's catalog whose detector always answers ``kind`` (with the confidence
+    ``e**logit / (e**logit + 7)``: its other seven types have logit 0) and whose ``routes`` replace the zoo's."""
     detector = build_giv_detector("res_hair_lite")
     with torch.no_grad():
         for p in detector.head.parameters():
@@ -308,17 +301,13 @@ def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, monkeypa
         detector.head.type_logits.bias[DEGRADATION_TYPES.index(kind)] = logit
     head = tmp_path / f"{kind}_head.safetensors"
     save_safetensors(detector.state_dict(), head, metadata={"kind": "detector"})
-    catalog = (zoo / "weights.toml").read_text().replace(str(zoo / "head.safetensors"), str(head))
-    for old, new in (routes or {}).items():
-        assert old in catalog
-        catalog = catalog.replace(old, new)
-    (tmp_path / "weights.toml").write_text(catalog)
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
+    models = _zoo_models(zoo, head=head)
+    use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | (routes or {}), detector="head"))
 
 
-def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, monkeypatch):
+def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, use_catalog):
     """A detector that always says "low-resolution": --auto brings the image back to native size and super-resolves it."""
-    _catalog_with_detector_saying("low-resolution", tmp_path, zoo, monkeypatch)
+    _catalog_with_detector_saying("low-resolution", tmp_path, zoo, use_catalog)
     src = _save(tmp_path / "in" / "odd size.png", "RGB")  # 40 x 56: not a multiple of the scale after halving
     report = tmp_path / "r.json"
     result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--json", str(report), "-q")
@@ -329,9 +318,9 @@ def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, m
         assert out.size == inp.size
 
 
-def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, monkeypatch):
+def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, use_catalog):
     """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
-    _catalog_with_detector_saying("jpeg", tmp_path, zoo, monkeypatch, routes={'jpeg = "aio"': 'jpeg = "keep"'})
+    _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, routes={"jpeg": "keep"})
     src = _save(tmp_path / "in" / "photo.jpg", "RGB", fmt="JPEG")
     report = tmp_path / "r.json"
     result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--json", str(report), "-q")
@@ -341,9 +330,9 @@ def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, monkeypatch):
     assert (tmp_path / "out" / "photo.jpg").read_bytes() == src.read_bytes()
 
 
-def test_min_confidence_copies_unsure_detections_and_restores_sure_ones(tmp_path, zoo, monkeypatch):
+def test_min_confidence_copies_unsure_detections_and_restores_sure_ones(tmp_path, zoo, use_catalog):
     """--min-confidence: an image whose detection is below it is copied unchanged, and the report says why."""
-    _catalog_with_detector_saying("jpeg", tmp_path, zoo, monkeypatch, logit=1.0)  # confidence e / (e + 7) = 0.28
+    _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, logit=1.0)  # confidence e / (e + 7) = 0.28
     src = _save(tmp_path / "in" / "photo.jpg", "RGB", fmt="JPEG")
     for threshold, model in (("0.5", "copy (unsure)"), ("0.2", "aio")):
         report = tmp_path / f"r{threshold}.json"

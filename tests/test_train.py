@@ -122,13 +122,13 @@ def test_two_process_ddp_on_gloo_ends_with_identical_weights(photos, tmp_path):
 
 
 @pytest.fixture
-def scratch_catalog(tmp_path, monkeypatch):
+def scratch_catalog(tmp_path, monkeypatch, use_catalog):
     """An empty weights.toml and asset folder under tmp_path, so --export never touches the package's own."""
     from irtool.weights import catalog as catalog_module
 
     cat = tmp_path / "weights.toml"
     cat.write_text("# test catalog\n")
-    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(cat))
+    use_catalog(cat)
     monkeypatch.setattr(catalog_module, "ASSET_WEIGHTS_DIR", tmp_path / "assets")
     return cat
 
@@ -265,18 +265,27 @@ def test_detect_task_fine_tunes_a_detector_started_from_the_restorer(photos, tmp
     assert logits.shape == (2, 8) and severity.shape == (2, 1)
 
 
-def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratch_catalog):
+def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratch_catalog, monkeypatch):
+    import functools
+
     from typer.testing import CliRunner
 
     from irtool.cli import app
     from irtool.detect import read_detector
     from irtool.models.giv_detector import build_giv_detector
+    from irtool.train import vote
     from irtool.weights.checkpoints import save_safetensors
 
-    folder = tmp_path / "five"
+    # The command's own fit on a small scale: 3 photos, 2 clean and 1 of each of the 7 degradations per photo,
+    # two candidate fits, 2-fold cross-validation (the defaults: 5 photos at least, 40 per photo, 8 fits, 5 folds).
+    photos, clean_per_photo, per_kind = 3, 2, 1
+    monkeypatch.setattr(vote, "fit_vote_run", functools.partial(
+        vote.fit_vote_run, clean_per_photo=clean_per_photo, per_kind=per_kind, l2_choices=(1e-2,),
+        clean_weights=(1.0, 4.0), folds=2))
+    folder = tmp_path / "photos"
     folder.mkdir()
     rng = np.random.default_rng(1)
-    for i in range(5):  # cross-validation needs 5 photos
+    for i in range(photos):
         y, x = np.mgrid[0:96, 0:120]
         img = 0.5 + 0.3 * np.stack([np.sin(x / (3 + i)), np.cos(y / (4 + i)), np.sin((x + y) / 7)], -1)
         Image.fromarray((np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1) * 255).astype(np.uint8)).save(
@@ -298,9 +307,11 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
     assert entry.kind == "detector" and "--fit-vote" in entry.training["command"]
     assert 0.0 <= entry.measured["cv_type_accuracy"] <= 1.0 and 0.0 <= entry.measured["cv_clean_accuracy"] <= 1.0
     record = json.loads((tmp_path / "runs" / "vote" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert record["samples"] == 5 * (5 + 7 * 5) and record["photos"] == 5
+    samples = photos * (clean_per_photo + 7 * per_kind)
+    assert record["samples"] == samples and record["photos"] == photos and record["clean_weight"] in (1.0, 4.0)
     saved = torch.load(tmp_path / "runs" / "vote" / "vote_samples.pt", weights_only=True)
-    assert saved["summaries"].shape == (200, 52) and saved["labels"].tolist().count(0) == 25
+    assert saved["summaries"].shape == (samples, 52)
+    assert saved["labels"].tolist().count(0) == photos * clean_per_photo
     model, _ = read_detector(tmp_path / "assets" / "my_detector.safetensors", "res_hair_lite")
     assert model.vote is not None and float(model.vote.summary_std.min()) > 0
     for key, value in network.state_dict().items():  # the crop network is the one it was given

@@ -156,3 +156,43 @@ def test_models_shows_every_name_whole_on_an_80_column_terminal(monkeypatch):
     lines = result.output.splitlines()
     for name in [*load_catalog().entries, *preset_names()]:
         assert any(f" {name} " in line for line in lines), name
+
+
+def test_export_block_keeps_small_numbers_exactly():
+    # A learning rate of 2e-5 must not be written as 0.0000.
+    block = entry_block("a", {"preset": "p", "tasks": ["all"], "file": "a.safetensors",
+                              "training": {"recipe_lr": 2e-5, "command": 'irtool train --name "x"'}})
+    entry = parse_catalog(block, path=Path("w.toml")).get("a")
+    assert entry.training["recipe_lr"] == 2e-5 and entry.training["command"] == 'irtool train --name "x"'
+
+
+def _entry_for(tmp_path: Path, body: bytes):
+    import hashlib
+
+    from irtool.weights import WeightsEntry
+
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(body)
+    return WeightsEntry(name="w", preset="res_hair_lite", tasks=("all",), file=str(weights),
+                        sha256=hashlib.sha256(body).hexdigest()), weights
+
+
+def test_a_weights_file_is_hashed_once_per_process_until_it_changes(tmp_path, monkeypatch):
+    import os
+
+    from irtool.errors import ChecksumError
+    from irtool.weights import entry_path, hashing, is_present
+
+    hashed: list[str] = []
+    real = hashing.sha256_file
+    monkeypatch.setattr(hashing, "sha256_file", lambda path: hashed.append(str(path)) or real(path))
+    entry, weights = _entry_for(tmp_path, b"weights " * 1000)
+    assert is_present(entry) and entry_path(entry) == weights and is_present(entry)
+    assert hashed == [str(weights.resolve())]
+    # Same size, other bytes, a new modification time: hashed again, and the mismatch is caught.
+    stat = weights.stat()
+    weights.write_bytes(b"WEIGHTS " * 1000)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(ChecksumError, match="sha256 mismatch"):
+        entry_path(entry)
+    assert not is_present(entry) and len(hashed) == 2

@@ -172,7 +172,8 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
             report = evaluate_detector(detector, data, synthesis=synthesis, progress=progress)
     render_detection(out, report, markdown=markdown)
     if json_report is not None:
-        json_report.parent.mkdir(parents=True, exist_ok=True)
+        from irtool.io import atomic_write_text
+
         payload = {"tool": "irtool eval", "detection": report.to_dict(), "markdown": report.to_markdown()}
-        json_report.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        atomic_write_text(json_report, json.dumps(payload, indent=2))
         out.print(f"JSON report: {json_report}")

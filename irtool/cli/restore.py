@@ -108,12 +108,9 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool)
         c = summary.counts
         console.print(f"{c['ok']} ok, {c['skipped']} skipped, {c['error']} failed -> {output}")
     if json_report is not None:
-        from irtool.io import atomic_output
+        from irtool.io import atomic_write_text
 
-        payload = json.dumps({**summary.to_json(), "interrupted": interrupted}, indent=2).encode("utf-8")
-        json_report.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(json_report) as fh:
-            fh.write(payload)
+        atomic_write_text(json_report, json.dumps({**summary.to_json(), "interrupted": interrupted}, indent=2))
     if interrupted:
         err.print("interrupted: finished outputs are kept; run the same command again to resume")
         raise typer.Exit(130)

@@ -1,4 +1,4 @@
-"""Training and validation data: image folders, on-the-fly degradation, paired folders and loaders.
+"""Training and validation data: image folders, on-the-fly degradation, paired folders and loader workers.
 
 Imports numpy, torch, Pillow, ``irtool.degrade`` and ``irtool.io`` only. The training photos themselves
 are produced by ``scripts/gather_photos.py`` (``runs/photos/train`` and ``runs/photos/val``).
@@ -6,7 +6,6 @@ are produced by ``scripts/gather_photos.py`` (``runs/photos/train`` and ``runs/p
 
 from irtool.data.datasets import DegradedFolderDataset, PairedFolderDataset, ValidationSet, match_pairs
 from irtool.data.images import DEFAULT_CACHE_BYTES, ImageStore, list_images
-from irtool.data.loader import build_loader, seed_worker, set_loader_epoch
 from irtool.data.tasks import (
     CLEAN_TASK,
     KNOWN_TASKS,
@@ -17,6 +16,7 @@ from irtool.data.tasks import (
     task_kind,
     task_scale,
 )
+from irtool.data.workers import seed_worker
 
 __all__ = [
     "CLEAN_TASK",
@@ -28,13 +28,11 @@ __all__ = [
     "PairedFolderDataset",
     "TaskMixture",
     "ValidationSet",
-    "build_loader",
     "kind_index",
     "list_images",
     "match_pairs",
     "parse_task_mix",
     "seed_worker",
-    "set_loader_epoch",
     "task_kind",
     "task_scale",
 ]

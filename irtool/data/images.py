@@ -1,4 +1,6 @@
-"""Image folders for training: listing, an optional decoded-once in-memory cache, crops and augmentation.
+"""Image folders for training: an optional decoded-once in-memory cache, crops and augmentation.
+
+Folders are listed by :func:`irtool.io.list_images` (re-exported here).
 
 Training images are used at 8-bit precision as 3-channel RGB: files are decoded with
 ``irtool.io.read_image`` (EXIF orientation applied), grey images are replicated to RGB and an alpha
@@ -7,7 +9,6 @@ channel is dropped. Keeping uint8 everywhere means the cached and uncached paths
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -17,7 +18,7 @@ from PIL import Image
 
 from irtool.degrade import to_uint8
 from irtool.errors import UsageError
-from irtool.io import IMAGE_EXTENSIONS, read_image
+from irtool.io import list_images, read_image
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
@@ -34,18 +35,6 @@ __all__ = [
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 
 CacheMode = bool | Literal["auto"]
-
-
-def list_images(folder: str | os.PathLike[str], *, recursive: bool = False) -> list[Path]:
-    """Image files (by extension, case-insensitive) in ``folder``, sorted by relative path; hidden files skipped."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise UsageError(f"image folder {root} does not exist or is not a folder")
-    candidates = root.rglob("*") if recursive else root.iterdir()
-    found = [
-        p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-    ]
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 def read_rgb_uint8(path: Path) -> np.ndarray:

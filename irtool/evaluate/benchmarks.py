@@ -3,8 +3,8 @@
 A benchmark is fetched once with :func:`fetch_benchmark` (``irtool download --bench NAME``): its pinned files come
 through :func:`irtool.weights.hub.hub_download` (the Hugging Face cache, sha256 checked where the registry knows
 it), archives are extracted into ``$IRTOOL_DATA/NAME/REVISION`` (default: ``irtool-benchmarks`` inside the HF hub
-cache) through a temporary folder renamed into place, so a half-extracted copy is never used. Members that would
-land outside the folder (absolute paths, ``..``, links, devices) are refused.
+cache) through a temporary folder renamed into place (``irtool.io.atomic_directory``), so a half-extracted copy
+is never used. Members that would land outside the folder (absolute paths, ``..``, links, devices) are refused.
 
 :func:`benchmark_dataset` and :func:`folder_dataset` turn a local copy (or any folder) into an
 :class:`EvalDataset`: the ordered list of (ground truth, optional degraded input) image pairs the runner scores.
@@ -17,21 +17,21 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
-import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from irtool.errors import InputError, UsageError, WeightsNotFoundError
+from irtool.io import IMAGE_EXTENSIONS, list_images
+from irtool.io.atomic import atomic_directory
+from irtool.tomlio import TOMLDecodeError, read_toml
 
 __all__ = [
     "Benchmark",
     "BenchmarkFile",
     "EvalDataset",
     "EvalSample",
-    "IMAGE_SUFFIXES",
     "benchmark_dataset",
     "benchmark_root",
     "data_root",
@@ -42,7 +42,6 @@ __all__ = [
     "load_benchmarks",
 ]
 
-IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".ppm", ".pgm", ".webp")
 _COMPLETE_MARKER = ".irtool-benchmark.json"
 # Refuse archives that would expand beyond this (the largest listed benchmark is well under 1 GB).
 _MAX_EXTRACTED_BYTES = 16 * 1024**3
@@ -100,8 +99,8 @@ def load_benchmarks(path: str | Path | None = None) -> dict[str, Benchmark]:
     """All registry entries by name (``$IRTOOL_BENCHMARKS_TOML`` replaces the packaged file, e.g. in tests)."""
     where = Path(path) if path else _registry_path()
     try:
-        raw = tomllib.loads(where.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raw = read_toml(where)
+    except (OSError, TOMLDecodeError) as exc:
         raise UsageError(f"cannot read the benchmark registry {where}: {exc}") from None
     return {name: _parse_entry(name, entry) for name, entry in raw.get("benchmarks", {}).items()}
 
@@ -160,28 +159,22 @@ def fetch_benchmark(name: str) -> Path:
         hub_download(bench.repo_id, f.path, revision=bench.revision, repo_type="dataset", sha256=f.sha256)
         for f in bench.files
     ]
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{bench.revision[:12]}.", suffix=".partial", dir=root.parent))
     try:
-        for spec, local in zip(bench.files, downloaded):
-            if _is_archive(spec.path):
-                extract_archive(local, staging)
-            else:  # a loose image file keeps its repository path
-                target = staging / _safe_relative(spec.path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(local, target)
-        manifest = {"name": bench.name, "repo_id": bench.repo_id, "revision": bench.revision,
-                    "files": [{"path": f.path, "sha256": f.sha256} for f in bench.files]}
-        (staging / _COMPLETE_MARKER).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        try:
-            staging.rename(root)
-        except OSError:
-            # Another process finished first (the target exists and is complete): keep theirs.
-            if not (root / _COMPLETE_MARKER).is_file():
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        with atomic_directory(root) as staging:
+            for spec, local in zip(bench.files, downloaded):
+                if _is_archive(spec.path):
+                    extract_archive(local, staging)
+                else:  # a loose image file keeps its repository path
+                    target = staging / _safe_relative(spec.path)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(local, target)
+            manifest = {"name": bench.name, "repo_id": bench.repo_id, "revision": bench.revision,
+                        "files": [{"path": f.path, "sha256": f.sha256} for f in bench.files]}
+            (staging / _COMPLETE_MARKER).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    except FileExistsError:
+        # Another process finished first (the target exists and is complete): keep theirs.
+        if not (root / _COMPLETE_MARKER).is_file():
+            raise
     return root
 
 
@@ -279,15 +272,18 @@ class EvalDataset:
 
 
 def _images_under(folder: Path) -> dict[str, Path]:
-    """Images below ``folder`` keyed by relative path without suffix (sorted, hidden files skipped)."""
-    found: dict[str, Path] = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            found[rel.with_suffix("").as_posix()] = path
-    return found
+    """Images below ``folder`` (:func:`irtool.io.list_images`) keyed by relative path without suffix."""
+    return {path.relative_to(folder).with_suffix("").as_posix(): path for path in list_images(folder, recursive=True)}
+
+
+def _named_folder_images(folder: Path, option: str) -> dict[str, Path]:
+    """:func:`_images_under` a folder the user named with ``option``: it must be a folder and hold images."""
+    if not folder.is_dir():
+        raise UsageError(f"{option} {folder} is not a folder")
+    images = _images_under(folder)
+    if not images:
+        raise InputError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {folder}")
+    return images
 
 
 def _resolve_folder(root: Path, folder: str) -> Path:
@@ -339,21 +335,13 @@ def folder_dataset(gt_dir: str | Path, lq_dir: str | Path | None = None, *, name
     HAIR's naming rules (``rain-N`` -> ``norain-N``, SOTS ``NAME_a_b`` -> ``NAME``).
     """
     gt_dir = Path(gt_dir)
-    if not gt_dir.is_dir():
-        raise UsageError(f"--data {gt_dir} is not a folder")
-    gt_images = _images_under(gt_dir)
-    if not gt_images:
-        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {gt_dir}")
+    gt_images = _named_folder_images(gt_dir, "--data")
     label = name or gt_dir.name
     if lq_dir is None:
         samples = [EvalSample(name=k, gt=p) for k, p in gt_images.items()]
         return EvalDataset(name=label, samples=tuple(samples), lq_source="synthesised", gray=gray, source=str(gt_dir))
     lq_dir = Path(lq_dir)
-    if not lq_dir.is_dir():
-        raise UsageError(f"--data-lq {lq_dir} is not a folder")
-    lq_images = _images_under(lq_dir)
-    if not lq_images:
-        raise InputError(f"no images under {lq_dir}")
+    lq_images = _named_folder_images(lq_dir, "--data-lq")
     samples = _pair(gt_images, lq_images, pairing, str(lq_dir))
     return EvalDataset(name=label, samples=tuple(samples), lq_source="files", gray=gray,
                        source=f"{gt_dir} + {lq_dir}")

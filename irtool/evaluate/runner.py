@@ -15,6 +15,7 @@ which is what the PromptIR/HAIR ``compute_psnr_ssim`` does.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
@@ -27,6 +28,7 @@ from PIL import Image
 
 from irtool.degrade import downscale, imresize, jpeg_compress, modcrop, to_uint8
 from irtool.errors import InputError, UsageError
+from irtool.io.atomic import atomic_output, atomic_write_text
 from irtool.metrics import psnr, rgb_to_y, ssim
 
 from irtool.degradations import task_scale
@@ -319,30 +321,17 @@ def score(output: np.ndarray, gt: np.ndarray, protocol: Protocol, *, task: str) 
 
 
 def _run_model(model, image: np.ndarray) -> np.ndarray:
-    """HxWxC float -> HxWxC float through the model's engine; one-channel data is fed as three equal channels
-    to RGB networks and the output's channel mean is kept (gray benchmarks with RGB models). An
-    :class:`ImageRestorer` is called directly."""
-    import torch
-
+    """HxWxC float -> HxWxC float: a ``LoadedModel`` through :meth:`~irtool.zoo.LoadedModel.run_image` (as
+    ``irtool restore`` runs it, gray data included), an :class:`ImageRestorer` directly."""
     if isinstance(model, ImageRestorer):
         return np.asarray(model.restore_image(image))
-    channels = image.shape[2]
-    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
-    wanted = model.preset.in_channels
-    if channels == 1 and wanted == 3:
-        tensor = tensor.expand(3, -1, -1).contiguous()
-    elif channels != wanted:
-        raise UsageError(f"{model.name} expects {wanted} channels, the data has {channels}")
-    out = model.engine.run(tensor).numpy().transpose(1, 2, 0)
-    if channels == 1 and out.shape[2] == 3:
-        out = out.mean(axis=2, keepdims=True)
-    return out
+    return model.run_image(image)
 
 
 def _save(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     pixels = to_uint8(np.asarray(image, dtype=np.float32))
-    Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(path)
+    with atomic_output(path) as handle:
+        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(handle, format="PNG")
 
 
 def _check_classical(models: Sequence[object | None], protocol: Protocol, sigma: float | None) -> None:
@@ -463,17 +452,15 @@ _CSV_COLUMNS = ("protocol", "task", "benchmark", "model", "image", "psnr", "ssim
 
 
 def write_csv(reports: Sequence[EvalReport], path: str | Path) -> Path:
-    """Per-image rows of all reports; every row names its protocol (with sigma / quality)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(_CSV_COLUMNS)
-        for report in reports:
-            for r in report.images:
-                writer.writerow([report.protocol_label, report.task, r.benchmark, r.model, r.image,
-                                 f"{r.psnr:.6f}", f"{r.ssim:.6f}", f"{r.seconds:.6f}", f"{r.megapixels:.6f}"])
-    return path
+    """Per-image rows of all reports; every row names its protocol (with sigma / quality). Written atomically."""
+    rows = io.StringIO(newline="")
+    writer = csv.writer(rows)
+    writer.writerow(_CSV_COLUMNS)
+    for report in reports:
+        for r in report.images:
+            writer.writerow([report.protocol_label, report.task, r.benchmark, r.model, r.image,
+                             f"{r.psnr:.6f}", f"{r.ssim:.6f}", f"{r.seconds:.6f}", f"{r.megapixels:.6f}"])
+    return atomic_write_text(path, rows.getvalue())
 
 
 def reports_to_json(reports: Sequence[EvalReport]) -> dict[str, object]:
@@ -481,7 +468,5 @@ def reports_to_json(reports: Sequence[EvalReport]) -> dict[str, object]:
 
 
 def write_json(reports: Sequence[EvalReport], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(reports_to_json(reports), indent=2), encoding="utf-8")
-    return path
+    """:func:`reports_to_json` as a JSON file, written atomically."""
+    return atomic_write_text(path, json.dumps(reports_to_json(reports), indent=2))

@@ -1,6 +1,9 @@
-"""Image files in and out: decoding, atomic encoding, input expansion and sharding (numpy + Pillow only)."""
+"""Files in and out: image decoding and encoding, atomic writes, image listing, input expansion and sharding.
 
-from irtool.io.atomic import atomic_output, is_temp_name
+numpy + Pillow only.
+"""
+
+from irtool.io.atomic import atomic_directory, atomic_output, atomic_write_bytes, atomic_write_text, is_temp_name
 from irtool.io.images import (
     DEFAULT_JPEG_QUALITY,
     DEFAULT_MAX_PIXELS,
@@ -11,7 +14,15 @@ from irtool.io.images import (
     resize_alpha,
     write_image,
 )
-from irtool.io.inputs import IMAGE_EXTENSIONS, InputItem, expand_inputs, is_image_name, output_path, plan_outputs
+from irtool.io.inputs import (
+    IMAGE_EXTENSIONS,
+    InputItem,
+    expand_inputs,
+    is_image_name,
+    list_images,
+    output_path,
+    plan_outputs,
+)
 from irtool.io.shard import Shard, parse_shard, select_shard, shard_from_env
 
 __all__ = [
@@ -22,10 +33,14 @@ __all__ = [
     "InputItem",
     "LoadedImage",
     "Shard",
+    "atomic_directory",
     "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "expand_inputs",
     "is_image_name",
     "is_temp_name",
+    "list_images",
     "normalize_format",
     "output_path",
     "parse_shard",

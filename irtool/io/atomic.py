@@ -1,5 +1,8 @@
 """Atomic file output: write to a hidden temporary file beside the target, fsync, then rename.
 
+Every file irtool writes goes through here: :func:`atomic_output` (a binary handle), :func:`atomic_write_bytes`
+and :func:`atomic_write_text` (a whole payload), and :func:`atomic_directory` (a folder filled, then renamed).
+
 A batch of thousands of files can be interrupted at any moment (Ctrl-C, a killed job, a full disk). The skip
 logic of a resumed run treats "the output exists" as "this input is done", so an output file must either be
 complete or absent. Temporary files are named `.<name>.tmp-<pid>-<hex>`: hidden (input expansion skips hidden
@@ -8,15 +11,24 @@ files) and recognisable by `is_temp_name`, so neither a re-run nor a later read 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_output", "is_temp_name", "temp_name_for"]
+__all__ = [
+    "atomic_directory",
+    "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "is_temp_name",
+    "temp_name_for",
+]
 
 _TEMP_NAME = re.compile(r"^\..+\.tmp-\d+-[0-9a-f]{8}$")
 
@@ -71,3 +83,41 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
                 temp_path.unlink()
             except FileNotFoundError:
                 pass
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically (see :func:`atomic_output`); returns the path."""
+    with atomic_output(target) as handle:
+        handle.write(data)
+    return Path(target)
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``target`` atomically, encoded as given, line endings as they are in ``text``."""
+    return atomic_write_bytes(target, text.encode(encoding))
+
+
+@contextmanager
+def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``target``; on normal exit it is renamed to ``target`` in one step,
+    on an exception it is removed with everything in it.
+
+    ``FileExistsError`` when ``target`` exists, non-empty, by the time of the rename (e.g. another process
+    finished the same folder first); the staged folder is removed then too.
+    """
+    target_path = Path(target)
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = temp_name_for(target_path)
+    staging.mkdir()
+    try:
+        yield staging
+        try:
+            os.rename(staging, target_path)
+        except OSError as error:
+            if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise FileExistsError(errno.EEXIST, "folder exists", str(target_path)) from None
+            raise
+        _fsync_directory(target_path.parent)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

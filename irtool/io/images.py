@@ -39,11 +39,14 @@ __all__ = [
 
 DEFAULT_MAX_PIXELS = 300_000_000
 DEFAULT_JPEG_QUALITY = 95
-SUPPORTED_FORMATS = ("png", "jpeg", "webp", "tiff", "bmp")
-_FORMAT_ALIASES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp", "tif": "tiff", "tiff": "tiff", "bmp": "bmp"}
+SUPPORTED_FORMATS = ("png", "jpeg", "webp", "tiff", "bmp", "ppm")
+# "ppm" is Netpbm: PPM (colour) and PGM (gray) files, as Pillow reads and writes them.
+_FORMAT_ALIASES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp", "tif": "tiff", "tiff": "tiff",
+                   "bmp": "bmp", "ppm": "ppm", "pgm": "ppm"}
 # MPO is how Pillow labels many camera JPEGs (a JPEG with an appended preview frame); the JPEG opener returns it.
-_PILLOW_FORMAT_NAMES = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "TIFF": "tiff", "BMP": "bmp"}
-_PILLOW_SAVE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
+_PILLOW_FORMAT_NAMES = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "TIFF": "tiff", "BMP": "bmp",
+                        "PPM": "ppm"}
+_PILLOW_SAVE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP", "ppm": "PPM"}
 _EXIF_PREFIX = b"Exif\x00\x00"
 _ORIENTATION_TAG = 0x0112
 _TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -88,7 +91,7 @@ def normalize_format(name: str) -> str:
     """'JPG', '.jpeg', 'tif' ... -> a canonical name from SUPPORTED_FORMATS; UsageError otherwise."""
     key = name.strip().lower().lstrip(".")
     if key not in _FORMAT_ALIASES:
-        raise UsageError(f"unknown image format {name!r}; choose one of png, jpg, webp, tiff, bmp")
+        raise UsageError(f"unknown image format {name!r}; choose one of png, jpg, webp, tiff, bmp, ppm")
     return _FORMAT_ALIASES[key]
 
 
@@ -202,7 +205,8 @@ def _decode_with_pillow(image: Image.Image, notes: list[str]) -> tuple[np.ndarra
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(image).astype(np.uint16), 16
     if mode == "I":
-        if image.format == "PNG":  # older Pillow opens 16-bit gray PNG as 32-bit "I"
+        # Older Pillow opens 16-bit gray PNG as 32-bit "I"; Pillow opens 16-bit PGM so (scaled to 0-65535).
+        if image.format in ("PNG", "PPM"):
             return np.clip(np.asarray(image), 0, 65535).astype(np.uint16), 16
         raise ValueError("32-bit integer samples are not supported (convert to 16-bit first)")
     if mode == "F":
@@ -255,7 +259,7 @@ def _decode_tiff_with_tifffile(
 
 
 def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Decode one image file (PNG, JPEG, WebP, TIFF, BMP), applying its EXIF orientation.
+    """Decode one image file (PNG, JPEG, WebP, TIFF, BMP, PPM/PGM), applying its EXIF orientation.
 
     Raises InputError (message "<path>: <reason>", one line) for missing, empty, damaged, unsupported or
     oversized files. The size check uses the header only, before any pixel is decoded.
@@ -294,7 +298,7 @@ def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
     if image is None:
         if data[:4] in _TIFF_SIGNATURES:  # e.g. 16-bit gray+alpha TIFF, which Pillow cannot open
             return _read_tiff_without_pillow(file_path, max_pixels)
-        raise failure("not a PNG, JPEG, WebP, TIFF or BMP image (unrecognised or damaged header)")
+        raise failure("not a PNG, JPEG, WebP, TIFF, BMP or PPM/PGM image (unrecognised or damaged header)")
 
     with image:
         image_format = _PILLOW_FORMAT_NAMES[image.format or ""]
@@ -472,8 +476,9 @@ def write_image(
     """Write float pixels in [0, 1] atomically; returns the path written.
 
     Format: `format`, else `like.format`, else the file extension. Bit depth: `bit_depth`, else `like.bit_depth`,
-    else 8; JPEG, WebP and BMP are always 8-bit. Alpha: `alpha`, else `like.alpha` (resized with Lanczos if the
-    output size differs, e.g. after super-resolution); JPEG and BMP drop it. ICC profile and EXIF come from `like`.
+    else 8; JPEG, WebP, BMP and PPM/PGM are always 8-bit. Alpha: `alpha`, else `like.alpha` (resized with Lanczos if
+    the output size differs, e.g. after super-resolution); JPEG, BMP and PPM/PGM drop it. ICC profile and EXIF come
+    from `like` (PPM/PGM hold neither).
     Values are clipped to [0, 1] and rounded to the nearest integer level.
     """
     target = Path(path)
@@ -500,9 +505,9 @@ def write_image(
     depth = bit_depth if bit_depth is not None else (like.bit_depth if like is not None else 8)
     if depth not in (8, 16):
         raise UsageError(f"bit depth must be 8 or 16, got {depth}")
-    if output_format in ("jpeg", "webp", "bmp"):
+    if output_format in ("jpeg", "webp", "bmp", "ppm"):
         depth = 8
-    if output_format in ("jpeg", "bmp"):
+    if output_format in ("jpeg", "bmp", "ppm"):
         alpha = None  # BMP alpha is not read back by common decoders (Pillow included), so don't pretend
     if quality is not None and not 1 <= quality <= 100:
         raise UsageError(f"quality must be between 1 and 100, got {quality}")

@@ -1,8 +1,9 @@
-"""Turning command-line INPUT arguments into an ordered list of files, and mapping them to output paths.
+"""Which files are images, listing them in folders, turning INPUT arguments into files and mapping them to outputs.
 
-Files are taken as given (any extension: a wrong file then gets a clear read error); folders and glob patterns
-contribute image files only, and the tree below the folder (or below the pattern's fixed leading part) is
-mirrored under the output folder.
+:data:`IMAGE_EXTENSIONS` and :func:`list_images` are the one definition of "the images in a folder" for restoring,
+training and evaluation. Files are taken as given (any extension: a wrong file then gets a clear read error);
+folders and glob patterns contribute image files only, and the tree below the folder (or below the pattern's fixed
+leading part) is mirrored under the output folder.
 """
 
 from __future__ import annotations
@@ -16,10 +17,19 @@ from irtool.errors import UsageError
 from irtool.io.atomic import is_temp_name
 from irtool.io.images import normalize_format
 
-__all__ = ["IMAGE_EXTENSIONS", "InputItem", "expand_inputs", "is_image_name", "output_path", "plan_outputs"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "InputItem",
+    "expand_inputs",
+    "is_image_name",
+    "list_images",
+    "output_path",
+    "plan_outputs",
+]
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
-_CANONICAL_EXTENSION = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+#: Extensions (lower case) of the files a folder contributes: every format ``read_image`` decodes.
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pgm"})
+_CANONICAL_EXTENSION = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "ppm": ".ppm"}
 _GLOB_CHARACTERS = frozenset("*?[")
 
 
@@ -43,20 +53,29 @@ def _has_glob(text: str) -> bool:
     return any(character in _GLOB_CHARACTERS for character in text)
 
 
+def list_images(folder: str | os.PathLike[str], *, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by extension, case-insensitive), as ``folder / relative path``, sorted by that
+    relative path (a folder's files together).
+
+    Hidden files and folders (".git", ".thumbnails", temporary files of an interrupted write) are skipped and links
+    to folders are not followed. ``UsageError`` if ``folder`` is not a folder.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"image folder {root} does not exist or is not a folder")
+    found: list[Path] = []
+    for current, directories, files in os.walk(root, followlinks=False):
+        # Pruning in place stops os.walk descending into hidden folders.
+        directories[:] = [d for d in directories if not _is_skipped_name(d)] if recursive else []
+        here = Path(current)
+        found += [here / name for name in files
+                  if not _is_skipped_name(name) and is_image_name(name) and (here / name).is_file()]
+    return sorted(found, key=lambda path: path.relative_to(root).parts)
+
+
 def _walk_folder(folder: Path, *, recursive: bool, prefix: PurePath) -> list[InputItem]:
-    items: list[InputItem] = []
-    for root, directories, files in os.walk(folder, followlinks=False):
-        # Pruning in place stops os.walk descending into hidden folders (".git", ".thumbnails", ...).
-        directories[:] = sorted(d for d in directories if not _is_skipped_name(d)) if recursive else []
-        root_path = Path(root)
-        for name in files:
-            if _is_skipped_name(name) or not is_image_name(name):
-                continue
-            source = root_path / name
-            if not source.is_file():
-                continue
-            items.append(InputItem(source=source.absolute(), relative=prefix / source.relative_to(folder)))
-    return items
+    return [InputItem(source=source.absolute(), relative=prefix / source.relative_to(folder))
+            for source in list_images(folder, recursive=recursive)]
 
 
 def _glob_base(pattern: str) -> Path:

@@ -18,18 +18,13 @@ Recipes (``--recipe``):
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from irtool.errors import UsageError
 from irtool.degradations import ALL_IN_ONE, DETECT, MIXTURE_TASKS, RESTORE_TASKS, all_in_one_mixture, detect_mixture
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from irtool.tomlio import TOMLDecodeError, dumps, read_toml
 
 
 #: "detect" trains the GIV degradation head.
@@ -102,17 +97,10 @@ class TrainConfig:
         return _coerce(dataclasses.replace(self, **changes))
 
     def to_toml(self) -> str:
-        lines = []
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Mapping):
-                continue
-            lines.append(f"{f.name} = {_toml_value(value)}")
-        mix = dict(self.task_mix)
-        if mix:
-            lines.append("\n[task_mix]")
-            lines.extend(f"{k} = {_toml_value(float(v))}" for k, v in mix.items())
-        return "\n".join(lines) + "\n"
+        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        mix = {k: float(v) for k, v in self.task_mix.items()}
+        values["task_mix"] = mix or None  # an empty mixture (the task's default) is left out
+        return dumps(values)
 
     @property
     def mixture(self) -> dict[str, float]:
@@ -123,17 +111,6 @@ class TrainConfig:
         if self.task == DETECT:
             return dict(DEFAULT_DETECT_MIX)
         return {self.task: 1.0}
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -217,8 +194,8 @@ def load_config(
     if config_file:
         path = Path(config_file)
         try:
-            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            file_values = read_toml(path)
+        except (OSError, TOMLDecodeError) as exc:
             raise UsageError(f"cannot read config {path}: {exc}") from None
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(set(file_values) - set(_FIELDS)) + sorted(set(given) - set(_FIELDS))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from irtool.errors import UsageError
 from irtool.io.atomic import atomic_output
+from irtool.tomlio import dumps, format_key
 from irtool.weights.catalog import default_catalog_path, parse_catalog
 from irtool.weights.hashing import sha256_file
 
@@ -29,30 +30,9 @@ EXPORT_DTYPES = ("float32", "float16")
 EXPORT_CHECKPOINTS = ("final", "best")
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 1e6 else repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def entry_block(name: str, fields: Mapping[str, Any]) -> str:
-    lines = [f"[models.{name}]"]
-    tables = {k: v for k, v in fields.items() if isinstance(v, Mapping)}
-    lines += [f"{k} = {_value(v)}" for k, v in fields.items() if k not in tables and v is not None]
-    for tname, table in tables.items():
-        lines.append(f"\n[models.{name}.{tname}]")
-        lines += [f"{_quote_key(k)} = {_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _quote_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _value(key)
+    """``[models.NAME]`` with ``fields`` (mappings become its sub-tables; ``None`` values are left out)."""
+    return dumps(fields, table=f"models.{format_key(name)}")
 
 
 def replace_block(text: str, name: str, block: str) -> str:

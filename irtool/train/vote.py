@@ -162,11 +162,14 @@ def _score(accuracies: dict[str, float]) -> float:
 
 
 def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights: Sequence[float] = CLEAN_WEIGHTS,
-                 clean_per_photo: int = 5, per_kind: int = 5,
+                 clean_per_photo: int = 5, per_kind: int = 5, folds: int = CV_FOLDS,
                  progress: Callable[[int, int], None] | None = None):
     """Load ``cfg.init_weights`` (a detector), fit its vote on ``cfg.data``; write OUT/NAME/final.safetensors
     (the detector with its vote), metrics.jsonl and vote_samples.pt (the summaries and labels). Returns a
-    :class:`~irtool.train.TrainResult`."""
+    :class:`~irtool.train.TrainResult`.
+
+    The L2 strength and clean weight are chosen among ``l2_choices`` x ``clean_weights`` by ``folds``-fold
+    cross-validation over the photos; :func:`vote_inputs` says what ``clean_per_photo`` and ``per_kind`` are."""
     from irtool.detect import Detector, read_detector, types_from_metadata
     from irtool.weights.checkpoints import save_safetensors
 
@@ -185,7 +188,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=cfg.seed,
                            progress=progress)
     num_types = len(detector.types)
-    scores = {(l2, weight): cross_validate(samples, num_types=num_types, l2=l2, clean_weight=weight)
+    scores = {(l2, weight): cross_validate(samples, num_types=num_types, l2=l2, clean_weight=weight, folds=folds)
               for l2 in l2_choices for weight in clean_weights}
     plain = _accuracies(samples.labels, samples.summaries[:, :num_types].argmax(dim=1))
     l2, weight = max(scores, key=lambda key: _score(scores[key]))  # the first of equals

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,11 +20,7 @@ from typing import Any, Mapping
 
 from irtool.errors import UsageError
 from irtool.degradations import RESTORE_TASKS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from irtool.tomlio import TOMLDecodeError, loads
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 ASSET_WEIGHTS_DIR = PACKAGE_DIR / "assets" / "weights"
@@ -136,8 +131,8 @@ def _entry(name: str, raw: Mapping[str, Any], where: Path) -> WeightsEntry:
 
 def parse_catalog(text: str, *, path: Path) -> Catalog:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = loads(text)
+    except TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
     entries = {name: _entry(name, raw, path) for name, raw in data.get("models", {}).items()}
     routes = dict(data.get("routes", {}))

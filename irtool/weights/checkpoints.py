@@ -9,8 +9,6 @@ dicts (``module.`` prefix) and bare state dicts. Pickles are opened with
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -18,8 +16,6 @@ import torch
 from torch import nn
 
 from irtool.errors import InvalidArgumentError
-
-from .hashing import sha256_file
 
 #: Wrapper keys, most preferred first: EMA weights are what BasicSR-style repos evaluate (``params_ema``) and
 #: what irtool's own training validates and exports (``ema`` in its checkpoints).
@@ -86,26 +82,15 @@ def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, sourc
     return model
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_safetensors(state_dict: Mapping[str, torch.Tensor], path: str | Path, *, metadata: Mapping[str, str]) -> str:
-    """Write atomically (temp file + rename) and return the file's sha256."""
-    from safetensors.torch import save_file
+    """Write atomically (``irtool.io.atomic``) and return the file's sha256."""
+    import hashlib
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save
+
+    from irtool.io.atomic import atomic_write_bytes
+
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={k: str(v) for k, v in metadata.items()})
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a weights file is an ordinary file
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return sha256_file(p)
+    data = save(tensors, metadata={k: str(v) for k, v in metadata.items()})
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 from irtool.errors import ChecksumError, DownloadError, WeightsNotFoundError
 
 from .catalog import WeightsEntry
-from .hashing import sha256_file
+from .hashing import sha256_file_cached
 
 
 def _verify(path: Path, expected: str | None, *, what: str, delete: bool) -> Path:
     if expected is None:
         return path
-    actual = sha256_file(path)
+    actual = sha256_file_cached(path)
     if actual != expected:
         if delete:
             _delete_cached(path)

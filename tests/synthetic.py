@@ -1,0 +1,41 @@
+"""Synthetic test data shared by the test files: photo-like images, image folders and weights catalogs.
+
+Test files import these functions (``from synthetic import photo``), as they import ``hub_server``; the fixtures
+built on them are in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from irtool.tomlio import dumps
+
+
+def photo(height: int, width: int, seed: int = 0, *, noise: float = 4.0) -> np.ndarray:
+    """A photo-like uint8 RGB image: smooth colour waves (something a restorer can work on) plus Gaussian noise of
+    ``noise`` levels (the seed draws the noise)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([np.sin(xx / 7.0), np.cos(yy / 5.0), np.sin((xx + yy) / 9.0)], axis=2) * 90 + 128
+    return np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+
+
+def write_images(folder: Path, images: Mapping[str, np.ndarray]) -> Path:
+    """Save uint8 arrays (HxW or HxWx3) under ``folder`` by file name, the format from the extension."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, pixels in images.items():
+        Image.fromarray(pixels).save(folder / name)
+    return folder
+
+
+def write_catalog(path: Path, models: Mapping[str, Mapping[str, Any]], *, routes: Mapping[str, str] | None = None,
+                  detector: str | None = None) -> Path:
+    """A weights.toml: ``[models.NAME]`` entries (fields as weights.toml spells them), ``[routes]`` and
+    ``detector``."""
+    path.write_text(dumps({"detector": detector, "models": models, "routes": routes}), encoding="utf-8")
+    return path
