@@ -29,7 +29,7 @@ from irtool.degrade import (
     quantize_uint8,
     to_uint8,
 )
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError, UsageError
 from irtool.metrics import psnr
 
 DATA = Path(__file__).parent / "data"
@@ -282,14 +282,14 @@ def test_task_mapping_and_degrade_for_task() -> None:
         assert lr.shape == (48 // scale, 48 // scale, 3) and info.params["scale"] == scale
     _, info = degrade_for_task(img, "dehaze", rng=np.random.default_rng(0), severity=0.25)
     assert info.kind == "haze" and info.severity == 0.25
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError, match="unknown task"):
         degrade_for_task(img, "colorize", rng=np.random.default_rng(0))
 
 
 def test_degrade_rejects_bad_arguments() -> None:
     img = _clean_image()
     rng = np.random.default_rng(0)
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgumentError, match="unknown degradation"):
         degrade(img, "snow", rng=rng)
     with pytest.raises(UsageError):
         degrade(img, "noise", severity=1.5, rng=rng)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from synthetic import photo, write_catalog, write_images
 from typer.testing import CliRunner
 
@@ -194,3 +195,61 @@ def test_cli_detect_reads_a_local_checkpoint_and_its_preset(detector_catalog, ph
     result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), "--weights", str(bare),
                                       "--arch", "res_hair_lite"])
     assert result.exit_code == 0, result.output
+
+
+def test_wide_synthesis_draws_other_generators_and_says_so(photos):
+    from irtool.evaluate.detection import detection_input
+
+    clean = _photo(0).astype(np.float32) / 255
+    seeds = range(8)
+    default = [detection_input(clean, "haze", 0.5, rng=np.random.default_rng(s))[0] for s in seeds]
+    wide = [detection_input(clean, "haze", 0.5, rng=np.random.default_rng(s), synthesis="wide")[0] for s in seeds]
+    assert any(not np.array_equal(a, b) for a, b in zip(default, wide))
+    report = evaluate_detector(Detector(_constant_network("noise"), device="cpu"), photos, severities=(0.5,),
+                               synthesis="wide")
+    assert report.synthesis == "wide" and report.to_dict()["synthesis"] == "wide"
+    assert "wide synthesis" in report.to_markdown()
+
+
+def _labelled_folder(root: Path) -> Path:
+    for kind, count in (("clean", 2), ("noise", 3), ("haze", 1)):
+        (root / kind).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(_photo(10 + i)).save(root / kind / f"{kind}{i}.png")
+    return root
+
+
+def test_a_labelled_folder_of_images_made_elsewhere_is_scored_by_its_subfolders(tmp_path):
+    from irtool.evaluate import evaluate_detector_on_files
+
+    folder = _labelled_folder(tmp_path / "heldout")
+    report = evaluate_detector_on_files(Detector(_constant_network("noise"), device="cpu"), folder)
+    assert report.images == 6 and report.synthesis == "files" and report.severities == ()
+    assert report.kind_accuracy()["noise"] == 1.0 and report.kind_accuracy()["haze"] == 0.0
+    assert report.clean_accuracy == 0.0 and report.type_accuracy == pytest.approx(3 / 4)
+    assert sorted(s.image for s in report.samples)[:2] == ["clean/clean0.png", "clean/clean1.png"]
+    assert "labelled files" in report.to_markdown()
+    (folder / "smudge").mkdir()
+    with pytest.raises(UsageError, match="subfolders must be named by the detector's types"):
+        evaluate_detector_on_files(Detector(_constant_network("noise"), device="cpu"), folder)
+
+
+def test_cli_labelled_and_synthesis_options(tmp_path, photos):
+    weights = tmp_path / "det.safetensors"
+    net = _constant_network("haze")
+    save_safetensors({k: v.contiguous() for k, v in net.state_dict().items()}, weights,
+                     metadata={"preset": "res_hair_lite", "kind": "detector"})
+    folder = _labelled_folder(tmp_path / "heldout")
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(folder), "--labelled",
+                                      "--weights", str(weights), "--json", str(report), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())["detection"]
+    assert data["synthesis"] == "files" and data["kind_accuracy"]["haze"] == 1.0 and data["samples"] == 6
+    for extra, message in ((["--labelled", "--synthesis", "wide"], "drop --synthesis"),
+                           (["--synthesis", "broad"], "--synthesis must be one of")):
+        result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), "--weights",
+                                          str(weights), *extra])
+        assert result.exit_code == 2 and message in result.output, result.output
+    result = CliRunner().invoke(app, ["eval", "--task", "denoise", "--data", str(photos), "--labelled"])
+    assert result.exit_code == 2 and "are for --task detect" in result.output

@@ -13,7 +13,7 @@ from PIL import Image
 from torch import nn
 
 from irtool.engine import InferenceEngine
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 from irtool.models.registry import Preset
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
@@ -31,8 +31,9 @@ def _loaded(in_channels: int) -> LoadedModel:
         else:  # 1 - x
             conv.weight.fill_(-1.0)
             conv.bias.fill_(1.0)
-    preset = Preset(name=f"toy{in_channels}", family=nn.Conv2d, kwargs={}, description="test", tasks=("denoise",),
-                    in_channels=in_channels)
+    preset = Preset(name=f"toy{in_channels}", network=nn.Conv2d, family="toy", kwargs={}, description="test",
+                    tasks=("denoise",), recipe="lite", size_multiple=1, min_input_side=1, supports_fp16=True,
+                    supports_bf16=True, in_channels=in_channels)
     return LoadedModel(f"toy{in_channels}", preset, conv, InferenceEngine(conv, preset, device="cpu"))
 
 
@@ -56,7 +57,7 @@ def test_output_has_the_inputs_channels(image_channels, model_channels):
 
 
 def test_other_channel_counts_are_refused():
-    with pytest.raises(UsageError, match="2 channels"):
+    with pytest.raises(InvalidArgumentError, match="2 channels"):
         _loaded(3).run_image(np.zeros((8, 8, 2), np.float32))
 
 
