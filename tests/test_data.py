@@ -405,3 +405,19 @@ def test_hazy_patches_span_the_depth_they_span_in_the_photo(tmp_path: Path) -> N
         rows = item["lq"].mean(dim=(0, 2))
         cols = item["lq"].mean(dim=(0, 1))
         assert float(max(rows.max() - rows.min(), cols.max() - cols.min())) < 0.2
+
+
+def test_wide_synthesis_draws_other_generators_for_the_same_seed(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)).save(folder / "a.png")
+    kwargs = dict(task_mix="dehaze", patch_size=32, seed=3, length=12, augment=False)
+    default = DegradedFolderDataset(folder, **kwargs)
+    wide = DegradedFolderDataset(folder, synthesis="wide", **kwargs)
+    assert wide.synthesis == "wide"
+    same = [torch.equal(default[i]["gt"], wide[i]["gt"]) for i in range(12)]
+    differ = [not torch.equal(default[i]["lq"], wide[i]["lq"]) for i in range(12)]
+    assert all(same) and any(differ)  # same crops, other hazes for some
+    with pytest.raises(UsageError, match="synthesis must be"):
+        DegradedFolderDataset(folder, synthesis="broad", **kwargs)

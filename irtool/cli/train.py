@@ -32,6 +32,7 @@ def train(
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     patch_size: Optional[int] = typer.Option(None, "--patch-size"),
     lr: Optional[float] = typer.Option(None, "--lr"),
+    synthesis: Optional[str] = typer.Option(None, "--synthesis", help="Degradation generators: default, or wide (every registered generator: other noises, blurs, hazes, darkenings, double JPEG)."),
     unclipped_noise: Optional[float] = typer.Option(None, "--unclipped-noise", help="Fraction of noise samples left unclipped, as denoising benchmarks add noise (default 0: clipped, as in a photo)."),
     workers: Optional[int] = typer.Option(None, "--workers"),
     name: Optional[str] = typer.Option(None, "--name", help="Run name: outputs go to OUT/NAME."),
@@ -68,7 +69,7 @@ def train(
     cfg = load_config(
         preset=preset, task=task, recipe_name=recipe, config_file=config,
         overrides=dict(preset=preset, task=task, data=data, data_lq=data_lq, val=val, val_lq=val_lq, iters=iters,
-                       batch_size=batch_size, patch_size=patch_size, lr=lr, unclipped_noise=unclipped_noise, workers=workers, out=out, resume=resume,
+                       batch_size=batch_size, patch_size=patch_size, lr=lr, synthesis=synthesis, unclipped_noise=unclipped_noise, workers=workers, out=out, resume=resume,
                        init_weights=init_weights, device=device, seed=seed,
                        time_limit=time_limit, name=name or None),
     )

@@ -100,16 +100,25 @@ def _check_positive(name: str, value: int) -> int:
     return value
 
 
+def check_synthesis(synthesis: str) -> str:
+    """A generator pool of :mod:`irtool.degradations` (``"default"`` or ``"wide"``)."""
+    from irtool.degradations import SYNTHESES
+
+    if synthesis not in SYNTHESES:
+        raise UsageError(f"synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
+    return synthesis
+
+
 def _degrade(gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: bool,
-             unclipped_noise: float = 0.0,
-             window: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, int, float]:
+             unclipped_noise: float = 0.0, window: tuple[int, int, int, int] | None = None,
+             synthesis: str = "default") -> tuple[np.ndarray, int, float]:
     """(lq, kind index, severity) for one clean float image; ``window``: where it sits in its photo."""
     if task == CLEAN_TASK:
         return gt.copy(), kind_index("clean"), 0.0
     # No extra draw unless used, so other tasks' (and existing seeds') patches stay the same.
     noise = unclipped_noise > 0 and TASK_DEGRADATIONS[task] == "noise"
     clip_noise = not (noise and rng.uniform() < unclipped_noise)
-    lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise, window=window)
+    lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise, window=window, synthesis=synthesis)
     if same_size and lq.shape[:2] != gt.shape[:2]:
         # As a low-resolution photo looks once enlarged to the target size (bicubic, then saved as 8-bit).
         lq = quantize_uint8(imresize(lq, output_shape=gt.shape[:2]))
@@ -201,6 +210,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         unclipped_noise: float = 0.0,
         transforms: Sequence[PatchTransform] = (),
+        synthesis: str = "default",
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -216,6 +226,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
                     f"patch_size={patch_size} must be a multiple of {multiple} for the SR tasks in {self.mixture}"
                 )
         self.unclipped_noise = check_probability("unclipped_noise", unclipped_noise)
+        self.synthesis = check_synthesis(synthesis)
         self.transforms = tuple(transforms)
         for transform in self.transforms:
             transform.check(self)
@@ -261,7 +272,7 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
         for transform in self.transforms:
             gt = transform.clean(gt, rng)
         lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
-                                      unclipped_noise=self.unclipped_noise, window=window)
+                                      unclipped_noise=self.unclipped_noise, window=window, synthesis=self.synthesis)
         for transform in self.transforms:
             lq, gt = transform.degraded(lq, gt)
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": task, "kind": kind, "severity": severity}
@@ -426,9 +437,11 @@ class ValidationSet(Dataset):
         all_tasks: bool = False,
         cache_in_memory: CacheMode = "auto",
         quantize_lq: bool = False,
+        synthesis: str = "default",
     ) -> None:
         super().__init__()
         self.seed = _check_seed(seed)
+        self.synthesis = check_synthesis(synthesis)
         self.sr_as_same_size = bool(sr_as_same_size)
         if crop_size < 0 or max_images < 0:
             raise UsageError("crop_size and max_images must be >= 0 (0 = no limit)")
@@ -509,7 +522,7 @@ class ValidationSet(Dataset):
         multiple = task_scale(task)
         gt = _to_float(modcrop(gt_img, multiple))
         rng = _item_rng(self.seed, _STREAM_VALIDATION, 0, index)
-        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size)
+        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size, synthesis=self.synthesis)
         if self.quantize_lq:
             lq = quantize_uint8(lq)
         return {

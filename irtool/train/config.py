@@ -62,6 +62,9 @@ class TrainConfig:
     downscale: tuple[float, float] = (1.0, 1.0)
     #: Fraction of noise samples left unclipped, as denoising benchmarks add noise (see ``DegradedFolderDataset``).
     unclipped_noise: float = 0.0
+    #: Degradation generators to draw from: "default" (the original ones) or "wide" (every registered one, see
+    #: ``irtool.degradations``); validation uses the same pool.
+    synthesis: str = "default"
     #: Probability that a patch's clean photo is re-exposed and re-graded before degrading (see
     #: ``DegradedFolderDataset``); 0 = off.
     tone_jitter: float = 0.0
@@ -129,12 +132,13 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
             raise UsageError(f"{name} must be positive")
     if cfg.lr <= 0:
         raise UsageError("lr must be positive")
-    from irtool.data.datasets import check_unclipped_noise
+    from irtool.data.datasets import check_synthesis, check_unclipped_noise
     from irtool.data.transforms import check_downscale_range, check_probability
 
     check_downscale_range(cfg.downscale)
     check_probability("tone_jitter", cfg.tone_jitter)
     check_unclipped_noise(cfg.unclipped_noise, quantize_lq=cfg.quantize_lq)
+    check_synthesis(cfg.synthesis)
     bad = [k for k in cfg.task_mix if k not in MIXTURE_TASKS]
     if bad:
         raise UsageError(f"unknown task(s) in task_mix: {bad}")
