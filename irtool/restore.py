@@ -20,9 +20,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from irtool.degradations import RESTORE_TASKS
 from irtool.detect import Detection, Detector, load_detector, load_detector_file
 from irtool.errors import IrtoolError, UsageError
-from irtool.degradations import RESTORE_TASKS
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
 
@@ -53,7 +53,8 @@ class RestoreRequest:
         if not chosen:
             raise UsageError("say what to run: --auto, --task TASK, --model NAME or --weights FILE")
         if len(chosen) > 1:
-            raise UsageError(f"choose one of {', '.join(chosen)}" + (" (--detect-only implies --auto)" if self.detect_only else ""))
+            implied = " (--detect-only implies --auto)" if self.detect_only else ""
+            raise UsageError(f"choose one of {', '.join(chosen)}{implied}")
         if self.task and self.task not in RESTORE_TASKS:
             raise UsageError(f"unknown task {self.task!r}; tasks are {', '.join(RESTORE_TASKS)}")
         if self.arch and not self.weights:

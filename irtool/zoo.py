@@ -59,7 +59,8 @@ class LoadedModel:
         elif want == 1 and have == 3:
             planes = [pixels[:, :, c : c + 1] for c in range(3)]
         else:
-            raise InvalidArgumentError(f"{self.name} takes {want}-channel images (or gray/RGB ones); got {have} channels")
+            raise InvalidArgumentError(f"{self.name} takes {want}-channel images (or gray/RGB ones); "
+                                       f"got {have} channels")
         outs = []
         for plane in planes:
             tensor = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))

@@ -3,12 +3,12 @@
     .venv/bin/python scripts/bench_restore.py                                  # lite presets, 2 MP, tiled + auto
     .venv/bin/python scripts/bench_restore.py --presets res_hair_lite --megapixels 24 --modes tiled
 
-Each (preset, mode) runs in a fresh subprocess on a synthetic photo-like image (random weights: speed and
-memory do not depend on them), through ``InferenceEngine.run`` exactly as ``irtool restore`` calls it.
-"tiled" uses ``--tile`` (default 256) with 32 px overlap; "auto" lets the engine choose from free memory (one
-whole-image pass when it fits, as it does by default in ``irtool restore``; the tiles column shows what ran). Peak memory is the
-process's VmHWM (peak RSS) minus its value before the run, so it includes the input and the output canvas;
-on CUDA it is ``torch.cuda.max_memory_allocated``. Prints a Markdown table.
+Each (preset, mode) runs in a fresh subprocess on a synthetic photo-like image (random weights: speed and memory do
+not depend on them), through ``InferenceEngine.run`` exactly as ``irtool restore`` calls it. "tiled" uses ``--tile``
+(default 256) with 32 px overlap; "auto" lets the engine choose from free memory (one whole-image pass when it fits,
+as it does by default in ``irtool restore``; the tiles column shows what ran). Peak memory is the process's VmHWM
+(peak RSS) minus its value before the run, so it includes the input and the output canvas; on CUDA it is
+``torch.cuda.max_memory_allocated``. Prints a Markdown table.
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ def make(photo: Path, kind: str, severity: float, rng: np.random.Generator) -> t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=Path("runs/photos/val"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "irtool" / "assets" / "samples")
+    samples = Path(__file__).resolve().parents[1] / "irtool" / "assets" / "samples"
+    parser.add_argument("--out", type=Path, default=samples)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     record = {}

@@ -37,9 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from irtool.degrade.imresize import imresize  # noqa: E402
-from irtool.detect import DETECT_ALIGN, Detector, read_detector  # noqa: E402
+from irtool.detect import (  # noqa: E402
+    DETECT_ALIGN,
+    Detector,
+    image_summary,  # noqa: E402
+    read_detector,
+)
 from irtool.engine.tiling import grid_crops  # noqa: E402
-from irtool.detect import image_summary  # noqa: E402
 from irtool.io import atomic_output  # noqa: E402
 from irtool.train.vote import VoteSamples, cross_validate, vote_inputs  # noqa: E402
 
@@ -69,7 +73,10 @@ def _view(pixels: np.ndarray) -> np.ndarray:
 def extract(detector: Detector, data: str) -> list[dict]:
     records = []
     kinds = [t for t in detector.types if t != "clean"]
-    for photo, kind, pixels in vote_inputs(data, kinds=kinds, progress=lambda d, t: print(f"  {d}/{t} photos", file=sys.stderr)):
+    def progress(done: int, total: int) -> None:
+        print(f"  {done}/{total} photos", file=sys.stderr)
+
+    for photo, kind, pixels in vote_inputs(data, kinds=kinds, progress=progress):
         image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
         with torch.inference_mode():
             logits, severity = detector._read_crops(image)
@@ -115,7 +122,8 @@ def bands(r: dict, types: tuple[str, ...]) -> torch.Tensor:
     saturation = (view.max(axis=2) - low) / (view.max(axis=2) + 1e-3)
     values = []
     for band in np.array_split(np.arange(view.shape[0]), BANDS):
-        values += [np.percentile(dark[band], 20), luma[band].std(), saturation[band].mean(), np.percentile(low[band], 1)]
+        values += [np.percentile(dark[band], 20), luma[band].std(), saturation[band].mean(),
+                   np.percentile(low[band], 1)]
     return torch.tensor(values, dtype=torch.float64)
 
 
@@ -186,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         for weight in CLEAN_WEIGHTS:
             acc = cross_validate(samples, num_types=len(types), l2=L2, clean_weight=weight, only_fold=args.fold)
             print(f"| {name} | {weight:g} | {acc['type_accuracy']:.1%} | {acc['clean_accuracy']:.1%} | "
-                  f"{acc['worst_class_accuracy']:.1%} | {acc[f'recall_{types.index(HAZE)}']:.1%} | {acc[f'recall_{types.index(BLUR)}']:.1%} |",
+                  f"{acc['worst_class_accuracy']:.1%} | {acc[f'recall_{types.index(HAZE)}']:.1%} | "
+                  f"{acc[f'recall_{types.index(BLUR)}']:.1%} |",
                   flush=True)
     return 0
 

@@ -11,15 +11,15 @@ import pytest
 from PIL import Image
 
 from irtool.restore import BatchRestorer, RestoreRequest, restore_paths
-from irtool.weights.catalog import KEEP_ROUTE
 from irtool.weights import entry_path, load_catalog
+from irtool.weights.catalog import KEEP_ROUTE
 from irtool.zoo import build_from_checkpoint
 
 SAMPLES = Path(__file__).resolve().parents[1] / "irtool" / "assets" / "samples"
 BUNDLED = [e for e in load_catalog().entries.values() if e.bundled]
 MANIFEST = json.loads((SAMPLES / "SAMPLES.json").read_text())
 #: Samples the bundled detector is known to get wrong (README "Detection"); strict, so a fix shows up.
-DETECTOR_MISSES: dict[str, str] = {}  # lowres_dune.png (x2) was called blur until the detector's vote (commit after bdb7fc2)
+DETECTOR_MISSES: dict[str, str] = {}  # empty since the detector's image-level vote (lowres_dune.png was called blur)
 
 
 @pytest.mark.parametrize("entry", BUNDLED, ids=[e.name for e in BUNDLED])

@@ -11,7 +11,6 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-from irtool.degradations import detector_types
 from irtool.data import (
     DegradedFolderDataset,
     PairedFolderDataset,
@@ -22,6 +21,7 @@ from irtool.data import (
 )
 from irtool.data.images import TONE_RANGES, random_tone
 from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
+from irtool.degradations import detector_types
 from irtool.degrade import TASK_DEGRADATIONS
 from irtool.errors import UsageError
 

@@ -22,7 +22,8 @@ def test_the_registry_imports_neither_numpy_nor_torch():
 
 def test_every_list_of_tasks_and_kinds_is_the_registrys():
     from irtool.data.tasks import KNOWN_TASKS
-    from irtool.evaluate.protocols import DEFAULT_PROTOCOL, TASKS as EVAL_TASKS
+    from irtool.evaluate.protocols import DEFAULT_PROTOCOL
+    from irtool.evaluate.protocols import TASKS as EVAL_TASKS
     from irtool.train.config import DEFAULT_ALL_IN_ONE, DEFAULT_DETECT_MIX, TRAIN_TASKS
 
     assert DEGRADATION_KINDS == tuple(reg.DEGRADATIONS)

@@ -305,8 +305,8 @@ def test_degrade_and_metrics_do_not_import_torch() -> None:
 
 
 def test_every_restoration_task_has_a_degradation():
-    from irtool.degrade import TASK_DEGRADATIONS
     from irtool.degradations import SINGLE_TASKS
+    from irtool.degrade import TASK_DEGRADATIONS
 
     assert set(TASK_DEGRADATIONS) == set(SINGLE_TASKS)
 

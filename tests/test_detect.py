@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from irtool.degradations import detector_types
 from irtool.detect import Detector, summary_size
 from irtool.engine import grid_crops
 from irtool.models.giv_detector import build_giv_detector
-from irtool.degradations import detector_types
 
 DEGRADATION_TYPES = detector_types()
 

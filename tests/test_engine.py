@@ -173,7 +173,8 @@ def test_tiled_equals_whole_for_translation_equivariant_net(height: int, width: 
     tiled = engine.run(image)
     assert tiled.shape == image.shape
     assert torch.allclose(tiled, whole(model, image), atol=1e-5)
-    expected_tiles = len(plan_axis(height, tile=tile, overlap=16).starts) * len(plan_axis(width, tile=tile, overlap=16).starts)
+    rows, cols = (len(plan_axis(side, tile=tile, overlap=16).starts) for side in (height, width))
+    expected_tiles = rows * cols
     assert engine.last_run is not None and engine.last_run.tiles == expected_tiles
 
 
@@ -567,8 +568,10 @@ def test_memory_estimate_and_budget_to_tile() -> None:
     )
 
     model = ConvNet(width=8)  # first conv: 3 -> 8 channels
-    assert heuristic_bytes_per_pixel(model, scale=2) == 8 * CPU_BYTES_PER_PIXEL_PER_CHANNEL + 4 * SR_BYTES_PER_OUTPUT_PIXEL
-    assert InferenceEngine(model, make_preset(model), device="cpu").bytes_per_pixel == heuristic_bytes_per_pixel(model, scale=1)
+    expected = 8 * CPU_BYTES_PER_PIXEL_PER_CHANNEL + 4 * SR_BYTES_PER_OUTPUT_PIXEL
+    assert heuristic_bytes_per_pixel(model, scale=2) == expected
+    engine = InferenceEngine(model, make_preset(model), device="cpu")
+    assert engine.bytes_per_pixel == heuristic_bytes_per_pixel(model, scale=1)
     assert InferenceEngine(model, make_preset(model, bytes_per_pixel=123), device="cpu").bytes_per_pixel == 123
     # 1000 B/px and room for 300x300 px -> 288 (aligned down to 16); two tiles per batch -> 208; floor at the minimum.
     assert tile_side_for_budget(300 * 300 * 1000, bytes_per_pixel=1000, tile_batch=1, multiple=16, minimum=64) == 288

@@ -13,8 +13,15 @@ from typer.testing import CliRunner
 
 from irtool.cli import app
 from irtool.errors import UsageError
-from irtool.evaluate import PROTOCOLS, ClassicalDenoiser, classical_denoisers, evaluate, folder_dataset, make_noisy
-from irtool.evaluate import classical
+from irtool.evaluate import (
+    PROTOCOLS,
+    ClassicalDenoiser,
+    classical,
+    classical_denoisers,
+    evaluate,
+    folder_dataset,
+    make_noisy,
+)
 from irtool.metrics import psnr, ssim
 
 

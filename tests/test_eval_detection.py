@@ -13,13 +13,13 @@ from synthetic import photo, write_catalog, write_images
 from typer.testing import CliRunner
 
 from irtool.cli import app
+from irtool.degradations import detector_types
 from irtool.degrade import DEGRADATION_KINDS, downscale, imresize, quantize_uint8
 from irtool.detect import Detector
 from irtool.errors import UsageError
 from irtool.evaluate import evaluate_detector
 from irtool.evaluate.detection import detection_input
 from irtool.models.giv_detector import build_giv_detector
-from irtool.degradations import detector_types
 from irtool.weights.checkpoints import save_safetensors
 
 DEGRADATION_TYPES = detector_types()

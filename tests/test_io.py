@@ -19,6 +19,7 @@ from irtool.io import (
     IMAGE_EXTENSIONS,
     SUPPORTED_FORMATS,
     InputItem,
+    _png,
     atomic_directory,
     atomic_output,
     atomic_write_bytes,
@@ -36,7 +37,6 @@ from irtool.io import (
     shard_from_env,
     write_image,
 )
-from irtool.io import _png
 
 RNG = np.random.default_rng(1234)
 
@@ -238,7 +238,8 @@ def test_orientation_6_rotates_clockwise(tmp_path: Path, fmt: str) -> None:
     assert loaded.source_size == (8, 4)
 
 
-@pytest.mark.parametrize(("out_format", "depth"), [("png", 8), ("png", 16), ("jpeg", 8), ("webp", 8), ("tiff", 8), ("tiff", 16)])
+@pytest.mark.parametrize(("out_format", "depth"),
+                         [("png", 8), ("png", 16), ("jpeg", 8), ("webp", 8), ("tiff", 8), ("tiff", 16)])
 def test_icc_and_exif_are_copied(tmp_path: Path, out_format: str, depth: int) -> None:
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     source = tmp_path / "src.jpg"

@@ -19,9 +19,9 @@ from synthetic import write_catalog
 from typer.testing import CliRunner
 
 from irtool.cli import app
+from irtool.degradations import detector_types
 from irtool.models import build
 from irtool.models.giv_detector import build_giv_detector
-from irtool.degradations import detector_types
 from irtool.weights.checkpoints import save_safetensors
 
 DEGRADATION_TYPES = detector_types()
@@ -192,7 +192,8 @@ def test_rerun_skips_existing_outputs_and_overwrite_redoes_them(tmp_path):
     assert _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q").exit_code == 0
     (out / "1.png").unlink()
     report = tmp_path / "r.json"
-    assert _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q", "--json", str(report)).exit_code == 0
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q", "--json", str(report))
+    assert result.exit_code == 0
     status = {Path(r["input"]).name: r["status"] for r in json.loads(report.read_text())["results"]}
     assert status == {"0.png": "skipped", "1.png": "ok", "2.png": "skipped"}
     assert _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q", "--json", str(report),
@@ -232,7 +233,8 @@ def test_auto_routes_by_the_detection_and_detect_only_writes_nothing(tmp_path, z
     planned = {Path(r["input"]).name: r["model"] for r in detect_only}  # the route --auto would take
 
     report2 = tmp_path / "auto.json"
-    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--json", str(report2), "-q")
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--json", str(report2),
+                     "-q")
     assert result.exit_code == 0, result.output
     for rec in json.loads(report2.read_text())["results"]:
         kind = rec["detected"]["type"]
@@ -306,7 +308,8 @@ def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, use_cata
 
 
 def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, use_catalog):
-    """A detector that always says "low-resolution": --auto brings the image back to native size and super-resolves it."""
+    """A detector that always says "low-resolution": --auto brings the image back to native size and super-resolves
+    it."""
     _catalog_with_detector_saying("low-resolution", tmp_path, zoo, use_catalog)
     src = _save(tmp_path / "in" / "odd size.png", "RGB")  # 40 x 56: not a multiple of the scale after halving
     report = tmp_path / "r.json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from irtool.errors import UsageError
@@ -78,7 +80,7 @@ def test_sampler_is_a_pure_function_of_iteration_and_rank():
 
 def test_config_is_typed_and_frozen():
     cfg = TrainConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.lr = 1.0  # type: ignore[misc]
     with pytest.raises(TypeError):
         cfg.replace(learning_rate=1.0)

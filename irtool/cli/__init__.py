@@ -13,6 +13,12 @@ import typer
 
 from irtool.errors import InvalidArgumentError, IrtoolError
 
+from . import download as _download
+from . import evaluate as _evaluate
+from . import models as _models
+from . import restore as _restore
+from . import train as _train
+
 app = typer.Typer(
     name="irtool",
     help="Restore, train and evaluate image-restoration networks (Res-HAIR, Hi-IR, Restormer).",
@@ -20,8 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-from . import download as _download, evaluate as _evaluate, models as _models, restore as _restore, train as _train  # noqa: E402
 
 #: The option that sets each library argument an error may name (library messages never name options).
 OPTION_FOR_ARGUMENT = {

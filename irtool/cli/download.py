@@ -10,7 +10,9 @@ import typer
 def download(
     names: Optional[List[str]] = typer.Argument(None, help="weights.toml entries to fetch."),
     all_: bool = typer.Option(False, "--all", help="Every hub entry in weights.toml."),
-    bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark data set(s) to fetch (see `irtool eval --list`)."),
+    bench: Optional[List[str]] = typer.Option(
+        None, "--bench", help="Benchmark data set(s) to fetch (see `irtool eval --list`)."
+    ),
 ) -> None:
     """Download pinned files into the standard Hugging Face cache and check their sha256."""
     from rich.console import Console

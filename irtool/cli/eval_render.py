@@ -135,9 +135,9 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from irtool.degradations import SYNTHESES
     from irtool.detect import load_detector, load_detector_file
     from irtool.errors import UsageError
-    from irtool.degradations import SYNTHESES
     from irtool.evaluate import evaluate_detector, evaluate_detector_on_files
     from irtool.zoo import EngineSettings, ModelZoo
 

@@ -47,7 +47,7 @@ def evaluate(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from irtool.cli.eval_render import chosen_datasets, chosen_models, run_detect, render_list, render_reports
+    from irtool.cli.eval_render import chosen_datasets, chosen_models, render_list, render_reports, run_detect
     from irtool.errors import UsageError
     from irtool.evaluate import classical_denoisers, evaluate, get_protocol, write_csv, write_json
 

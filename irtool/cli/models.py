@@ -6,7 +6,9 @@ import typer
 
 
 def models(
-    weights: bool = typer.Option(True, "--weights/--no-weights", help="Also list weights.toml entries and whether they are present."),
+    weights: bool = typer.Option(
+        True, "--weights/--no-weights", help="Also list weights.toml entries and whether they are present."
+    ),
 ) -> None:
     """List architecture presets with parameter counts, and the weights entries."""
     from rich.console import Console

@@ -20,9 +20,11 @@ def task_help(tasks: tuple[str, ...], *, extra: str = "") -> str:
     return ", ".join(tasks) + (f"{extra}" if extra else ".")
 
 
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N, mps.")]
+DEVICE_HELP = "auto, cpu, cuda, cuda:N, mps."
+Device = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
 Arch = Annotated[Optional[str], typer.Option("--arch", help="Preset of --weights (needed unless the file names it).")]
-_WEIGHTS_HELP = "A local checkpoint: .safetensors, official .pth/.ckpt (with --arch if the file does not name its preset)."
+_WEIGHTS_HELP = ("A local checkpoint: .safetensors, official .pth/.ckpt (with --arch if the file does not name its "
+                 "preset).")
 WeightsFile = Annotated[Optional[Path], typer.Option("--weights", help=_WEIGHTS_HELP)]
 WeightsFiles = Annotated[Optional[List[Path]], typer.Option("--weights", help=_WEIGHTS_HELP + " Several allowed.")]
 Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]

@@ -20,8 +20,13 @@ def restore(
     weights: WeightsFile = None,
     arch: Arch = None,
     detect_only: bool = typer.Option(False, "--detect-only", help="Report detections; restore nothing."),
-    min_confidence: float = typer.Option(0.0, "--min-confidence", help="With --auto: copy images whose detection is less confident than this (0-1; default 0, never) instead of restoring them."),
-    detector: Optional[str] = typer.Option(None, "--detector", help="With --auto: a detector entry or checkpoint file (default: weights.toml's detector)."),
+    min_confidence: float = typer.Option(
+        0.0, "--min-confidence", help="With --auto: copy images whose detection is less confident than this (0-1; "
+        "default 0, never) instead of restoring them."
+    ),
+    detector: Optional[str] = typer.Option(
+        None, "--detector", help="With --auto: a detector entry or checkpoint file (default: weights.toml's detector)."
+    ),
     device: Device = "auto",
     precision: str = typer.Option("auto", "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16."),
     tile: Tile = None,
@@ -58,7 +63,8 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from irtool.restore import BatchSummary, Progress as Callbacks
+    from irtool.restore import BatchSummary
+    from irtool.restore import Progress as Callbacks
 
     restorer.prepare()  # a missing model fails here, before any progress display
     console = Console(stderr=True, quiet=quiet)

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from irtool.cli.options import DEVICE_HELP, TRAIN_TASK_HELP, Quiet
+
 
 def _command_line(given: dict) -> str:
     """The command that reproduces this run, rebuilt from the options given (recorded in weights.toml)."""
@@ -19,41 +21,73 @@ def _command_line(given: dict) -> str:
 
 
 def train(
-    arch: Optional[str] = typer.Option(None, "--arch", help="Architecture family: res_hair, hi_ir, restormer (picks the paper preset for the task)."),
-    task: Optional[str] = typer.Option(None, "--task", help="denoise, jpeg, deblur, derain, dehaze, lowlight, sr2, sr3, sr4, all, detect."),
+    arch: Optional[str] = typer.Option(
+        None, "--arch", help="Architecture family: res_hair, hi_ir, restormer (picks the paper preset for the task)."
+    ),
+    task: Optional[str] = typer.Option(None, "--task", help=TRAIN_TASK_HELP),
     preset: Optional[str] = typer.Option(None, "--preset", help="Exact preset (overrides --arch), e.g. res_hair_lite."),
     recipe: Optional[str] = typer.Option(None, "--recipe", help="hair, hi_ir or lite (default: from the preset)."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with any TrainConfig keys."),
-    data: Optional[str] = typer.Option(None, "--data", help="Folder of clean training images (targets when --data-lq is given)."),
-    data_lq: Optional[str] = typer.Option(None, "--data-lq", help="Folder of degraded inputs paired by file name with --data."),
+    data: Optional[str] = typer.Option(
+        None, "--data", help="Folder of clean training images (targets when --data-lq is given)."
+    ),
+    data_lq: Optional[str] = typer.Option(
+        None, "--data-lq", help="Folder of degraded inputs paired by file name with --data."
+    ),
     val: Optional[str] = typer.Option(None, "--val", help="Validation folder (clean; degraded with a fixed seed)."),
     val_lq: Optional[str] = typer.Option(None, "--val-lq", help="Degraded validation inputs paired with --val."),
     iters: Optional[int] = typer.Option(None, "--iters"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     patch_size: Optional[int] = typer.Option(None, "--patch-size"),
     lr: Optional[float] = typer.Option(None, "--lr"),
-    synthesis: Optional[str] = typer.Option(None, "--synthesis", help="Degradation generators: default, or wide (every registered generator: other noises, blurs, hazes, darkenings, double JPEG)."),
-    unclipped_noise: Optional[float] = typer.Option(None, "--unclipped-noise", help="Fraction of noise samples left unclipped, as denoising benchmarks add noise (default 0: clipped, as in a photo)."),
+    synthesis: Optional[str] = typer.Option(
+        None, "--synthesis", help="Degradation generators: default, or wide (every registered generator: other "
+        "noises, blurs, hazes, darkenings, double JPEG)."
+    ),
+    unclipped_noise: Optional[float] = typer.Option(
+        None, "--unclipped-noise", help="Fraction of noise samples left unclipped, as denoising benchmarks add noise "
+        "(default 0: clipped, as in a photo)."
+    ),
     workers: Optional[int] = typer.Option(None, "--workers"),
     name: Optional[str] = typer.Option(None, "--name", help="Run name: outputs go to OUT/NAME."),
     out: Optional[str] = typer.Option(None, "--out", help="Runs folder (default runs/)."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Checkpoint file to resume, or 'auto' for the run's latest."),
-    init_weights: Optional[str] = typer.Option(None, "--init-weights", help="Start from these weights (fine-tuning); for --task detect, a trained Res-HAIR of --preset starts the detector's GIV path."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N, mps."),
+    resume: Optional[str] = typer.Option(
+        None, "--resume", help="Checkpoint file to resume, or 'auto' for the run's latest."
+    ),
+    init_weights: Optional[str] = typer.Option(
+        None, "--init-weights", help="Start from these weights (fine-tuning); for --task detect, a trained Res-HAIR "
+        "of --preset starts the detector's GIV path."
+    ),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
     seed: Optional[int] = typer.Option(None, "--seed"),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop (with a checkpoint) after this many seconds."),
-    export: Optional[str] = typer.Option(None, "--export", help="Add/replace this weights.toml entry with the final weights."),
-    export_checkpoint: Optional[str] = typer.Option(None, "--export-checkpoint", help="final (default) or best: the weights of the best validation score."),
-    export_dtype: Optional[str] = typer.Option(None, "--export-dtype", help="float32 (default) or float16: half the size, loads back as float32."),
-    fit_vote: bool = typer.Option(False, "--fit-vote", help="With --task detect: keep the --init-weights detector's network and fit its image-level vote on the crops' probabilities (on --data, cross-validated over its photos)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    time_limit: Optional[float] = typer.Option(
+        None, "--time-limit", help="Stop (with a checkpoint) after this many seconds."
+    ),
+    export: Optional[str] = typer.Option(
+        None, "--export", help="Add/replace this weights.toml entry with the final weights."
+    ),
+    export_checkpoint: Optional[str] = typer.Option(
+        None, "--export-checkpoint", help="final (default) or best: the weights of the best validation score."
+    ),
+    export_dtype: Optional[str] = typer.Option(
+        None, "--export-dtype", help="float32 (default) or float16: half the size, loads back as float32."
+    ),
+    fit_vote: bool = typer.Option(
+        False, "--fit-vote", help="With --task detect: keep the --init-weights detector's network and fit its "
+        "image-level vote on the crops' probabilities (on --data, cross-validated over its photos)."
+    ),
+    quiet: Quiet = False,
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""
-    given = {k: v for k, v in locals().items() if v is not None and v is not False}  # keep 0 (e.g. --workers 0)
+    options = dict(locals())
+    given = {k: v for k, v in options.items() if v is not None and v is not False}  # keep 0 (e.g. --workers 0)
+    import dataclasses
+
     from rich.console import Console
 
     from irtool.errors import UsageError
-    from irtool.train import load_config, train as run_training
+    from irtool.train import TrainConfig, load_config
+    from irtool.train import train as run_training
     from irtool.train.export import EXPORT_CHECKPOINTS, EXPORT_DTYPES
 
     if export_checkpoint is not None and export_checkpoint not in EXPORT_CHECKPOINTS:
@@ -66,13 +100,11 @@ def train(
         from irtool.models import family_preset
 
         preset = family_preset(arch, task or "denoise").name
-    cfg = load_config(
-        preset=preset, task=task, recipe_name=recipe, config_file=config,
-        overrides=dict(preset=preset, task=task, data=data, data_lq=data_lq, val=val, val_lq=val_lq, iters=iters,
-                       batch_size=batch_size, patch_size=patch_size, lr=lr, synthesis=synthesis, unclipped_noise=unclipped_noise, workers=workers, out=out, resume=resume,
-                       init_weights=init_weights, device=device, seed=seed,
-                       time_limit=time_limit, name=name or None),
-    )
+    # Every option named like a TrainConfig field overrides it (None: not given).
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    overrides = {k: v for k, v in options.items() if k in fields}
+    overrides.update(preset=preset, name=name or None)
+    cfg = load_config(preset=preset, task=task, recipe_name=recipe, config_file=config, overrides=overrides)
     if export and export_checkpoint == "best" and not cfg.val:
         raise UsageError("--export-checkpoint best needs a validation set (--val): without one a run has no best "
                          "checkpoint")
@@ -88,7 +120,8 @@ def train(
         tid = bar.add_task("training", total=cfg.iters, status="")
 
         def on_log(rec: dict) -> None:
-            bits = [f"loss {rec['loss']:.4f}" if "loss" in rec else "", f"{rec['it_s']:.2f} it/s" if "it_s" in rec else ""]
+            bits = [f"loss {rec['loss']:.4f}" if "loss" in rec else "",
+                    f"{rec['it_s']:.2f} it/s" if "it_s" in rec else ""]
             bits += [f"{k[4:]} {v:.3f}" for k, v in rec.items() if k.startswith("val_")]
             bar.update(tid, completed=rec["iter"], status="  ".join(b for b in bits if b))
 

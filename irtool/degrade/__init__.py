@@ -6,6 +6,7 @@ for super-resolution inputs. Images are float32 HW/HWC in [0, 1], RGB; inputs ar
 comes only from an explicit ``numpy.random.Generator``.
 """
 
+from irtool.degrade.generators import DegradeOptions
 from irtool.degrade.imresize import imresize, modcrop, quantize_uint8, to_float32, to_uint8
 from irtool.degrade.pipeline import (
     DEGRADATION_KINDS,
@@ -15,7 +16,6 @@ from irtool.degrade.pipeline import (
     degrade,
     degrade_for_task,
 )
-from irtool.degrade.generators import DegradeOptions
 from irtool.degrade.synth import (
     add_gaussian_noise,
     add_haze,

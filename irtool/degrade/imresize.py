@@ -1,9 +1,9 @@
 """MATLAB-compatible bicubic ``imresize`` and the uint8 round trip used to make SR test data.
 
 The super-resolution field makes its low-resolution images with MATLAB's ``imresize(img, 1/s, 'bicubic')``
-(Set5/Set14/B100/Urban100/Manga109, DIV2K's LR_bicubic; Hi-IR appendix A.3 "synthesized by Matlab bicubic"), and reports numbers on them; PIL's and OpenCV's bicubic
-resizes give different pixels (BasicSR #60, #186), so models evaluated on those inputs lose several tenths of a
-dB. This module reproduces MATLAB's algorithm:
+(Set5/Set14/B100/Urban100/Manga109, DIV2K's LR_bicubic; Hi-IR appendix A.3 "synthesized by Matlab bicubic"), and
+reports numbers on them; PIL's and OpenCV's bicubic resizes give different pixels (BasicSR #60, #186), so models
+evaluated on those inputs lose several tenths of a dB. This module reproduces MATLAB's algorithm:
 
 * Keys' cubic kernel with a = -0.5 and support [-2, 2];
 * output size ``ceil(scale * input size)``; output pixel centre x (1-based) maps to input coordinate

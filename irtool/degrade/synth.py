@@ -1,11 +1,11 @@
 """Synthetic degradations: noise, JPEG, blur, rain, haze, low light, SR downscaling (numpy + Pillow only).
 
 These make the degraded inputs for the tasks the HAIR / Hi-IR papers train and evaluate on (HAIR section 4.1:
-denoising sigma 15/25/50, deraining, dehazing, and the 5-degradation setting adding deblurring and low-light;
-Hi-IR appendix A.3: SR inputs by MATLAB bicubic downsampling, AWGN sigma 15/25/50, JPEG quality 10-40; its
-section 5.2 trains one model on noise sigma 15-75 and quality 10-90 sampled online). Paired benchmark data (Rain100L, SOTS, GoPro, LOL) are real captures;
-the rain, haze, blur and low-light models here are the usual physical approximations for on-the-fly training
-data and smoke tests, not replicas of those datasets.
+denoising sigma 15/25/50, deraining, dehazing, and the 5-degradation setting adding deblurring and low-light; Hi-IR
+appendix A.3: SR inputs by MATLAB bicubic downsampling, AWGN sigma 15/25/50, JPEG quality 10-40; its section 5.2
+trains one model on noise sigma 15-75 and quality 10-90 sampled online). Paired benchmark data (Rain100L, SOTS,
+GoPro, LOL) are real captures; the rain, haze, blur and low-light models here are the usual physical approximations
+for on-the-fly training data and smoke tests, not replicas of those datasets.
 
 Conventions: float HWC/HW images in [0, 1], RGB; every function returns a new float32 array and never modifies
 its input; randomness only through an explicit ``numpy.random.Generator``.

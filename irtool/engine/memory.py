@@ -98,7 +98,8 @@ def calibrate_bytes_per_pixel(
     return max(1, math.ceil(CUDA_SAFETY * peak / (side * side)))
 
 
-def tile_side_for_budget(budget_bytes: int, *, bytes_per_pixel: int, tile_batch: int, multiple: int, minimum: int) -> int:
+def tile_side_for_budget(budget_bytes: int, *, bytes_per_pixel: int, tile_batch: int, multiple: int,
+                         minimum: int) -> int:
     """Largest aligned square tile whose batch fits in ``budget_bytes`` (never below ``minimum``)."""
     side = int(math.sqrt(max(budget_bytes, 0) / (bytes_per_pixel * tile_batch)))
     return max(minimum, (side // multiple) * multiple)

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from irtool.errors import UsageError
 from irtool.degradations import SINGLE_TASKS as TASKS
 from irtool.degradations import TASKS as TASK_ENTRIES
+from irtool.errors import UsageError
 
 __all__ = [
     "DEFAULT_PROTOCOL",

@@ -21,20 +21,19 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol as TypingProtocol, Sequence, runtime_checkable
+from typing import Callable, Sequence, runtime_checkable
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 from PIL import Image
 
+from irtool.degradations import task_scale
 from irtool.degrade import downscale, imresize, jpeg_compress, modcrop, to_uint8
 from irtool.errors import InputError, UsageError
 from irtool.io.atomic import atomic_output, atomic_write_text
 from irtool.metrics import psnr, rgb_to_y, ssim
 
-from irtool.degradations import task_scale
-
 from .benchmarks import EvalDataset, EvalSample
-
 from .protocols import JPEG_ENCODERS, Protocol, get_protocol
 
 __all__ = [

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import torch
 
+# One import per architecture family; each module registers its presets.
+from . import hi_ir, res_hair, restormer  # noqa: E402,F401  (registration side effects)
 from .registry import (
     RECIPES,
     Preset,
@@ -22,9 +24,6 @@ from .registry import (
     preset_names,
     register_preset,
 )
-
-# One import per architecture family; each module registers its presets.
-from . import restormer, res_hair, hi_ir  # noqa: E402,F401  (registration side effects)
 
 __all__ = [
     "RECIPES",

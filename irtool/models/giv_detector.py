@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from irtool.errors import InvalidArgumentError
-from irtool.models.image_vote import ImageVote
 from irtool.models.giv_head import GIVHead, build_giv_head
+from irtool.models.image_vote import ImageVote
 from irtool.models.layers import pad_to_multiple
 
 __all__ = ["GIV_PATH_MODULES", "GIVDetector", "build_giv_detector"]

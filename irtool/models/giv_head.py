@@ -1,9 +1,9 @@
 """Degradation head on HAIR's Global Information Vector (GIV, HAIR section 3.1).
 
-The GIV summarises an image's degradation; a tiny MLP on it predicts which degradation is present (logits over
-the ``num_types`` labels of :func:`irtool.degradations.detector_types`, stored with trained weights) and how strong it is (a severity in [0, 1]). The restore pipeline uses it to pick the
-right weights automatically. It is not an image-to-image network, so it is not a registry preset: build it with
-:func:`build_giv_head`.
+The GIV summarises an image's degradation; a tiny MLP on it predicts which degradation is present (logits over the
+``num_types`` labels of :func:`irtool.degradations.detector_types`, stored with trained weights) and how strong it
+is (a severity in [0, 1]). The restore pipeline uses it to pick the right weights automatically. It is not an
+image-to-image network, so it is not a registry preset: build it with :func:`build_giv_head`.
 """
 
 from __future__ import annotations

@@ -386,7 +386,8 @@ for _size, _upscale in ((size, upscale) for size in ("b", "l") for upscale in (2
 # keeps its full-resolution level shallow because full-resolution layers dominate the CPU time.
 register_preset(
     "hi_ir_unet_lite", HiIRUNet,
-    description="Hi-IR U-shape lite (widths 16-128, 1/1/2 + 6 latent + 1/1/2 layers) for CPU denoising, JPEG, deblurring",
+    description="Hi-IR U-shape lite (widths 16-128, 1/1/2 + 6 latent + 1/1/2 layers) for CPU denoising, JPEG, "
+    "deblurring",
     tasks=("denoise", "jpeg", "deblur"),
     kwargs={"dim": 16, "depths": (1, 1, 2, 6), "decoder_depths": (1, 1, 2), "num_heads": (1, 1, 2, 4),
             "window_sizes": (8, 8, 4, 4), "region_windows": (4, 4, 4, 2), "ffn_expansion": 2.0},

@@ -357,12 +357,15 @@ class ResHAIR(nn.Module):
 
         self.up4_3 = Upsample(channels=d3)
         self.reduce_chan_level3 = nn.Conv2d(d2 + d3, d3, kernel_size=1, bias=bias)
-        self.decoder_level3 = HyperLevel(dim=d3, num_heads=heads[2], num_blocks=num_blocks[2], box_size=box_dec3, **hyper)
+        self.decoder_level3 = HyperLevel(dim=d3, num_heads=heads[2], num_blocks=num_blocks[2],
+                                          box_size=box_dec3, **hyper)
         self.up3_2 = Upsample(channels=d3)
         self.reduce_chan_level2 = nn.Conv2d(d3, d2, kernel_size=1, bias=bias)
-        self.decoder_level2 = HyperLevel(dim=d2, num_heads=heads[1], num_blocks=num_blocks[1], box_size=box_dec2, **hyper)
+        self.decoder_level2 = HyperLevel(dim=d2, num_heads=heads[1], num_blocks=num_blocks[1],
+                                          box_size=box_dec2, **hyper)
         self.up2_1 = Upsample(channels=d2)
-        self.decoder_level1 = HyperLevel(dim=d2, num_heads=heads[0], num_blocks=num_blocks[0], box_size=box_dec1, **hyper)
+        self.decoder_level1 = HyperLevel(dim=d2, num_heads=heads[0], num_blocks=num_blocks[0],
+                                          box_size=box_dec1, **hyper)
         self.refinement = HyperLevel(
             dim=d2, num_heads=heads[0], num_blocks=num_refinement_blocks, box_size=box_refine, **hyper
         )

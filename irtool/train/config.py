@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from irtool.errors import UsageError
 from irtool.degradations import ALL_IN_ONE, DETECT, MIXTURE_TASKS, RESTORE_TASKS, all_in_one_mixture, detect_mixture
+from irtool.errors import UsageError
 from irtool.tomlio import TOMLDecodeError, dumps, read_toml
-
 
 #: "detect" trains the GIV degradation head.
 TRAIN_TASKS = (*RESTORE_TASKS, DETECT)
@@ -166,7 +165,8 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
         # on every side, as the detector meets them in a whole photo (96 px: a multiple of 8 and of x2/x3/x4),
         # and rounded to 8-bit levels like every photo it will read.
         return base.replace(lr=1e-3, betas=(0.9, 0.99), schedule="cosine", min_lr_ratio=0.02, warmup_iters=100,
-                            patch_size=96, degrade_margin=24, quantize_lq=True, batch_size=16, iters=6000, grad_clip=1.0,
+                            patch_size=96, degrade_margin=24, quantize_lq=True, batch_size=16, iters=6000,
+                            grad_clip=1.0,
                             ema_decay=0.995,
                             val_every=250, ckpt_every=250, workers=1, val_max_images=40)
     if name == "lite":

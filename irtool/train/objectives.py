@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irtool.errors import UsageError
 from irtool.degradations import SINGLE_TASKS
+from irtool.errors import UsageError
 
 from .config import TrainConfig
 

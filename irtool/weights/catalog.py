@@ -18,8 +18,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from irtool.errors import UsageError
 from irtool.degradations import RESTORE_TASKS
+from irtool.errors import UsageError
 from irtool.tomlio import TOMLDecodeError, loads
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]

@@ -51,7 +51,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InvalidArgumentError(f"{p.name}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise InvalidArgumentError(f"{p.name}: cannot read checkpoint ({reason})") from None
     while isinstance(obj, Mapping):
         key = next((k for k in _WRAPPER_KEYS if k in obj and isinstance(obj[k], Mapping)), None)
         if key is None:
@@ -76,7 +77,8 @@ def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, sourc
             parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
         if shape:
             k = shape[0]
-            parts.append(f"{len(shape)} shape mismatches (e.g. {k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)})")
+            parts.append(f"{len(shape)} shape mismatches "
+                         f"(e.g. {k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)})")
         raise InvalidArgumentError(f"{source} does not fit this architecture: " + "; ".join(parts))
     model.load_state_dict(state_dict, strict=True)
     return model

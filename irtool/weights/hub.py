@@ -50,7 +50,7 @@ def hub_download(
 ) -> Path:
     """Download (or find in the cache) one pinned file and check its hash."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError, EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     what = f"{repo_id}/{filename}@{revision[:12]}"
     endpoint = os.environ.get("HF_ENDPOINT") or None
@@ -94,7 +94,8 @@ def _check_reachable(endpoint: str, *, what: str, timeout: float = 3.0) -> None:
         with socket.create_connection((url.hostname, port), timeout=timeout):
             pass
     except OSError as exc:
-        raise DownloadError(f"cannot reach the Hugging Face Hub at {url.hostname}:{port} for {what} ({exc.strerror or exc})") from None
+        raise DownloadError(f"cannot reach the Hugging Face Hub at {url.hostname}:{port} for {what} "
+                            f"({exc.strerror or exc})") from None
 
 
 def _reason(exc: BaseException) -> str:

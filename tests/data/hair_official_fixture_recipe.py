@@ -20,9 +20,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_models_hair import FIXTURE_PATH, fixture_input, official_manifest_weights  # noqa: E402
-
 from net.HAIR import HAIR  # noqa: E402  (official code, from the scratch directory)
+from test_models_hair import FIXTURE_PATH, fixture_input, official_manifest_weights  # noqa: E402
 
 
 def main() -> None:
