@@ -16,8 +16,9 @@ upsampled back with ``imresize`` to the target's size, so lq and gt are both ``p
 
 Randomness. Each item draws from its own ``numpy.random.Generator`` seeded by
 ``SeedSequence([seed, stream, epoch, index])``, so an item depends only on those numbers: not on the worker
-count, the worker that loads it or the order items are asked for. ``set_epoch`` changes every crop and
-degradation; the epoch lives in shared memory so persistent DataLoader workers see the change.
+count, the worker that loads it or the order items are asked for. Items are asked for as ``(epoch, index)`` (the
+training loop's sampler does), or by ``index`` alone for epoch 0; another epoch gives every item a new crop and
+degradation.
 """
 
 from __future__ import annotations
@@ -144,35 +145,21 @@ def _resolve_scale(mixture: TaskMixture, *, scale: int | None, same_size: bool) 
     return sr_scales[0]
 
 
-class _EpochMixin:
-    """``set_epoch`` backed by a shared-memory tensor, seen by (persistent) DataLoader workers."""
-
-    def _init_epoch(self) -> None:
-        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
-
-    @property
-    def epoch(self) -> int:
-        return int(self._epoch.item())
-
-    def set_epoch(self, epoch: int) -> None:
-        if not isinstance(epoch, int) or epoch < 0:
-            raise UsageError(f"epoch must be an integer >= 0, got {epoch!r}")
-        self._epoch.fill_(epoch)
-
-
-def _epoch_and_index(key: int | tuple[int, int], dataset: "_EpochMixin") -> tuple[int, int]:
-    """Items are keyed by index (the epoch set with ``set_epoch``) or by an explicit ``(epoch, index)``.
+def _epoch_and_index(key: int | tuple[int, int], length: int) -> tuple[int, int]:
+    """Items are keyed by ``(epoch, index)`` or by ``index`` (epoch 0).
 
     The explicit form lets a sampler make every batch a pure function of the training iteration, which is
     what exact resume needs (see ``irtool.train.loop.IterationBatchSampler``).
     """
-    epoch, index = key if isinstance(key, tuple) else (dataset.epoch, key)
-    if not 0 <= index < len(dataset):  # type: ignore[arg-type]
-        raise IndexError(f"index {index} out of range for {len(dataset)} items")  # type: ignore[arg-type]
+    epoch, index = key if isinstance(key, tuple) else (0, key)
+    if not 0 <= index < length:
+        raise IndexError(f"index {index} out of range for {length} items")
+    if epoch < 0:
+        raise IndexError(f"epoch must be >= 0, got {epoch}")
     return int(epoch), int(index)
 
 
-class DegradedFolderDataset(_EpochMixin, Dataset):
+class DegradedFolderDataset(Dataset):
     """Clean images from ``folder``, cropped, augmented and degraded on the fly.
 
     Args:
@@ -237,13 +224,12 @@ class DegradedFolderDataset(_EpochMixin, Dataset):
             raise UsageError(f"no images in {self.folder}")
         self.images = ImageStore(paths=paths, cache_in_memory=cache_in_memory, cache_bytes=cache_bytes)
         self.length = len(paths) if length is None else _check_positive("length", length)
-        self._init_epoch()
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, key: int | tuple[int, int]) -> Item:
-        epoch, index = _epoch_and_index(key, self)
+        epoch, index = _epoch_and_index(key, len(self))
         rng = _item_rng(self.seed, _STREAM_DEGRADED, epoch, index)
         task = self.mixture.draw(rng)
         region = self.patch_size * self.scale
@@ -334,7 +320,7 @@ def _pair_labels(task: str | None) -> tuple[str, int]:
     return task, kind_index(task_kind(task))
 
 
-class PairedFolderDataset(_EpochMixin, Dataset):
+class PairedFolderDataset(Dataset):
     """Degraded inputs in ``lq_dir`` and targets in ``gt_dir``, matched by exact file stem.
 
     For SR pairs (``scale`` > 1) every target must be exactly ``scale`` times its input (checked from the file
@@ -372,13 +358,12 @@ class PairedFolderDataset(_EpochMixin, Dataset):
             paths=[p for _, p in self.pairs], cache_in_memory=cache_in_memory, cache_bytes=cache_bytes // 2
         )
         self.length = len(self.pairs) if length is None else _check_positive("length", length)
-        self._init_epoch()
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, key: int | tuple[int, int]) -> Item:
-        epoch, index = _epoch_and_index(key, self)
+        epoch, index = _epoch_and_index(key, len(self))
         rng = _item_rng(self.seed, _STREAM_PAIRED, epoch, index)
         pair = index % len(self.pairs)
         size = self.patch_size
