@@ -21,11 +21,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from irtool.degradations import CLEAN, DEGRADATIONS, LEGACY_DETECTOR_TYPES, detector_types
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError, UsageError
+
+if TYPE_CHECKING:
+    from irtool.models.giv_detector import GIVDetector
 
 #: Side of the native-resolution crops the detector reads (images smaller than this are read whole): the
 #: lite detect recipe's training patch size.
@@ -115,7 +119,7 @@ def types_from_metadata(meta: Mapping[str, str]) -> tuple[str, ...]:
 
 
 class Detector:
-    def __init__(self, model: torch.nn.Module, *, types: Sequence[str] | None = None,
+    def __init__(self, model: GIVDetector, *, types: Sequence[str] | None = None,
                  device: str | torch.device = "cpu", crop: int = DETECT_CROP, max_crops: int = DETECT_MAX_CROPS,
                  name: str = "detector"):
         """``model``: a :class:`~irtool.models.giv_detector.GIVDetector` whose outputs are ``types`` (default: the
@@ -212,7 +216,7 @@ def read_detector(path, preset: str | None = None, *, source: str | None = None)
         raise UsageError(f"{source or path} holds no detector head (head.*): is it a restorer?")
     preset = preset or meta.get("preset")
     if not preset:
-        raise UsageError(f"{source or path} does not name its preset: give it with --arch")
+        raise InvalidArgumentError(f"{source or path} does not name its preset: give one", argument="preset_name")
     num_types = int(sd["head.type_logits.weight"].shape[0]) if "head.type_logits.weight" in sd else 0
     check_detector_types(types_from_metadata(meta), num_types=num_types, name=source or str(path))
     vote_size = int(sd["vote.linear.weight"].shape[1]) if "vote.linear.weight" in sd else None

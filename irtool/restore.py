@@ -22,7 +22,7 @@ import torch
 
 from irtool.degradations import RESTORE_TASKS
 from irtool.detect import Detection, Detector, load_detector, load_detector_file
-from irtool.errors import IrtoolError, UsageError
+from irtool.errors import InvalidArgumentError, IrtoolError, UsageError
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
 
@@ -48,23 +48,25 @@ class RestoreRequest:
             object.__setattr__(self, "auto", True)
 
     def validate(self) -> None:
-        chosen = [n for n, v in (("--auto", self.auto), ("--task", self.task), ("--model", self.model),
-                                 ("--weights", self.weights)) if v]
+        chosen = [n for n, v in (("auto", self.auto), ("task", self.task), ("model", self.model),
+                                 ("weights", self.weights)) if v]
         if not chosen:
-            raise UsageError("say what to run: --auto, --task TASK, --model NAME or --weights FILE")
+            raise InvalidArgumentError("say what to run: auto, a task, a model or a weights file", argument="what")
         if len(chosen) > 1:
-            implied = " (--detect-only implies --auto)" if self.detect_only else ""
-            raise UsageError(f"choose one of {', '.join(chosen)}{implied}")
+            implied = " (detect_only implies auto)" if self.detect_only else ""
+            raise InvalidArgumentError(f"choose one of {', '.join(chosen)}{implied}", argument="what")
         if self.task and self.task not in RESTORE_TASKS:
-            raise UsageError(f"unknown task {self.task!r}; tasks are {', '.join(RESTORE_TASKS)}")
+            raise InvalidArgumentError(f"unknown task {self.task!r}; tasks are {', '.join(RESTORE_TASKS)}",
+                                       argument="task")
         if self.arch and not self.weights:
-            raise UsageError("--arch goes with --weights")
+            raise InvalidArgumentError("arch goes with weights", argument="arch")
         if not 0.0 <= self.min_confidence <= 1.0:
-            raise UsageError(f"--min-confidence must be in [0, 1], got {self.min_confidence}")
+            raise InvalidArgumentError(f"min_confidence must be in [0, 1], got {self.min_confidence}",
+                                       argument="min_confidence")
         if self.min_confidence and not self.auto:
-            raise UsageError("--min-confidence goes with --auto")
+            raise InvalidArgumentError("min_confidence goes with auto", argument="min_confidence")
         if self.detector and not self.auto:
-            raise UsageError("--detector goes with --auto")
+            raise InvalidArgumentError("detector goes with auto", argument="detector")
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ def plan_jobs(
     sources = {j.source.resolve() for j in jobs}
     clashes = [j for j in jobs if j.output.resolve() in sources]
     if clashes:
-        raise UsageError(f"output {clashes[0].output} would overwrite an input; choose another --output folder")
+        raise InvalidArgumentError(f"output {clashes[0].output} would overwrite an input; choose another output "
+                                   "folder", argument="output")
     return jobs
 
 
@@ -142,7 +145,7 @@ def _chosen_detector(zoo: ModelZoo, detector: str | None) -> Detector:
     if path is None or not (path.is_file() or path.suffix in (".safetensors", ".pth", ".pt")):
         return load_detector(zoo, detector)
     if not path.is_file():
-        raise UsageError(f"--detector {detector}: no such file")
+        raise InvalidArgumentError(f"detector {detector}: no such file", argument="detector")
     return load_detector_file(zoo, path)
 
 

@@ -187,7 +187,7 @@ def test_cli_detect_reads_a_local_checkpoint_and_its_preset(detector_catalog, ph
 
     bare = detector_catalog / "bare.safetensors"
     save_safetensors(_constant_network("rain").state_dict(), bare, metadata={"kind": "detector"})
-    for extra, message in ((["--weights", str(bare)], "give it with --arch"),
+    for extra, message in ((["--weights", str(bare)], "does not name its preset: give one (option --arch)"),
                            (["--weights", str(trained), "--model", "det"], "evaluates one detector"),
                            (["--arch", "res_hair_lite"], "--arch goes with --weights")):
         result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(photos), *extra])

@@ -29,6 +29,15 @@ app = typer.Typer(
 
 #: The option that sets each library argument an error may name (library messages never name options).
 OPTION_FOR_ARGUMENT = {
+    "what": "--auto, --task, --model or --weights",
+    "task": "--task",
+    "arch": "--arch",
+    "min_confidence": "--min-confidence",
+    "detector": "--detector",
+    "output": "--output",
+    "data": "--data",
+    "init_weights": "--init-weights",
+    "lr": "--lr",
     "preset_name": "--arch",
     "family": "--arch",
     "restorer": "--preset",

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError, UsageError
 from irtool.io.atomic import atomic_output
 
 from .config import TrainConfig
@@ -365,7 +365,8 @@ class Trainer:
                     group["lr"] = lr_at(cfg, self.iteration)
                 loss = self._step(batch)
                 if not math.isfinite(loss):
-                    raise UsageError(f"loss became {loss} at iteration {self.iteration}; lower --lr or enable clipping")
+                    raise InvalidArgumentError(f"loss became {loss} at iteration {self.iteration}; lower the learning "
+                                               "rate or enable clipping", argument="lr")
                 self.ema.update(_unwrap(self.model), self.iteration)
                 self.iteration += 1
                 window_loss += loss

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from irtool.degradations import SINGLE_TASKS
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError, UsageError
 
 from .config import TrainConfig
 
@@ -90,7 +90,8 @@ class TrainingObjective(ABC):
         cfg = self.cfg
         scale = self.preset.scale
         if not cfg.data:
-            raise UsageError("--data is required: a folder of clean training images (or targets for --data-lq)")
+            raise InvalidArgumentError("data is required: a folder of clean training images (or the targets of "
+                                       "data_lq)", argument="data")
         # Paired items are labelled with the task only when the run trains one.
         label = cfg.task if cfg.task in SINGLE_TASKS else None
         train: DegradedFolderDataset | PairedFolderDataset
@@ -255,8 +256,9 @@ class DetectionObjective(TrainingObjective):
                           ) -> dict[str, list[float]]:
         from irtool.detect import Detector
 
-        # Read each validation image the way `irtool restore --auto` reads a photo: training-size crops.
-        detector = Detector(model, device=device, crop=self.cfg.patch_size)
+        # Read each validation image the way `irtool restore --auto` reads a photo: training-size crops (the model
+        # is build_model's GIVDetector).
+        detector = Detector(cast("GIVDetector", model), device=device, crop=self.cfg.patch_size)
         correct = []
         for item in items:
             found = detector.detect(item["lq"])

@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from irtool.errors import UsageError
+from irtool.errors import InvalidArgumentError
 from irtool.io.atomic import atomic_output
 
 __all__ = ["VoteSamples", "cross_validate", "fit_vote", "fit_vote_run", "vote_inputs", "vote_samples"]
@@ -140,8 +140,8 @@ def cross_validate(samples: VoteSamples, *, num_types: int, l2: float, clean_wei
     dealt round-robin); ``only_fold``: that fold alone (a study whose other inputs were fitted without it)."""
     names = sorted(set(samples.photos))
     if len(names) < folds:
-        raise UsageError(f"--fit-vote cross-validates over photos: needs at least {folds} training photos, "
-                         f"found {len(names)}")
+        raise InvalidArgumentError(f"fitting a vote cross-validates over photos: needs at least {folds} training "
+                                   f"photos, found {len(names)}", argument="data")
     fold_of = {name: i % folds for i, name in enumerate(names)}
     fold = torch.tensor([fold_of[p] for p in samples.photos])
     predicted = torch.empty_like(samples.labels)
@@ -176,11 +176,12 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     from .loop import TrainResult, append_metrics
 
     if cfg.task != "detect":
-        raise UsageError("--fit-vote fits a detector's vote: use it with --task detect")
+        raise InvalidArgumentError("a vote is fitted for a detector: the task must be detect", argument="task")
     if not cfg.init_weights:
-        raise UsageError("--fit-vote needs --init-weights: the trained detector whose crops it reads")
+        raise InvalidArgumentError("fitting a vote needs init_weights: the trained detector whose crops it reads",
+                                   argument="init_weights")
     if not cfg.data:
-        raise UsageError("--data is required: a folder of clean training photos")
+        raise InvalidArgumentError("data is required: a folder of clean training photos", argument="data")
     started = time.monotonic()
     model, meta = read_detector(cfg.init_weights, cfg.preset)
     model.vote = None  # the crops' plain probabilities, never a previous vote's
