@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from irtool.degradations import ALL_IN_ONE, DETECT, MIXTURE_TASKS, RESTORE_TASKS, all_in_one_mixture, detect_mixture
+from irtool.degradations import (
+    ALL_IN_ONE,
+    DETECT,
+    MIXTURE_TASKS,
+    RESTORE_TASKS,
+    all_in_one_mixture,
+    detect_mixture,
+    task_scale,
+)
 from irtool.errors import UsageError
 from irtool.tomlio import TOMLDecodeError, dumps, read_toml
 
@@ -155,7 +163,7 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
         return base.replace(lr=2e-4, betas=(0.9, 0.999), schedule="step", step_at=(150 / 160,), step_gamma=0.1,
                             loss="l1", patch_size=128, batch_size=8 if single else 32, iters=300_000)
     if name == "hi_ir":
-        sr = task.startswith("sr")
+        sr = task_scale(task) > 1
         return base.replace(lr=2e-4, betas=(0.9, 0.99), schedule="cosine", min_lr_ratio=0.005,
                             warmup_iters=spec.warmup_iters or 10_000,
                             loss="charbonnier" if task == "deblur" else "l1",
@@ -170,7 +178,7 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
                             ema_decay=0.995,
                             val_every=250, ckpt_every=250, workers=1, val_max_images=40)
     if name == "lite":
-        sr = task.startswith("sr")
+        sr = task_scale(task) > 1
         return base.replace(lr=1e-3, betas=(0.9, 0.99), schedule="cosine",
                             min_lr_ratio=0.02, warmup_iters=200, loss="charbonnier" if task == "deblur" else "l1",
                             patch_size=48 if sr else 96, batch_size=8, iters=6000, grad_clip=0.5,
