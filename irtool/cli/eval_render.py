@@ -7,7 +7,10 @@ this module only turns CLI options into its arguments and its reports into table
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -34,8 +37,10 @@ def render_list(console) -> None:
     for column in ("name", "tasks", "source", "note"):
         benches.add_column(column, overflow="fold")
     for bench in load_benchmarks().values():
-        hub_copy = bench.hub and bench.revision
-        source = f"{bench.repo_id}@{bench.revision[:12]}" if hub_copy else "no hub copy (--data DIR)"
+        if bench.hub and bench.revision:
+            source = f"{bench.repo_id}@{bench.revision[:12]}"
+        else:
+            source = "no hub copy (--data DIR)"
         benches.add_row(bench.name, " ".join(bench.tasks), source, bench.note)
     console.print(benches)
     protocols = Table(title="Protocols")
@@ -56,8 +61,11 @@ def render_reports(console, reports: Sequence[Any]) -> None:
     first = reports[0]
     table = Table(title=f"irtool eval - task {first.task} - protocol {first.protocol_label}",
                   caption=f"protocol {first.protocol.name}: {first.protocol.description}")
-    for column, justify in (("benchmark", "left"), ("model", "left"), ("images", "right"), ("PSNR (dB)", "right"),
-                            ("SSIM", "right"), ("params", "right"), ("s/MP", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("benchmark", "left"), ("model", "left"), ("images", "right"), ("PSNR (dB)", "right"), ("SSIM", "right"),
+        ("params", "right"), ("s/MP", "right"),
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     for report in reports:
         for s in report.summaries:

@@ -45,7 +45,7 @@ def evaluate(
     --task detect measures the degradation detector on a folder of clean photos (--data) instead.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     from irtool.cli.eval_render import chosen_datasets, chosen_models, render_list, render_reports, run_detect
     from irtool.errors import UsageError
@@ -73,16 +73,22 @@ def evaluate(
     # The baseline rows always come first: the input, then the classical denoisers at the run's noise level.
     baselines: list[Any] = [None]
     if classical:
-        baselines += classical_denoisers(sigma=chosen.default_sigma if sigma is None else sigma)
+        classical_sigma = chosen.default_sigma if sigma is None else sigma
+        if classical_sigma is None:  # not so far: every denoising protocol adds Gaussian noise with a default sigma
+            raise UsageError(f"protocol {chosen.name!r} adds no Gaussian noise for --classical to remove")
+        baselines += classical_denoisers(sigma=classical_sigma)
     models: list[Any] = [*baselines, *chosen_models(model=model, weights=weights, arch=arch, device=device, tile=tile)]
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:
         for dataset in datasets:
             job = bar.add_task(f"{dataset.name}", total=len(dataset) * len(models))
+
+            def advance(done: int, total: int, job: TaskID = job) -> None:
+                bar.update(job, completed=done)
+
             reports.append(evaluate(models, dataset, chosen, task=task, sigma=sigma, quality=quality,
-                                    save_images=save_images,
-                                    progress=lambda done, total, job=job: bar.update(job, completed=done)))
+                                    save_images=save_images, progress=advance))
     render_reports(out, reports)
     if csv is not None:
         out.print(f"per-image results: {write_csv(reports, csv)}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 import torch
 from torch import nn
@@ -285,13 +285,14 @@ class InferenceEngine:
         return smaller
 
     def _giv_on_device(self, image: torch.Tensor) -> torch.Tensor:
+        model = cast(GivModel, self.model)  # only called for preset.has_giv, checked in __init__
         max_side = self.giv_max_side
         while True:
             try:
                 givs = []
                 for crop in giv_crops(image, max_side, min_side=MIN_GIV_SIDE):
                     with self._precision.autocast():
-                        givs.append(self.model.giv(self._to_device(crop)).float())  # type: ignore[operator]
+                        givs.append(model.giv(self._to_device(crop)).float())
                 giv = torch.stack(givs).mean(dim=0)
                 if self._precision.is_reduced and not bool(torch.isfinite(giv).all()):
                     self._precision = Precision(name="fp32", device_type=self.device.type)
@@ -325,7 +326,8 @@ class InferenceEngine:
         x = self._to_device(probe)
         with self._precision.autocast():
             if self.preset.has_giv:
-                return self.model(x, giv=self.model.giv(x))  # type: ignore[operator]
+                giv_model = cast(GivModel, self.model)  # checked in __init__
+                return giv_model(x, giv=giv_model.giv(x))
             return self.model(x)
 
     def _run_tiles(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import torch
 
@@ -87,11 +87,12 @@ def resolve_precision(spec: str, device: torch.device, *, preset: Preset | None 
     if normalized == "auto":
         name: PrecisionName = _auto_cuda_precision(device, preset) if device.type == "cuda" else "fp32"
         return Precision(name=name, device_type=device.type)
-    if preset is not None and not _supports(preset, normalized):  # type: ignore[arg-type]
-        usable = [n for n in ("fp16", "bf16", "fp32") if _supports(preset, n)]  # type: ignore[arg-type]
+    chosen = cast(PrecisionName, normalized)  # one of PRECISION_CHOICES other than "auto"
+    if preset is not None and not _supports(preset, chosen):
+        usable = [n for n in ("fp16", "bf16", "fp32") if _supports(preset, n)]
         raise InvalidArgumentError(f"preset {preset.name!r} does not support precision {normalized!r}; "
                                    f"use {' or '.join(usable)}", argument="precision")
     if normalized == "bf16" and device.type == "cuda" and not _cuda_supports_bf16(device):
         raise InvalidArgumentError(f"precision 'bf16' is not supported by {torch.cuda.get_device_name(device)}; "
                                    "use fp16 or fp32", argument="precision")
-    return Precision(name=normalized, device_type=device.type)  # type: ignore[arg-type]
+    return Precision(name=chosen, device_type=device.type)

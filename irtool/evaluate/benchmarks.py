@@ -239,10 +239,10 @@ def extract_archive(archive: str | Path, dest: str | Path) -> None:
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            src = tf.extractfile(m)
-            assert src is not None
-            with src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+            member = tf.extractfile(m)
+            assert member is not None
+            with member, open(target, "wb") as out:
+                shutil.copyfileobj(member, out)
 
 
 # ------------------------------------------------------------------------------------------------ datasets

@@ -21,7 +21,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Sequence, runtime_checkable
 from typing import Protocol as TypingProtocol
 
 import numpy as np
@@ -35,6 +35,9 @@ from irtool.metrics import psnr, rgb_to_y, ssim
 
 from .benchmarks import EvalDataset, EvalSample
 from .protocols import JPEG_ENCODERS, Protocol, get_protocol
+
+if TYPE_CHECKING:
+    from irtool.zoo import LoadedModel
 
 __all__ = [
     "EvalReport",
@@ -218,8 +221,8 @@ def prepare_image(sample: EvalSample, protocol: Protocol, *, task: str, gray: bo
     gt = read_uint8(sample.gt, mode=mode)
     scale = task_scale(task)
     # An SR protocol that always synthesises its LR ignores the archive's; every other protocol reads given inputs.
-    use_given = sample.lq is not None and protocol.lr_source != "matlab-bicubic"
-    lq_u8 = read_uint8(sample.lq, mode=mode) if use_given else None
+    given = sample.lq if protocol.lr_source != "matlab-bicubic" else None
+    lq_u8 = read_uint8(given, mode=mode) if given is not None else None
     if protocol.size_policy == "modcrop-scale":
         gt = modcrop(gt, scale)
     elif protocol.size_policy == "center-crop-16":
@@ -348,7 +351,7 @@ def _check_classical(models: Sequence[object | None], protocol: Protocol, sigma:
 
 
 def evaluate(
-    models: Sequence[object | None],
+    models: Sequence[LoadedModel | ImageRestorer | None],
     dataset: EvalDataset,
     protocol: Protocol | str | None,
     *,
@@ -435,11 +438,17 @@ def evaluate(
     for model, name in zip(models, names):
         rows = [r for r in report.images if r.model == name]
         restorer = isinstance(model, ImageRestorer)
+        if model is None:
+            parameters = 0
+        elif isinstance(model, ImageRestorer):
+            parameters = model.parameters
+        else:
+            parameters = count_parameters(model.module)
         report.summaries.append(ModelSummary(
             benchmark=dataset.name, model=name, baseline=model is None or restorer, images=len(rows),
             psnr=float(np.mean([r.psnr for r in rows])) if rows else math.nan,
             ssim=float(np.mean([r.ssim for r in rows])) if rows else math.nan,
-            parameters=0 if model is None else model.parameters if restorer else count_parameters(model.module),
+            parameters=parameters,
             seconds_per_megapixel=seconds[name] / megapixels if megapixels else math.nan,
         ))
     return report

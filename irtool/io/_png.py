@@ -196,6 +196,7 @@ def decode(data: bytes) -> DecodedPng:
             offset += size
     else:
         image_bytes = _unfilter(raw, header.height, header.width, bpp)
+    samples: np.ndarray  # uint16 or uint8
     if bytes_per_sample == 2:
         samples = image_bytes.view(">u2").reshape(header.height, header.width, channels).astype(np.uint16)
     else:

@@ -64,7 +64,7 @@ def encode(handle: BinaryIO, samples: np.ndarray, *, icc_profile: bytes | None, 
         ifd[34675] = icc_profile
 
     # Horizontal differencing per sample (modulo 2**bits), then deflate per strip.
-    differenced = samples.astype(sample_type)
+    differenced: np.ndarray = samples.astype(sample_type)  # uint16 or uint8
     differenced[:, 1:] -= samples[:, :-1].astype(sample_type)
     row_bytes = width * channels * sample_type.itemsize
     rows_per_strip = max(1, min(height, _STRIP_BYTES // max(1, row_bytes)))

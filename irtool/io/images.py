@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 from PIL import Image
@@ -557,7 +557,7 @@ def _encode(
         options["quality"] = quality if quality is not None else DEFAULT_JPEG_QUALITY
     if output_format == "jpeg":
         # At high quality keep full-resolution chroma: 4:2:0 would blur the colour detail we just restored.
-        options["subsampling"] = 0 if options["quality"] >= 90 else 2  # type: ignore[operator]
+        options["subsampling"] = 0 if cast(int, options["quality"]) >= 90 else 2
     if output_format == "png":
         options["compress_level"] = 6
     image.save(handle, format=_PILLOW_SAVE_NAMES[output_format], **options)

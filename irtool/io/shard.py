@@ -22,8 +22,10 @@ _SHARD_TEXT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 class Shard(NamedTuple):
     """Zero-based shard `index` out of `count`; printed the way users type it, 1-based ("2/4")."""
 
-    index: int
-    count: int
+    # The fields shadow tuple's index() and count() methods; the names are the public API, and at runtime the
+    # attributes are the fields.
+    index: int  # type: ignore[assignment]
+    count: int  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return f"{self.index + 1}/{self.count}"

@@ -13,7 +13,7 @@ Submodules keep the restorer's attribute names, so restorer weights load into th
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, cast
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +33,16 @@ GIV_PATH_MODULES = ("patch_embed", "encoder_level1", "down1_2", "encoder_level2"
 class GIVDetector(nn.Module):
     """``forward(images [B,3,H,W] in [0,1]) -> (type logits [B, T], severity [B, 1])``; ``giv(images)`` too."""
 
+    # The GIV path, the restorer's submodules set by name in __init__ (GIV_PATH_MODULES).
+    patch_embed: nn.Module
+    encoder_level1: nn.Module
+    down1_2: nn.Module
+    encoder_level2: nn.Module
+    down2_3: nn.Module
+    encoder_level3: nn.Module
+    down3_4: nn.Module
+    feature: nn.Module
+
     def __init__(self, *, restorer: str = "res_hair_lite", num_types: int, hidden: int = 64,
                  vote_size: int | None = None) -> None:
         """``num_types``: the labels the head predicts; ``vote_size``: the length of the image summaries an
@@ -47,7 +57,7 @@ class GIVDetector(nn.Module):
         full = preset.build()
         self.restorer = restorer
         self.in_channels = preset.in_channels
-        self.giv_dim = full.giv_dim
+        self.giv_dim = cast(int, full.giv_dim)  # a GIV network's (has_giv) plain int attribute, not a submodule
         self.min_input_side = preset.min_input_side
         self.size_multiple = preset.size_multiple
         for name in GIV_PATH_MODULES:

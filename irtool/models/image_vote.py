@@ -21,6 +21,10 @@ __all__ = ["ImageVote"]
 class ImageVote(nn.Module):
     """``forward(summaries [B, size]) -> type logits [B, num_types]``: a linear map on standardised summaries."""
 
+    # Buffers registered in __init__ (nn.Module's __getattr__ would type them as Tensor | Module).
+    summary_mean: Tensor
+    summary_std: Tensor
+
     def __init__(self, num_types: int, *, size: int) -> None:
         """``size``: the summary's length (:func:`irtool.detect.summary_size` for the detector's own summaries)."""
         super().__init__()

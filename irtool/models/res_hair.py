@@ -40,7 +40,7 @@ preset ``res_hair`` follows the official layout so the released ``hair3d.ckpt`` 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Sequence, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -288,8 +288,35 @@ class HyperLevel(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ Res-HAIR
-def _encoder_stage(*, count: int, dim: int, heads: int, **common: object) -> nn.Sequential:
-    return nn.Sequential(*[TransformerBlock(dim=dim, num_heads=heads, **common) for _ in range(count)])  # type: ignore[arg-type]
+class _StaticOptions(TypedDict):
+    """The options every encoder (static Transformer) block shares."""
+
+    ffn_expansion_factor: float
+    bias: bool
+    layernorm_type: str
+
+
+class _HyperOptions(TypedDict):
+    """The options every :class:`HyperLevel` shares."""
+
+    ffn_expansion_factor: float
+    layernorm_type: str
+    giv_dim: int
+    selector_depth: int
+
+
+def _encoder_stage(
+    *, count: int, dim: int, heads: int, ffn_expansion_factor: float, bias: bool, layernorm_type: str
+) -> nn.Sequential:
+    return nn.Sequential(
+        *[
+            TransformerBlock(
+                dim=dim, num_heads=heads, ffn_expansion_factor=ffn_expansion_factor, bias=bias,
+                layernorm_type=layernorm_type,
+            )
+            for _ in range(count)
+        ]
+    )
 
 
 class ResHAIR(nn.Module):
@@ -329,8 +356,10 @@ class ResHAIR(nn.Module):
         self.min_input_side = min_input_side(classifier_levels)
         self.giv_dim = 2 * dim
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
-        static = {"ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type}
-        hyper = {
+        static: _StaticOptions = {
+            "ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type,
+        }
+        hyper: _HyperOptions = {
             "ffn_expansion_factor": ffn_expansion_factor, "layernorm_type": layernorm_type, "giv_dim": self.giv_dim,
             "selector_depth": selector_depth,
         }

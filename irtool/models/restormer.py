@@ -12,7 +12,7 @@ Unlike the official module this one accepts any input size: it pads to a multipl
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +25,14 @@ from .registry import register_preset
 __all__ = ["Restormer"]
 
 SIZE_MULTIPLE = 8  # three 2x downsamplings
+
+
+class _BlockOptions(TypedDict):
+    """The Transformer block options every stage shares."""
+
+    ffn_expansion_factor: float
+    bias: bool
+    layernorm_type: str
 
 
 def _stage(
@@ -68,7 +76,9 @@ class Restormer(nn.Module):
         self.size_multiple = SIZE_MULTIPLE
         self.min_input_side = SIZE_MULTIPLE
         self.dual_pixel_task = dual_pixel_task
-        common = {"ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type}
+        common: _BlockOptions = {
+            "ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type,
+        }
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
 
         self.patch_embed = OverlapPatchEmbed(in_channels=in_channels, embed_dim=dim)

@@ -39,7 +39,8 @@ def replace_block(text: str, name: str, block: str) -> str:
     """Replace ``[models.NAME]`` (and ``[models.NAME.*]``) in ``text`` by ``block``, or append it."""
     header = re.compile(r"^\[([^\]]+)\]\s*$", re.M)
     spans = [(m.start(), m.group(1).strip()) for m in header.finditer(text)] + [(len(text), "")]
-    start = end = None
+    start: int | None = None
+    end = len(text)  # assigned with start below; only read once start is set
     for (pos, table), (nxt, _) in zip(spans, spans[1:]):
         if table == f"models.{name}" or table.startswith(f"models.{name}."):
             start = pos if start is None else start
