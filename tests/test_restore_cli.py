@@ -349,7 +349,8 @@ def test_min_confidence_copies_unsure_detections_and_restores_sure_ones(tmp_path
         copied = (out / "photo.jpg").read_bytes() == src.read_bytes()
         assert copied == (model == "copy (unsure)")
     for args, message in ((["--auto", "--min-confidence", "1.5"], "must be in [0, 1]"),
-                          (["--task", "denoise", "--min-confidence", "0.5"], "min_confidence goes with auto (option --min-confidence)")):
+                          (["--task", "denoise", "--min-confidence", "0.5"],
+                           "min_confidence goes with auto (option --min-confidence)")):
         result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), *args, "-q")
         assert result.exit_code != 0 and message in result.output
         assert not (tmp_path / "bad").exists()
@@ -371,7 +372,8 @@ def test_detector_option_runs_a_trained_detector_checkpoint(tmp_path, zoo):
     assert result.exit_code == 0, result.output
     assert json.loads(report.read_text())["results"][0]["detected"]["type"] == "rain"
     for args, message in ((["--auto", "--detector", str(tmp_path / "missing.safetensors")], "no such file"),
-                          (["--task", "denoise", "--detector", str(trained)], "detector goes with auto (option --detector)")):
+                          (["--task", "denoise", "--detector", str(trained)],
+                           "detector goes with auto (option --detector)")):
         result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), *args, "-q")
         assert result.exit_code != 0 and message in result.output, result.output
         assert not (tmp_path / "bad").exists()
