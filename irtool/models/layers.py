@@ -23,6 +23,8 @@ Speed-ups over the official code that leave the maths unchanged (results differ 
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -299,3 +301,21 @@ def pad_to_multiple(x: Tensor, multiple: int, *, min_size: int = 1) -> Tensor:
     if pad_h > reflect_h or pad_w > reflect_w:
         x = F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
     return x
+
+
+class BlockOptions(TypedDict):
+    """The Transformer block options every block of a stage shares."""
+
+    ffn_expansion_factor: float
+    bias: bool
+    layernorm_type: str
+
+
+def transformer_stage(*, count: int, dim: int, heads: int, ffn_expansion_factor: float, bias: bool,
+                      layernorm_type: str) -> nn.Sequential:
+    """``count`` :class:`TransformerBlock` s in a row (a Restormer stage, and Res-HAIR's static encoder levels)."""
+    return nn.Sequential(*[
+        TransformerBlock(dim=dim, num_heads=heads, ffn_expansion_factor=ffn_expansion_factor, bias=bias,
+                         layernorm_type=layernorm_type)
+        for _ in range(count)
+    ])

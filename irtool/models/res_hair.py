@@ -49,14 +49,15 @@ from torch import Tensor, nn
 from irtool.errors import InvalidArgumentError
 
 from .layers import (
+    BlockOptions,
     ChannelLayerNorm,
     Downsample,
     OverlapPatchEmbed,
-    TransformerBlock,
     Upsample,
     gdfn,
     mdta,
     pad_to_multiple,
+    transformer_stage,
 )
 from .registry import register_preset
 
@@ -288,14 +289,6 @@ class HyperLevel(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ Res-HAIR
-class _StaticOptions(TypedDict):
-    """The options every encoder (static Transformer) block shares."""
-
-    ffn_expansion_factor: float
-    bias: bool
-    layernorm_type: str
-
-
 class _HyperOptions(TypedDict):
     """The options every :class:`HyperLevel` shares."""
 
@@ -303,20 +296,6 @@ class _HyperOptions(TypedDict):
     layernorm_type: str
     giv_dim: int
     selector_depth: int
-
-
-def _encoder_stage(
-    *, count: int, dim: int, heads: int, ffn_expansion_factor: float, bias: bool, layernorm_type: str
-) -> nn.Sequential:
-    return nn.Sequential(
-        *[
-            TransformerBlock(
-                dim=dim, num_heads=heads, ffn_expansion_factor=ffn_expansion_factor, bias=bias,
-                layernorm_type=layernorm_type,
-            )
-            for _ in range(count)
-        ]
-    )
 
 
 class ResHAIR(nn.Module):
@@ -356,7 +335,7 @@ class ResHAIR(nn.Module):
         self.min_input_side = min_input_side(classifier_levels)
         self.giv_dim = 2 * dim
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
-        static: _StaticOptions = {
+        static: BlockOptions = {
             "ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type,
         }
         hyper: _HyperOptions = {
@@ -366,11 +345,11 @@ class ResHAIR(nn.Module):
         box_latent, box_dec3, box_dec2, box_dec1, box_refine = weights_box_sizes
 
         self.patch_embed = OverlapPatchEmbed(in_channels=in_channels, embed_dim=dim)
-        self.encoder_level1 = _encoder_stage(count=num_blocks[0], dim=d1, heads=heads[0], **static)
+        self.encoder_level1 = transformer_stage(count=num_blocks[0], dim=d1, heads=heads[0], **static)
         self.down1_2 = Downsample(channels=d1)
-        self.encoder_level2 = _encoder_stage(count=num_blocks[1], dim=d2, heads=heads[1], **static)
+        self.encoder_level2 = transformer_stage(count=num_blocks[1], dim=d2, heads=heads[1], **static)
         self.down2_3 = Downsample(channels=d2)
-        self.encoder_level3 = _encoder_stage(count=num_blocks[2], dim=d3, heads=heads[2], **static)
+        self.encoder_level3 = transformer_stage(count=num_blocks[2], dim=d3, heads=heads[2], **static)
         self.down3_4 = Downsample(channels=d3)
 
         self.latent = HyperLevel(dim=d4, num_heads=heads[3], num_blocks=num_blocks[3], box_size=box_latent, **hyper)

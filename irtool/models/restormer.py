@@ -12,41 +12,19 @@ Unlike the official module this one accepts any input size: it pads to a multipl
 
 from __future__ import annotations
 
-from typing import Sequence, TypedDict
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from irtool.errors import InvalidArgumentError
 
-from .layers import Downsample, OverlapPatchEmbed, TransformerBlock, Upsample, pad_to_multiple
+from .layers import BlockOptions, Downsample, OverlapPatchEmbed, Upsample, pad_to_multiple, transformer_stage
 from .registry import register_preset
 
 __all__ = ["Restormer"]
 
 SIZE_MULTIPLE = 8  # three 2x downsamplings
-
-
-class _BlockOptions(TypedDict):
-    """The Transformer block options every stage shares."""
-
-    ffn_expansion_factor: float
-    bias: bool
-    layernorm_type: str
-
-
-def _stage(
-    *, count: int, dim: int, heads: int, ffn_expansion_factor: float, bias: bool, layernorm_type: str
-) -> nn.Sequential:
-    return nn.Sequential(
-        *[
-            TransformerBlock(
-                dim=dim, num_heads=heads, ffn_expansion_factor=ffn_expansion_factor, bias=bias,
-                layernorm_type=layernorm_type,
-            )
-            for _ in range(count)
-        ]
-    )
 
 
 class Restormer(nn.Module):
@@ -76,29 +54,29 @@ class Restormer(nn.Module):
         self.size_multiple = SIZE_MULTIPLE
         self.min_input_side = SIZE_MULTIPLE
         self.dual_pixel_task = dual_pixel_task
-        common: _BlockOptions = {
+        common: BlockOptions = {
             "ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type,
         }
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
 
         self.patch_embed = OverlapPatchEmbed(in_channels=in_channels, embed_dim=dim)
-        self.encoder_level1 = _stage(count=num_blocks[0], dim=d1, heads=heads[0], **common)
+        self.encoder_level1 = transformer_stage(count=num_blocks[0], dim=d1, heads=heads[0], **common)
         self.down1_2 = Downsample(channels=d1)
-        self.encoder_level2 = _stage(count=num_blocks[1], dim=d2, heads=heads[1], **common)
+        self.encoder_level2 = transformer_stage(count=num_blocks[1], dim=d2, heads=heads[1], **common)
         self.down2_3 = Downsample(channels=d2)
-        self.encoder_level3 = _stage(count=num_blocks[2], dim=d3, heads=heads[2], **common)
+        self.encoder_level3 = transformer_stage(count=num_blocks[2], dim=d3, heads=heads[2], **common)
         self.down3_4 = Downsample(channels=d3)
-        self.latent = _stage(count=num_blocks[3], dim=d4, heads=heads[3], **common)
+        self.latent = transformer_stage(count=num_blocks[3], dim=d4, heads=heads[3], **common)
 
         self.up4_3 = Upsample(channels=d4)
         self.reduce_chan_level3 = nn.Conv2d(d4, d3, kernel_size=1, bias=bias)
-        self.decoder_level3 = _stage(count=num_blocks[2], dim=d3, heads=heads[2], **common)
+        self.decoder_level3 = transformer_stage(count=num_blocks[2], dim=d3, heads=heads[2], **common)
         self.up3_2 = Upsample(channels=d3)
         self.reduce_chan_level2 = nn.Conv2d(d3, d2, kernel_size=1, bias=bias)
-        self.decoder_level2 = _stage(count=num_blocks[1], dim=d2, heads=heads[1], **common)
+        self.decoder_level2 = transformer_stage(count=num_blocks[1], dim=d2, heads=heads[1], **common)
         self.up2_1 = Upsample(channels=d2)  # level 1 keeps 2C after the concatenation (no reduction)
-        self.decoder_level1 = _stage(count=num_blocks[0], dim=d2, heads=heads[0], **common)
-        self.refinement = _stage(count=num_refinement_blocks, dim=d2, heads=heads[0], **common)
+        self.decoder_level1 = transformer_stage(count=num_blocks[0], dim=d2, heads=heads[0], **common)
+        self.refinement = transformer_stage(count=num_refinement_blocks, dim=d2, heads=heads[0], **common)
         if dual_pixel_task:
             self.skip_conv = nn.Conv2d(d1, d2, kernel_size=1, bias=bias)
         self.output = nn.Conv2d(d2, out_channels, kernel_size=3, padding=1, bias=bias)
