@@ -149,6 +149,26 @@ def _chosen_detector(zoo: ModelZoo, detector: str | None) -> Detector:
     return load_detector_file(zoo, path)
 
 
+#: log10 of the enlargement test's residual (in units of 8-bit rounding noise) up to which an image counts as an
+#: exact bicubic enlargement: twice the rounding noise (a true enlargement reads about -0.4, a photo 1 to 3).
+EXACT_ENLARGEMENT_RESIDUAL = float(np.log10(2.0))
+
+
+def native_size(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """An enlarged photo (float HxWxC) brought back to ``1/scale`` of its size: the least-squares inverse of a
+    MATLAB-bicubic enlargement where the image is one by ``scale`` (and its sides are multiples of it), else a
+    bicubic downscale. Clipped to [0, 1]."""
+    from irtool.degrade import imresize
+    from irtool.degrade.enlargement import ENLARGEMENT_SCALES, enlargement_residuals, recover_small
+
+    h, w = pixels.shape[:2]
+    if scale in ENLARGEMENT_SCALES and h % scale == 0 and w % scale == 0:
+        residual = enlargement_residuals(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
+        if float(residual[ENLARGEMENT_SCALES.index(scale)]) <= EXACT_ENLARGEMENT_RESIDUAL:
+            return np.clip(recover_small(pixels, scale), 0, 1).astype(np.float32)
+    return np.clip(imresize(pixels, output_shape=(-(-h // scale), -(-w // scale))), 0, 1).astype(np.float32)
+
+
 class BatchRestorer:
     def __init__(self, request: RestoreRequest, *, engine: EngineSettings = EngineSettings(),
                  output: OutputSettings = OutputSettings(), zoo: ModelZoo | None = None):
@@ -210,17 +230,16 @@ class BatchRestorer:
         """``--auto`` keeps the image size.
 
         A "low-resolution" image is one that was enlarged from a smaller original (soft, bicubic-like):
-        it is brought back to its native size with the MATLAB-compatible bicubic and super-resolved by
-        the routed model's factor, so details come back at the size the user already has. Upscaling is
-        asked for explicitly with ``--task sr2|sr3|sr4``.
+        it is brought back to its native size and super-resolved by the routed model's factor, so details come
+        back at the size the user already has. Where the image is recognisably a MATLAB-bicubic enlargement by
+        that factor (the enlargement test leaves no more than twice the 8-bit rounding noise), the small image is
+        recovered exactly by least squares; otherwise it is a bicubic downscale, which blurs it once more.
+        Upscaling is asked for explicitly with ``--task sr2|sr3|sr4``.
         """
         if loaded.scale == 1:
             return loaded.run_image(pixels, progress=progress.on_tiles)
-        from irtool.degrade import imresize
-
         h, w = pixels.shape[:2]
-        s = loaded.scale
-        small = np.clip(imresize(pixels, output_shape=(-(-h // s), -(-w // s))), 0, 1).astype(np.float32)
+        small = native_size(pixels, loaded.scale)
         return loaded.run_image(small, progress=progress.on_tiles)[:h, :w]
 
     def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:

@@ -377,3 +377,21 @@ def test_detector_option_runs_a_trained_detector_checkpoint(tmp_path, zoo):
         result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), *args, "-q")
         assert result.exit_code != 0 and message in result.output, result.output
         assert not (tmp_path / "bad").exists()
+
+
+def test_auto_brings_an_exact_enlargement_back_to_its_small_original_and_anything_else_by_bicubic():
+    from irtool.degrade import imresize, quantize_uint8
+    from irtool.restore import native_size
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:48]
+    small = quantize_uint8(np.clip(0.5 + 0.3 * np.sin(xx / 3.0 + yy / 4.0)[:, :, None]
+                                   + 0.1 * rng.random((40, 48, 3)), 0, 1).astype(np.float32))
+    enlarged = quantize_uint8(imresize(small, 2.0))
+    back = native_size(enlarged, 2)
+    assert back.shape == small.shape and float(np.abs(back - small).mean()) < 0.5 / 255
+    # A photo that is no enlargement (here: sharp noise) is downscaled as before.
+    sharp = rng.random((80, 96, 3)).astype(np.float32)
+    assert np.array_equal(native_size(sharp, 2), np.clip(imresize(sharp, output_shape=(40, 48)), 0, 1))
+    # Sides that are not multiples of the factor: bicubic, the size rounded up.
+    assert native_size(enlarged[:-1], 2).shape == (40, 48, 3)
