@@ -53,7 +53,7 @@ def _window(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def vote_inputs(folder: str | Path, *, kinds: Sequence[str], clean_per_photo: int = 5, per_kind: int = 5,
-                seed: int = 0,
+                seed: int = 0, synthesis: str = "default",
                 progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
     """(photo name, true type, detector input HxWx3 float32) for the photos under ``folder``: per photo
     ``clean_per_photo`` clean inputs (the whole photo, then random windows) and ``per_kind`` per degradation kind
@@ -71,19 +71,19 @@ def vote_inputs(folder: str | Path, *, kinds: Sequence[str], clean_per_photo: in
         jobs += [(kind, float(rng.uniform(0.0, 1.0))) for kind in kinds for _ in range(per_kind)]
         for j, (kind, severity) in enumerate(jobs):
             image = clean if j == 0 else _window(clean, rng)
-            pixels, _ = detection_input(image, kind, severity, rng=rng)
+            pixels, _ = detection_input(image, kind, severity, rng=rng, synthesis=synthesis)
             yield sample.name, kind, pixels
         if progress is not None:
             progress(done + 1, len(dataset.samples))
 
 
 def vote_samples(detector, folder: str | Path, *, clean_per_photo: int = 5, per_kind: int = 5, seed: int = 0,
-                 progress: Callable[[int, int], None] | None = None) -> VoteSamples:
+                 synthesis: str = "default", progress: Callable[[int, int], None] | None = None) -> VoteSamples:
     """Vote summaries (:meth:`~irtool.detect.Detector.summary`) of the inputs :func:`vote_inputs` makes."""
     summaries, labels, photos = [], [], []
     kinds = [t for t in detector.types if t != "clean"]
     for photo, kind, pixels in vote_inputs(folder, kinds=kinds, clean_per_photo=clean_per_photo, per_kind=per_kind,
-                                           seed=seed, progress=progress):
+                                           seed=seed, synthesis=synthesis, progress=progress):
         image_chw = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
         summaries.append(detector.summary(image_chw).double())
         labels.append(detector.types.index(kind))
@@ -187,7 +187,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     model.vote = None  # the crops' plain probabilities, never a previous vote's
     detector = Detector(model, types=types_from_metadata(meta), device=cfg.device, name=Path(cfg.init_weights).stem)
     samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=cfg.seed,
-                           progress=progress)
+                           synthesis=cfg.synthesis, progress=progress)
     num_types = len(detector.types)
     scores = {(l2, weight): cross_validate(samples, num_types=num_types, l2=l2, clean_weight=weight, folds=folds)
               for l2 in l2_choices for weight in clean_weights}
