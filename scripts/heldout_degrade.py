@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from irtool.io import atomic_write_bytes, list_images
+from irtool.io import atomic_write_bytes, list_images, write_image
 
 
 def settings():
@@ -61,12 +61,8 @@ def settings():
     ]
 
 
-def _png(pixels: np.ndarray) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    write_image(path, pixels.astype(np.float32) / np.float32(255.0), format="png", bit_depth=8)
 
 
 def main() -> int:
@@ -87,13 +83,13 @@ def main() -> int:
     for photo in photos:
         with Image.open(photo) as im:
             clean = np.asarray(im.convert("RGB"))
-        atomic_write_bytes(out / "clean" / f"{photo.stem}.png", _png(clean))
+        _write_png(out / "clean" / f"{photo.stem}.png", clean)
         manifest["files"].append({"file": f"clean/{photo.stem}.png", "type": "clean", "photo": photo.name})
         for name, kind, transform in table:
             transform.set_random_seed(zlib.crc32(f"{args.seed}:{photo.name}:{name}".encode()))
             degraded = transform(image=clean)["image"]
             relative = f"{kind}/{photo.stem}__{name}.png"
-            atomic_write_bytes(out / relative, _png(np.ascontiguousarray(degraded)))
+            _write_png(out / relative, np.ascontiguousarray(degraded))
             manifest["files"].append({"file": relative, "type": kind, "setting": name, "photo": photo.name})
     atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
     print(f"{len(manifest['files'])} files from {len(photos)} photos in {out}")

@@ -13,16 +13,15 @@ import sys
 
 import numpy as np
 
-from irtool.degrade import downscale, imresize, modcrop, quantize_uint8
+from irtool.degrade import downscale, imresize, modcrop, quantize_uint8, to_uint8
 from irtool.io import list_images, read_image
+from irtool.metrics import psnr as metrics_psnr
 from irtool.restore import native_size
 from irtool.zoo import EngineSettings, ModelZoo
 
 
 def psnr(a: np.ndarray, b: np.ndarray, border: int) -> float:
-    a = np.round(np.clip(a, 0, 1) * 255)[border:-border, border:-border]
-    b = np.round(b * 255)[border:-border, border:-border]
-    return float(10 * np.log10(255.0**2 / np.mean((a - b) ** 2)))
+    return metrics_psnr(to_uint8(a), to_uint8(b), crop_border=border)
 
 
 def main() -> int:

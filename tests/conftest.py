@@ -21,3 +21,15 @@ def use_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Pa
 
     yield use
     catalog._load_cached.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``): its tensors are
+    small, and on a shared 2-core machine a second thread mostly spins."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

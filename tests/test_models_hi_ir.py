@@ -5,7 +5,6 @@ tests/test_presets.py)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -20,13 +19,7 @@ from irtool.models.hi_ir import HiIRAttention, HiIRColumnar, HiIRUNet
 LITE_PRESETS = ["hi_ir_unet_lite", "hi_ir_sr2_lite", "hi_ir_sr3_lite", "hi_ir_sr4_lite"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: these tensors are small, and on a shared 2-core machine a second thread mostly spins."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def seeded_model(name: str, **overrides: object) -> torch.nn.Module:
