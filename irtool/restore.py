@@ -87,6 +87,8 @@ class RestoreRecord:
     seconds: float = 0.0
     megapixels: float = 0.0
     tiles: int = 0
+    #: Why ``--auto`` left the image as it is when that is not a detection (e.g. too small to judge).
+    note: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -96,6 +98,7 @@ class RestoreRecord:
             "error": self.error,
             "detected": self.detected.to_json() if self.detected else None,
             "model": self.model,
+            "note": self.note,
             "seconds": round(self.seconds, 4),
         }
 
@@ -147,6 +150,19 @@ def _chosen_detector(zoo: ModelZoo, detector: str | None) -> Detector:
     if not path.is_file():
         raise InvalidArgumentError(f"detector {detector}: no such file", argument="detector")
     return load_detector_file(zoo, path)
+
+
+#: ``--auto`` copies an image with a side shorter than this, with that reason: too few pixels to tell noise, JPEG
+#: blocks, blur or an enlargement apart (the detector reads 96 px crops; its encoder reduces 32 px to a 4 x 4 map).
+MIN_AUTO_SIDE = 32
+
+
+def too_small_to_judge(shape: tuple[int, ...]) -> str | None:
+    """Why ``--auto`` copies an image of this (H, W, ...) shape without judging it, or None."""
+    h, w = shape[:2]
+    if min(h, w) >= MIN_AUTO_SIDE:
+        return None
+    return f"too small to judge ({w}x{h} px; --auto needs {MIN_AUTO_SIDE} px a side): copied unchanged"
 
 
 #: log10 of the enlargement test's residual (in units of 8-bit rounding noise) up to which an image counts as an
@@ -254,6 +270,13 @@ class BatchRestorer:
             image = io.read_image(job.source)
             record.megapixels = image.pixels.shape[0] * image.pixels.shape[1] / 1e6
             loaded = self._fixed
+            if self.request.auto and (reason := too_small_to_judge(image.pixels.shape)):
+                record.model, record.note = "copy (too small)", reason
+                if self.request.detect_only:
+                    record.output = None
+                else:
+                    self._copy(job, image)
+                return record
             if self.request.auto:
                 record.detected = self._detect(image.pixels)
                 if self.request.detect_only:  # report the route --auto would take, load nothing

@@ -505,7 +505,48 @@ def test_engine_runs_under_inference_mode() -> None:
 def _lite_presets() -> list[str]:
     from irtool.models import get_preset, preset_names
 
-    return [name for name in preset_names() if get_preset(name).lite]
+    return [name for name in preset_names() if get_preset(name).lite and not get_preset(name).whole_image]
+
+
+def test_whole_image_preset_is_never_tiled_and_runs_as_its_module() -> None:
+    """A network that decides from the whole image (bilateral grid) gets it whole even when tiles are asked for: the
+    result is then the module's own output on the whole image, whatever the tile."""
+    from irtool.models import build, get_preset
+
+    preset = get_preset("bilateral_grid_lite")
+    assert preset.whole_image
+    torch.manual_seed(0)
+    model = build(preset.name)
+    with torch.no_grad():  # a non-identity grid, so tiling would show
+        model.to_grid.weight.normal_(0, 0.05)
+    image = smooth_image(3, 300, 420, seed=3)
+    with torch.inference_mode():
+        expected = model(image.unsqueeze(0))[0].clamp(0, 1)
+    for tile in (None, 64, 256):
+        engine = InferenceEngine(model, preset, device="cpu", tile=tile)
+        out = engine.run(image)
+        assert engine.last_run is not None and engine.last_run.tiles == 1 and engine.last_run.tile is None
+        torch.testing.assert_close(out, expected)
+    assert (expected - image).abs().mean() > 1 / 255  # the weights above do change the image
+
+
+def test_whole_image_preset_out_of_memory_is_a_clear_error() -> None:
+    from irtool.engine import EngineOutOfMemoryError
+    from irtool.models import build, get_preset
+
+    preset = get_preset("bilateral_grid_lite")
+
+    class OutOfMemory(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = build(preset.name)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    engine = InferenceEngine(OutOfMemory(), preset, device="cpu")
+    with pytest.raises(EngineOutOfMemoryError, match="cannot be tiled"):
+        engine.run(torch.rand(3, 64, 64))
 
 
 def smooth_image(channels: int, height: int, width: int, seed: int) -> torch.Tensor:

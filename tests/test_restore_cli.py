@@ -395,3 +395,22 @@ def test_auto_brings_an_exact_enlargement_back_to_its_small_original_and_anythin
     assert np.array_equal(native_size(sharp, 2), np.clip(imresize(sharp, output_shape=(40, 48)), 0, 1))
     # Sides that are not multiples of the factor: bicubic, the size rounded up.
     assert native_size(enlarged[:-1], 2).shape == (40, 48, 3)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (31, 200), (200, 12)])
+def test_auto_copies_an_image_too_small_to_judge_and_says_why(tmp_path, size):
+    """A 1x1 px image (or any side under 32 px) is not judged: it is copied byte for byte, with the reason in the
+    report, and --detect-only reports the same without writing."""
+    src = tmp_path / "in" / "tiny.png"
+    src.parent.mkdir()
+    Image.fromarray(np.full((size[1], size[0], 3), 77, np.uint8)).save(src)
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--json", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    rec = json.loads(report.read_text())["results"][0]
+    assert rec["model"] == "copy (too small)" and rec["detected"] is None
+    assert f"{size[0]}x{size[1]} px" in rec["note"] and "too small to judge" in rec["note"]
+    assert (tmp_path / "out" / "tiny.png").read_bytes() == src.read_bytes()
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out2"), "--detect-only", "--json", str(report), "-q")
+    assert result.exit_code == 0 and not (tmp_path / "out2" / "tiny.png").exists()
+    assert json.loads(report.read_text())["results"][0]["model"] == "copy (too small)"

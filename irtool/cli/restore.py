@@ -107,7 +107,7 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool)
         names = _short_names([rec.input for rec in summary.records])
         for rec, name in zip(summary.records, names):
             det = rec.detected
-            detection = f"{det.type} {det.severity:.2f} ({det.confidence:.0%})" if det else ""
+            detection = f"{det.type} {det.severity:.2f} ({det.confidence:.0%})" if det else (rec.note or "")
             status = {"ok": "[green]ok[/]", "skipped": "[yellow]skipped[/]", "error": "[red]error[/]"}[rec.status]
             table.add_row(name, detection, rec.model or "", f"{rec.seconds:.2f}s", status)
         console.print(table)

@@ -96,7 +96,8 @@ class InferenceEngine:
     """Run ``model`` over images of any size with overlap-blended tiles.
 
     ``tile=None`` picks whole-image inference when the memory estimate allows, else the largest
-    tile that fits; an int forces that tile side (aligned down to ``preset.size_multiple``).
+    tile that fits; an int forces that tile side (aligned down to ``preset.size_multiple``). A
+    ``preset.whole_image`` network always runs on the whole image (its output depends on all of it).
     ``overlap`` is the minimum number of input pixels neighbouring tiles share (see
     :mod:`irtool.engine.tiling` for the blending window). ``tile_batch=None`` means 1 on CPU/MPS
     and as many tiles as fit the memory budget (<= 16) on CUDA.
@@ -253,6 +254,8 @@ class InferenceEngine:
     def _initial_tile(self, image: torch.Tensor) -> int | None:
         """Tile side for this image, or None for whole-image inference."""
         _, height, width = image.shape
+        if self.preset.whole_image:  # tiles would each decide their own global correction (seams)
+            return None
         if self._requested_tile is not None:
             tile = self._requested_tile
         else:
@@ -273,6 +276,10 @@ class InferenceEngine:
         return tile
 
     def _smaller_tile(self, tile: int | None, image: torch.Tensor, message: str) -> int:
+        if self.preset.whole_image:
+            raise EngineOutOfMemoryError(
+                f"out of memory on {self.device} running {self.preset.name!r} on the whole image ({message}); it "
+                "decides from the whole image and cannot be tiled: free memory or use another device")
         current = tile if tile is not None else max(image.shape[1:])
         # A tile larger than the image behaves like the image size: halve from what actually ran.
         current = min(current, max(image.shape[1:]))

@@ -11,7 +11,7 @@ from functools import lru_cache
 import torch
 
 # One import per architecture family; each module registers its presets.
-from . import hi_ir, res_hair, restormer  # noqa: E402,F401  (registration side effects)
+from . import bilateral_grid, hi_ir, res_hair, restormer  # noqa: E402,F401  (registration side effects)
 from .registry import (
     RECIPES,
     Preset,

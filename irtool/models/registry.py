@@ -80,6 +80,9 @@ class Preset:
     bytes_per_pixel: int | None = None
     #: HAIR models expose ``giv(x)`` and ``forward(x, giv=...)``.
     has_giv: bool = False
+    #: The network decides from the whole image (e.g. a thumbnail of it): tiles would each decide on their own and
+    #: show seams, so the engine always gives it the whole image.
+    whole_image: bool = False
     #: ``irtool train --arch FAMILY`` picks this preset for the tasks it lists, and the family's default
     #: at scale 1 for any task none of them lists.
     family_default: bool = False
