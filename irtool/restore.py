@@ -104,6 +104,18 @@ class RestoreRecord:
 
 
 @dataclass(frozen=True)
+class AutoOutcome:
+    """What ``--auto`` did with one image: the restored pixels (None: leave the image as it is), the detection
+    (None when the image was not judged), the model label the report shows, and the model that ran."""
+
+    pixels: np.ndarray | None
+    detection: Detection | None
+    model: str
+    loaded: LoadedModel | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     source: Path
     output: Path
@@ -258,6 +270,19 @@ class BatchRestorer:
         small = native_size(pixels, loaded.scale)
         return loaded.run_image(small, progress=progress.on_tiles)[:h, :w]
 
+    def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
+        """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it
+        (``pixels`` None: copy the image). With ``detect_only`` nothing is loaded or run beyond the detector."""
+        if reason := too_small_to_judge(pixels.shape):
+            return AutoOutcome(None, None, "copy (too small)", None, note=reason)
+        detection = self._detect(pixels)
+        if self.request.detect_only:
+            return AutoOutcome(None, detection, self.route_name(detection) or self._copy_label(detection), None)
+        loaded = self.route(detection)
+        if loaded is None:
+            return AutoOutcome(None, detection, self._copy_label(detection), None)
+        return AutoOutcome(self._run_auto(loaded, pixels, progress), detection, loaded.name, loaded)
+
     def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
         from irtool import io
 
@@ -269,31 +294,22 @@ class BatchRestorer:
                 return record
             image = io.read_image(job.source)
             record.megapixels = image.pixels.shape[0] * image.pixels.shape[1] / 1e6
-            loaded = self._fixed
-            if self.request.auto and (reason := too_small_to_judge(image.pixels.shape)):
-                record.model, record.note = "copy (too small)", reason
-                if self.request.detect_only:
-                    record.output = None
-                else:
-                    self._copy(job, image)
-                return record
             if self.request.auto:
-                record.detected = self._detect(image.pixels)
-                if self.request.detect_only:  # report the route --auto would take, load nothing
+                outcome = self.auto_restore(image.pixels, progress)
+                record.detected, record.model, record.note = outcome.detection, outcome.model, outcome.note
+                if self.request.detect_only:  # report the route --auto would take, write nothing
                     record.output = None
-                    record.model = self.route_name(record.detected) or self._copy_label(record.detected)
                     return record
-                loaded = self.route(record.detected)
-                if loaded is None:
-                    record.model = self._copy_label(record.detected)
+                if outcome.pixels is None:
                     self._copy(job, image)
                     return record
-            assert loaded is not None
-            record.model = loaded.name
-            if self.request.auto:
-                restored = self._run_auto(loaded, image.pixels, progress)
+                loaded, restored = outcome.loaded, outcome.pixels
             else:
+                assert self._fixed is not None
+                loaded = self._fixed
+                record.model = loaded.name
                 restored = loaded.run_image(image.pixels, progress=progress.on_tiles)
+            assert loaded is not None
             alpha = image.alpha
             if alpha is not None and restored.shape[0] != image.pixels.shape[0]:
                 alpha = io.resize_alpha(alpha, loaded.scale)

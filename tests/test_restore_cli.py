@@ -414,3 +414,64 @@ def test_auto_copies_an_image_too_small_to_judge_and_says_why(tmp_path, size):
     result = _invoke("restore", str(src), "-o", str(tmp_path / "out2"), "--detect-only", "--json", str(report), "-q")
     assert result.exit_code == 0 and not (tmp_path / "out2" / "tiny.png").exists()
     assert json.loads(report.read_text())["results"][0]["model"] == "copy (too small)"
+
+
+def _labelled_folder(root: Path) -> Path:
+    """clean/a.png and clean/b.png, noise/a__gauss.png (named by the file) and jpeg/x.png (named by a manifest)."""
+    clean = {name: _photo(seed=seed) for seed, name in enumerate(("a", "b"))}
+    for name, pixels in clean.items():
+        (root / "clean").mkdir(parents=True, exist_ok=True)
+        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(root / "clean" / f"{name}.png")
+    noisy = np.clip(clean["a"] + np.random.default_rng(5).normal(0, 0.1, clean["a"].shape), 0, 1)
+    (root / "noise").mkdir()
+    Image.fromarray((noisy * 255).round().astype(np.uint8)).save(root / "noise" / "a__gauss.png")
+    (root / "jpeg").mkdir()
+    Image.fromarray((clean["b"] * 255).round().astype(np.uint8)).save(root / "jpeg" / "x.jpg", quality=20)
+    (root / "manifest.json").write_text(json.dumps({"files": [{"file": "jpeg/x.jpg", "photo": "b.png"}]}))
+    return root
+
+
+def test_eval_auto_scores_restore_auto_against_the_clean_originals(tmp_path, zoo, use_catalog):
+    """`irtool eval --task auto`: every image goes through --auto; noise is restored (routed to the all-in-one
+    model), jpeg is kept; each is scored against its own original (by file name or manifest)."""
+    from irtool.evaluate.auto import evaluate_auto
+    from irtool.metrics import psnr
+    from irtool.restore import BatchRestorer, RestoreRequest
+
+    _catalog_with_detector_saying("noise", tmp_path, zoo, use_catalog, routes={"noise": "aio", "jpeg": "keep"})
+    root = _labelled_folder(tmp_path / "set")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    report = evaluate_auto(BatchRestorer(RestoreRequest(auto=True)), root)
+    by_image = {s.image: s for s in report.samples}
+    assert sorted(by_image) == ["clean/a.png", "clean/b.png", "jpeg/x.jpg", "noise/a__gauss.png"]
+    jpeg = by_image["jpeg/x.jpg"]
+    clean_b = np.asarray(Image.open(root / "clean" / "b.png"), np.float32) / 255
+    decoded = np.asarray(Image.open(root / "jpeg" / "x.jpg").convert("RGB"), np.float32) / 255
+    assert jpeg.psnr_input == pytest.approx(psnr(decoded, clean_b), abs=0.05)  # paired by the manifest
+    noise = by_image["noise/a__gauss.png"]
+    assert noise.detected == "noise" and noise.model == "aio" and not noise.unchanged and noise.setting == "gauss"
+    assert noise.psnr_output != noise.psnr_input
+    rows = {row["type"]: row for row in report.rows()}
+    assert rows["clean"]["images"] == 2 and rows["clean"]["named"] == 0.0  # the detector says noise for all
+    assert rows["noise"]["worse"] == int(noise.gain < -0.1)
+    assert "| noise | 1 | 100% | 0% |" in report.to_markdown()
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before  # inputs untouched
+
+    result = _invoke("eval", "--task", "auto", "--data", str(root), "--json", str(tmp_path / "r.json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["auto"]["types"][0]["type"] == "clean"
+
+
+def test_eval_auto_refuses_folders_it_cannot_score(tmp_path, zoo, use_catalog):
+    _catalog_with_detector_saying("noise", tmp_path, zoo, use_catalog)
+    root = _labelled_folder(tmp_path / "set")
+    (root / "clean" / "a.png").rename(root / "clean" / "gone.png")
+    result = _invoke("eval", "--task", "auto", "--data", str(root))
+    assert result.exit_code == 2 and "no clean original a.*" in result.output
+    (root / "fog").mkdir()
+    result = _invoke("eval", "--task", "auto", "--data", str(root))
+    assert result.exit_code == 2 and "got fog" in result.output
+    result = _invoke("eval", "--task", "auto", "--data", str(tmp_path / "set" / "noise"))
+    assert result.exit_code == 2 and "no clean/ folder" in result.output
+    result = _invoke("eval", "--task", "auto", "--data", str(root), "--sigma", "25")
+    assert result.exit_code == 2 and "--sigma do not apply to --task auto" in result.output

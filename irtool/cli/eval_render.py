@@ -185,3 +185,44 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
         payload = {"tool": "irtool eval", "detection": report.to_dict(), "markdown": report.to_markdown()}
         atomic_write_text(json_report, json.dumps(payload, indent=2))
         out.print(f"JSON report: {json_report}")
+
+
+def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_report, quiet,
+             unused: dict[str, Any]) -> None:
+    """``--task auto``: :func:`irtool.evaluate.auto.evaluate_auto` with the CLI's detector choice."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from irtool.errors import UsageError
+    from irtool.evaluate.auto import evaluate_auto
+    from irtool.restore import BatchRestorer, RestoreRequest
+    from irtool.zoo import EngineSettings
+
+    if bench:
+        raise UsageError("--task auto reads a labelled folder with clean originals: use --data DIR, not --bench")
+    given = [f"--{name.replace('_', '-')}" for name, value in unused.items() if value not in (None, False, [])]
+    if given:
+        raise UsageError(f"{', '.join(given)} do not apply to --task auto")
+    if data is None:
+        raise UsageError("--task auto needs a labelled folder: --data DIR with DIR/clean/ and DIR/<type>/")
+    chosen = [*(model or []), *(str(w) for w in weights or [])]
+    if len(chosen) > 1:
+        raise UsageError(f"--task auto runs one detector, got {' '.join(chosen)}")
+    if arch:
+        raise UsageError("--arch does not apply to --task auto (a detector file names its preset)")
+    restorer = BatchRestorer(RestoreRequest(auto=True, detector=chosen[0] if chosen else None),
+                             engine=EngineSettings(device=device, tile=tile))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True, quiet=quiet), transient=True) as bar:
+        job = bar.add_task(f"--auto {data.name}", total=None)
+        report = evaluate_auto(restorer, data, progress=lambda done, total: bar.update(job, completed=done,
+                                                                                       total=total))
+    out.print(report.to_markdown(), markup=False)
+    if json_report is not None:
+        from irtool.io import atomic_write_text
+
+        payload = {"tool": "irtool eval", "auto": report.to_dict(), "markdown": report.to_markdown()}
+        atomic_write_text(json_report, json.dumps(payload, indent=2))
+        out.print(f"JSON report: {json_report}")

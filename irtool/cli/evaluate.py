@@ -14,8 +14,8 @@ def evaluate(
     bench: Optional[List[str]] = typer.Option(None, "--bench", help="Benchmark name(s), e.g. urban100, set5, cbsd68."),
     task: Optional[str] = typer.Option(None, "--task", help=EVAL_TASK_HELP),
     model: Optional[List[str]] = typer.Option(
-        None, "--model", help="weights.toml entries (several allowed); with --task detect one detector entry "
-        "(default: weights.toml's detector)."
+        None, "--model", help="weights.toml entries (several allowed); with --task detect or auto one detector "
+        "entry (default: weights.toml's detector)."
     ),
     weights: WeightsFiles = None,
     arch: Arch = None,
@@ -42,7 +42,9 @@ def evaluate(
 ) -> None:
     """Evaluate models on benchmarks or a local folder; the input (or bicubic) baseline is always a row.
 
-    --task detect measures the degradation detector on a folder of clean photos (--data) instead.
+    --task detect measures the degradation detector on a folder of clean photos (--data) instead; --task auto runs
+    restore --auto on a labelled folder (--data DIR with DIR/clean/ and DIR/<type>/) and scores it against the
+    clean originals.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -57,6 +59,14 @@ def evaluate(
         return
     if task is None:
         raise UsageError(f"--task is required ({EVAL_TASK_HELP.split(';')[0]})")
+    if task == "auto":
+        from irtool.cli.eval_render import run_auto
+
+        run_auto(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device, tile=tile,
+                 json_report=json_report, quiet=quiet,
+                 unused={"data_lq": data_lq, "protocol": protocol, "sigma": sigma, "quality": quality, "csv": csv,
+                         "save_images": save_images, "classical": classical, "synthesis": synthesis != "default"})
+        return
     if task == "detect":
         run_detect(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
                    json_report=json_report, markdown=markdown, quiet=quiet, synthesis=synthesis, labelled=labelled,

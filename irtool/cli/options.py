@@ -32,5 +32,6 @@ JsonReport = Annotated[Optional[Path], typer.Option("--json", help="Also write t
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables; errors still go to stderr.")]
 
 RESTORE_TASK_HELP = task_help(RESTORE_TASKS)
-EVAL_TASK_HELP = task_help(SINGLE_TASKS, extra=f", or {DETECT} (the degradation detector); required unless --list.")
+EVAL_TASK_HELP = task_help(SINGLE_TASKS, extra=f", {DETECT} (the degradation detector), or auto (restore --auto on a "
+                           "labelled folder with clean originals); required unless --list.")
 TRAIN_TASK_HELP = task_help((*RESTORE_TASKS, DETECT))

@@ -1,0 +1,173 @@
+"""``irtool eval --task auto``: what ``irtool restore --auto`` does to degraded photos whose clean originals are known.
+
+The folder is the labelled layout ``--task detect --labelled`` reads, with the clean originals beside:
+``DIR/clean/PHOTO.ext`` and ``DIR/<type>/PHOTO__<setting>.ext`` (``scripts/heldout_degrade.py`` and
+``scripts/make_degraded_set.py --labelled`` write it; a ``manifest.json`` naming each file's ``photo`` is read when
+there is one). Every image goes through the same :meth:`~irtool.restore.BatchRestorer.auto_restore` as
+``irtool restore --auto``; the report has, per true type, how often the detector named it, the PSNR of the input and
+of ``--auto``'s output against the clean original, the gain, and how many images ``--auto`` made worse; for clean
+photos, how many were left unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from irtool.degradations import CLEAN
+from irtool.errors import UsageError
+
+__all__ = ["AutoReport", "AutoSample", "WORSE_DB", "evaluate_auto"]
+
+#: An output more than this below its input's PSNR counts as made worse (the issue's "no harm" line).
+WORSE_DB = 0.1
+
+
+@dataclass(frozen=True)
+class AutoSample:
+    image: str
+    true_type: str
+    setting: str
+    detected: str | None
+    model: str
+    psnr_input: float
+    psnr_output: float
+    unchanged: bool
+
+    @property
+    def gain(self) -> float:
+        if math.isinf(self.psnr_input) and math.isinf(self.psnr_output):
+            return 0.0
+        return self.psnr_output - self.psnr_input
+
+
+@dataclass
+class AutoReport:
+    source: str
+    detector: str
+    samples: list[AutoSample] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def types(self) -> list[str]:
+        return list(dict.fromkeys(s.true_type for s in self.samples))
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per true type: images, named right, mean PSNR in/out, mean and worst gain, images made worse."""
+        rows = []
+        for kind in self.types():
+            group = [s for s in self.samples if s.true_type == kind]
+            finite = [s for s in group if math.isfinite(s.psnr_input)]
+            rows.append({
+                "type": kind,
+                "images": len(group),
+                "named": sum(s.detected == kind for s in group) / len(group),
+                "unchanged": sum(s.unchanged for s in group) / len(group),
+                "psnr_input": float(np.mean([s.psnr_input for s in finite])) if finite else math.inf,
+                "psnr_output": float(np.mean([s.psnr_output for s in finite])) if finite else math.inf,
+                "gain": float(np.mean([s.gain for s in group])),
+                "worst_gain": float(min(s.gain for s in group)),
+                "worse": sum(s.gain < -WORSE_DB for s in group),
+            })
+        return rows
+
+    def to_dict(self) -> dict[str, object]:
+        def safe(value: object) -> object:
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        return {"source": self.source, "detector": self.detector, "seconds": round(self.seconds, 2),
+                "worse_db": WORSE_DB, "types": [{k: safe(v) for k, v in row.items()} for row in self.rows()],
+                "samples": [{**s.__dict__, "psnr_input": safe(s.psnr_input), "psnr_output": safe(s.psnr_output),
+                             "gain": s.gain} for s in self.samples]}
+
+    def to_markdown(self) -> str:
+        lines = [f"`--auto` on {self.source} (detector {self.detector}; worse: PSNR more than {WORSE_DB} dB below "
+                 "the input's)", "",
+                 "| true type | images | named right | left unchanged | PSNR in | PSNR out | mean gain | worst gain | "
+                 "made worse |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for row in self.rows():
+            def db(value: object) -> str:
+                return "-" if not isinstance(value, float) or not math.isfinite(value) else f"{value:.2f}"
+
+            lines.append(f"| {row['type']} | {row['images']} | {row['named']:.0%} | {row['unchanged']:.0%} | "
+                         f"{db(row['psnr_input'])} | {db(row['psnr_output'])} | {row['gain']:+.2f} | "
+                         f"{row['worst_gain']:+.2f} | {row['worse']} |")
+        return "\n".join(lines)
+
+
+def _originals(root: Path) -> dict[str, str]:
+    """Degraded file (relative path) -> its clean photo's file name, from ``manifest.json`` when there is one."""
+    manifest = root / "manifest.json"
+    if not manifest.is_file():
+        return {}
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        return {str(item["file"]): str(item["photo"]) for item in files if "photo" in item}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{manifest}: cannot read it ({exc})") from None
+
+
+def evaluate_auto(restorer, folder: str | Path, *,
+                  progress: Callable[[int, int], None] | None = None) -> AutoReport:
+    """Run ``restorer`` (an ``auto`` :class:`~irtool.restore.BatchRestorer`) on every image of the labelled folder
+    and score its outputs against the clean originals (see the module docstring)."""
+    from irtool import io
+    from irtool.degradations import detector_types
+    from irtool.metrics import psnr
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder")
+    clean_dir = root / CLEAN
+    if not clean_dir.is_dir():
+        raise UsageError(f"{root} has no {CLEAN}/ folder of the originals (--task auto scores against them)")
+    known = set(detector_types())
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [p.name for p in subfolders if p.name not in known]
+    if unknown:
+        raise UsageError(f"{root}: subfolders must be named by degradation types ({', '.join(sorted(known))}); "
+                         f"got {', '.join(unknown)}")
+    originals = {p.stem: p for p in io.list_images(clean_dir)}
+    from_manifest = _originals(root)
+    files = [(sub.name, path) for sub in subfolders for path in io.list_images(sub, recursive=True)]
+    if not files:
+        raise UsageError(f"no images under {root}/<type>/")
+
+    def original_of(kind: str, path: Path) -> Path:
+        rel = path.relative_to(root).as_posix()
+        if kind == CLEAN:
+            return path
+        photo = from_manifest.get(rel)
+        stem = Path(photo).stem if photo else path.stem.split("__")[0]
+        if stem not in originals:
+            raise UsageError(f"{rel}: no clean original {stem}.* in {clean_dir}")
+        return originals[stem]
+
+    restorer.prepare()
+    detector = getattr(restorer, "_detector", None)
+    report = AutoReport(source=str(root), detector=str(getattr(detector, "name", "detector")))
+    started = time.perf_counter()
+    for done, (kind, path) in enumerate(files, start=1):
+        image = io.read_image(path)
+        clean = io.read_image(original_of(kind, path)).pixels
+        outcome = restorer.auto_restore(image.pixels)
+        output = image.pixels if outcome.pixels is None else outcome.pixels
+        if clean.shape != image.pixels.shape or output.shape != clean.shape:
+            raise UsageError(f"{path.relative_to(root)}: {image.pixels.shape} does not match its original's "
+                             f"{clean.shape}")
+        report.samples.append(AutoSample(
+            image=path.relative_to(root).as_posix(), true_type=kind,
+            setting=path.stem.split("__")[1] if "__" in path.stem else "",
+            detected=outcome.detection.type if outcome.detection else None, model=outcome.model,
+            psnr_input=psnr(image.pixels, clean), psnr_output=psnr(output, clean),
+            unchanged=outcome.pixels is None))
+        if progress is not None:
+            progress(done, len(files))
+    report.seconds = time.perf_counter() - started
+    return report
