@@ -45,13 +45,48 @@ DETECT_ALIGN = 24
 #: Quantiles of each type's probability across an image's crops, in the vote's summary.
 SUMMARY_QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)
 _SUMMARY_EPS = 1e-4
+#: The whole-scene statistics at the end of the vote's summary (:func:`scene_statistics`), in order.
+SCENE_STATISTICS = ("luma_mean", "luma_p01", "luma_p50", "luma_p99", "luma_std", "dark_channel_p50",
+                    "dark_channel_p90", "saturation_mean")
+#: Scene statistics are read from a copy of the image averaged down to at most this side (they are global).
+SCENE_SIDE = 256
+#: Window of the dark channel's minimum filter on that copy (He et al. use 15 px on full-size photos).
+DARK_CHANNEL_WINDOW = 7
 
 
-def summary_size(num_types: int) -> int:
-    """Length of :func:`image_summary` for a detector of ``num_types`` types."""
+def summary_size(num_types: int, *, scene: bool = True) -> int:
+    """Length of :func:`image_summary` for a detector of ``num_types`` types (``scene=False``: as votes fitted
+    before the scene statistics read it, which :meth:`Detector.detect` still serves)."""
     from irtool.degrade.enlargement import ENLARGEMENT_SCALES
 
-    return num_types * (1 + len(SUMMARY_QUANTILES)) + len(ENLARGEMENT_SCALES) + 1
+    return (num_types * (1 + len(SUMMARY_QUANTILES)) + len(ENLARGEMENT_SCALES) + 1
+            + (len(SCENE_STATISTICS) if scene else 0))
+
+
+def scene_statistics(image: torch.Tensor) -> torch.Tensor:
+    """:data:`SCENE_STATISTICS` of ``image`` ``[C, H, W]`` in [0, 1]: how bright the scene is and where its
+    brightness sits (under-exposure darkens the highlights too, unlike a night scene with lights), its contrast,
+    and its dark channel and saturation (haze lifts the darkest channel of every region and washes colour out:
+    He, Sun and Tang's dark channel prior). Global physical cues that do not depend on how a degradation was
+    synthesised; the crops, 96 px each, cannot see them."""
+    import torch.nn.functional as F
+
+    x = image.detach().float().cpu()
+    x = x.expand(3, -1, -1) if x.shape[0] == 1 else x[:3]
+    h, w = x.shape[1:]
+    if max(h, w) > SCENE_SIDE:
+        size = (max(1, round(h * SCENE_SIDE / max(h, w))), max(1, round(w * SCENE_SIDE / max(h, w))))
+        x = F.adaptive_avg_pool2d(x[None], size)[0]
+    luma = 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+    low, mid, high = torch.quantile(luma.reshape(-1), torch.tensor([0.01, 0.5, 0.99])).tolist()
+    darkest = x.min(dim=0).values
+    window = min(DARK_CHANNEL_WINDOW, *darkest.shape) | 1  # odd, and no larger than the image
+    dark = -F.max_pool2d(-darkest[None, None], window, stride=1, padding=window // 2)[0, 0]
+    dark50, dark90 = torch.quantile(dark.reshape(-1), torch.tensor([0.5, 0.9])).tolist()
+    brightest = x.max(dim=0).values
+    saturation = ((brightest - darkest) / brightest.clamp_min(1e-3)).mean()
+    return torch.tensor([float(luma.mean()), low, mid, high, float(luma.std()) if luma.numel() > 1 else 0.0,
+                         dark50, dark90, float(saturation)])
 
 
 def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -61,7 +96,8 @@ def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor
     Per type, the log of the mean and the :data:`SUMMARY_QUANTILES` of its probability across crops (how the
     crops are *distributed*), then the least-squares enlargement test of
     :func:`~irtool.degrade.enlargement.enlargement_residuals` (blur and enlarged low-resolution images were the
-    crops' main confusion).
+    crops' main confusion), then the :func:`scene_statistics` (last, so a vote fitted before them reads the
+    summary's start).
     """
     from irtool.degrade.enlargement import enlargement_residuals
 
@@ -74,7 +110,7 @@ def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor
     # low-resolution confusions 71 -> 22 of 370 samples with this form).
     residuals = enlargement_residuals(image)
     lowest = residuals.min()
-    return torch.cat([mean, quantiles.reshape(-1), residuals - lowest, lowest[None]])
+    return torch.cat([mean, quantiles.reshape(-1), residuals - lowest, lowest[None], scene_statistics(image)])
 
 
 @dataclass(frozen=True)
@@ -175,7 +211,10 @@ class Detector:
         crop_probs = torch.softmax(logits.float(), dim=-1).cpu()
         vote = getattr(self.model, "vote", None)
         if vote is not None and image is not None:
-            probs = vote.decide(image_summary(crop_probs, image)).cpu()
+            summary = image_summary(crop_probs, image)
+            if vote.summary_mean.numel() == summary_size(len(self.types), scene=False):
+                summary = summary[: vote.summary_mean.numel()]  # a vote fitted before the scene statistics
+            probs = vote.decide(summary).cpu()
         else:
             probs = crop_probs.mean(dim=0)
         idx = int(probs.argmax())

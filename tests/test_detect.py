@@ -148,3 +148,32 @@ def test_vote_cross_validation_folds_by_photo_and_can_score_one_fold():
     assert everyone["recall_0"] == everyone["recall_1"] == pytest.approx(0.8)
     assert cross_validate(samples, num_types=2, l2=1e-3, only_fold=0)["worst_class_accuracy"] == 0.0
     assert cross_validate(samples, num_types=2, l2=1e-3, only_fold=3)["worst_class_accuracy"] == 1.0
+
+
+def test_scene_statistics_see_under_exposure_and_haze_on_a_photo():
+    """The vote's global cues on a held-out-free synthetic scene: darkening lowers the highlights (p99), a haze veil
+    lifts the dark channel and washes out saturation; the statistics do not depend on the image's size."""
+    from irtool.detect import SCENE_STATISTICS, scene_statistics
+
+    y, x = torch.meshgrid(torch.linspace(0, 1, 300), torch.linspace(0, 1, 420), indexing="ij")
+    scene = torch.stack([0.5 + 0.45 * torch.sin(9 * x), 0.5 + 0.45 * torch.cos(7 * y), 0.3 * x * y]).clamp(0, 1)
+    stats = dict(zip(SCENE_STATISTICS, scene_statistics(scene).tolist()))
+    dark = dict(zip(SCENE_STATISTICS, scene_statistics(0.25 * scene).tolist()))
+    hazy = dict(zip(SCENE_STATISTICS, scene_statistics(0.5 * scene + 0.5 * 0.85).tolist()))
+    assert dark["luma_p99"] == pytest.approx(0.25 * stats["luma_p99"], rel=0.02)
+    assert dark["luma_mean"] < 0.3 * stats["luma_mean"] + 1e-6
+    assert hazy["dark_channel_p50"] > stats["dark_channel_p50"] + 0.35
+    assert hazy["saturation_mean"] < 0.7 * stats["saturation_mean"]
+    big = torch.nn.functional.interpolate(scene[None], scale_factor=3, mode="bilinear", align_corners=False)[0]
+    torch.testing.assert_close(scene_statistics(big), scene_statistics(scene), atol=0.02, rtol=0.05)
+    assert torch.isfinite(scene_statistics(torch.rand(1, 1, 1))).all()  # a 1x1 gray image too
+
+
+def test_a_vote_fitted_before_the_scene_statistics_still_decides():
+    """The shipped detector's vote reads the summary without the scene statistics; it is served their absence."""
+    model = build_giv_detector("res_hair_lite", vote_size=summary_size(len(DEGRADATION_TYPES), scene=False))
+    with torch.no_grad():
+        model.vote.linear.weight.zero_()
+        model.vote.linear.bias.zero_()
+        model.vote.linear.bias[DEGRADATION_TYPES.index("jpeg")] = 10.0
+    assert Detector(model, device="cpu").detect(torch.rand(3, 120, 130)).type == "jpeg"
