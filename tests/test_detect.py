@@ -177,3 +177,35 @@ def test_a_vote_fitted_before_the_scene_statistics_still_decides():
         model.vote.linear.bias.zero_()
         model.vote.linear.bias[DEGRADATION_TYPES.index("jpeg")] = 10.0
     assert Detector(model, device="cpu").detect(torch.rand(3, 120, 130)).type == "jpeg"
+
+
+def test_temperature_calibrates_overconfident_logits_without_changing_decisions():
+    """Logits twice too sharp for how often they are right: the fitted temperature is about 2, the calibration error
+    falls, and no argmax changes (the vote's decisions stay as fitted)."""
+    from irtool.train.vote import calibration_error, fit_temperature
+
+    generator = torch.Generator().manual_seed(0)
+    true_logits = torch.randn(4000, 5, generator=generator) * 1.5
+    labels = torch.multinomial(torch.softmax(true_logits, dim=1), 1, generator=generator)[:, 0]
+    sharp = true_logits * 2.0
+    temperature = fit_temperature(sharp, labels)
+    assert 1.8 < temperature < 2.2
+    assert calibration_error(sharp / temperature, labels) < 0.5 * calibration_error(sharp, labels)
+    assert torch.equal((sharp / temperature).argmax(1), sharp.argmax(1))
+
+
+def test_detection_report_calibration_table():
+    from irtool.evaluate.detection import DetectionReport, DetectionSample
+
+    def sample(confidence: float, right: bool) -> DetectionSample:
+        return DetectionSample(image="x", true_type="noise", severity=0.5, true_severity=0.5,
+                               predicted_type="noise" if right else "blur", predicted_severity=0.5,
+                               confidence=confidence)
+
+    report = DetectionReport(detector="d", source="s", types=("clean", "noise", "blur"), severities=(0.5,), seed=0,
+                             images=4, seconds=0.0,
+                             samples=[sample(0.99, True), sample(0.97, False), sample(0.6, True), sample(0.6, True)])
+    error, rows = report.calibration()
+    assert [(r, n) for r, n, _, _ in rows] == [("50%-70%", 2), ("95%-100%", 2)]
+    assert error == pytest.approx((2 * abs(1.0 - 0.6) + 2 * abs(0.5 - 0.98)) / 4)
+    assert "expected calibration error" in report.to_markdown()

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 DEFAULT_SEVERITIES: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Confidence bins of the calibration table.
+CALIBRATION_BINS: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -158,6 +160,25 @@ class DetectionReport:
         return (sum(said(s) == s.true_type for s in degraded) / len(degraded) if degraded else math.nan,
                 sum(said(s) == CLEAN for s in clean) / len(clean) if clean else math.nan)
 
+    def calibration(self, bins: Sequence[float] = CALIBRATION_BINS
+                    ) -> tuple[float, list[tuple[str, int, float, float]]]:
+        """(expected calibration error, one row per confidence bin: (range, samples, mean confidence, accuracy)).
+
+        A detection reported at p% should be right about p% of the time; the error is the sample-weighted mean of
+        |accuracy - mean confidence| over the bins (every sample, clean included: a "clean" call is a claim too)."""
+        rows, error = [], 0.0
+        edges = list(bins)
+        for low, high in zip(edges[:-1], edges[1:]):
+            last = high == edges[-1]
+            inside = [s for s in self.samples if low <= s.confidence < high or (last and s.confidence == high)]
+            if not inside:
+                continue
+            confidence = float(np.mean([s.confidence for s in inside]))
+            accuracy = _accuracy(inside)
+            rows.append((f"{low:.0%}-{high:.0%}", len(inside), confidence, accuracy))
+            error += len(inside) * abs(accuracy - confidence)
+        return (error / len(self.samples) if self.samples else math.nan), rows
+
     def confusion(self) -> np.ndarray:
         """Counts ``[true, predicted]`` over :attr:`types` (rows: true type incl. clean; columns: prediction)."""
         index = {t: i for i, t in enumerate(self.types)}
@@ -188,6 +209,9 @@ class DetectionReport:
                                        for k, row in self.kind_severity_accuracy().items()},
             "severity_mae": {k: safe(v) for k, v in self.severity_mae().items()},
             "confusion": {"rows": "true type", "columns": "predicted type", "matrix": self.confusion().tolist()},
+            "calibration_error": safe(self.calibration()[0]),
+            "calibration": [{"confidence": r, "samples": n, "mean_confidence": c, "accuracy": a}
+                            for r, n, c, a in self.calibration()[1]],
             "min_confidence": {f"{t:g}": {"type_accuracy": safe(a), "clean_accuracy": safe(c)}
                                for t in MIN_CONFIDENCE_STEPS for a, c in [self.gated_accuracy(t)]},
             "predictions": [{"image": s.image, "true_type": s.true_type, "severity": s.severity,
@@ -221,6 +245,13 @@ class DetectionReport:
         gated = [self.gated_accuracy(t) for t in MIN_CONFIDENCE_STEPS]
         lines.append("| degraded: type named (else copied) | " + " | ".join(f"{100 * a:.1f}%" for a, _ in gated) + " |")
         lines.append("| clean: copied | " + " | ".join(f"{100 * c:.1f}%" for _, c in gated) + " |")
+        error, rows = self.calibration()
+        lines += ["", f"Calibration (a detection reported at p% should be right p% of the time): expected calibration "
+                  f"error {100 * error:.1f} points.", "",
+                  "| confidence | " + " | ".join(r for r, *_ in rows) + " |", "|---|" + "---:|" * len(rows),
+                  "| detections | " + " | ".join(str(n) for _, n, _, _ in rows) + " |",
+                  "| mean confidence | " + " | ".join(f"{100 * c:.0f}%" for _, _, c, _ in rows) + " |",
+                  "| right | " + " | ".join(f"{100 * a:.0f}%" for *_, a in rows) + " |"]
         return "\n".join(lines)
 
 

@@ -6,7 +6,8 @@ summarised as the vote reads it (crop probabilities and enlargement test,
 :func:`~irtool.detect.image_summary`) and a multinomial logistic regression is fitted on the summaries
 with LBFGS. Its L2 strength and clean-class weight are the pair whose worst class scores best in cross-validation
 over *photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder
-is never read.
+is never read. Its confidence is then calibrated by one temperature fitted on the cross-validation's out-of-fold
+logits (:func:`fit_temperature`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import torch
 from irtool.errors import InvalidArgumentError
 from irtool.io.atomic import atomic_output
 
-__all__ = ["VoteSamples", "cross_validate", "fit_vote", "fit_vote_run", "vote_inputs", "vote_samples"]
+__all__ = ["VoteSamples", "calibration_error", "cross_validate", "fit_temperature", "fit_vote", "fit_vote_run",
+           "out_of_fold_logits", "vote_inputs", "vote_samples"]
 
 #: L2 strengths (on standardised summaries) and weights of the clean class in the loss, tried by
 #: cross-validation. Every type, clean included, has as many samples; weighting clean up trades type accuracy
@@ -134,25 +136,63 @@ def _accuracies(labels: torch.Tensor, predicted: torch.Tensor) -> dict[str, floa
             **{f"recall_{k}": recall for k, recall in recalls.items()}}  # per type index
 
 
-def cross_validate(samples: VoteSamples, *, num_types: int, l2: float, clean_weight: float = 1.0,
-                   folds: int = CV_FOLDS, only_fold: int | None = None) -> dict[str, float]:
-    """Accuracies of a vote fitted without each fold of photos, on that fold (folds: photos in sorted order,
-    dealt round-robin); ``only_fold``: that fold alone (a study whose other inputs were fitted without it)."""
+def out_of_fold_logits(samples: VoteSamples, *, num_types: int, l2: float, clean_weight: float = 1.0,
+                       folds: int = CV_FOLDS, only_fold: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the vote's logits for every sample from a vote fitted without that sample's fold of photos, the mask of
+    samples scored): folds are the photos in sorted order dealt round-robin; ``only_fold`` scores that fold alone
+    (a study whose other inputs were fitted without it)."""
     names = sorted(set(samples.photos))
     if len(names) < folds:
         raise InvalidArgumentError(f"fitting a vote cross-validates over photos: needs at least {folds} training "
                                    f"photos, found {len(names)}", argument="data")
     fold_of = {name: i % folds for i, name in enumerate(names)}
     fold = torch.tensor([fold_of[p] for p in samples.photos])
-    predicted = torch.empty_like(samples.labels)
+    logits = torch.zeros(len(samples.labels), num_types)
     for k in range(folds) if only_fold is None else [only_fold]:
         held = fold == k
         vote = fit_vote(samples.summaries[~held], samples.labels[~held], num_types=num_types, l2=l2,
                         clean_weight=clean_weight)
         with torch.no_grad():
-            predicted[held] = vote(samples.summaries[held].float()).argmax(dim=1)
+            logits[held] = vote(samples.summaries[held].float())
     scored = torch.ones_like(fold, dtype=torch.bool) if only_fold is None else fold == only_fold
-    return _accuracies(samples.labels[scored], predicted[scored])
+    return logits, scored
+
+
+def cross_validate(samples: VoteSamples, *, num_types: int, l2: float, clean_weight: float = 1.0,
+                   folds: int = CV_FOLDS, only_fold: int | None = None) -> dict[str, float]:
+    """Accuracies of a vote fitted without each fold of photos, on that fold (see :func:`out_of_fold_logits`)."""
+    logits, scored = out_of_fold_logits(samples, num_types=num_types, l2=l2, clean_weight=clean_weight, folds=folds,
+                                        only_fold=only_fold)
+    return _accuracies(samples.labels[scored], logits[scored].argmax(dim=1))
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature T minimising the negative log-likelihood of ``softmax(logits / T)`` (Guo et al., "On
+    Calibration of Modern Neural Networks", 2017): one number, so the decisions (argmax) do not change; searched on
+    a log grid from 1/8 to 8, then refined between the best point's neighbours."""
+    def nll(t: float) -> float:
+        return float(torch.nn.functional.cross_entropy(logits.double() / t, labels))
+
+    grid = torch.logspace(-3, 3, 61, base=2.0).tolist()
+    best = min(range(len(grid)), key=lambda i: nll(grid[i]))
+    low, high = grid[max(0, best - 1)], grid[min(len(grid) - 1, best + 1)]
+    fine = torch.linspace(low, high, 41).tolist()
+    return float(min(fine, key=nll))
+
+
+def calibration_error(logits: torch.Tensor, labels: torch.Tensor, *, bins: int = 10) -> float:
+    """Expected calibration error of ``softmax(logits)``: the sample-weighted mean over equal-width confidence bins
+    of |accuracy - mean confidence|."""
+    probs = torch.softmax(logits.double(), dim=1)
+    confidence, predicted = probs.max(dim=1)
+    right = (predicted == labels).double()
+    index = (confidence * bins).long().clamp(max=bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = index == b
+        if inside.any():
+            error += float(inside.sum()) * abs(float(right[inside].mean()) - float(confidence[inside].mean()))
+    return error / len(labels)
 
 
 def _score(accuracies: dict[str, float]) -> float:
@@ -189,11 +229,18 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=cfg.seed,
                            synthesis=cfg.synthesis, progress=progress)
     num_types = len(detector.types)
-    scores = {(l2, weight): cross_validate(samples, num_types=num_types, l2=l2, clean_weight=weight, folds=folds)
-              for l2 in l2_choices for weight in clean_weights}
+    oof = {(l2, weight): out_of_fold_logits(samples, num_types=num_types, l2=l2, clean_weight=weight, folds=folds)[0]
+           for l2 in l2_choices for weight in clean_weights}
+    scores = {key: _accuracies(samples.labels, logits.argmax(dim=1)) for key, logits in oof.items()}
     plain = _accuracies(samples.labels, samples.summaries[:, :num_types].argmax(dim=1))
     l2, weight = max(scores, key=lambda key: _score(scores[key]))  # the first of equals
     model.vote = fit_vote(samples.summaries, samples.labels, num_types=num_types, l2=l2, clean_weight=weight)
+    # Calibrate the reported confidence on the out-of-fold logits (photos the fold's vote never saw) and fold the
+    # temperature into the linear map, so the file format and every decision stay as they were.
+    temperature = fit_temperature(oof[l2, weight], samples.labels)
+    with torch.no_grad():
+        model.vote.linear.weight.div_(temperature)
+        model.vote.linear.bias.div_(temperature)
     run_dir = Path(cfg.out) / cfg.name
     run_dir.mkdir(parents=True, exist_ok=True)
     # The summaries themselves, to study or refit without reading every photo again.
@@ -204,6 +251,8 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
               "cv_clean_accuracy": scores[l2, weight]["clean_accuracy"],
               "cv_worst_class_accuracy": scores[l2, weight]["worst_class_accuracy"],
               "mean_vote_type_accuracy": plain["type_accuracy"], "mean_vote_clean_accuracy": plain["clean_accuracy"],
+              "temperature": temperature, "cv_calibration_error": calibration_error(oof[l2, weight], samples.labels),
+              "cv_calibration_error_calibrated": calibration_error(oof[l2, weight] / temperature, samples.labels),
               "time": time.monotonic() - started}
     append_metrics(run_dir / "metrics.jsonl", record)
     final = run_dir / "final.safetensors"
