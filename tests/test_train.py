@@ -310,7 +310,9 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
     samples = photos * (clean_per_photo + 7 * per_kind)
     assert record["samples"] == samples and record["photos"] == photos and record["clean_weight"] in (1.0, 4.0)
     saved = torch.load(tmp_path / "runs" / "vote" / "vote_samples.pt", weights_only=True)
-    assert saved["summaries"].shape == (samples, 52)
+    from irtool.detect import summary_size
+
+    assert saved["summaries"].shape == (samples, summary_size(network.head.num_types))
     assert saved["labels"].tolist().count(0) == photos * clean_per_photo
     model, _ = read_detector(tmp_path / "assets" / "my_detector.safetensors", "res_hair_lite")
     assert model.vote is not None and float(model.vote.summary_std.min()) > 0
