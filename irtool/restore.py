@@ -177,6 +177,11 @@ def too_small_to_judge(shape: tuple[int, ...]) -> str | None:
     return f"too small to judge ({w}x{h} px; --auto needs {MIN_AUTO_SIDE} px a side): copied unchanged"
 
 
+#: Degradations ``--auto`` looks for again after a whole-image correction (low light, haze) and then restores with
+#: their own route: brightening multiplies the noise and JPEG artefacts a dark photo hid.
+FOLLOW_UP_TYPES: tuple[str, ...] = ("noise", "jpeg")
+
+
 #: log10 of the enlargement test's residual (in units of 8-bit rounding noise) up to which an image counts as an
 #: exact bicubic enlargement: twice the rounding noise (a true enlargement reads about -0.4, a photo 1 to 3).
 EXACT_ENLARGEMENT_RESIDUAL = float(np.log10(2.0))
@@ -281,7 +286,17 @@ class BatchRestorer:
         loaded = self.route(detection)
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None)
-        return AutoOutcome(self._run_auto(loaded, pixels, progress), detection, loaded.name, loaded)
+        restored = self._run_auto(loaded, pixels, progress)
+        if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
+            return AutoOutcome(restored, detection, loaded.name, loaded)
+        # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the
+        # corrected image again and clean those up with their own route.
+        again = self._detect(restored)
+        follow = self.route(again) if again.type in FOLLOW_UP_TYPES else None
+        if follow is None or follow.scale != 1 or follow.preset.whole_image:
+            return AutoOutcome(restored, detection, loaded.name, loaded)
+        return AutoOutcome(self._run_auto(follow, restored, progress), detection, f"{loaded.name} + {follow.name}",
+                           loaded, note=f"then {again.type} ({again.confidence:.0%})")
 
     def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
         from irtool import io

@@ -455,11 +455,18 @@ def test_eval_auto_scores_restore_auto_against_the_clean_originals(tmp_path, zoo
     assert rows["clean"]["images"] == 2 and rows["clean"]["named"] == 0.0  # the detector says noise for all
     assert rows["noise"]["worse"] == int(noise.gain < -0.1)
     assert "| noise | 1 | 100% | 0% |" in report.to_markdown()
+    # The same calls as a confusion matrix: every image was called noise (the detector's labels are its columns).
+    detection = report.detection()
+    matrix = dict(zip(detection.types, detection.confusion().tolist()))
+    noise_column = detection.types.index("noise")
+    assert {t: row[noise_column] for t, row in matrix.items() if sum(row)} == {"clean": 2, "noise": 1, "jpeg": 1}
+    assert detection.type_accuracy == 0.5 and detection.clean_accuracy == 0.0
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before  # inputs untouched
 
     result = _invoke("eval", "--task", "auto", "--data", str(root), "--json", str(tmp_path / "r.json"))
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "r.json").read_text())["auto"]["types"][0]["type"] == "clean"
+    saved = json.loads((tmp_path / "r.json").read_text())["auto"]
+    assert saved["types"][0]["type"] == "clean" and saved["detection"]["type_accuracy"] == 0.5
 
 
 def test_eval_auto_refuses_folders_it_cannot_score(tmp_path, zoo, use_catalog):
@@ -475,3 +482,53 @@ def test_eval_auto_refuses_folders_it_cannot_score(tmp_path, zoo, use_catalog):
     assert result.exit_code == 2 and "no clean/ folder" in result.output
     result = _invoke("eval", "--task", "auto", "--data", str(root), "--sigma", "25")
     assert result.exit_code == 2 and "--sigma do not apply to --task auto" in result.output
+
+
+class _ScriptedDetector:
+    """Answers the given types in turn (the routing under test, not the detector, is what these tests check)."""
+
+    name = "scripted"
+
+    def __init__(self, *answers: str) -> None:
+        self.answers, self.calls = list(answers), 0
+
+    def detect(self, image):
+        from irtool.detect import Detection
+
+        self.calls += 1
+        return Detection(type=self.answers.pop(0), severity=0.5, confidence=0.9)
+
+
+@pytest.mark.parametrize("second, chained", [("noise", True), ("blur", False)])
+def test_auto_judges_a_whole_image_correction_again_and_cleans_up_noise_it_revealed(
+        tmp_path, zoo, use_catalog, second, chained):
+    """Low light goes to a whole-image model; brightening reveals noise and JPEG artefacts, so --auto judges the
+    corrected image again and sends those (only those) on to their own route."""
+    from irtool.models import build
+    from irtool.restore import BatchRestorer, RestoreRequest
+
+    torch.manual_seed(0)
+    save_safetensors(build("bilateral_grid_lite").state_dict(), tmp_path / "grid.safetensors",
+                     metadata={"preset": "bilateral_grid_lite"})
+    models = _zoo_models(zoo) | {"grid": {"preset": "bilateral_grid_lite", "tasks": ["lowlight"],
+                                          "file": tmp_path / "grid.safetensors"}}
+    use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | {"low-light": "grid"},
+                              detector="head"))
+    restorer = BatchRestorer(RestoreRequest(auto=True))
+    restorer.prepare()
+    restorer._detector = scripted = _ScriptedDetector("low-light", second)
+    dark = _photo() * 0.2
+    outcome = restorer.auto_restore(dark)
+    assert outcome.detection is not None and outcome.detection.type == "low-light" and scripted.calls == 2
+    grid_only = restorer.zoo.from_entry("grid").run_image(dark)
+    if chained:
+        assert outcome.model == "grid + aio" and outcome.note == f"then {second} (90%)"
+        assert outcome.pixels is not None
+        assert np.allclose(outcome.pixels, restorer.zoo.from_entry("aio").run_image(grid_only), atol=1e-6)
+    else:
+        assert outcome.model == "grid" and outcome.note is None
+        assert outcome.pixels is not None and np.allclose(outcome.pixels, grid_only, atol=1e-6)
+
+    # A tiled model's route is final: no second look.
+    restorer._detector = scripted = _ScriptedDetector("noise", "noise")
+    assert restorer.auto_restore(dark).model == "aio" and scripted.calls == 1

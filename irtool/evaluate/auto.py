@@ -35,6 +35,8 @@ class AutoSample:
     true_type: str
     setting: str
     detected: str | None
+    #: The detector's confidence in ``detected`` (None when the image was not judged).
+    confidence: float | None
     model: str
     psnr_input: float
     psnr_output: float
@@ -53,6 +55,23 @@ class AutoReport:
     detector: str
     samples: list[AutoSample] = field(default_factory=list)
     seconds: float = 0.0
+    #: The detector's labels, in its order (the confusion matrix's rows and columns).
+    labels: tuple[str, ...] = ()
+
+    def detection(self):
+        """The same detector calls as a :class:`~irtool.evaluate.detection.DetectionReport` (confusion matrix,
+        calibration) over the images that were judged."""
+        from .detection import DetectionReport, DetectionSample
+
+        judged = [s for s in self.samples if s.detected is not None and s.confidence is not None]
+        report = DetectionReport(detector=self.detector, source=self.source,
+                                 types=tuple(dict.fromkeys([*self.labels, *(s.true_type for s in judged),
+                                                            *(str(s.detected) for s in judged)])),
+                                 severities=(), seed=0, images=len(judged), seconds=self.seconds, synthesis="files")
+        report.samples = [DetectionSample(image=s.image, true_type=s.true_type, severity=None, true_severity=math.nan,
+                                          predicted_type=str(s.detected), predicted_severity=math.nan,
+                                          confidence=float(s.confidence or 0.0)) for s in judged]
+        return report
 
     def types(self) -> list[str]:
         return list(dict.fromkeys(s.true_type for s in self.samples))
@@ -80,8 +99,12 @@ class AutoReport:
         def safe(value: object) -> object:
             return None if isinstance(value, float) and not math.isfinite(value) else value
 
+        detection = self.detection().to_dict()
+        for key in ("predictions", "severity_mae", "kind_severity_accuracy"):  # the samples carry them / no severities
+            detection.pop(key)
         return {"source": self.source, "detector": self.detector, "seconds": round(self.seconds, 2),
                 "worse_db": WORSE_DB, "types": [{k: safe(v) for k, v in row.items()} for row in self.rows()],
+                "detection": detection,
                 "samples": [{**s.__dict__, "psnr_input": safe(s.psnr_input), "psnr_output": safe(s.psnr_output),
                              "gain": s.gain} for s in self.samples]}
 
@@ -98,7 +121,7 @@ class AutoReport:
             lines.append(f"| {row['type']} | {row['images']} | {row['named']:.0%} | {row['unchanged']:.0%} | "
                          f"{db(row['psnr_input'])} | {db(row['psnr_output'])} | {row['gain']:+.2f} | "
                          f"{row['worst_gain']:+.2f} | {row['worse']} |")
-        return "\n".join(lines)
+        return "\n".join([*lines, "", "What the detector said:", "", self.detection().to_markdown()])
 
 
 def _originals(root: Path) -> dict[str, str]:
@@ -151,7 +174,8 @@ def evaluate_auto(restorer, folder: str | Path, *,
 
     restorer.prepare()
     detector = getattr(restorer, "_detector", None)
-    report = AutoReport(source=str(root), detector=str(getattr(detector, "name", "detector")))
+    report = AutoReport(source=str(root), detector=str(getattr(detector, "name", "detector")),
+                        labels=tuple(getattr(detector, "types", ())))
     started = time.perf_counter()
     for done, (kind, path) in enumerate(files, start=1):
         image = io.read_image(path)
@@ -164,7 +188,8 @@ def evaluate_auto(restorer, folder: str | Path, *,
         report.samples.append(AutoSample(
             image=path.relative_to(root).as_posix(), true_type=kind,
             setting=path.stem.split("__")[1] if "__" in path.stem else "",
-            detected=outcome.detection.type if outcome.detection else None, model=outcome.model,
+            detected=outcome.detection.type if outcome.detection else None,
+            confidence=outcome.detection.confidence if outcome.detection else None, model=outcome.model,
             psnr_input=psnr(image.pixels, clean), psnr_output=psnr(output, clean),
             unchanged=outcome.pixels is None))
         if progress is not None:
