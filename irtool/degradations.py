@@ -105,6 +105,10 @@ class Generator:
     #: In the default draw. Generators added later join only the ``"wide"`` draw, so a seed keeps making the
     #: images (and the measured figures) it made before they existed.
     default: bool = True
+    #: Returns the input's size, enlarged back as a low-resolution photo is seen (not the smaller image
+    #: super-resolution trains on): drawn only when the caller asks for same-size output (``degrade(...,
+    #: same_size=True)``).
+    enlarges: bool = False
     description: str = ""
 
     def parameters(self, severity: float) -> dict[str, float | int]:
@@ -149,7 +153,7 @@ class Degradation:
     fixable: str | None = None
 
     def __post_init__(self) -> None:
-        if not any(g.default for g in self.generators):
+        if not any(g.default and not g.enlarges for g in self.generators):
             raise ValueError(f"degradation {self.name!r} has no default generator")
         for task in self.tasks:
             if task.degradation != self.name:
@@ -162,18 +166,18 @@ class Degradation:
         raise InvalidArgumentError(f"{self.name} has no generator {name!r}; its generators: "
                          f"{', '.join(g.name for g in self.generators)}")
 
-    def pool(self, synthesis: str) -> tuple[Generator, ...]:
-        """The generators a draw chooses from: ``"default"`` (the original ones) or ``"wide"`` (every one)."""
-        if synthesis == "default":
-            return tuple(g for g in self.generators if g.default)
-        if synthesis == "wide":
-            return self.generators
-        raise InvalidArgumentError(f"synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
+    def pool(self, synthesis: str, *, same_size: bool = False) -> tuple[Generator, ...]:
+        """The generators a draw chooses from: ``"default"`` (the original ones) or ``"wide"`` (every one); those
+        that return an enlarged image (:attr:`Generator.enlarges`) only for ``same_size`` draws."""
+        if synthesis not in SYNTHESES:
+            raise InvalidArgumentError(f"synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
+        return tuple(g for g in self.generators
+                     if (g.default or synthesis == "wide") and (same_size or not g.enlarges))
 
-    def choose_generator(self, uniform: float, *, synthesis: str = "default") -> Generator:
+    def choose_generator(self, uniform: float, *, synthesis: str = "default", same_size: bool = False) -> Generator:
         """The generator a uniform draw in [0, 1) picks from the pool, by weight (callers draw only when the pool
         has several)."""
-        pool = self.pool(synthesis)
+        pool = self.pool(synthesis, same_size=same_size)
         total = sum(g.weight for g in pool)
         edge = 0.0
         for generator in pool:
@@ -256,6 +260,10 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="matlab-bicubic", function="irtool.degrade.generators:bicubic_downscale",
                       ramps=(Ramp(name="scale", at_0=2.0, at_1=4.0, integer=True),),
                       description="MATLAB-bicubic downscale by an integer factor, rounded to 8 bit"),
+            Generator(name="resampled", function="irtool.degrade.generators:resampled_enlargement",
+                      ramps=(Ramp(name="scale", at_0=2.0, at_1=4.0),), default=False, enlarges=True,
+                      description="shrunk and enlarged back by bilinear/bicubic/Lanczos/area kernels, integer or "
+                                  "non-integer factors, sometimes then JPEG (same size as the input)"),
         ),
         fixable="scale",
     ),

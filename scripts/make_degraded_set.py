@@ -49,13 +49,12 @@ def degrade_folder(data: Path, out: Path, *, kind: str, severity: float, seed: i
 
 def labelled_set(data: Path, out: Path, *, severity: float, seed: int) -> list[dict[str, str]]:
     """Every photo of ``data`` through every generator of every degradation at ``severity`` (low resolution:
-    enlarged back with MATLAB bicubic) -> ``out/<kind>/PHOTO__<generator>.png``, plus ``out/clean/PHOTO.png`` and
-    ``out/manifest.json``."""
+    enlarged back to the photo's size, as ``degrade(..., same_size=True)`` makes it) ->
+    ``out/<kind>/PHOTO__<generator>.png``, plus ``out/clean/PHOTO.png`` and ``out/manifest.json``."""
     import json
 
     from irtool.degradations import CLEAN, DEGRADATIONS
     from irtool.degrade import modcrop
-    from irtool.evaluate.detection import detection_input
     from irtool.io import atomic_write_text, read_image, write_image
 
     files: list[dict[str, str]] = []
@@ -65,25 +64,16 @@ def labelled_set(data: Path, out: Path, *, severity: float, seed: int) -> list[d
         write_image(out / CLEAN / f"{src.stem}.png", clean, bit_depth=8)
         files.append({"file": f"{CLEAN}/{src.stem}.png", "type": CLEAN, "photo": f"{src.stem}.png"})
         for kind, entry in DEGRADATIONS.items():
-            for generator in entry.pool("wide"):
+            for generator in entry.pool("wide", same_size=True):
                 rng = np.random.default_rng([seed, zlib.crc32(src.name.encode()), zlib.crc32(kind.encode()),
                                              zlib.crc32(generator.name.encode())])
-                lq = _one(clean, kind, generator.name, severity, rng, detection_input)
+                lq, _ = degrade(clean, kind, severity=severity, rng=rng, generator=generator.name, same_size=True)
                 name = f"{kind}/{src.stem}__{generator.name}.png"
                 write_image(out / name, lq, bit_depth=8)
                 files.append({"file": name, "type": kind, "setting": generator.name, "photo": f"{src.stem}.png"})
     manifest = {"generator": "irtool.degrade (wide pool)", "severity": severity, "seed": seed, "files": files}
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
     return files
-
-
-def _one(clean, kind, generator, severity, rng, detection_input):
-    """One degraded image by a named generator (``detection_input`` draws the generator from a pool; a pool of one
-    is the named generator)."""
-    if kind == "low-resolution":  # one generator: bicubic, enlarged back to the crop's size
-        return detection_input(clean, kind, severity, rng=rng)[0]
-    lq, _ = degrade(clean, kind, severity=severity, rng=rng, generator=generator)
-    return np.clip(np.round(lq * 255.0), 0, 255).astype(np.float32) / 255.0
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from irtool.data import (
     seed_worker,
 )
 from irtool.data.images import TONE_RANGES, random_tone
-from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
+from irtool.data.transforms import DegradeMargin, Downscale, GrayPhotos, QuantizeInput, ToneJitter
 from irtool.degradations import detector_types
 from irtool.degrade import TASK_DEGRADATIONS
 from irtool.errors import UsageError
@@ -274,6 +274,23 @@ def test_tone_jitter_changes_clean_patches_only_when_asked(photos: Path) -> None
     assert sum(not torch.equal(a["gt"], b["gt"]) for a, b in zip(plain, on)) >= 5
     with pytest.raises(UsageError, match="tone_jitter must be a fraction"):
         DegradedFolderDataset(photos, task_mix="clean", patch_size=24, transforms=[ToneJitter(1.5)])
+
+
+def test_gray_photos_makes_the_photo_and_its_damage_gray_only_when_asked(photos: Path) -> None:
+    def patches(*transforms) -> list[dict]:
+        return _items(DegradedFolderDataset(photos, task_mix="denoise:1,clean:1", patch_size=24, length=8, seed=2,
+                                            transforms=transforms))
+
+    plain, off, on = patches(), patches(GrayPhotos(0.0)), patches(GrayPhotos(1.0))
+    assert all(_same(a, b) for a, b in zip(plain, off))  # off draws nothing: old seeds give old patches
+    for item in on:
+        for image in (item["gt"], item["lq"]):  # [3, H, W]: every channel the same
+            assert torch.equal(image[0], image[1]) and torch.equal(image[0], image[2])
+    noisy = [x for x in on if x["task"] == "denoise"]
+    assert noisy and all(not torch.equal(x["lq"], x["gt"]) for x in noisy)  # still noisy, in gray
+    assert all(torch.equal(x["lq"], x["gt"]) for x in on if x["task"] == "clean")
+    with pytest.raises(UsageError, match="gray_photos must be a fraction"):
+        GrayPhotos(2.0)
 
 
 def test_degrade_margin_must_keep_sr_grids_whole(photos: Path) -> None:

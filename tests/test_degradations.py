@@ -168,6 +168,8 @@ def test_a_label_list_that_does_not_match_the_head_is_refused(tmp_path):
 
 # ------------------------------------------------------------------------------- every registered generator
 _GENERATORS = [(d.name, g.name) for d in reg.DEGRADATIONS.values() for g in d.generators]
+#: Generators that return the input's size (an enlargement as seen), asked for with same_size=True.
+_ENLARGING = {g.name for d in reg.DEGRADATIONS.values() for g in d.generators if g.enlarges}
 
 
 def _textured(shape, seed=0) -> np.ndarray:
@@ -183,15 +185,18 @@ def test_every_generator_is_deterministic_safe_and_stronger_with_severity(kind, 
     img = _textured((48, 48))
     before = img.copy()
     outs = {}
+    same_size = name in _ENLARGING
     for severity in (0.0, 1.0):
-        a, info = degrade(img, kind, severity=severity, generator=name, rng=np.random.default_rng(7))
-        b, _ = degrade(img, kind, severity=severity, generator=name, rng=np.random.default_rng(7))
+        a, info = degrade(img, kind, severity=severity, generator=name, rng=np.random.default_rng(7),
+                          same_size=same_size)
+        b, _ = degrade(img, kind, severity=severity, generator=name, rng=np.random.default_rng(7),
+                       same_size=same_size)
         assert np.array_equal(a, b), "not a pure function of the seed"
         assert a.dtype == np.float32 and a.min() >= 0.0 and a.max() <= 1.0
         assert info.generator == name and info.kind == kind
         outs[severity] = a
     assert np.array_equal(img, before), "the input was modified"
-    if kind == "low-resolution":
+    if kind == "low-resolution" and not same_size:
         assert outs[0.0].shape == (24, 24, 3) and outs[1.0].shape == (12, 12, 3)
         return
     # Severity 0 is the lightest visible damage (somewhere a change of over 4 levels); severity 1 does more.
@@ -204,10 +209,11 @@ def test_every_generator_is_deterministic_safe_and_stronger_with_severity(kind, 
 def test_every_generator_degrades_gray_images_too(kind, name):
     gray = _textured((48, 48))[:, :, 1]
     for image in (gray, gray[:, :, None]):
-        out, _ = degrade(image, kind, severity=0.5, generator=name, rng=np.random.default_rng(3))
+        out, _ = degrade(image, kind, severity=0.5, generator=name, rng=np.random.default_rng(3),
+                         same_size=name in _ENLARGING)
         scale = out.shape[0] / image.shape[0]
         assert out.shape == (round(48 * scale), round(48 * scale), *image.shape[2:])
-        if kind != "low-resolution":
+        if kind != "low-resolution" or name in _ENLARGING:
             assert not np.array_equal(out, image)
 
 
@@ -223,3 +229,30 @@ def test_the_wide_pool_draws_every_generator_and_the_default_pool_only_the_origi
         assert default == {g.name for g in entry.generators if g.default}
     with pytest.raises(InvalidArgumentError, match="synthesis must be"):
         degrade(img, "noise", synthesis="broad", rng=np.random.default_rng(0))
+
+
+def test_low_resolution_as_people_have_it_is_the_input_size_from_many_kernels_and_factors():
+    """same_size=True: the detector's view of a low-resolution photo. The original generator's small image is
+    enlarged back by MATLAB bicubic exactly as before; the wide draw adds enlargements by other kernels and
+    non-integer factors (sometimes then JPEG), which super-resolution training (small output) never draws."""
+    from irtool.degrade import imresize, quantize_uint8
+
+    img = _textured((48, 48))
+    small, _ = degrade(img, "low-resolution", scale=2, rng=np.random.default_rng(0))
+    enlarged, info = degrade(img, "low-resolution", scale=2, rng=np.random.default_rng(0), same_size=True)
+    assert info.generator == "matlab-bicubic"
+    assert np.array_equal(enlarged, quantize_uint8(imresize(small, output_shape=(48, 48))))
+
+    drawn = [degrade(img, "low-resolution", severity=0.5, synthesis="wide", rng=np.random.default_rng(s),
+                     same_size=True) for s in range(60)]
+    assert {i.generator for _, i in drawn} == {"matlab-bicubic", "resampled"}
+    assert all(out.shape == img.shape for out, _ in drawn)
+    resampled = [i.params for _, i in drawn if i.generator == "resampled"]
+    assert {p["shrink_kernel"] for p in resampled} == {"bilinear", "bicubic", "lanczos", "area"}
+    assert {p["enlarge_kernel"] for p in resampled} == {"bilinear", "bicubic", "lanczos"}
+    assert any(p["factor"] != round(p["factor"]) for p in resampled) and any("then_jpeg_quality" in p for p in resampled)
+    # SR training asks for the small image: the enlarging generator is never drawn, and naming it is an error.
+    assert all(degrade(img, "low-resolution", scale=2, synthesis="wide", rng=np.random.default_rng(s))[1].generator
+               == "matlab-bicubic" for s in range(10))
+    with pytest.raises(UsageError, match="same_size=True"):
+        degrade(img, "low-resolution", scale=2, generator="resampled", rng=np.random.default_rng(0))

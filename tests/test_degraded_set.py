@@ -38,3 +38,25 @@ def test_degraded_set_is_reproducible_and_leaves_the_photos_alone(tmp_path):
     same = subprocess.run([sys.executable, str(SCRIPT), "--data", str(clean), "--kind", "rain", "--out", str(clean)],
                           capture_output=True, text=True, timeout=120)
     assert same.returncode != 0 and _digest(clean) == before
+
+
+def test_labelled_set_holds_every_generator_at_the_photos_size(tmp_path):
+    """--labelled: clean/PHOTO plus <kind>/PHOTO__<generator> for every registered generator (enlargements by
+    other kernels included), each the clean crop's size, listed in manifest.json with its photo."""
+    import json
+
+    from irtool.degradations import DEGRADATIONS
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (50, 62, 3), dtype=np.uint8)).save(clean / "p.png")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--data", str(clean), "--labelled", "--out",
+                           str(tmp_path / "set")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    files = json.loads((tmp_path / "set" / "manifest.json").read_text())["files"]
+    expected = {f"{kind}/p__{g.name}.png" for kind, entry in DEGRADATIONS.items() for g in entry.generators}
+    assert {f["file"] for f in files} == expected | {"clean/p.png"}
+    assert "low-resolution/p__resampled.png" in expected and {f["photo"] for f in files} == {"p.png"}
+    for item in files:
+        with Image.open(tmp_path / "set" / item["file"]) as image:
+            assert image.size == (60, 48), item  # the photo cropped to a multiple of 12

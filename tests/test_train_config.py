@@ -54,6 +54,7 @@ def test_downscale_is_off_by_default_and_round_trips_through_a_config_file(tmp_p
     [({"lr_typo": 1}, "unknown config key"), ({"task": "sharpen"}, "unknown task"), ({"iters": 0}, "positive"),
      ({"loss": "l2"}, "loss must be"), ({"downscale": (0.5, 2.0)}, "downscale must"),
      ({"unclipped_noise": 1.5}, "unclipped_noise must"), ({"tone_jitter": -0.1}, "tone_jitter must"),
+     ({"gray_photos": 1.1}, "gray_photos must"),
      ({"unclipped_noise": 0.5, "quantize_lq": True}, "needs quantize_lq off")],
 )
 def test_bad_config_fails_before_any_work(overrides, message):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
+from irtool.data.transforms import DegradeMargin, Downscale, GrayPhotos, QuantizeInput, ToneJitter
 from irtool.train.config import TRAIN_TASKS, TrainConfig, recipe
 from irtool.train.objectives import DetectionObjective, RestorationObjective, objective_for, patch_transforms
 
@@ -50,6 +50,7 @@ def test_patch_transforms_are_the_ones_the_config_switches_on():
     detect = recipe("lite", preset="res_hair_lite", task="detect")
     steps = patch_transforms(detect)
     assert [type(s) for s in steps] == [DegradeMargin, QuantizeInput] and steps[0].margin == detect.degrade_margin
-    every = patch_transforms(TrainConfig(degrade_margin=24, downscale=(0.5, 1.0), tone_jitter=0.5, quantize_lq=True))
-    assert [type(s) for s in every] == [DegradeMargin, Downscale, ToneJitter, QuantizeInput]
+    every = patch_transforms(TrainConfig(degrade_margin=24, downscale=(0.5, 1.0), tone_jitter=0.5, gray_photos=0.2,
+                                         quantize_lq=True))
+    assert [type(s) for s in every] == [DegradeMargin, Downscale, ToneJitter, GrayPhotos, QuantizeInput]
     assert (every[1].low, every[1].high, every[2].probability) == (0.5, 1.0, 0.5)

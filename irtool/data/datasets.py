@@ -119,10 +119,8 @@ def _degrade(gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: 
     # No extra draw unless used, so other tasks' (and existing seeds') patches stay the same.
     noise = unclipped_noise > 0 and TASK_DEGRADATIONS[task] == "noise"
     clip_noise = not (noise and rng.uniform() < unclipped_noise)
-    lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise, window=window, synthesis=synthesis)
-    if same_size and lq.shape[:2] != gt.shape[:2]:
-        # As a low-resolution photo looks once enlarged to the target size (bicubic, then saved as 8-bit).
-        lq = quantize_uint8(imresize(lq, output_shape=gt.shape[:2]))
+    lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise, window=window, synthesis=synthesis,
+                                same_size=same_size)
     return lq, kind_index(info.kind), float(info.severity)
 
 

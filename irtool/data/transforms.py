@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DegradeMargin",
     "Downscale",
+    "GrayPhotos",
     "PatchTransform",
     "QuantizeInput",
     "ToneJitter",
@@ -145,6 +146,34 @@ class ToneJitter(PatchTransform):
         if self.probability and rng.random() < self.probability:
             return random_tone(gt, rng)
         return gt
+
+
+class GrayPhotos(PatchTransform):
+    """With this probability a patch's clean photo is made gray (its luma in all three channels), and its degraded
+    input too (a gray photo's noise, rain and haze are gray): the detector then meets the black-and-white and
+    monochrome-sensor photos people have, which a folder of colour photos never shows it."""
+
+    def __init__(self, probability: float) -> None:
+        self.probability = check_probability("gray_photos", probability)
+
+    def clean(self, gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.probability and rng.random() < self.probability:
+            return np.repeat(_luma(gt), 3, axis=-1)
+        return gt
+
+    def degraded(self, lq: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.probability and _is_gray(gt) and not _is_gray(lq):
+            return np.repeat(_luma(lq), 3, axis=-1), gt
+        return lq, gt
+
+
+def _is_gray(img: np.ndarray) -> bool:
+    return img.shape[-1] == 3 and np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2])
+
+
+def _luma(img: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of an HxWx3 image, HxWx1, in its dtype (as Pillow converts RGB to L)."""
+    return (img @ np.array([0.299, 0.587, 0.114], dtype=img.dtype))[..., None]
 
 
 class QuantizeInput(PatchTransform):

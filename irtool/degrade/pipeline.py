@@ -29,6 +29,7 @@ import numpy as np
 
 from irtool.degradations import DEGRADATIONS, TASKS, get_degradation, get_task
 from irtool.degrade.generators import DegradeOptions
+from irtool.degrade.imresize import imresize, quantize_uint8
 from irtool.errors import UsageError
 
 __all__ = [
@@ -80,6 +81,7 @@ def degrade(
     window: tuple[int, int, int, int] | None = None,
     generator: str | None = None,
     synthesis: str = "default",
+    same_size: bool = False,
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade a clean float image (HW/HWC in [0, 1]) and describe what was done.
 
@@ -91,10 +93,13 @@ def degrade(
     ``synthesis`` pool (``"default"``: the original generators; ``"wide"``: every registered one).
 
     ``scale`` is only for ``"low-resolution"`` (2, 3, 4, ...); the output is then smaller by that factor and
-    the input's sides must be multiples of it. Every other kind keeps the shape. Returns a new float32 image.
+    the input's sides must be multiples of it. Every other kind keeps the shape. ``same_size=True`` asks for
+    "low-resolution" as a photo people have: the input's size, enlarged back (MATLAB bicubic, 8-bit, unless the
+    generator enlarges by its own kernels: :attr:`~irtool.degradations.Generator.enlarges`, drawn only then).
+    Returns a new float32 image.
     """
     entry = get_degradation(kind)
-    pool = entry.pool(synthesis)
+    pool = entry.pool(synthesis, same_size=same_size)
     if scale is not None and entry.fixable != "scale":
         raise UsageError(f"scale= only applies to 'low-resolution', not {kind!r}")
     if scale is not None and (int(scale) != scale or scale < 1):
@@ -107,8 +112,10 @@ def degrade(
 
     if generator is not None:
         chosen = entry.generator(generator)
+        if chosen.enlarges and not same_size:
+            raise UsageError(f"generator {generator!r} returns the input's size: pass same_size=True")
     elif len(pool) > 1:
-        chosen = entry.choose_generator(float(rng.random()), synthesis=synthesis)
+        chosen = entry.choose_generator(float(rng.random()), synthesis=synthesis, same_size=same_size)
     else:
         chosen = pool[0]
     params: dict[str, ParamValue] = dict(chosen.parameters(severity))
@@ -119,6 +126,9 @@ def degrade(
         # Record the severity the parameter corresponds to, so the record stays consistent with the output.
         severity = ramp.severity_of(float(params[entry.fixable]))
     out, drawn = chosen.resolve()(img, params, rng=rng, options=DegradeOptions(clip_noise=clip_noise, window=window))
+    if same_size and out.shape[:2] != img.shape[:2]:
+        # As a low-resolution photo looks once enlarged to the target size (bicubic, then saved as 8-bit).
+        out = quantize_uint8(imresize(out, output_shape=img.shape[:2]))
     return out, DegradationInfo(kind=kind, severity=severity, params={**params, **drawn}, generator=chosen.name)
 
 
@@ -131,9 +141,11 @@ def degrade_for_task(
     clip_noise: bool = True,
     window: tuple[int, int, int, int] | None = None,
     synthesis: str = "default",
+    same_size: bool = False,
 ) -> tuple[np.ndarray, DegradationInfo]:
-    """Degrade ``img`` as the restoration ``task`` expects its input (e.g. ``"sr4"`` -> x4 bicubic LR)."""
+    """Degrade ``img`` as the restoration ``task`` expects its input (e.g. ``"sr4"`` -> x4 bicubic LR;
+    ``same_size``: enlarged back to ``img``'s size, as the detector sees it)."""
     entry = get_task(task)
     return degrade(img, entry.degradation, severity=severity, rng=rng,
                    scale=entry.scale if entry.scale != 1 else None, clip_noise=clip_noise, window=window,
-                   synthesis=synthesis)
+                   synthesis=synthesis, same_size=same_size)

@@ -417,3 +417,25 @@ def downscale(img: np.ndarray, *, scale: int) -> np.ndarray:
     if h % scale or w % scale:
         raise UsageError(f"image {h}x{w} is not a multiple of scale {scale}; crop it with irtool.degrade.modcrop first")
     return quantize_uint8(imresize(work, 1.0 / scale))
+
+
+#: Pillow's resampling filters by the names photo tools give them ("area" is Pillow's box filter, which averages
+#: the source pixels each output pixel covers when it shrinks an image, as OpenCV's INTER_AREA does).
+RESAMPLING_KERNELS: dict[str, Image.Resampling] = {
+    "bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS, "area": Image.Resampling.BOX}
+
+
+def resample(img: np.ndarray, size: tuple[int, int], *, kernel: str) -> np.ndarray:
+    """``img`` resized to ``size`` = (height, width) with Pillow's ``kernel`` (:data:`RESAMPLING_KERNELS`), in float
+    (no 8-bit rounding between channels or steps; Pillow antialiases when it shrinks). Clipped to [0, 1]."""
+    work = as_float_image(img)
+    if kernel not in RESAMPLING_KERNELS:
+        raise UsageError(f"kernel must be one of {', '.join(RESAMPLING_KERNELS)}, got {kernel!r}")
+    height, width = size
+    if height < 1 or width < 1:
+        raise UsageError(f"cannot resample to {height}x{width}")
+    planes = work[..., None] if work.ndim == 2 else work
+    out = np.stack([np.asarray(Image.fromarray(planes[..., c].astype(np.float32), mode="F").resize(
+        (width, height), resample=RESAMPLING_KERNELS[kernel])) for c in range(planes.shape[2])], axis=-1)
+    return finish(out.reshape((height, width)) if work.ndim == 2 else out)

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from irtool.degradations import CLEAN, get_degradation
-from irtool.degrade import degrade, imresize, modcrop, quantize_uint8
+from irtool.degrade import degrade, modcrop, quantize_uint8
 from irtool.errors import UsageError
 
 __all__ = [
@@ -68,8 +68,9 @@ def detection_input(image: np.ndarray, kind: str, severity: float, *,
     if kind == "low-resolution":
         scale = sr_scale_of(severity)
         target = modcrop(image, scale)
-        small, info = degrade(target, kind, severity=severity, rng=rng, scale=scale, synthesis=synthesis)
-        return quantize_uint8(imresize(small, output_shape=target.shape[:2])), info.severity
+        enlarged, info = degrade(target, kind, severity=severity, rng=rng, scale=scale, synthesis=synthesis,
+                                 same_size=True)
+        return quantize_uint8(enlarged), info.severity
     degraded, info = degrade(image, kind, severity=severity, rng=rng, synthesis=synthesis)
     return quantize_uint8(degraded), info.severity
 

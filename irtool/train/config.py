@@ -75,6 +75,9 @@ class TrainConfig:
     #: Probability that a patch's clean photo is re-exposed and re-graded before degrading (see
     #: ``DegradedFolderDataset``); 0 = off.
     tone_jitter: float = 0.0
+    #: Probability that a patch's photo, and then its degraded input, is made gray (black-and-white photos;
+    #: ``irtool.data.transforms.GrayPhotos``); 0 = off.
+    gray_photos: float = 0.0
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -144,6 +147,7 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
 
     check_downscale_range(cfg.downscale)
     check_probability("tone_jitter", cfg.tone_jitter)
+    check_probability("gray_photos", cfg.gray_photos)
     check_unclipped_noise(cfg.unclipped_noise, quantize_lq=cfg.quantize_lq)
     check_synthesis(cfg.synthesis)
     bad = [k for k in cfg.task_mix if k not in MIXTURE_TASKS]

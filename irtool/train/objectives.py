@@ -46,11 +46,13 @@ Record = Mapping[str, Any]
 
 def patch_transforms(cfg: TrainConfig) -> list[PatchTransform]:
     """The optional patch-making steps (:mod:`irtool.data.transforms`) ``cfg`` switches on."""
-    from irtool.data.transforms import DegradeMargin, Downscale, QuantizeInput, ToneJitter
+    from irtool.data.transforms import DegradeMargin, Downscale, GrayPhotos, QuantizeInput, ToneJitter
 
     steps: list[PatchTransform] = [DegradeMargin(cfg.degrade_margin)] if cfg.degrade_margin else []
     steps += [Downscale(cfg.downscale)] if min(cfg.downscale) < 1.0 else []
     steps += [ToneJitter(cfg.tone_jitter)] if cfg.tone_jitter else []
+    # Before the margin is cut and the input rounded: it converts the degraded region as a whole.
+    steps += [GrayPhotos(cfg.gray_photos)] if cfg.gray_photos else []
     steps += [QuantizeInput()] if cfg.quantize_lq else []
     return steps
 
