@@ -7,14 +7,17 @@ albumentations==2.0.8``), at middle settings, one image per (photo, setting). Th
 
     OUT/clean/PHOTO.png
     OUT/<type>/PHOTO__<setting>.png       type: noise, jpeg, blur, low-resolution, rain, haze, low-light
+    OUT/clean/PHOTO__gray.png             the photo in gray (8-bit, one channel), and for the settings of
+    OUT/<type>/PHOTO__<setting>-gray.png  GRAY_SETTINGS the gray photo degraded (one channel: a gray photo's noise
+                                          is gray); the manifest pairs them with the gray original
     OUT/manifest.json                     every file with its setting and albumentations' version
 
 Usage::
 
     python scripts/heldout_degrade.py --data runs/photos/val --out runs/heldout
 
-Every image is a pure function of ``--seed``, the photo's name and the setting. Gray photos are degraded as RGB
-(albumentations' colour transforms expect three channels) and stay RGB. Nothing here is imported by irtool.
+Every image is a pure function of ``--seed``, the photo's name and the setting. Gray source photos are read as
+RGB. Nothing here is imported by irtool.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ def settings():
     ]
 
 
+#: Settings also applied to the gray version of each photo (black-and-white photos people have).
+GRAY_SETTINGS = ("gauss-noise", "jpeg-q25", "gamma-2.5")
+
+
 def _write_png(path: Path, pixels: np.ndarray) -> None:
     write_image(path, pixels.astype(np.float32) / np.float32(255.0), format="png", bit_depth=8)
 
@@ -91,6 +98,20 @@ def main() -> int:
             relative = f"{kind}/{photo.stem}__{name}.png"
             _write_png(out / relative, np.ascontiguousarray(degraded))
             manifest["files"].append({"file": relative, "type": kind, "setting": name, "photo": photo.name})
+        with Image.open(photo) as im:
+            gray = np.asarray(im.convert("L"))[..., None]
+        gray_name = f"{photo.stem}__gray.png"
+        _write_png(out / "clean" / gray_name, gray)
+        manifest["files"].append({"file": f"clean/{gray_name}", "type": "clean", "setting": "gray",
+                                  "photo": gray_name})
+        for name, kind, transform in table:
+            if name not in GRAY_SETTINGS:
+                continue
+            transform.set_random_seed(zlib.crc32(f"{args.seed}:{photo.name}:{name}-gray".encode()))
+            degraded = transform(image=gray)["image"]
+            relative = f"{kind}/{photo.stem}__{name}-gray.png"
+            _write_png(out / relative, np.ascontiguousarray(degraded).reshape(gray.shape))
+            manifest["files"].append({"file": relative, "type": kind, "setting": f"{name}-gray", "photo": gray_name})
     atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
     print(f"{len(manifest['files'])} files from {len(photos)} photos in {out}")
     return 0

@@ -68,6 +68,7 @@ def labelled_set(data: Path, out: Path, *, severity: float, seed: int) -> list[d
                 rng = np.random.default_rng([seed, zlib.crc32(src.name.encode()), zlib.crc32(kind.encode()),
                                              zlib.crc32(generator.name.encode())])
                 lq, _ = degrade(clean, kind, severity=severity, rng=rng, generator=generator.name, same_size=True)
+                lq = np.round(np.clip(lq, 0, 1) * 255.0).astype(np.float32) / np.float32(255.0)
                 name = f"{kind}/{src.stem}__{generator.name}.png"
                 write_image(out / name, lq, bit_depth=8)
                 files.append({"file": name, "type": kind, "setting": generator.name, "photo": f"{src.stem}.png"})
