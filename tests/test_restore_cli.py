@@ -532,3 +532,23 @@ def test_auto_judges_a_whole_image_correction_again_and_cleans_up_noise_it_revea
     # A tiled model's route is final: no second look.
     restorer._detector = scripted = _ScriptedDetector("noise", "noise")
     assert restorer.auto_restore(dark).model == "aio" and scripted.calls == 1
+
+
+def test_route_gain_scores_one_model_on_every_image_of_a_labelled_folder(tmp_path, zoo):
+    """scripts/route_gain.py: what one model does to each labelled image, whatever the detector would say (the
+    README's harm figures for a mis-routed image)."""
+    from irtool.metrics import psnr
+
+    root = _labelled_folder(tmp_path / "set")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "route_gain.py"
+    done = subprocess.run([sys.executable, str(script), "--weights", str(zoo / "aio.safetensors"), "--data",
+                           str(root), "--threads", "1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = {cells[0] + "/" + cells[1]: cells for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| true") and not line.startswith("| ---")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert set(rows) == {"clean/-", "noise/gauss", "jpeg/-"}
+    assert rows["clean/-"][2] == "2" and rows["clean/-"][7] == "2 changed"  # random weights change every image
+    noisy = np.asarray(Image.open(root / "noise" / "a__gauss.png"), np.float32) / 255
+    clean = np.asarray(Image.open(root / "clean" / "a.png"), np.float32) / 255
+    assert float(rows["noise/gauss"][3]) == pytest.approx(psnr(noisy, clean), abs=0.01)

@@ -136,13 +136,11 @@ def _originals(root: Path) -> dict[str, str]:
         raise UsageError(f"{manifest}: cannot read it ({exc})") from None
 
 
-def evaluate_auto(restorer, folder: str | Path, *,
-                  progress: Callable[[int, int], None] | None = None) -> AutoReport:
-    """Run ``restorer`` (an ``auto`` :class:`~irtool.restore.BatchRestorer`) on every image of the labelled folder
-    and score its outputs against the clean originals (see the module docstring)."""
+def labelled_pairs(folder: str | Path) -> list[tuple[str, Path, Path]]:
+    """(true type, degraded file, its clean original) for every image of a labelled folder (the module docstring's
+    layout); a clean image is its own original."""
     from irtool import io
     from irtool.degradations import detector_types
-    from irtool.metrics import psnr
 
     root = Path(folder)
     if not root.is_dir():
@@ -172,14 +170,26 @@ def evaluate_auto(restorer, folder: str | Path, *,
             raise UsageError(f"{rel}: no clean original {stem}.* in {clean_dir}")
         return originals[stem]
 
+    return [(kind, path, original_of(kind, path)) for kind, path in files]
+
+
+def evaluate_auto(restorer, folder: str | Path, *,
+                  progress: Callable[[int, int], None] | None = None) -> AutoReport:
+    """Run ``restorer`` (an ``auto`` :class:`~irtool.restore.BatchRestorer`) on every image of the labelled folder
+    and score its outputs against the clean originals (see the module docstring)."""
+    from irtool import io
+    from irtool.metrics import psnr
+
+    root = Path(folder)
+    pairs = labelled_pairs(root)
     restorer.prepare()
     detector = getattr(restorer, "_detector", None)
     report = AutoReport(source=str(root), detector=str(getattr(detector, "name", "detector")),
                         labels=tuple(getattr(detector, "types", ())))
     started = time.perf_counter()
-    for done, (kind, path) in enumerate(files, start=1):
+    for done, (kind, path, original) in enumerate(pairs, start=1):
         image = io.read_image(path)
-        clean = io.read_image(original_of(kind, path)).pixels
+        clean = io.read_image(original).pixels
         outcome = restorer.auto_restore(image.pixels)
         output = image.pixels if outcome.pixels is None else outcome.pixels
         if clean.shape != image.pixels.shape or output.shape != clean.shape:
@@ -193,6 +203,6 @@ def evaluate_auto(restorer, folder: str | Path, *,
             psnr_input=psnr(image.pixels, clean), psnr_output=psnr(output, clean),
             unchanged=outcome.pixels is None))
         if progress is not None:
-            progress(done, len(files))
+            progress(done, len(pairs))
     report.seconds = time.perf_counter() - started
     return report
