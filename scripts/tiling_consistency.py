@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/tiling_consistency.py                      # every bundled restorer, every task it serves
     .venv/bin/python scripts/tiling_consistency.py --models hi_ir_unet_lite_denoise --megapixels 0.5
+    .venv/bin/python scripts/tiling_consistency.py --models res_hair_lite_aio --tasks derain lowlight
 
 For each bundled restorer and each task it serves, a held-out photo is resized to ``--megapixels`` (of the model's
 input), degraded for that task (severity 0.5, fixed seed, the default generator, 8-bit), and restored twice through
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photo", default="runs/photos/val/lomiri-picosdeeuropa.png")
     parser.add_argument("--models", nargs="*", help="weights.toml entries (default: every bundled restorer)")
+    parser.add_argument("--tasks", nargs="*", help="only these tasks (default: every task a model serves)")
     parser.add_argument("--megapixels", type=float, default=2.0)
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         entry_path(catalog.get(name))  # fails loudly for a missing file
         for task in catalog.get(name).tasks:
-            if task == "all":
+            if task == "all" or (args.tasks and task not in args.tasks):
                 continue
             tiled, whole = tiled_zoo.from_entry(name), whole_zoo.from_entry(name)
             scale = tiled.scale
