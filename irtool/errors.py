@@ -34,9 +34,18 @@ class InvalidArgumentError(IrtoolError, ValueError):
 
 
 class InputError(IrtoolError):
-    """One input file cannot be read or is unsafe (corrupt, bomb, unsupported mode)."""
+    """One input file cannot be read or is unsafe (corrupt, bomb, unsupported mode).
+
+    With ``path`` the message reads "<path>: <reason>"; ``reason`` alone is what a report that already shows the
+    file prints beside it.
+    """
 
     exit_code = 1
+
+    def __init__(self, reason: str, *, path: object = None) -> None:
+        super().__init__(f"{path}: {reason}" if path is not None else reason)
+        self.path = path
+        self.reason = reason
 
 
 class WeightsNotFoundError(IrtoolError):

@@ -22,7 +22,7 @@ import torch
 
 from irtool.degradations import RESTORE_TASKS
 from irtool.detect import Detection, Detector, load_detector, load_detector_file
-from irtool.errors import InvalidArgumentError, IrtoolError, UsageError
+from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
 
@@ -90,12 +90,18 @@ class RestoreRecord:
     #: Why ``--auto`` left the image as it is when that is not a detection (e.g. too small to judge).
     note: str | None = None
 
+    @property
+    def reason(self) -> str | None:
+        """Why the file was not restored: the error, or why it was skipped."""
+        return self.error if self.status == "error" else self.note if self.status == "skipped" else None
+
     def to_json(self) -> dict:
         return {
             "input": self.input,
             "output": self.output,
             "status": self.status,
             "error": self.error,
+            "reason": self.reason,
             "detected": self.detected.to_json() if self.detected else None,
             "model": self.model,
             "note": self.note,
@@ -119,6 +125,13 @@ class AutoOutcome:
 class Job:
     source: Path
     output: Path
+    #: Why this input argument gave no file (a missing path, a pattern matching nothing): reported as an error
+    #: record in its place, while the rest of the batch runs.
+    problem: str | None = None
+
+
+#: Why an existing output is left alone (``OutputSettings.overwrite`` redoes it).
+OUTPUT_EXISTS = "output exists (overwrite to redo)"
 
 
 @dataclass
@@ -137,11 +150,19 @@ def plan_jobs(
     fmt: str | None = None,
     shard: str | None = None,
 ) -> list[Job]:
-    """Expand inputs, pick this process's shard, and map each file to its mirrored output path."""
+    """Expand inputs, pick this process's shard, and map each file to its mirrored output path.
+
+    An argument that names nothing becomes a :class:`Job` with its ``problem`` (so one mistyped name among many
+    costs one error record, not the batch); ``UsageError`` only when no argument names an image. The output
+    folder is never read as input, even when it lies inside an input folder.
+    """
     from irtool import io
 
+    items, problems = io.find_inputs(list(inputs), exclude=(out_dir,))
+    if not items:
+        raise UsageError(f"{problems[0][0]}: {problems[0][1]}" if problems else "no inputs given")
     # Plan every output before sharding, so all shards agree on names and collisions fail up front.
-    planned = io.plan_outputs(io.expand_inputs(list(inputs)), out_dir, format=fmt)
+    planned = io.plan_outputs(items, out_dir, format=fmt)
     selected = io.parse_shard(shard) if shard else io.shard_from_env()
     if selected is not None:
         planned = io.select_shard(planned, selected.index, selected.count)
@@ -151,6 +172,8 @@ def plan_jobs(
     if clashes:
         raise InvalidArgumentError(f"output {clashes[0].output} would overwrite an input; choose another output "
                                    "folder", argument="output")
+    if selected is None or selected.index == 0:  # one shard (the first) reports the arguments that named nothing
+        jobs += [Job(Path(argument), Path(), problem=reason) for argument, reason in problems]
     return jobs
 
 
@@ -304,8 +327,11 @@ class BatchRestorer:
         started = time.perf_counter()
         record = RestoreRecord(input=str(job.source), output=str(job.output), status="ok")
         try:
+            if job.problem is not None:
+                record.status, record.error, record.output = "error", job.problem, None
+                return record
             if job.output.exists() and not self.output.overwrite and not self.request.detect_only:
-                record.status = "skipped"
+                record.status, record.note = "skipped", OUTPUT_EXISTS
                 return record
             image = io.read_image(job.source)
             record.megapixels = image.pixels.shape[0] * image.pixels.shape[1] / 1e6
@@ -332,6 +358,8 @@ class BatchRestorer:
                            quality=self.output.quality, alpha=alpha)
             info = getattr(loaded.engine, "last_run", None)
             record.tiles = info.tiles if info else 0
+        except InputError as exc:  # the record names the file already
+            record.status, record.error, record.output = "error", exc.reason, None
         except IrtoolError as exc:
             record.status, record.error, record.output = "error", str(exc), None
         except (OSError, ValueError, RuntimeError) as exc:  # a file-system or decode problem on this file only

@@ -212,10 +212,10 @@ def test_cli_denoise_on_hr_folder_with_model_baseline_and_reports(tmp_path, tiny
 
 def test_cli_table_names_the_protocol_and_the_airnet_numbers_differ(tmp_path):
     hr = _write_folder(tmp_path / "hr", {"a.png": _photo(32, 32, 12)})
-    swinir = _invoke(["eval", "--task", "denoise", "--data", str(hr)])
+    swinir = _invoke(["eval", "--task", "denoise", "--data", str(hr), "--baseline-only"])
     assert "dn-rgb-swinir" in swinir.output and "input" in swinir.output
     airnet_json = tmp_path / "a.json"
-    airnet = _invoke(["eval", "--task", "denoise", "--data", str(hr), "--protocol", "dn-airnet",
+    airnet = _invoke(["eval", "--task", "denoise", "--data", str(hr), "--protocol", "dn-airnet", "--baseline-only",
                       "--json", str(airnet_json)])
     assert "dn-airnet (sigma=25)" in airnet.output
     report = json.loads(airnet_json.read_text())["reports"][0]
@@ -226,7 +226,7 @@ def test_cli_sr2_on_hr_folder_uses_matlab_bicubic_baseline(tmp_path):
     gt = _photo(33, 42, 13)  # not a multiple of 2: modcrop to 32x42
     hr = _write_folder(tmp_path / "hr", {"x.png": gt})
     out_json = tmp_path / "sr.json"
-    result = _invoke(["eval", "--task", "sr2", "--data", str(hr), "--json", str(out_json)])
+    result = _invoke(["eval", "--task", "sr2", "--data", str(hr), "--json", str(out_json), "--baseline-only"])
     assert "sr-y-matlab" in result.output and "bicubic" in result.output
     report = json.loads(out_json.read_text())["reports"][0]
     assert report["inputs"] == "synthesised"
@@ -245,7 +245,8 @@ def test_cli_paired_folder_with_rain_naming(tmp_path):
              for i, img in enumerate(clean.values())}
     gt_dir, lq_dir = _write_folder(tmp_path / "gt", clean), _write_folder(tmp_path / "lq", rainy)
     out_json = tmp_path / "p.json"
-    _invoke(["eval", "--task", "derain", "--data", str(gt_dir), "--data-lq", str(lq_dir), "--json", str(out_json)])
+    _invoke(["eval", "--task", "derain", "--data", str(gt_dir), "--data-lq", str(lq_dir), "--json", str(out_json),
+             "--baseline-only"])
     report = json.loads(out_json.read_text())["reports"][0]
     assert report["protocol"] == "paired-rgb" and report["inputs"] == "files"
     expected = np.mean([psnr(r, c) for r, c in zip(rainy.values(), clean.values())])

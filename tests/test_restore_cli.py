@@ -552,3 +552,107 @@ def test_route_gain_scores_one_model_on_every_image_of_a_labelled_folder(tmp_pat
     noisy = np.asarray(Image.open(root / "noise" / "a__gauss.png"), np.float32) / 255
     clean = np.asarray(Image.open(root / "clean" / "a.png"), np.float32) / 255
     assert float(rows["noise/gauss"][3]) == pytest.approx(psnr(noisy, clean), abs=0.01)
+
+
+# ------------------------------------------------------------------------- a new user's batch (issue #19)
+
+
+def test_output_folder_inside_the_input_folder_is_never_read_as_input(tmp_path):
+    for i in range(2):
+        _save(tmp_path / "in" / f"{i}.png", "RGB", seed=i)
+    out = tmp_path / "in" / "restored"
+    reports = []
+    for run in range(2):  # the second run must see the same two inputs, not the first run's outputs as well
+        report = tmp_path / f"r{run}.json"
+        result = _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q", "--json",
+                         str(report))
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(report.read_text())["results"])
+    assert [sorted(Path(r["input"]).name for r in rep) for rep in reports] == [["0.png", "1.png"]] * 2
+    assert [r["status"] for r in reports[1]] == ["skipped", "skipped"]
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png"]
+
+
+def test_skipped_files_say_why_in_the_table_and_the_json(tmp_path):
+    _save(tmp_path / "in" / "x.png", "RGB")
+    out = tmp_path / "out"
+    assert _invoke("restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "-q").exit_code == 0
+    report = tmp_path / "r.json"
+    result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "--json",
+                                 str(report)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "output exists; --overwrite to redo" in result.output
+    (rec,) = json.loads(report.read_text())["results"]
+    assert rec["status"] == "skipped" and rec["reason"] == "output exists; --overwrite to redo"
+
+
+def test_a_missing_input_among_many_is_one_error_record_and_the_rest_run(tmp_path):
+    _save(tmp_path / "in" / "a.png", "RGB")
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(tmp_path / "in"), str(tmp_path / "nope.png"), "-o", str(tmp_path / "out"),
+                     "--model", "aio", "-q", "--json", str(report))
+    assert result.exit_code == 1
+    records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]}
+    assert records["a.png"]["status"] == "ok" and (tmp_path / "out" / "a.png").is_file()
+    assert records["nope.png"]["status"] == "error" and records["nope.png"]["reason"] == "no such file or folder"
+    # Nothing to restore at all is a usage error, before any work.
+    result = _invoke("restore", str(tmp_path / "nope.png"), "-o", str(tmp_path / "out2"), "--model", "aio")
+    assert result.exit_code == 2 and "nope.png: no such file or folder" in result.output
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_value_given_to_a_flag_is_named_as_the_mistake(tmp_path):
+    _save(tmp_path / "in" / "a.png", "RGB")
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(tmp_path / "in"), "--auto", "true", "-o", str(tmp_path / "out"), "-q",
+                     "--json", str(report))
+    assert result.exit_code == 1
+    records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]}
+    assert "take no value" in records["true"]["error"] and records["a.png"]["status"] == "ok"
+
+
+def test_a_bad_file_is_one_line_with_its_path_once_and_a_plain_reason(tmp_path):
+    good = _save(tmp_path / "in" / "good.png", "RGB")
+    bad = tmp_path / "in" / "cut.png"
+    bad.write_bytes(good.read_bytes()[:-300])
+    result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "aio"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("error ")]
+    assert lines == [f"error {bad}: file is truncated"]
+
+
+def test_results_go_to_stdout_and_do_not_wrap_when_piped(tmp_path, zoo):
+    name = "a photo with a long name that would not fit in an eighty column table " * 2 + ".png"
+    _save(tmp_path / "in" / name.replace(" .png", ".png"), "RGB")
+    env = {**os.environ, "IRTOOL_WEIGHTS_TOML": str(zoo / "weights.toml"), "COLUMNS": "80"}
+    proc = subprocess.run([sys.executable, "-m", "irtool", "restore", str(tmp_path / "in"), "-o",
+                           str(tmp_path / "out"), "--model", "aio"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert name.replace(" .png", ".png") in proc.stdout  # whole, on one line
+    assert "1 ok, 0 skipped, 0 failed" in proc.stdout and "irtool restore:" not in proc.stderr
+
+
+def test_detect_only_says_nothing_was_written(tmp_path):
+    _save(tmp_path / "in" / "a.png", "RGB")
+    result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--detect-only"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    summary = result.output.strip().splitlines()[-1]
+    assert summary == "1 judged, 0 skipped, 0 failed (detections only, nothing written)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_eval_without_a_model_scores_the_model_restore_would_use_and_says_so(tmp_path):
+    _save(tmp_path / "hr" / "a.png", "RGB")
+    out_json = tmp_path / "e.json"
+    result = _invoke("eval", "--task", "denoise", "--data", str(tmp_path / "hr"), "--json", str(out_json))
+    assert result.exit_code == 0, result.output
+    assert "no --model given: evaluating aio" in result.output
+    models = [s["model"] for s in json.loads(out_json.read_text())["reports"][0]["summary"]]
+    assert models == ["input", "aio"]
+    baseline = _invoke("eval", "--task", "denoise", "--data", str(tmp_path / "hr"), "--baseline-only", "--json",
+                       str(out_json))
+    assert baseline.exit_code == 0
+    assert [s["model"] for s in json.loads(out_json.read_text())["reports"][0]["summary"]] == ["input"]

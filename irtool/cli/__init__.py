@@ -18,14 +18,37 @@ from . import evaluate as _evaluate
 from . import models as _models
 from . import restore as _restore
 from . import train as _train
+from .help import IrtoolCommand, IrtoolGroup, examples
 
 app = typer.Typer(
     name="irtool",
     help="Restore, train and evaluate image-restoration networks (Res-HAIR, Hi-IR, Restormer).",
+    epilog=examples("irtool restore photos/ --auto -o restored/", "irtool eval --bench urban100 --task sr4",
+                    "irtool train --arch hi_ir --task jpeg --data photos/", "irtool models"),
+    cls=IrtoolGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain Click messages: a usage error is one line, not a box.
+    rich_markup_mode=None,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from irtool import __version__
+
+        typer.echo(f"irtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", "-V", help="Print irtool's version and exit.",
+                                 callback=_print_version, is_eager=True),
+) -> None:
+    """Restore, train and evaluate image-restoration networks (Res-HAIR, Hi-IR, Restormer)."""
 
 #: The option that sets each library argument an error may name (library messages never name options).
 OPTION_FOR_ARGUMENT = {
@@ -76,11 +99,33 @@ def _reported(command):
     return run
 
 
-app.command("restore")(_reported(_restore.restore))
-app.command("train")(_reported(_train.train))
-app.command("eval")(_reported(_evaluate.evaluate))
-app.command("download")(_reported(_download.download))
-app.command("models")(_reported(_models.models))
+# Each command's help ends with these examples (the README's commands among them).
+app.command("restore", cls=IrtoolCommand, epilog=examples(
+    "irtool restore photos/ --auto -o restored/",
+    "irtool restore scans/*.png --task denoise -o out/",
+    "irtool restore photos/ --auto --detect-only --json detections.json",
+    "irtool restore img.jpg --weights hair3d.ckpt --arch res_hair -o out/",
+))(_reported(_restore.restore))
+app.command("train", cls=IrtoolCommand, epilog=examples(
+    "irtool train --arch hi_ir --task jpeg --data photos/ --val val/",
+    "irtool train --preset res_hair_lite --task all --data photos/ --name aio",
+    "irtool train --arch hi_ir --task jpeg --data photos/ --resume auto",
+))(_reported(_train.train))
+app.command("eval", cls=IrtoolCommand, epilog=examples(
+    "irtool eval --bench urban100 --task sr4",
+    "irtool eval --data photos/ --task denoise --sigma 25 --classical",
+    "irtool eval --task detect --data photos/",
+    "irtool eval --list",
+))(_reported(_evaluate.evaluate))
+app.command("download", cls=IrtoolCommand, epilog=examples(
+    "irtool download restormer_real_denoise",
+    "irtool download --all",
+    "irtool download --bench set5 --bench urban100",
+))(_reported(_download.download))
+app.command("models", cls=IrtoolCommand, epilog=examples(
+    "irtool models",
+    "irtool models --no-weights",
+))(_reported(_models.models))
 
 
 def main() -> None:

@@ -9,7 +9,10 @@ import typer
 
 def download(
     names: Optional[List[str]] = typer.Argument(None, help="weights.toml entries to fetch."),
-    all_: bool = typer.Option(False, "--all", help="Every hub entry in weights.toml."),
+    all_: bool = typer.Option(
+        False, "--all", help="Every entry in weights.toml: hub entries are downloaded (once; cached after), bundled "
+        "ones ship inside irtool and are only checked against their sha256."
+    ),
     bench: Optional[List[str]] = typer.Option(
         None, "--bench", help="Benchmark data set(s) to fetch (see `irtool eval --list`)."
     ),
@@ -29,7 +32,8 @@ def download(
     for entry in entries:
         try:
             path = entry_path(entry, download=True)
-            console.print(f"[green]ok[/] {entry.name} -> {path}")
+            how = " (bundled; sha256 checked)" if entry.bundled else ""
+            console.print(f"[green]ok[/] {entry.name}{how} -> {path}", highlight=False, soft_wrap=True)
         except IrtoolError as exc:
             failed = failed or exc.exit_code
             console.print(f"[red]failed[/] {entry.name}: {exc}", highlight=False, soft_wrap=True)

@@ -28,28 +28,36 @@ def _params(count: int) -> str:
 
 
 def render_list(console) -> None:
-    """``--list``: every benchmark (with its hub location or note) and every protocol."""
-    from rich.table import Table
+    """``--list``: every benchmark (tasks, hub location or note) and every protocol, one entry per paragraph so a
+    narrow terminal wraps prose, never a name."""
+    import textwrap
+
+    from rich.markup import escape
 
     from irtool.evaluate import DEFAULT_PROTOCOL, PROTOCOLS, load_benchmarks
 
-    benches = Table(title="Benchmarks", show_lines=False)
-    for column in ("name", "tasks", "source", "note"):
-        benches.add_column(column, overflow="fold")
+    width = max(40, min(console.width, 100))
+
+    def entry(name: str, facts: str, text: str) -> None:
+        head = textwrap.wrap(f"{name}  {facts}", width=width - 2, subsequent_indent="      ")
+        console.print(f"  [bold]{escape(name)}[/]{escape(head[0][len(name):])}", highlight=False, soft_wrap=True)
+        for line in head[1:]:
+            console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        for line in textwrap.wrap(text, width=width - 6):
+            console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
+
+    console.print("[bold]Benchmarks[/] (irtool download --bench NAME fetches those with a hub copy)")
     for bench in load_benchmarks().values():
-        if bench.hub and bench.revision:
-            source = f"{bench.repo_id}@{bench.revision[:12]}"
-        else:
-            source = "no hub copy (--data DIR)"
-        benches.add_row(bench.name, " ".join(bench.tasks), source, bench.note)
-    console.print(benches)
-    protocols = Table(title="Protocols")
-    for column in ("name", "tasks", "default for", "description", "reproduces"):
-        protocols.add_column(column, overflow="fold")
+        source = f"hub {bench.repo_id}@{bench.revision[:12]}" if bench.hub and bench.revision else "no hub copy"
+        entry(bench.name, f"{' '.join(bench.tasks)}; {source}", bench.note)
+    console.print()
+    console.print("[bold]Protocols[/] (--protocol NAME; each task has a default)")
     for proto in PROTOCOLS.values():
         defaults = " ".join(t for t, n in DEFAULT_PROTOCOL.items() if n == proto.name)
-        protocols.add_row(proto.name, " ".join(proto.tasks), defaults, proto.description, proto.reproduces)
-    console.print(protocols)
+        facts = " ".join(proto.tasks) + (f"; default for {defaults}" if defaults else "")
+        description = proto.description.rstrip(".") + "."
+        entry(proto.name, facts, f"{description} Reproduces: {proto.reproduces.rstrip('.')}." if proto.reproduces
+              else description)
 
 
 def render_reports(console, reports: Sequence[Any]) -> None:
@@ -92,12 +100,20 @@ def chosen_datasets(*, bench, task, data, data_lq):
     return datasets
 
 
-def chosen_models(*, model, weights, arch, device, tile):
+def chosen_models(*, model, weights, arch, device, tile, task: str | None = None, console=None):
+    """The models to score: those named, or with none named the model ``irtool restore --task TASK`` would use
+    (said on ``console``), so ``eval --task denoise --data DIR`` measures the tool, not only its input."""
     from irtool.zoo import EngineSettings, ModelZoo
 
     zoo = ModelZoo(EngineSettings(device=device, tile=tile))
     loaded = [zoo.from_entry(name) for name in model or []]
     loaded += [zoo.from_file(path, arch) for path in weights or []]
+    if not loaded and task is not None:
+        default = zoo.for_task(task)
+        if console is not None:
+            console.print(f"no --model given: evaluating {default.name}, the model `irtool restore --task {task}` "
+                          "uses", highlight=False, soft_wrap=True)
+        loaded.append(default)
     return loaded
 
 

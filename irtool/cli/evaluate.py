@@ -20,7 +20,10 @@ def evaluate(
     weights: WeightsFiles = None,
     arch: Arch = None,
     data: Optional[Path] = typer.Option(None, "--data", help="Evaluate a local folder (HR only, or with --data-lq)."),
-    data_lq: Optional[Path] = typer.Option(None, "--data-lq"),
+    data_lq: Optional[Path] = typer.Option(
+        None, "--data-lq", help="Degraded inputs paired by file name with --data (default: degrade --data as the "
+        "protocol says)."
+    ),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="Named evaluation protocol (default per task)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise level for denoise protocols."),
     quality: Optional[int] = typer.Option(None, "--quality", help="JPEG quality for jpeg protocols."),
@@ -28,7 +31,9 @@ def evaluate(
     tile: Tile = None,
     csv: Optional[Path] = typer.Option(None, "--csv", help="Per-image results as CSV."),
     json_report: JsonReport = None,
-    save_images: Optional[Path] = typer.Option(None, "--save-images"),
+    save_images: Optional[Path] = typer.Option(
+        None, "--save-images", help="Also write every output as PNG under DIR/BENCHMARK/MODEL/."
+    ),
     classical: bool = typer.Option(
         False, "--classical", help="Denoise only: add scikit-image's NLM, wavelet and TV denoisers as baseline rows."
     ),
@@ -37,6 +42,10 @@ def evaluate(
                                   "or every registered one (wide)."),
     labelled: bool = typer.Option(False, "--labelled", help="--task detect: --data holds degraded images made "
                                   "elsewhere, in subfolders named by their type (clean, noise, haze, ...)."),
+    baseline_only: bool = typer.Option(
+        False, "--baseline-only", help="Score only the input (and --classical rows); without it and without "
+        "--model/--weights, the model `irtool restore --task TASK` uses is scored too."
+    ),
     list_: bool = typer.Option(False, "--list", help="List benchmarks and protocols."),
     quiet: Quiet = False,
 ) -> None:
@@ -87,7 +96,10 @@ def evaluate(
         if classical_sigma is None:  # not so far: every denoising protocol adds Gaussian noise with a default sigma
             raise UsageError(f"protocol {chosen.name!r} adds no Gaussian noise for --classical to remove")
         baselines += classical_denoisers(sigma=classical_sigma)
-    models: list[Any] = [*baselines, *chosen_models(model=model, weights=weights, arch=arch, device=device, tile=tile)]
+    if baseline_only and (model or weights):
+        raise UsageError("--baseline-only scores no model; drop it or drop --model/--weights")
+    models: list[Any] = [*baselines, *([] if baseline_only else chosen_models(
+        model=model, weights=weights, arch=arch, device=device, tile=tile, task=task, console=Console(stderr=True)))]
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -60,22 +61,24 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool)
     import time
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.table import Table
 
     from irtool.restore import BatchSummary
     from irtool.restore import Progress as Callbacks
 
     restorer.prepare()  # a missing model fails here, before any progress display
-    console = Console(stderr=True, quiet=quiet)
+    # Results (the table and the summary line) go to stdout; progress and per-file errors to stderr. Piped into a
+    # file or another program, nothing wraps: long names stay on one line.
+    out = Console(quiet=quiet) if sys.stdout.isatty() else Console(quiet=quiet, width=_UNWRAPPED)
     err = Console(stderr=True)
     summary = BatchSummary()
     started = time.perf_counter()
     megapixels = 0.0
     interrupted = False
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
-                  disable=quiet, transient=False) as bar:
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(elapsed_when_finished=True),
+                  console=Console(stderr=True), disable=quiet, transient=False) as bar:
         files = bar.add_task("files", total=len(jobs), rate="")
         tiles = bar.add_task("tiles", total=1, rate="", visible=False)
 
@@ -89,10 +92,10 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool)
         def on_done(rec) -> None:
             nonlocal megapixels
             megapixels += rec.megapixels if rec.status == "ok" else 0.0
-            rate = megapixels / max(time.perf_counter() - started, 1e-9)
-            bar.update(files, advance=1, rate=f"{rate:.2f} MP/s")
+            bar.update(files, advance=1, rate=_rate(megapixels, time.perf_counter() - started))
             if rec.status == "error":
-                err.print(f"[red]error[/] {rec.input}: {rec.error}", highlight=False, soft_wrap=True)
+                err.print(f"[red]error[/] {escape(rec.input)}: {escape(rec.error or '')}", highlight=False,
+                          soft_wrap=True)
 
         try:
             for rec in restorer.run(jobs, Callbacks(on_start=on_start, on_tiles=on_tiles, on_done=on_done)):
@@ -100,28 +103,64 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool)
         except KeyboardInterrupt:
             interrupted = True
     if not quiet:
-        table = Table(title=f"irtool restore: {len(summary.records)} of {len(jobs)} files")
-        # Model names must stay whole (which specialist ran is the point); long file names fold, never "…".
-        for col in ("file", "detection", "model", "time", "status"):
-            table.add_column(col, no_wrap=col in {"model", "time", "status"}, overflow="fold")
-        names = _short_names([rec.input for rec in summary.records])
-        for rec, name in zip(summary.records, names):
-            det = rec.detected
-            detection = f"{det.type} {det.severity:.2f} ({det.confidence:.0%})" if det else (rec.note or "")
-            status = {"ok": "[green]ok[/]", "skipped": "[yellow]skipped[/]", "error": "[red]error[/]"}[rec.status]
-            table.add_row(name, detection, rec.model or "", f"{rec.seconds:.2f}s", status)
-        console.print(table)
+        out.print(_table(summary.records, total=len(jobs), wrap=sys.stdout.isatty()))
         c = summary.counts
-        console.print(f"{c['ok']} ok, {c['skipped']} skipped, {c['error']} failed -> {output}")
+        detect_only = restorer.request.detect_only
+        where = "(detections only, nothing written)" if detect_only else f"-> {output}"
+        done = "judged" if detect_only else "ok"
+        out.print(f"{c['ok']} {done}, {c['skipped']} skipped, {c['error']} failed {where}", highlight=False,
+                  soft_wrap=True)
     if json_report is not None:
         from irtool.io import atomic_write_text
 
-        atomic_write_text(json_report, json.dumps({**summary.to_json(), "interrupted": interrupted}, indent=2))
+        report = summary.to_json()
+        for row in report["results"]:
+            row["reason"] = _cli_reason(row["reason"])
+        atomic_write_text(json_report, json.dumps({**report, "interrupted": interrupted}, indent=2))
     if interrupted:
         err.print("interrupted: finished outputs are kept; run the same command again to resume")
         raise typer.Exit(130)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+#: Console width for results written to a file or a pipe: wide enough that no table cell ever wraps.
+_UNWRAPPED = 100_000
+
+
+def _cli_reason(reason: str | None) -> str | None:
+    """A record's reason in the command line's words."""
+    from irtool.restore import OUTPUT_EXISTS
+
+    return "output exists; --overwrite to redo" if reason == OUTPUT_EXISTS else reason
+
+
+def _rate(megapixels: float, seconds: float) -> str:
+    """Throughput with three significant digits (a small SR input reads 0.0123 MP/s, not 0.00)."""
+    rate = megapixels / max(seconds, 1e-9)
+    return f"{rate:.3g} MP/s"
+
+
+def _table(records, *, total: int, wrap: bool):
+    """The end-of-batch table: one row per file; why a file was skipped or failed, or what --auto noted."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"irtool restore: {len(records)} of {total} files")
+    notes = [_cli_reason(rec.reason) or rec.note or "" for rec in records]
+    # Model names must stay whole (which specialist ran is the point); on a terminal long file names fold, never
+    # "…"; in a file nothing wraps.
+    columns = ["file", "detection", "model", "time", "status"] + (["note"] if any(notes) else [])
+    for col in columns:
+        table.add_column(col, no_wrap=not wrap or col in {"model", "time", "status"}, overflow="fold")
+    names = _short_names([rec.input for rec in records])
+    for rec, name, note in zip(records, names, notes):
+        det = rec.detected
+        detection = f"{det.type} {det.severity:.2f} ({det.confidence:.0%})" if det else ""
+        status = {"ok": "[green]ok[/]", "skipped": "[yellow]skipped[/]", "error": "[red]error[/]"}[rec.status]
+        cells = [escape(name), detection, rec.model or "", f"{rec.seconds:.2f}s", status, escape(note)]
+        table.add_row(*cells[:len(columns)])
+    return table
 
 
 def _short_names(inputs: list[str]) -> list[str]:

@@ -36,10 +36,14 @@ def train(
     ),
     val: Optional[str] = typer.Option(None, "--val", help="Validation folder (clean; degraded with a fixed seed)."),
     val_lq: Optional[str] = typer.Option(None, "--val-lq", help="Degraded validation inputs paired with --val."),
-    iters: Optional[int] = typer.Option(None, "--iters"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-    patch_size: Optional[int] = typer.Option(None, "--patch-size"),
-    lr: Optional[float] = typer.Option(None, "--lr"),
+    iters: Optional[int] = typer.Option(None, "--iters", help="Training iterations (default: the recipe's)."),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Patches per step, over all processes (default: the recipe's)."
+    ),
+    patch_size: Optional[int] = typer.Option(
+        None, "--patch-size", help="Side of the training patches in pixels, of the target (default: the recipe's)."
+    ),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: the recipe's)."),
     synthesis: Optional[str] = typer.Option(
         None, "--synthesis", help="Degradation generators: default, or wide (every registered generator: other "
         "noises, blurs, hazes, darkenings, double JPEG)."
@@ -48,7 +52,9 @@ def train(
         None, "--unclipped-noise", help="Fraction of noise samples left unclipped, as denoising benchmarks add noise "
         "(default 0: clipped, as in a photo)."
     ),
-    workers: Optional[int] = typer.Option(None, "--workers"),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Data-loading worker processes (0: in the training process; default: the recipe's)."
+    ),
     name: Optional[str] = typer.Option(None, "--name", help="Run name: outputs go to OUT/NAME."),
     out: Optional[str] = typer.Option(None, "--out", help="Runs folder (default runs/)."),
     resume: Optional[str] = typer.Option(
@@ -59,7 +65,9 @@ def train(
         "of --preset starts the detector's GIV path."
     ),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", help="Seed of the patches, degradations and initial weights (default 0)."
+    ),
     time_limit: Optional[float] = typer.Option(
         None, "--time-limit", help="Stop (with a checkpoint) after this many seconds."
     ),

@@ -9,6 +9,7 @@ tifffile (the library behind imageio's TIFF plugin) for reading and `irtool.io._
 from __future__ import annotations
 
 import io
+import re
 import struct
 import threading
 import warnings
@@ -240,7 +241,7 @@ def _decode_tiff_with_tifffile(
         page = tiff.pages.first
         width, height = int(page.imagewidth), int(page.imagelength)
         if width * height > max_pixels:
-            raise InputError(f"{file_path}: {_bomb_message(width, height, max_pixels)}")
+            raise InputError(_bomb_message(width, height, max_pixels), path=file_path)
         if page.dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)):
             raise ValueError(f"{page.dtype} samples are not supported (8- or 16-bit unsigned integers only)")
         if int(page.photometric) not in (1, 2):  # BlackIsZero or RGB
@@ -267,7 +268,7 @@ def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
     file_path = Path(path)
 
     def failure(reason: str) -> InputError:
-        return InputError(f"{file_path}: {reason}")
+        return InputError(reason, path=file_path)
 
     try:
         stat = file_path.stat()
@@ -390,7 +391,7 @@ def _read_tiff_without_pillow(file_path: Path, max_pixels: int) -> LoadedImage:
     except InputError:
         raise
     except Exception as error:  # tifffile raises a wide variety of types on damaged files
-        raise InputError(f"{file_path}: not a readable TIFF ({_describe_decode_error(error)})") from None
+        raise InputError(f"not a readable TIFF ({_describe_decode_error(error)})", path=file_path) from None
     notes = ["EXIF metadata of this TIFF variant is not carried over"]
     if frame_count > 1:
         notes.append(f"{frame_count} frames/pages in file: only the first was read")
@@ -415,8 +416,9 @@ def _read_tiff_without_pillow(file_path: Path, max_pixels: int) -> LoadedImage:
 
 def _describe_decode_error(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if "truncated" in text.lower():
-        return f"file is truncated ({text})"
+    if "truncated" in text.lower():  # Pillow: "image file is truncated (54 bytes not processed)"
+        detail = re.search(r"\(([^()]*)\)\s*$", text)
+        return f"file is truncated ({detail.group(1)})" if detail else "file is truncated"
     return f"damaged image data ({text})"
 
 

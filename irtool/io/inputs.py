@@ -21,6 +21,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "InputItem",
     "expand_inputs",
+    "find_inputs",
     "is_image_name",
     "list_images",
     "output_path",
@@ -31,6 +32,7 @@ __all__ = [
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pgm"})
 _CANONICAL_EXTENSION = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "ppm": ".ppm"}
 _GLOB_CHARACTERS = frozenset("*?[")
+_FLAG_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
 
 
 @dataclass(frozen=True, kw_only=True, order=True)
@@ -78,6 +80,11 @@ def _walk_folder(folder: Path, *, recursive: bool, prefix: PurePath) -> list[Inp
             for source in list_images(folder, recursive=recursive)]
 
 
+def _inside(path: Path, folders: tuple[Path, ...]) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(folder) for folder in folders)
+
+
 def _glob_base(pattern: str) -> Path:
     """The leading part of a pattern with no glob characters: 'photos/2024/*/x*.jpg' -> 'photos/2024'."""
     parts = Path(pattern).parts
@@ -108,27 +115,53 @@ def _expand_one(argument: str, *, recursive: bool) -> list[InputItem]:
             elif match_path.is_file() and is_image_name(match_path.name):
                 items.append(InputItem(source=match_path.absolute(), relative=relative))
         if not items:
-            raise UsageError(f"no image files match {argument!r}")
+            raise UsageError("no image files match this pattern")
         return items
     if path.exists():
-        raise UsageError(f"{argument}: not a regular file or folder")
-    raise UsageError(f"{argument}: no such file or folder")
+        raise UsageError("not a regular file or folder")
+    if argument.lower() in _FLAG_VALUES:  # "--auto true": the flag took no value, so "true" became an input
+        raise UsageError("no such file or folder (flags such as --auto take no value)")
+    raise UsageError("no such file or folder")
+
+
+def find_inputs(inputs: list[str], *, recursive: bool = True,
+                exclude: tuple[str | os.PathLike[str], ...] = ()) -> tuple[list[InputItem], list[tuple[str, str]]]:
+    """Expand files, folders and glob patterns into a sorted, duplicate-free list of InputItems, and list the
+    arguments that gave nothing as ``(argument, reason)`` instead of stopping at the first (the reason does not
+    repeat the argument).
+
+    Order is by source path, so every process of a sharded run sees the same list. A file reached twice (e.g.
+    named and also inside a named folder) is kept once, with the first mapping. Files that folders and patterns
+    find inside an ``exclude`` folder (the output folder, when it lies inside an input folder) are left out, so a
+    re-run never takes the previous run's outputs for inputs; a file named on its own is always kept.
+    """
+    excluded = tuple(Path(folder).resolve() for folder in exclude)
+    seen: dict[Path, InputItem] = {}
+    problems: list[tuple[str, str]] = []
+    for argument in inputs:
+        try:
+            found = _expand_one(argument, recursive=recursive)
+        except UsageError as exc:
+            problems.append((argument, str(exc)))
+            continue
+        named = Path(argument).expanduser().is_file()
+        for item in found:
+            if excluded and not named and _inside(item.source, excluded):
+                continue
+            seen.setdefault(Path(os.path.normpath(item.source)), item)
+    return sorted(seen.values(), key=lambda item: str(item.source)), problems
 
 
 def expand_inputs(inputs: list[str], *, recursive: bool = True) -> list[InputItem]:
-    """Expand files, folders and glob patterns into a sorted, duplicate-free list of InputItems.
-
-    Order is by source path, so every process of a sharded run sees the same list. A file reached twice (e.g.
-    named and also inside a named folder) is kept once, with the first mapping. Raises UsageError for a path
-    that does not exist, a pattern that matches no image, or an empty input list.
-    """
+    """:func:`find_inputs`, raising UsageError for a path that does not exist, a pattern that matches no image, or
+    an empty input list (training and evaluation data must be complete)."""
     if not inputs:
         raise UsageError("no inputs given")
-    seen: dict[Path, InputItem] = {}
-    for argument in inputs:
-        for item in _expand_one(argument, recursive=recursive):
-            seen.setdefault(Path(os.path.normpath(item.source)), item)
-    return sorted(seen.values(), key=lambda item: str(item.source))
+    items, problems = find_inputs(inputs, recursive=recursive)
+    if problems:
+        argument, reason = problems[0]
+        raise UsageError(f"{argument}: {reason}")
+    return items
 
 
 def output_path(item: InputItem, out_dir: str | Path, *, format: str | None = None, suffix: str = "") -> Path:
