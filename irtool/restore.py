@@ -211,18 +211,52 @@ EXACT_ENLARGEMENT_RESIDUAL = float(np.log10(2.0))
 
 
 def native_size(pixels: np.ndarray, scale: int) -> np.ndarray:
-    """An enlarged photo (float HxWxC) brought back to ``1/scale`` of its size: the least-squares inverse of a
-    MATLAB-bicubic enlargement where the image is one by ``scale`` (and its sides are multiples of it), else a
-    bicubic downscale. Clipped to [0, 1]."""
+    """An enlarged photo (float HxWxC) brought back to its small original, clipped to [0, 1]: the least-squares
+    inverse of a MATLAB-bicubic enlargement by ``scale`` where the image is one (and its sides are multiples of
+    it); else of the enlargement :func:`~irtool.degrade.enlargement.find_enlargement` recognises (Pillow's or
+    OpenCV's kernels, any factor from 1.4 to 4.6, so the result need not be ``1/scale`` of the size); else a
+    bicubic downscale by ``scale``."""
     from irtool.degrade import imresize
-    from irtool.degrade.enlargement import ENLARGEMENT_SCALES, enlargement_residuals, recover_small
+    from irtool.degrade.enlargement import (
+        ENLARGEMENT_SCALES,
+        enlargement_residuals,
+        find_enlargement,
+        recover_enlarged,
+        recover_small,
+    )
 
     h, w = pixels.shape[:2]
     if scale in ENLARGEMENT_SCALES and h % scale == 0 and w % scale == 0:
         residual = enlargement_residuals(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
         if float(residual[ENLARGEMENT_SCALES.index(scale)]) <= EXACT_ENLARGEMENT_RESIDUAL:
             return np.clip(recover_small(pixels, scale), 0, 1).astype(np.float32)
+    found = find_enlargement(pixels)
+    if found is not None:
+        return np.clip(recover_enlarged(pixels, *found), 0, 1).astype(np.float32)
     return np.clip(imresize(pixels, output_shape=(-(-h // scale), -(-w // scale))), 0, 1).astype(np.float32)
+
+
+def restore_same_size(loaded: LoadedModel, pixels: np.ndarray, *,
+                      on_tiles: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """What ``--auto`` does with a model: restore ``pixels`` (float HxWxC) and keep the image size.
+
+    A "low-resolution" image is one that was enlarged from a smaller original (soft, bicubic-like): it is brought
+    back to its native size and super-resolved by the model's factor, so details come back at the size the user
+    already has. Where the image is recognisably an enlargement (MATLAB's bicubic by that factor, or Pillow's and
+    OpenCV's kernels by any factor: :func:`native_size`), the small image is recovered exactly by least squares,
+    and the super-resolved result is resized to the image's size when the factors differ; otherwise it is a
+    bicubic downscale, which blurs it once more. Upscaling is asked for explicitly with ``--task sr2|sr3|sr4``.
+    """
+    if loaded.scale == 1:
+        return loaded.run_image(pixels, progress=on_tiles)
+    h, w = pixels.shape[:2]
+    restored = loaded.run_image(native_size(pixels, loaded.scale), progress=on_tiles)
+    if not (h <= restored.shape[0] < h + loaded.scale and w <= restored.shape[1] < w + loaded.scale):
+        # The small original was not 1/scale of the image (another factor): back to the image's size.
+        from irtool.degrade import imresize
+
+        return np.clip(imresize(restored, output_shape=(h, w)), 0, 1).astype(np.float32)
+    return restored[:h, :w]
 
 
 class BatchRestorer:
@@ -283,20 +317,7 @@ class BatchRestorer:
         return self._detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
 
     def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
-        """``--auto`` keeps the image size.
-
-        A "low-resolution" image is one that was enlarged from a smaller original (soft, bicubic-like):
-        it is brought back to its native size and super-resolved by the routed model's factor, so details come
-        back at the size the user already has. Where the image is recognisably a MATLAB-bicubic enlargement by
-        that factor (the enlargement test leaves no more than twice the 8-bit rounding noise), the small image is
-        recovered exactly by least squares; otherwise it is a bicubic downscale, which blurs it once more.
-        Upscaling is asked for explicitly with ``--task sr2|sr3|sr4``.
-        """
-        if loaded.scale == 1:
-            return loaded.run_image(pixels, progress=progress.on_tiles)
-        h, w = pixels.shape[:2]
-        small = native_size(pixels, loaded.scale)
-        return loaded.run_image(small, progress=progress.on_tiles)[:h, :w]
+        return restore_same_size(loaded, pixels, on_tiles=progress.on_tiles)
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
         """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it

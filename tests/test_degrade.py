@@ -373,3 +373,41 @@ def test_an_enlargement_gives_back_its_small_image_almost_exactly(scale):
     assert exact_error < 0.5 / 255 and exact_error < bicubic_error / 4
     with pytest.raises(ValueError, match="multiples"):
         recover_small(enlarged[:-1], scale)
+
+
+def _textured(h: int, w: int, seed: int) -> np.ndarray:
+    """A uint8 image with detail at every scale (what an enlargement test needs to see)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 0.5 + 0.25 * np.sin(xx / 2.3 + yy / 3.1)[:, :, None] + 0.2 * (rng.random((h, w, 3)) - 0.5)
+    return np.clip(base * 255, 0, 255).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize("resample, kernel", [("BILINEAR", "bilinear"), ("BICUBIC", "bicubic"),
+                                              ("LANCZOS", "lanczos3")])
+@pytest.mark.parametrize("small_size", [(96, 128), (70, 93)])  # x2.5, and x~3.44 by 3.43 (not integers)
+def test_enlargements_by_pillow_kernels_and_any_factor_are_found_and_undone(resample, kernel, small_size):
+    from PIL import Image
+
+    from irtool.degrade.enlargement import find_enlargement, recover_enlarged
+
+    small = _textured(*small_size, seed=1)
+    big = np.asarray(Image.fromarray(small).resize((320, 240), getattr(Image.Resampling, resample)))
+    found = find_enlargement(big.astype(np.float32) / 255)
+    assert found is not None and found[:2] == small_size
+    back = np.clip(recover_enlarged(big.astype(np.float32) / 255, *found), 0, 1) * 255
+    # Interior pixels (the libraries pad edges differently) come back to within a level.
+    assert float(np.abs(back - small)[6:-6, 6:-6].mean()) < 1.0
+
+
+def test_photos_and_softened_photos_are_not_enlargements():
+    from scipy.ndimage import gaussian_filter
+
+    from irtool.degrade.enlargement import find_enlargement
+
+    photo = _textured(240, 320, seed=2)
+    assert find_enlargement(photo.astype(np.float32) / 255) is None
+    # Saved as 8 bits, as a file is. (A blur of sigma 1 px or more leaves no detail above the cut-off of an
+    # enlargement by 1.5, and then it is one as far as its pixels can tell; undoing it loses nothing either.)
+    soft = np.round(gaussian_filter(photo.astype(np.float32), sigma=(0.8, 0.8, 0))) / 255
+    assert find_enlargement(soft) is None

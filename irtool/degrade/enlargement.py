@@ -105,3 +105,155 @@ def enlargement_residuals(image: torch.Tensor) -> torch.Tensor:
         power = residual.square().mean(dim=(1, 2)).median()
         out.append(torch.log10(power / _ROUNDING_VARIANCE + 1e-6))
     return torch.stack(out).float()
+
+
+# ------------------------------------------------------------------ enlargements by other kernels and factors
+
+def _cubic(a: float):
+    def kernel(x: np.ndarray) -> np.ndarray:
+        x = np.abs(x)
+        return np.where(x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
+                        np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0))
+    return kernel
+
+
+def _lanczos(lobes: int):
+    def kernel(x: np.ndarray) -> np.ndarray:
+        return np.where(np.abs(x) < lobes, np.sinc(x) * np.sinc(x / lobes), 0.0)
+    return kernel
+
+
+def _triangle(x: np.ndarray) -> np.ndarray:
+    return np.clip(1.0 - np.abs(x), 0.0, None)
+
+
+#: The interpolation kernels photos are enlarged with, as (support radius, kernel): the bicubic of MATLAB and
+#: Pillow (a = -0.5), OpenCV's bicubic (a = -0.75), bilinear, and the Lanczos windows of Pillow (3 lobes) and
+#: OpenCV (4 lobes). They differ only in these weights; enlarging never widens them.
+ENLARGEMENT_KERNELS = {
+    "bicubic": (2, _cubic(-0.5)),
+    "bicubic-0.75": (2, _cubic(-0.75)),
+    "bilinear": (1, _triangle),
+    "lanczos3": (3, _lanczos(3)),
+    "lanczos4": (4, _lanczos(4)),
+}
+#: Enlargement factors :func:`find_enlargement` looks for (per axis, any small size in between).
+FACTOR_RANGE = (1.4, 4.6)
+#: Lines tested per axis (columns for the vertical axis, rows for the horizontal), and the two blocks of each line
+#: the fit reads: one near each end, clear of the edges (where libraries pad differently). Far apart, they pin the
+#: small size exactly (a size one sample off drifts by a whole sample between them); short, they keep each test's
+#: cost independent of the photo's size.
+_TEST_LINES = 24
+_TEST_BLOCK = 96
+_EDGE_CLEARANCE = 24
+#: log10 residual (units of 8-bit rounding noise) up to which a fit counts as exact: an enlargement rounded to
+#: 8 bits by Pillow or OpenCV reads -0.6 to 0.1 at its own kernel and size; photos and softened images 0.5 to 3.
+EXACT_RESIDUAL = float(np.log10(2.0))
+
+
+def kernel_enlarge_matrix(small: int, large: int, kernel: str) -> np.ndarray:
+    """``[large, small]``: enlargement of one axis from ``small`` to ``large`` samples with ``kernel`` (pixel
+    centres aligned, as every library does: ``x = (i + 0.5) * small / large - 0.5``; taps beyond an edge read the
+    edge sample; rows sum to 1)."""
+    support, weight = ENLARGEMENT_KERNELS[kernel]
+    centres = (np.arange(large) + 0.5) * (small / large) - 0.5
+    first = np.floor(centres).astype(np.int64) - support + 1
+    taps = first[:, None] + np.arange(2 * support)[None, :]
+    weights = weight(centres[:, None] - taps)
+    weights /= weights.sum(axis=1, keepdims=True)
+    matrix = np.zeros((large, small))
+    np.add.at(matrix, (np.repeat(np.arange(large), 2 * support), np.clip(taps, 0, small - 1).ravel()),
+              weights.ravel())
+    return matrix
+
+
+def _test_rows(large: int) -> np.ndarray:
+    block = min(_TEST_BLOCK, max(1, (large - 2 * _EDGE_CLEARANCE) // 2))
+    near, far = _EDGE_CLEARANCE, large - _EDGE_CLEARANCE - block
+    return np.unique(np.concatenate([np.arange(near, near + block), np.arange(far, far + block)]))
+
+
+def _fit_residual(lines: np.ndarray, small: int, kernel: str) -> float:
+    """log10 of the mean-square residual (units of rounding noise) of the test rows of ``lines`` ``[large, n]``
+    after the best fit by enlargements of ``small`` samples with ``kernel``. Only the small samples those rows
+    read are unknowns, so a true enlargement fits to its rounding whatever the image size."""
+    rows = _test_rows(lines.shape[0])
+    enlarge = kernel_enlarge_matrix(small, lines.shape[0], kernel)[rows]
+    enlarge = enlarge[:, np.any(enlarge != 0, axis=0)]
+    target = lines[rows]
+    unknowns = enlarge.shape[1]
+    if unknowns >= 0.8 * len(rows):  # too few equations per unknown: almost anything fits
+        return _UNTESTED
+    normal = enlarge.T @ enlarge + 1e-10 * np.eye(unknowns)
+    residual = target - enlarge @ np.linalg.solve(normal, enlarge.T @ target)
+    # Divided by the share of equations left over, the residual estimates the rounding noise's variance whatever
+    # the number of unknowns, so sizes with more unknowns do not win by freedom alone.
+    variance = np.mean(residual**2) / (1.0 - unknowns / len(rows))
+    return float(np.log10(variance / _ROUNDING_VARIANCE + 1e-6))
+
+
+#: A fit counts only if it stands out: at least this much (log10) below the median fit over every size and kernel
+#: (smooth content, which any enlargement fits, has no such dip).
+_MIN_DIP = 0.5
+
+
+#: Fits this close (log10) to the best count as equally good: the smallest size among them is taken (an
+#: enlargement from n samples is also nearly one from 2n), then the first kernel listed.
+_TIE = 0.15
+
+
+def _find_axis(lines: np.ndarray, kernels: tuple[str, ...]) -> tuple[int, str] | None:
+    """The size and kernel that explain the lines exactly, if that fit stands out from the rest: the smallest size
+    among the best fits, then the first kernel of :data:`ENLARGEMENT_KERNELS` (along one axis the x2 bicubic and
+    bilinear enlargements span nearly the same signals)."""
+    large = lines.shape[0]
+    low, high = FACTOR_RANGE
+    fits = [(_fit_residual(lines, small, kernel), small, kernel)
+            for small in range(max(2, int(np.ceil(large / high))), int(large / low) + 1) for kernel in kernels]
+    if not fits:
+        return None
+    best = min(fit[0] for fit in fits)
+    typical = float(np.median([fit[0] for fit in fits]))
+    if best > EXACT_RESIDUAL or typical - best < _MIN_DIP:
+        return None
+    order = {kernel: i for i, kernel in enumerate(ENLARGEMENT_KERNELS)}
+    _, small, kernel = min((fit for fit in fits if fit[0] <= best + _TIE), key=lambda fit: (fit[1], order[fit[2]]))
+    return small, kernel
+
+
+def find_enlargement(image: np.ndarray) -> tuple[int, int, str] | None:
+    """``(small height, small width, kernel)`` when ``image`` (float HxW or HxWxC in [0, 1]) is an enlargement,
+    rounded to 8 bits, of a smaller image by one of :data:`ENLARGEMENT_KERNELS` and a factor in
+    :data:`FACTOR_RANGE` (not necessarily an integer, nor the same along both axes); else None.
+
+    Each axis is tested on its own (an enlargement is separable: every column of an image enlarged vertically is
+    an enlarged column), on a few lines, so the cost grows with the photo's side, not its area. Along one axis
+    the x2 enlargements by bicubic and bilinear weights span the same signals; the first kernel listed is taken.
+    """
+    luma = image if image.ndim == 2 else image[..., :3].mean(axis=2) if image.shape[2] >= 3 else image[..., 0]
+    luma = luma.astype(np.float64)
+    height, width = luma.shape
+    if min(height, width) < 4 * _EDGE_CLEARANCE:
+        return None
+    columns = luma[:, np.linspace(0, width - 1, min(_TEST_LINES, width)).astype(int)]
+    vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS))
+    if vertical is None:
+        return None
+    rows = luma[np.linspace(0, height - 1, min(_TEST_LINES, height)).astype(int)].T
+    horizontal = _find_axis(rows, (vertical[1],))
+    if horizontal is None:
+        return None
+    return vertical[0], horizontal[0], vertical[1]
+
+
+def recover_enlarged(image: np.ndarray, small_height: int, small_width: int, kernel: str) -> np.ndarray:
+    """The ``small_height x small_width`` image whose enlargement with ``kernel`` is closest to ``image`` (least
+    squares per axis): the original small image, up to rounding, when :func:`find_enlargement` found it.
+    Returns float32, not clipped."""
+    height, width = image.shape[:2]
+    rows = np.linalg.pinv(kernel_enlarge_matrix(small_height, height, kernel))
+    cols = np.linalg.pinv(kernel_enlarge_matrix(small_width, width, kernel))
+    work = image.astype(np.float64)
+    small = np.tensordot(rows, work, axes=(1, 0))
+    small = np.moveaxis(np.tensordot(cols, small, axes=(1, 1)), 0, 1)
+    return small.astype(np.float32)
