@@ -177,8 +177,12 @@ def test_export_checkpoint_best_ships_the_best_validation_weights(photos, tmp_pa
     entry = _exported_entry(scratch_catalog, "best_denoiser")
     assert entry.measured["val_iteration"] == top["iter"] and entry.measured["val_psnr"] == round(top["val_psnr"], 4)
     exported, _ = read_checkpoint(tmp_path / "assets" / "best_denoiser.safetensors")
-    best, _ = read_checkpoint(run / "checkpoints" / "best.pt")
-    assert all(torch.equal(exported[k], best[k]) for k in best)
+    best, meta = read_checkpoint(run / "best.safetensors")
+    assert all(torch.equal(exported[k], best[k]) for k in best) and meta["iterations"] == str(top["iter"])
+    # The EMA weights validation measured at that iteration (its checkpoint is kept when it is among the last two).
+    kept = run / "checkpoints" / f"iter_{top['iter']:08d}.pt"
+    if kept.is_file():
+        assert all(torch.equal(best[k], v) for k, v in read_checkpoint(kept)[0].items())
     bad = CliRunner().invoke(app, [*args[:-2], "latest", "-q"])
     assert bad.exit_code != 0 and "--export-checkpoint" in bad.output
 

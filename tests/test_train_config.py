@@ -85,3 +85,14 @@ def test_config_is_typed_and_frozen():
         cfg.lr = 1.0  # type: ignore[misc]
     with pytest.raises(TypeError):
         cfg.replace(learning_rate=1.0)
+
+
+def test_a_warm_up_longer_than_a_tenth_of_the_run_is_shortened_to_it():
+    from irtool.train.config import fit_schedule_to_run
+
+    paper = recipe("hi_ir", preset="hi_ir_l_sr4", task="sr4")  # 50,000 of 500,000: a tenth, kept
+    assert fit_schedule_to_run(paper) == (paper, None)
+    short, note = fit_schedule_to_run(paper.replace(iters=30))
+    assert short.warmup_iters == 3 and note is not None and "50000" in note and "scaled to 3" in note
+    assert lr_at(short, 2) == pytest.approx(short.lr) and lr_at(paper.replace(iters=30), 29) < 1e-6
+    assert fit_schedule_to_run(paper.replace(iters=5))[0].warmup_iters == 0

@@ -33,7 +33,7 @@ def test_the_final_or_the_best_weights_ship_with_their_own_scores(finished_run):
     cfg = TrainConfig(preset="restormer_lite", task="denoise", val="val")
     run = finished_run.run_dir
     assert exported_weights(finished_run, cfg) == (run / "final.safetensors", {"val_psnr": 19.9877, "val_ssim": 0.69})
-    # The first of the equal best scores: the one training kept as checkpoints/best.pt.
+    # The first of the equal best scores: the one training kept as best.safetensors.
     assert exported_weights(finished_run, cfg, checkpoint="best") == (
         run / "best.safetensors", {"val_psnr": 21.0, "val_ssim": 0.7, "val_iteration": 4})
     with pytest.raises(UsageError, match="checkpoint must be one of final, best"):

@@ -68,6 +68,9 @@ OPTION_FOR_ARGUMENT = {
     "precision": "--precision",
     "tile": "--tile",
     "overlap": "--overlap",
+    "batch_size": "--batch-size",
+    "memory_limit": "--memory-limit",
+    "warmup_iters": "warmup_iters (in --config)",
 }
 
 

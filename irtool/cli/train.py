@@ -10,6 +10,9 @@ import typer
 
 from irtool.cli.options import DEVICE_HELP, TRAIN_TASK_HELP, Quiet
 
+#: The options that set the arguments a memory error's fixes name.
+_FIX_OPTIONS = {"batch_size": "--batch-size", "patch_size": "--patch-size", "preset": "--preset", "resume": "--resume"}
+
 
 def _command_line(given: dict) -> str:
     """The command that reproduces this run, rebuilt from the options given (recorded in weights.toml)."""
@@ -36,12 +39,21 @@ def train(
     ),
     val: Optional[str] = typer.Option(None, "--val", help="Validation folder (clean; degraded with a fixed seed)."),
     val_lq: Optional[str] = typer.Option(None, "--val-lq", help="Degraded validation inputs paired with --val."),
-    iters: Optional[int] = typer.Option(None, "--iters", help="Training iterations (default: the recipe's)."),
+    iters: Optional[int] = typer.Option(
+        None, "--iters", help="Training iterations of the whole run; a resumed run trains up to it (default: the "
+        "recipe's)."
+    ),
     batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", help="Patches per step, over all processes (default: the recipe's)."
+        None, "--batch-size", help="Patches per step and process (default: the recipe's, lowered to what fits in "
+        "memory)."
     ),
     patch_size: Optional[int] = typer.Option(
-        None, "--patch-size", help="Side of the training patches in pixels, of the target (default: the recipe's)."
+        None, "--patch-size", help="Side of the training patches in pixels, of the input (default: the recipe's)."
+    ),
+    memory_limit: Optional[str] = typer.Option(
+        None, "--memory-limit", metavar="SIZE", help="Memory the run may use, e.g. 2GB or 512MB (GB = 2^30 bytes; "
+        "default: 90% of the free RAM, or GPU memory on CUDA). Estimated before the first step: a run that needs "
+        "more stops and says what fits, or trains at a batch size that fits if --batch-size is not given."
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: the recipe's)."),
     synthesis: Optional[str] = typer.Option(
@@ -92,11 +104,14 @@ def train(
     import dataclasses
 
     from rich.console import Console
+    from rich.markup import escape
 
     from irtool.errors import UsageError
     from irtool.train import TrainConfig, load_config
     from irtool.train import train as run_training
+    from irtool.train.config import explicit_keys
     from irtool.train.export import EXPORT_CHECKPOINTS, EXPORT_DTYPES
+    from irtool.train.memory import TrainingMemoryError
 
     if export_checkpoint is not None and export_checkpoint not in EXPORT_CHECKPOINTS:
         raise UsageError(f"--export-checkpoint must be {' or '.join(EXPORT_CHECKPOINTS)}, not {export_checkpoint!r}")
@@ -119,28 +134,66 @@ def train(
     if name is None and cfg.name == "run":
         cfg = cfg.replace(name=f"{cfg.preset}_{cfg.task}")
     console = Console(stderr=True, quiet=quiet)
-    console.print(f"[bold]irtool train[/] {cfg.preset} on {cfg.task} -> {Path(cfg.out) / cfg.name}")
+    # What the user has to act on (a warning, the command that resumes) is printed under --quiet too.
+    loud = Console(stderr=True)
+    console.print(f"[bold]irtool train[/] {cfg.preset} on {cfg.task} -> {escape(str(Path(cfg.out) / cfg.name))}",
+                  highlight=False, soft_wrap=True)
+    # A batch size nobody chose (the recipe's) is lowered to what fits in memory; a chosen one is refused instead.
+    lower_batch = "batch_size" not in explicit_keys(config, {"batch_size": batch_size})
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console, disable=quiet) as bar:
-        tid = bar.add_task("training", total=cfg.iters, status="")
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console, disable=quiet)
+    # Shown from the first progress report, at the iteration the run starts from (a resumed run is not at 0; a
+    # run that stops before its first step, or has nothing left to train, shows none).
+    tid: TaskID | None = None
 
-        def on_log(rec: dict) -> None:
-            bits = [f"loss {rec['loss']:.4f}" if "loss" in rec else "",
-                    f"{rec['it_s']:.2f} it/s" if "it_s" in rec else ""]
-            bits += [f"{k[4:]} {v:.3f}" for k, v in rec.items() if k.startswith("val_")]
-            bar.update(tid, completed=rec["iter"], status="  ".join(b for b in bits if b))
+    def on_progress(done: int, total: int) -> None:
+        nonlocal tid
+        if tid is None:
+            bar.start()
+            tid = bar.add_task("training", total=total, completed=done, status="")
+        bar.update(tid, completed=done, total=total)
 
+    def on_log(rec: dict) -> None:
+        bits = [f"loss {rec['loss']:.4f}" if "loss" in rec else "",
+                f"{rec['it_s']:.2f} it/s" if "it_s" in rec else ""]
+        bits += [f"{k[4:]} {v:.3f}" for k, v in rec.items() if k.startswith("val_")]
+        on_progress(rec["iter"], rec["total"])
+        if tid is not None:
+            bar.update(tid, status="  ".join(b for b in bits if b))
+
+    def on_note(line: str) -> None:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+
+    try:
         if fit_vote:
             from irtool.train.vote import fit_vote_run
 
-            bar.update(tid, description="fitting the vote (photos)")
-            result = fit_vote_run(cfg, progress=lambda done, total: bar.update(tid, completed=done, total=total))
+            bar.start()
+            vote_task = bar.add_task("fitting the vote (photos)", total=None, status="")
+            result = fit_vote_run(cfg, progress=lambda done, total: bar.update(vote_task, completed=done, total=total))
         else:
-            result = run_training(cfg, on_log=on_log)
-    console.print(f"{result.stopped} at iteration {result.iteration}; run folder {result.run_dir}")
+            try:
+                result = run_training(cfg, on_log=on_log, on_note=on_note, on_progress=on_progress,
+                                      lower_batch_to_fit=lower_batch)
+            except TrainingMemoryError as exc:
+                raise UsageError(exc.advice(_FIX_OPTIONS)) from None
+    finally:
+        if bar.live.is_started:  # stopping a display that never started prints an empty line
+            bar.stop()
+    for warning in result.warnings:
+        loud.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    if result.stopped == "complete":
+        console.print(f"already complete at iteration {result.iteration}; raise --iters above {result.iteration} to "
+                      f"train further (run folder {result.run_dir})", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"{result.stopped} at iteration {result.iteration}; run folder {result.run_dir}",
+                      highlight=False, soft_wrap=True)
+    if result.stopped in ("interrupted", "time-limit"):
+        command = _command_line({**{k: v for k, v in given.items() if k != "resume"}, "resume": "auto"})
+        loud.print(f"resume with: {escape(command)}", highlight=False, soft_wrap=True)
     if result.stopped == "interrupted":
         raise typer.Exit(130)
     if export and result.final_weights is not None:

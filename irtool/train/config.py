@@ -105,6 +105,9 @@ class TrainConfig:
     init_weights: str = ""
     #: Stop after this many seconds (a checkpoint is written first); 0 = no limit.
     time_limit: float = 0.0
+    #: Memory the run may use, with a unit ("2GB", "512MB"; GB = 2**30 bytes); "" = 90 % of what the device has
+    #: free (see :mod:`irtool.train.memory`). A run estimated to need more is refused before its first step.
+    memory_limit: str = ""
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return _coerce(dataclasses.replace(self, **changes))
@@ -142,6 +145,12 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
             raise UsageError(f"{name} must be positive")
     if cfg.lr <= 0:
         raise UsageError("lr must be positive")
+    if cfg.warmup_iters < 0:
+        raise UsageError("warmup_iters must be 0 or more")
+    if cfg.memory_limit:
+        from .memory import parse_memory_size
+
+        parse_memory_size(cfg.memory_limit)
     from irtool.data.datasets import check_synthesis, check_unclipped_noise
     from irtool.data.transforms import check_downscale_range, check_probability
 
@@ -188,6 +197,33 @@ def recipe(name: str, *, preset: str, task: str) -> TrainConfig:
                             patch_size=48 if sr else 96, batch_size=8, iters=6000, grad_clip=0.5,
                             ema_decay=0.995, val_every=500, ckpt_every=250, workers=1, val_max_images=8)
     raise UsageError(f"unknown recipe {name!r}; recipes are hair, hi_ir, lite")
+
+
+#: The longest warm-up a run keeps, as a share of its iterations: recipes state the papers' warm-up for their
+#: hundreds of thousands of iterations, which would leave a short run at a tiny learning rate throughout.
+MAX_WARMUP_FRACTION = 0.1
+
+
+def fit_schedule_to_run(cfg: TrainConfig) -> tuple[TrainConfig, str | None]:
+    """``cfg`` with its warm-up shortened to at most ``MAX_WARMUP_FRACTION`` of its iterations, and a note saying
+    so when it was (the rest of the schedule is already stated in fractions of the run)."""
+    longest = int(MAX_WARMUP_FRACTION * cfg.iters)
+    if cfg.warmup_iters <= longest:
+        return cfg, None
+    note = (f"warm-up of {cfg.warmup_iters} iterations scaled to {longest} for a run of {cfg.iters} (at most "
+            f"{MAX_WARMUP_FRACTION:.0%} of the run)")
+    return cfg.replace(warmup_iters=longest), note
+
+
+def explicit_keys(config_file: str | Path | None, overrides: Mapping[str, Any] | None) -> set[str]:
+    """The config keys a user set: those of the TOML file and the overrides given (not None)."""
+    keys = {k for k, v in (overrides or {}).items() if v is not None}
+    if config_file:
+        try:
+            keys |= set(read_toml(Path(config_file)))
+        except (OSError, TOMLDecodeError):
+            pass  # load_config reports an unreadable file
+    return keys
 
 
 def default_recipe(preset: str) -> str:

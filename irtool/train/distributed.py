@@ -67,6 +67,15 @@ def all_reduce_mean(value: float, info: DistInfo, device: torch.device) -> float
     return float(t.item()) / info.world_size
 
 
+def all_reduce_min(value: int, info: DistInfo, device: torch.device) -> int:
+    """The smallest of every rank's ``value`` (so all ranks take the same decision, e.g. one batch size)."""
+    if not info.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.int64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())
+
+
 def all_reduce_sum_count(total: float, count: int, info: DistInfo, device: torch.device) -> float:
     """Mean over all ranks' items (ranks may hold different numbers of validation images)."""
     if not info.enabled:

@@ -7,6 +7,14 @@ Exact resume rests on one rule: the batch drawn at iteration ``i`` is a pure fun
 (seed, i, rank) — see :class:`IterationBatchSampler` — and every other piece of state (model,
 EMA, optimizer, grad scaler, RNG states, iteration, best score) is in the checkpoint. The
 learning rate is a pure function of the iteration, so there is no scheduler state to lose.
+
+Checkpoints stay proportional to what they are for: only the latest ``checkpoints/iter_*.pt`` holds the
+optimizer state an exact resume needs (4x the weights with AdamW's two moments); the older ones kept
+(``keep_last``) are cut down to the EMA weights when a newer one is written, and the best validation score's
+EMA weights go straight to ``best.safetensors``.
+
+Before the first step the run's memory is estimated (:mod:`irtool.train.memory`): a run that cannot fit
+stops with what would fit, or, when the caller allows it, trains at the largest batch size that fits.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import numpy as np
 import torch
@@ -31,20 +39,26 @@ from torch import nn
 from irtool.errors import InvalidArgumentError, UsageError
 from irtool.io.atomic import atomic_output
 
-from .config import TrainConfig
+from .config import TrainConfig, fit_schedule_to_run
 from .curves import write_curves
 from .distributed import (
     DistInfo,
     all_reduce_mean,
+    all_reduce_min,
     all_reduce_sum_count,
     barrier,
     cleanup,
     device_for_rank,
     init_distributed,
 )
+from .memory import TrainingMemoryError, check_fits, estimate_training_memory, memory_budget, out_of_memory_error
 from .objectives import objective_for
 
 LogCallback = Callable[[dict[str, Any]], None]
+#: One line for the user (a setting changed to fit the run, where a resumed run starts).
+NoteCallback = Callable[[str], None]
+#: (iterations done, iterations in the run), at the start and after every iteration.
+ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -53,8 +67,11 @@ class TrainResult:
     iteration: int
     final_weights: Path | None
     best_metric: float | None
-    stopped: str  # "finished", "interrupted", "time-limit"
+    #: "finished", "interrupted", "time-limit", or "complete": a resumed run had no iterations left to train.
+    stopped: str
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: One line each about a finished run's result, e.g. weights that make the validation images worse.
+    warnings: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- sampling
@@ -156,8 +173,12 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-#: What :meth:`Trainer.checkpoint_state` writes and :meth:`Trainer.resume` needs.
+#: What :meth:`Trainer.checkpoint_state` writes and :meth:`Trainer.resume` needs (and "elapsed", the seconds
+#: trained so far, which checkpoints written before it was added lack).
 CHECKPOINT_KEYS = ("model", "ema", "optimizer", "scaler", "iteration", "best", "rng", "config", "history")
+#: What a checkpoint older than the latest keeps: the EMA weights (what validation measured and an export
+#: ships) and what names them; the optimizer state, 2x the weights with AdamW, only resume needs.
+WEIGHTS_ONLY_KEYS = ("ema", "iteration", "best", "config", "history")
 
 
 def read_training_checkpoint(path: Path) -> dict[str, Any]:
@@ -174,6 +195,10 @@ def read_training_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
     except Exception as exc:  # corrupt or foreign files fail in several ways
         raise UsageError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if isinstance(state, dict) and "optimizer" not in state and all(k in state for k in WEIGHTS_ONLY_KEYS):
+        raise UsageError(f"{path} holds the EMA weights only (checkpoints before a run's latest keep no optimizer "
+                         "state): resume from the run's latest checkpoint, or start from these weights with "
+                         "init_weights")
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
     if missing:
         raise UsageError(f"{path}: not an irtool training checkpoint (no {', '.join(missing)})")
@@ -204,9 +229,16 @@ def _unwrap(model: nn.Module) -> nn.Module:
 class Trainer:
     """Trains what ``objective_for(cfg)`` describes (:mod:`irtool.train.objectives`); see the module docstring."""
 
-    def __init__(self, cfg: TrainConfig, *, on_log: LogCallback | None = None):
+    def __init__(self, cfg: TrainConfig, *, on_log: LogCallback | None = None, on_note: NoteCallback | None = None,
+                 on_progress: ProgressCallback | None = None, lower_batch_to_fit: bool = False):
+        """``on_log`` gets each metrics record, ``on_note`` each line about a setting the run changed or where it
+        resumed, ``on_progress`` (done, total) iterations; ``lower_batch_to_fit``: when the run would not fit in
+        memory, train at the largest batch size that fits instead of refusing (for a batch size nobody chose)."""
         self.cfg = cfg
         self.on_log = on_log or (lambda rec: None)
+        self._on_note = on_note or (lambda line: None)
+        self.on_progress = on_progress or (lambda done, total: None)
+        self.lower_batch_to_fit = lower_batch_to_fit
         self.objective = objective_for(cfg)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
@@ -242,9 +274,22 @@ class Trainer:
         self.iteration = 0
         self.best: float | None = None
         self.history: list[dict[str, Any]] = []
+        #: Seconds trained before this process (from the resumed checkpoint): metrics' "time" runs on across resumes.
+        self.elapsed_before = 0.0
+        self._started = time.monotonic()
+        #: The batch size of the resumed checkpoint's run, which a batch size nobody chose keeps (exact resume).
+        self._resumed_batch_size: int | None = None
         self._stop_reason: str | None = None
 
+    def on_note(self, line: str) -> None:
+        if self.dist.is_main:  # one line per run, not one per rank
+            self._on_note(line)
+
     # ..................................................................... checkpoints
+    def elapsed(self) -> float:
+        """Seconds trained so far, across resumes."""
+        return self.elapsed_before + time.monotonic() - self._started
+
     def checkpoint_state(self) -> dict[str, Any]:
         return {
             "model": _unwrap(self.model).state_dict(),
@@ -256,9 +301,12 @@ class Trainer:
             "rng": _rng_state(),
             "config": self.cfg.to_toml(),
             "history": self.history,
+            "elapsed": self.elapsed(),
         }
 
-    def save_checkpoint(self, *, best: bool = False) -> Path | None:
+    def save_checkpoint(self) -> Path | None:
+        """Write ``checkpoints/iter_N.pt`` with everything an exact resume needs; the older ones kept are cut down
+        to their EMA weights, and those beyond ``keep_last`` deleted."""
         if not self.dist.is_main:
             return None
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -266,23 +314,33 @@ class Trainer:
         path = self.ckpt_dir / f"iter_{self.iteration:08d}.pt"
         with atomic_output(path) as handle:
             torch.save(state, handle)
-        if best:
-            with atomic_output(self.ckpt_dir / "best.pt") as handle:
-                torch.save(state, handle)
         kept = sorted(self.ckpt_dir.glob("iter_*.pt"))
         for old in kept[: max(0, len(kept) - self.cfg.keep_last)]:
             old.unlink(missing_ok=True)
+        for older in kept[max(0, len(kept) - self.cfg.keep_last):-1]:
+            _keep_weights_only(older)
+        return path
+
+    def save_best(self) -> Path | None:
+        """``best.safetensors``: the EMA weights of the best validation score so far (what validation measured)."""
+        if not self.dist.is_main:
+            return None
+        from irtool.weights.checkpoints import save_safetensors
+
+        path = self.run_dir / "best.safetensors"
+        save_safetensors(self.ema.state_dict(), path,
+                         metadata=self.objective.export_metadata(_unwrap(self.model), iterations=self.iteration))
         return path
 
     def latest_checkpoint(self) -> Path | None:
         found = sorted(self.ckpt_dir.glob("iter_*.pt"))
         return found[-1] if found else None
 
-    def resume(self, path: str | Path) -> None:
-        """Continue from checkpoint ``path`` ("auto": the run's latest, if any)."""
+    def resume(self, path: str | Path) -> Path | None:
+        """Continue from checkpoint ``path`` ("auto": the run's latest, if any); returns the file resumed."""
         p = self.latest_checkpoint() if str(path) == "auto" else Path(path)
         if p is None:
-            return
+            return None
         if not p.is_file():
             raise UsageError(f"checkpoint to resume not found: {p}")
         state = read_training_checkpoint(p)
@@ -294,7 +352,18 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.best = state["best"]
         self.history = list(state["history"])
+        # Checkpoints from before "elapsed" was saved: the last record's time is the best known.
+        times = [r["time"] for r in self.history if "time" in r]
+        self.elapsed_before = float(state.get("elapsed", times[-1] if times else 0.0))
+        self._started = time.monotonic()
+        from irtool.tomlio import TOMLDecodeError, loads
+
+        try:
+            self._resumed_batch_size = int(loads(state["config"])["batch_size"])
+        except (TOMLDecodeError, KeyError, TypeError, ValueError):
+            self._resumed_batch_size = None
         _set_rng_state(state["rng"])
+        return p
 
     # ..................................................................... validation
     @torch.no_grad()
@@ -333,13 +402,61 @@ class Trainer:
         self.scaler.update()
         return float(loss.detach())
 
+    def plan(self) -> None:
+        """Fit the schedule to the run's length and the run to the memory budget (``cfg`` may change: the
+        warm-up, the batch size); each change is a note."""
+        cfg, note = fit_schedule_to_run(self.cfg)
+        if note:
+            self.on_note(note)
+        preset = self.objective.preset
+        estimate = estimate_training_memory(
+            _unwrap(self.model), channels=preset.in_channels, patch_size=cfg.patch_size,
+            multiple=preset.size_multiple, minimum=preset.min_input_side, device=self.device, amp_dtype=self.amp_dtype,
+        )
+        budget, where = memory_budget(self.device, cfg.memory_limit)
+        wanted = cfg.batch_size
+        if self.lower_batch_to_fit and self._resumed_batch_size:
+            wanted = self._resumed_batch_size  # a resumed run keeps its batch size, so it resumes exactly
+        error: TrainingMemoryError | None = None
+        try:
+            batch, note = check_fits(estimate, batch_size=wanted, patch_size=cfg.patch_size, budget=budget,
+                                     where=where, preset=cfg.preset, task=cfg.task,
+                                     lower_batch=self.lower_batch_to_fit)
+        except TrainingMemoryError as exc:
+            error, batch, note = exc, 0, None
+        # Every rank trains at one batch size, and stops together when one rank cannot fit.
+        agreed = all_reduce_min(batch, self.dist, self.device)
+        if error is not None:
+            raise error
+        if agreed == 0:
+            raise TrainingMemoryError(f"training {cfg.preset} does not fit in the memory of another rank", [])
+        if note:
+            self.on_note(note)
+        self.cfg = cfg.replace(batch_size=agreed)
+
+    def _out_of_memory(self) -> NoReturn:
+        """After a real out-of-memory error (CUDA): save a checkpoint and stop with what should fit."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        saved = self.save_checkpoint() is not None
+        raise out_of_memory_error(self.device, iteration=self.iteration, batch_size=self.cfg.batch_size,
+                                  patch_size=self.cfg.patch_size, saved=saved)
+
     def fit(self) -> TrainResult:
+        if self.cfg.resume:
+            resumed = self.resume(self.cfg.resume)
+            if resumed is not None:
+                self.on_note(f"resumed from iteration {self.iteration} ({resumed})")
+            elif str(self.cfg.resume) == "auto":
+                self.on_note(f"no checkpoint to resume in {self.ckpt_dir}: starting at iteration 0")
+        if self.iteration >= self.cfg.iters:
+            return self._already_complete()
+        self.plan()
         cfg = self.cfg
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             _write_text(self.run_dir / "config.toml", cfg.to_toml())
-        if cfg.resume:
-            self.resume(cfg.resume)
         train_set, val_set = self.objective.datasets()
         if self.dist.enabled:
             self.model = nn.parallel.DistributedDataParallel(
@@ -356,15 +473,23 @@ class Trainer:
             pin_memory=self.device.type == "cuda", worker_init_fn=seed_worker if cfg.workers > 0 else None,
         )
         old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         window_loss, window_start, window_iters = 0.0, time.monotonic(), 0
         metrics_path = self.run_dir / "metrics.jsonl"
         self.model.train()
+        if self.dist.is_main:
+            self.on_progress(self.iteration, cfg.iters)
         try:
             for batch in loader:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr_at(cfg, self.iteration)
-                loss = self._step(batch)
+                out_of_memory = False
+                try:
+                    loss = self._step(batch)
+                except torch.cuda.OutOfMemoryError:
+                    out_of_memory = True  # handled outside the except block, which holds the failed step's tensors
+                if out_of_memory:
+                    self._out_of_memory()
                 if not math.isfinite(loss):
                     raise InvalidArgumentError(f"loss became {loss} at iteration {self.iteration}; lower the learning "
                                                "rate or enable clipping", argument="lr")
@@ -380,7 +505,7 @@ class Trainer:
                         "loss": all_reduce_mean(window_loss / window_iters, self.dist, self.device),
                         "lr": lr_at(cfg, self.iteration - 1),
                         "it_s": window_iters / max(elapsed, 1e-9),
-                        "time": time.monotonic() - started,
+                        "time": self.elapsed(),
                     }
                     window_loss, window_start, window_iters = 0.0, time.monotonic(), 0
                 is_val = val_set is not None and (self.iteration % cfg.val_every == 0 or self.iteration == cfg.iters)
@@ -396,8 +521,12 @@ class Trainer:
                     if self.dist.is_main:
                         append_metrics(metrics_path, record)
                         self.on_log({**record, "total": cfg.iters})
-                if self.iteration % cfg.ckpt_every == 0 or improved:
-                    self.save_checkpoint(best=improved)
+                if improved:
+                    self.save_best()
+                if self.iteration % cfg.ckpt_every == 0:
+                    self.save_checkpoint()
+                if self.dist.is_main:
+                    self.on_progress(self.iteration, cfg.iters)
                 if cfg.time_limit and time.monotonic() - started > cfg.time_limit:
                     self._stop_reason = self._stop_reason or "time-limit"
                 if self._stop_reason:
@@ -409,32 +538,76 @@ class Trainer:
         if stopped != "finished" or self.iteration % cfg.ckpt_every != 0:
             self.save_checkpoint()
         final = None
+        warnings: list[str] = []
         if stopped == "finished" and self.dist.is_main:
             final = self.export_final()
-            write_curves(self.history, self.run_dir / "curves.png", score_key=self.objective.best_key)
+            write_curves(self.history, self.run_dir / "curves.png", score_key=self.objective.best_key,
+                         reference_key=self.objective.reference_key)
+            warnings = self.result_warnings()
         barrier(self.dist)
         cleanup(self.dist)
-        return TrainResult(self.run_dir, self.iteration, final, self.best, stopped, self.history)
+        return TrainResult(self.run_dir, self.iteration, final, self.best, stopped, self.history, warnings=warnings)
+
+    def _already_complete(self) -> TrainResult:
+        """A resumed run with no iterations left: nothing is trained or rewritten (the final weights are exported
+        if a previous process stopped before writing them)."""
+        final = self.run_dir / "final.safetensors"
+        if self.dist.is_main and not final.is_file():
+            final = self.export_final()
+        barrier(self.dist)
+        cleanup(self.dist)
+        return TrainResult(self.run_dir, self.iteration, final, self.best, "complete", self.history)
+
+    def result_warnings(self) -> list[str]:
+        """Lines about a finished run's result: weights that make the validation images worse than their input."""
+        key, reference = self.objective.best_key, self.objective.reference_key
+        last = next((r for r in reversed(self.history) if key in r and reference and reference in r), None)
+        if last is None or reference is None or not self.objective.improves(last[reference], last[key]):
+            return []
+        best = self.objective.best_record(self.history)
+        assert best is not None  # ``last`` is a scored record
+        metric = key.removeprefix("val_").upper()
+        also = ("best.safetensors too" if self.objective.improves(best[reference], best[key]) else
+                f"best.safetensors, iteration {best['iter']}: {best[key]:.2f}, is better than the input")
+        return [f"the final weights make the validation images worse: {metric} {last[key]:.2f} against "
+                f"{last[reference]:.2f} for the input ({also}); train longer or check the learning rate"]
 
     def export_final(self) -> Path:
-        """``final.safetensors`` (the EMA weights) and, after validation, ``best.safetensors``; returns the first."""
+        """``final.safetensors`` (the EMA weights); ``best.safetensors`` is written at each better validation."""
         from irtool.weights.checkpoints import read_checkpoint, save_safetensors
 
         path = self.run_dir / "final.safetensors"
         model = _unwrap(self.model)
         save_safetensors(self.ema.state_dict(), path,
                          metadata=self.objective.export_metadata(model, iterations=self.iteration))
-        best = self.ckpt_dir / "best.pt"
-        if best.is_file():
-            # The best validation score's EMA weights, for ``--export-checkpoint best``.
-            state = read_training_checkpoint(best)
-            weights, _ = read_checkpoint(best)
+        legacy_best = self.ckpt_dir / "best.pt"
+        if legacy_best.is_file() and not (self.run_dir / "best.safetensors").is_file():
+            # A run started before best.safetensors was written during training kept its best as best.pt.
+            state = read_training_checkpoint(legacy_best)
+            weights, _ = read_checkpoint(legacy_best)
             save_safetensors(weights, self.run_dir / "best.safetensors",
                              metadata=self.objective.export_metadata(model, iterations=int(state["iteration"])))
         return path
 
 
-def train(cfg: TrainConfig, *, on_log: LogCallback | None = None) -> TrainResult:
+def _keep_weights_only(path: Path) -> None:
+    """Cut a full training checkpoint down to :data:`WEIGHTS_ONLY_KEYS` (files already cut or unreadable are left)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # a file that cannot be read is not ours to rewrite
+        return
+    if not isinstance(state, dict) or "optimizer" not in state or not all(k in state for k in WEIGHTS_ONLY_KEYS):
+        return
+    # Copied out of the mapped file, which the atomic write then replaces.
+    kept = {k: ({n: t.clone() for n, t in state[k].items()} if k == "ema" else state[k]) for k in WEIGHTS_ONLY_KEYS}
+    del state
+    with atomic_output(path) as handle:
+        torch.save(kept, handle)
+
+
+def train(cfg: TrainConfig, *, on_log: LogCallback | None = None, on_note: NoteCallback | None = None,
+          on_progress: ProgressCallback | None = None, lower_batch_to_fit: bool = False) -> TrainResult:
     """Run (or resume) a training run described by ``cfg``; see :class:`Trainer`."""
-    return Trainer(cfg, on_log=on_log).fit()
+    return Trainer(cfg, on_log=on_log, on_note=on_note, on_progress=on_progress,
+                   lower_batch_to_fit=lower_batch_to_fit).fit()
 

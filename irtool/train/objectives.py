@@ -66,6 +66,9 @@ class TrainingObjective(ABC):
     best_key: ClassVar[str]
     #: Whether a larger ``best_key`` is better.
     higher_is_better: ClassVar[bool] = True
+    #: The history key of the same score for the input itself (where the objective measures one): the model should
+    #: beat it, and ``curves.png`` draws it as a reference line.
+    reference_key: ClassVar[str | None] = None
     #: Validated on every degradation of every validation photo (else one per photo, in turn).
     validates_every_type: ClassVar[bool] = False
 
@@ -140,7 +143,7 @@ class TrainingObjective(ABC):
         return score > best if self.higher_is_better else score < best
 
     def best_record(self, history: Sequence[Record]) -> Record | None:
-        """The history record of the best validation score: the one whose weights ``checkpoints/best.pt`` holds."""
+        """The history record of the best validation score: the one whose weights ``best.safetensors`` holds."""
         best: Record | None = None
         for record in history:
             score = record.get(self.best_key)
@@ -171,6 +174,8 @@ class RestorationObjective(TrainingObjective):
 
     kind = "restorer"
     best_key = "val_psnr"
+    # Measured where input and target have the same size (see ``metrics``).
+    reference_key = "val_psnr_in"
 
     def build_model(self) -> nn.Module:
         from irtool.models import build
