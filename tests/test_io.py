@@ -19,7 +19,6 @@ from irtool.io import (
     IMAGE_EXTENSIONS,
     SUPPORTED_FORMATS,
     InputItem,
-    _png,
     atomic_directory,
     atomic_output,
     atomic_write_bytes,
@@ -107,50 +106,177 @@ def test_quantization_rounds_to_nearest(tmp_path: Path) -> None:
     assert (loaded.pixels[0, :, 0] * 255).round().astype(int).tolist() == [0, 1, 255, 0, 255]
 
 
-def test_16_bit_rgb_png_keeps_16_bits_and_is_standard(tmp_path: Path) -> None:
-    pixels = _random_pixels(9, 11, 3, 16)
-    target = write_image(tmp_path / "deep.png", pixels, bit_depth=16)
-    levels = np.round(pixels * 65535).astype(np.uint16)
-    # An independent decoder (Pillow reduces 16-bit colour PNG to its high bytes) agrees with what we wrote.
-    with Image.open(target) as reference:
-        assert reference.mode == "RGB"
-        np.testing.assert_array_equal(np.asarray(reference), (levels >> 8).astype(np.uint8))
-    assert read_image(target).mode == "RGB"
+# A PNG built by hand (chunk by chunk) checks our reading against the specification, not against our own writer.
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_ADAM7_PASSES = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 
 
-def test_png_decoder_matches_pillow_on_all_filter_types() -> None:
-    # Pillow's encoder chooses filters adaptively; this photo-like image makes it use several kinds.
-    y, x = np.mgrid[0:64, 0:80]
-    image = np.stack([(x * 3) % 256, (y * 5) % 256, (x * y) % 256], axis=2).astype(np.uint8)
-    image[::5] = RNG.integers(0, 256, image[::5].shape)
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", optimize=True)
-    scanline_filters = np.frombuffer(
-        zlib.decompress(b"".join(body for kind, body in _png._chunks(buffer.getvalue()) if kind == b"IDAT")),
-        dtype=np.uint8,
-    ).reshape(64, 1 + 80 * 3)[:, 0]
-    assert len(set(scanline_filters.tolist())) >= 3
-    np.testing.assert_array_equal(_png.decode(buffer.getvalue()).samples, image)
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def test_interlaced_16_bit_png_is_decoded(tmp_path: Path) -> None:
+def _png_file(width: int, height: int, bit_depth: int, color_type: int, scanlines: bytes, *, interlaced: bool = False,
+              before_data: tuple[bytes, ...] = (), after_data: tuple[bytes, ...] = ()) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, int(interlaced))
+    return b"".join([_PNG_SIGNATURE, _chunk(b"IHDR", ihdr), *before_data, _chunk(b"IDAT", zlib.compress(scanlines)),
+                     *after_data, _chunk(b"IEND", b"")])
+
+
+def _filtered_scanlines(levels: np.ndarray) -> bytes:
+    """16-bit HxWxC samples as PNG scanlines, row r with filter type r % 5 (None, Sub, Up, Average, Paeth)."""
+    height, width, channels = levels.shape
+    bpp = 2 * channels
+    rows = levels.astype(">u2").view(np.uint8).reshape(height, width * bpp).astype(np.int32)
+    out = b""
+    for r in range(height):
+        x, up = rows[r], rows[r - 1] if r else np.zeros_like(rows[r])
+        left, up_left = np.zeros_like(x), np.zeros_like(x)
+        left[bpp:], up_left[bpp:] = x[:-bpp], up[:-bpp]
+        p = left + up - up_left
+        pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - up_left)
+        paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, up_left))
+        predicted = (np.zeros_like(x), left, up, (left + up) // 2, paeth)[r % 5]
+        out += bytes([r % 5]) + ((x - predicted) % 256).astype(np.uint8).tobytes()
+    return out
+
+
+@pytest.mark.parametrize(("channels", "color_type"), [(3, 2), (4, 6), (2, 4)])
+def test_16_bit_png_with_every_filter_type_is_decoded(tmp_path: Path, channels: int, color_type: int) -> None:
+    levels = RNG.integers(0, 65536, size=(15, 9, channels)).astype(np.uint16)
+    levels[:5] = np.linspace(0, 65535, 9, dtype=np.uint16)[None, :, None]  # smooth rows: the predictors matter
+    path = tmp_path / "filters.png"
+    path.write_bytes(_png_file(9, 15, 16, color_type, _filtered_scanlines(levels)))
+    loaded = read_image(path)
+    assert loaded.bit_depth == 16
+    colour, alpha = levels[:, :, : channels - (channels in (2, 4))], levels[:, :, -1]
+    np.testing.assert_array_equal(np.round(loaded.pixels * 65535).astype(np.uint16), colour)
+    assert loaded.alpha is not None if channels in (2, 4) else loaded.alpha is None
+    if loaded.alpha is not None:
+        np.testing.assert_array_equal(np.round(loaded.alpha * 65535).astype(np.uint16), alpha)
+
+
+def test_interlaced_16_bit_png_is_decoded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Build an Adam7 PNG by hand (pass sub-images, filter type 0) and compare with the plain image.
     height, width = 11, 13
     levels = RNG.integers(0, 65536, size=(height, width, 3)).astype(np.uint16)
     raw = b""
-    for x0, y0, dx, dy in _png._ADAM7_PASSES:
+    for x0, y0, dx, dy in _ADAM7_PASSES:
         sub = levels[y0::dy, x0::dx]
         if sub.size:
             for row in sub.astype(">u2"):
                 raw += b"\x00" + row.tobytes()
-    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 1)
-    buffer = io.BytesIO()
-    buffer.write(_png.PNG_SIGNATURE)
-    for kind, body in ((b"IHDR", ihdr), (b"IDAT", zlib.compress(raw)), (b"IEND", b"")):
-        _png._write_chunk(buffer, kind, body)
-    (tmp_path / "adam7.png").write_bytes(buffer.getvalue())
+    (tmp_path / "adam7.png").write_bytes(_png_file(width, height, 16, 2, raw, interlaced=True))
     loaded = read_image(tmp_path / "adam7.png")
     np.testing.assert_array_equal(np.round(loaded.pixels * 65535).astype(np.uint16), levels)
+    assert loaded.notes == () and capsys.readouterr().err == ""  # libpng's interlace remark is not news
+
+
+def test_16_bit_rgb_png_transparent_colour_becomes_alpha(tmp_path: Path) -> None:
+    levels = RNG.integers(0, 65536, size=(4, 6, 3)).astype(np.uint16)
+    levels[1, 2] = (1000, 2000, 3000)
+    trns = _chunk(b"tRNS", struct.pack(">3H", 1000, 2000, 3000))
+    raw = b"".join(b"\x00" + row.tobytes() for row in levels.astype(">u2"))
+    (tmp_path / "trns.png").write_bytes(_png_file(6, 4, 16, 2, raw, before_data=(trns,)))
+    loaded = read_image(tmp_path / "trns.png")
+    assert loaded.alpha is not None and loaded.alpha[1, 2] == 0.0
+    assert np.count_nonzero(loaded.alpha == 1.0) == 23
+    np.testing.assert_array_equal(np.round(loaded.pixels * 65535).astype(np.uint16), levels)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_16_bit_png_exif_is_read_before_or_after_the_image_data(tmp_path: Path, where: str) -> None:
+    # The eXIf chunk may follow the image data (libpng writes it there too); orientation 6 must still apply.
+    levels = RNG.integers(0, 65536, size=(4, 6, 3)).astype(np.uint16)
+    exif = _chunk(b"eXIf", _exif_with(6).tobytes()[6:])
+    raw = b"".join(b"\x00" + row.tobytes() for row in levels.astype(">u2"))
+    placement = {"before_data": (exif,)} if where == "before" else {"after_data": (exif,)}
+    (tmp_path / "exif.png").write_bytes(_png_file(6, 4, 16, 2, raw, **placement))
+    loaded = read_image(tmp_path / "exif.png")
+    assert loaded.orientation == 6 and loaded.pixels.shape == (6, 4, 3) and loaded.source_size == (6, 4)
+    np.testing.assert_array_equal(np.round(loaded.pixels * 65535).astype(np.uint16), np.rot90(levels, k=-1))
+    parsed = Image.Exif()
+    parsed.load(loaded.exif)
+    assert parsed[0x0112] == 1 and parsed[0x010F] == "TestCam"
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16_bit_png_round_trip_is_bit_exact_and_standard(tmp_path: Path, channels: int) -> None:
+    levels = RNG.integers(0, 65536, size=(37, 53, channels)).astype(np.uint16)
+    levels[:8] = np.linspace(0, 65535, 53, dtype=np.uint16)[None, :, None]
+    pixels = levels.astype(np.float32) / 65535
+    target = write_image(tmp_path / "deep.png", pixels, bit_depth=16)
+    loaded = read_image(target)
+    assert (loaded.bit_depth, loaded.mode) == (16, "RGB" if channels == 3 else "RGBA")
+    np.testing.assert_array_equal(np.round(loaded.pixels * 65535).astype(np.uint16), levels[:, :, :3])
+    if channels == 4:
+        assert loaded.alpha is not None
+        np.testing.assert_array_equal(np.round(loaded.alpha * 65535).astype(np.uint16), levels[:, :, 3])
+    # An independent decoder (Pillow reduces 16-bit colour PNG to its high bytes) agrees with what we wrote.
+    with Image.open(target) as reference:
+        np.testing.assert_array_equal(np.asarray(reference), (levels >> 8).astype(np.uint8))
+    again = write_image(tmp_path / "again.png", loaded.pixels, like=loaded)
+    assert read_image(again).bit_depth == 16
+    np.testing.assert_array_equal(read_image(again).pixels, loaded.pixels)
+
+
+def test_16_bit_tiff_is_a_standard_deflate_tiff(tmp_path: Path) -> None:
+    import tifffile
+
+    levels = RNG.integers(0, 65536, size=(19, 23, 4)).astype(np.uint16)
+    target = write_image(tmp_path / "deep.tif", levels[:, :, :3] / 65535, alpha=levels[:, :, 3] / 65535,
+                         bit_depth=16)
+    with tifffile.TiffFile(target) as tiff:
+        page = tiff.pages.first
+        assert page.compression == tifffile.COMPRESSION.ADOBE_DEFLATE and page.predictor == 2
+        assert page.extrasamples == (tifffile.EXTRASAMPLE.UNASSALPHA,) and page.dtype == np.uint16
+        assert "ImageDescription" not in page.tags and "Software" not in page.tags
+        np.testing.assert_array_equal(page.asarray(), levels)
+
+
+def test_tiff_carries_exif_gps_and_interop_sub_ifds(tmp_path: Path) -> None:
+    import tifffile
+
+    exif = _exif_with(1)
+    exif[0x013B] = "Zoë".encode()  # Artist in UTF-8, not ASCII: must neither fail the write nor be mangled
+    exif[0x011A], exif[0x011B], exif[0x0128] = 300.0, 300.0, 2  # XResolution, YResolution, ResolutionUnit (inch)
+    exif.get_ifd(0x8769)[0x829A] = 1 / 250  # ExposureTime (rational)
+    exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 30.0), 3: "E"})  # GPS latitude ref/value, longitude ref
+    exif.get_ifd(0x8769)[0xA005] = {1: "R98"}  # Interoperability index, nested in the Exif IFD
+    source = tmp_path / "src.jpg"
+    Image.fromarray(np.full((6, 8, 3), 128, np.uint8)).save(source, exif=exif)
+    loaded = read_image(source)
+    output = write_image(tmp_path / "out.tif", loaded.pixels, like=loaded, format="tiff", bit_depth=16)
+    with Image.open(output) as written:
+        tags = written.getexif()
+        assert tags[0x010F] == "TestCam" and tags[0x013B].encode("latin-1").decode("utf-8") == "Zoë"
+        assert tags[0x011A] == 300 and tags[0x0128] == 2
+        assert tags.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
+        assert tags.get_ifd(0x8769)[0x829A] == pytest.approx(1 / 250)
+        gps = tags.get_ifd(0x8825)
+        assert gps[1] == "N" and gps[3] == "E" and tuple(float(v) for v in gps[2]) == (48.0, 51.0, 30.0)
+        assert tags.get_ifd(0xA005)[1] == "R98"
+    with tifffile.TiffFile(output) as tiff:  # a second, independent reader finds the same sub-IFDs
+        page = tiff.pages.first
+        assert page.tags["ExifTag"].value["DateTimeOriginal"] == "2024:05:06 07:08:09"
+        assert page.tags["GPSTag"].value["GPSLatitudeRef"] == "N"
+    again = read_image(output)
+    assert again.bit_depth == 16 and again.exif is not None
+
+
+def test_sub_ifds_are_linked_in_bigtiff_too() -> None:
+    # tifffile switches to BigTIFF for images over 4 GB; the sub-IFD linking reads either header.
+    import tifffile
+
+    from irtool.io import _tiff
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((4, 5), np.uint16), bigtiff=True, metadata=None,
+                     extratags=[("ExifTag", 4, 1, 0, True)])
+    _tiff._append_sub_ifds(buffer, {0x8769: {0x9003: "2024:05:06 07:08:09"}})
+    buffer.seek(0)
+    with tifffile.TiffFile(buffer) as tiff:
+        assert tiff.is_bigtiff
+        assert tiff.pages.first.tags["ExifTag"].value["DateTimeOriginal"] == "2024:05:06 07:08:09"
 
 
 @pytest.mark.parametrize(
@@ -315,15 +441,9 @@ def test_float_tiff_is_refused_clearly(tmp_path: Path) -> None:
         read_image(tmp_path / "f.tif")
 
 
-def _png_claiming_size(path: Path, width: int, height: int) -> Path:
+def _png_claiming_size(path: Path, width: int, height: int, bit_depth: int = 8) -> Path:
     """A tiny PNG whose header claims width x height (no pixel data needed for the guard to fire)."""
-    body = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    buffer = io.BytesIO()
-    buffer.write(_png.PNG_SIGNATURE)
-    _png._write_chunk(buffer, b"IHDR", body)
-    _png._write_chunk(buffer, b"IDAT", zlib.compress(b"\x00" * 64))
-    _png._write_chunk(buffer, b"IEND", b"")
-    path.write_bytes(buffer.getvalue())
+    path.write_bytes(_png_file(width, height, bit_depth, 2, b"\x00" * 64))
     return path
 
 
@@ -342,6 +462,54 @@ def test_bomb_guard_refuses_huge_headers_without_decoding(tmp_path: Path) -> Non
     with pytest.raises(InputError, match="bomb"):
         read_image(good, max_pixels=1599)
     assert Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS != 1599  # global restored
+
+
+def test_bomb_guard_refuses_16_bit_png_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import imagecodecs
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(imagecodecs, "png_decode", no_decoding)
+    huge = _png_claiming_size(tmp_path / "deep-bomb.png", 50_000, 50_000, bit_depth=16)
+    with pytest.raises(InputError, match="bomb") as caught:
+        read_image(huge)
+    assert "deep-bomb.png" in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(InputError, match="bomb"):
+        read_image(_png_claiming_size(tmp_path / "medium.png", 300, 200, bit_depth=16), max_pixels=50_000)
+
+
+def _deep_png(tmp_path: Path) -> bytes:
+    levels = RNG.integers(0, 65536, size=(64, 48, 4)).astype(np.uint16)
+    return write_image(tmp_path / "deep.png", levels / 65535, bit_depth=16).read_bytes()
+
+
+def test_damaged_16_bit_png_gives_one_line_input_error(tmp_path: Path) -> None:
+    data = _deep_png(tmp_path)
+    idat = data.index(b"IDAT")
+    corrupt = bytearray(data)
+    corrupt[idat + 100 : idat + 140] = bytes(40)  # inside the image data: the chunk's CRC no longer matches
+    cases = {
+        "half.png": (data[: len(data) // 2], "truncated"),
+        "header-only.png": (data[: idat + 20], "truncated"),
+        "corrupt.png": (bytes(corrupt), "damaged image data"),
+    }
+    for name, (payload, reason) in cases.items():
+        (tmp_path / name).write_bytes(payload)
+        with pytest.raises(InputError) as caught:
+            read_image(tmp_path / name)
+        message = str(caught.value)
+        assert name in message and reason in message and "\n" not in message, message
+
+
+def test_libpng_warnings_become_notes_not_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    data = _deep_png(tmp_path)
+    bad_intent = _chunk(b"sRGB", b"\x09")  # rendering intents are 0-3: libpng warns and ignores the chunk
+    (tmp_path / "warned.png").write_bytes(data[:33] + bad_intent + data[33:])
+    loaded = read_image(tmp_path / "warned.png")
+    assert loaded.bit_depth == 16 and any("sRGB" in note for note in loaded.notes), loaded.notes
+    assert capsys.readouterr().err == "" and not caplog.records
 
 
 def test_reading_never_modifies_inputs(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Files in and out: image decoding and encoding, atomic writes, image listing, input expansion and sharding.
 
-numpy + Pillow only.
+numpy and Pillow, plus imagecodecs (16-bit colour PNG) and tifffile (16-bit colour TIFF, all TIFF output).
 """
 
 from irtool.io.atomic import atomic_directory, atomic_output, atomic_write_bytes, atomic_write_text, is_temp_name

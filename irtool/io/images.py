@@ -2,8 +2,10 @@
 
 Pixels are float32 HxWxC in [0, 1] (C = 3 for RGB, 1 for gray) with alpha kept apart as HxW, so the models only
 ever see colour and the writer can put the alpha back. 16-bit sources stay 16-bit end to end: Pillow has no
-16-bit colour mode, so 16-bit RGB/RGBA/LA PNGs go through `irtool.io._png` and 16-bit multi-sample TIFFs through
-tifffile (the library behind imageio's TIFF plugin) for reading and `irtool.io._tiff` for writing.
+16-bit colour mode, so 16-bit RGB/RGBA/LA PNGs are decoded and all 16-bit PNGs encoded by imagecodecs (libpng,
+via `irtool.io._png`), 16-bit multi-sample TIFFs are read with tifffile (the library behind imageio's TIFF plugin),
+and every TIFF is written with tifffile (`irtool.io._tiff`). Pillow does the rest, and opens every file first:
+format, size (the bomb guard, from the header, before any pixel is decoded), ICC profile and EXIF.
 """
 
 from __future__ import annotations
@@ -322,12 +324,11 @@ def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 if png_header is not None and png_header.bit_depth == 16 and png_header.color_type in (2, 4, 6):
-                    decoded = _png.decode(data)
-                    samples, bit_depth = decoded.samples, 16
-                    if decoded.transparent_color is not None:
-                        opaque = np.any(samples != np.asarray(decoded.transparent_color, np.uint16), axis=2)
-                        samples = np.concatenate([samples, (opaque * np.uint16(65535))[:, :, None]], axis=2)
-                    exif, orientation = _reset_orientation(decoded.exif)
+                    samples, codec_notes = _png.decode(data)  # a tRNS colour comes back as an alpha channel
+                    bit_depth = 16
+                    notes.extend(codec_notes)
+                    # Pillow read an eXIf chunk placed before the image data; one after it needs a look further on.
+                    exif, orientation = _reset_orientation(image.info.get("exif") or _png.find_chunk(data, b"eXIf"))
                     needs_orienting = True
                 elif image_format == "tiff" and _is_multisample_16bit_tiff(image):
                     samples, bit_depth, source_mode, orientation, tiff_icc, _, stored_size = (
