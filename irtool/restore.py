@@ -130,6 +130,10 @@ class Job:
     problem: str | None = None
 
 
+#: Detected types whose images ``--auto`` also tests for an exact enlargement (which then goes to the
+#: low-resolution route): blur and enlargement look alike to the detector, not to a least-squares fit.
+ENLARGEMENT_CHECKED_TYPES = ("blur",)
+
 #: Why an existing output is left alone (``OutputSettings.overwrite`` redoes it).
 OUTPUT_EXISTS = "output exists (overwrite to redo)"
 
@@ -210,12 +214,12 @@ FOLLOW_UP_TYPES: tuple[str, ...] = ("noise", "jpeg")
 EXACT_ENLARGEMENT_RESIDUAL = float(np.log10(2.0))
 
 
-def native_size(pixels: np.ndarray, scale: int) -> np.ndarray:
+def native_size(pixels: np.ndarray, scale: int, *, enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
     """An enlarged photo (float HxWxC) brought back to its small original, clipped to [0, 1]: the least-squares
     inverse of a MATLAB-bicubic enlargement by ``scale`` where the image is one (and its sides are multiples of
     it); else of the enlargement :func:`~irtool.degrade.enlargement.find_enlargement` recognises (Pillow's or
     OpenCV's kernels, any factor from 1.4 to 4.6, so the result need not be ``1/scale`` of the size); else a
-    bicubic downscale by ``scale``."""
+    bicubic downscale by ``scale``. ``enlargement``: what ``find_enlargement`` already found for these pixels."""
     from irtool.degrade import imresize
     from irtool.degrade.enlargement import (
         ENLARGEMENT_SCALES,
@@ -230,14 +234,15 @@ def native_size(pixels: np.ndarray, scale: int) -> np.ndarray:
         residual = enlargement_residuals(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
         if float(residual[ENLARGEMENT_SCALES.index(scale)]) <= EXACT_ENLARGEMENT_RESIDUAL:
             return np.clip(recover_small(pixels, scale), 0, 1).astype(np.float32)
-    found = find_enlargement(pixels)
+    found = enlargement or find_enlargement(pixels)
     if found is not None:
         return np.clip(recover_enlarged(pixels, *found), 0, 1).astype(np.float32)
     return np.clip(imresize(pixels, output_shape=(-(-h // scale), -(-w // scale))), 0, 1).astype(np.float32)
 
 
 def restore_same_size(loaded: LoadedModel, pixels: np.ndarray, *,
-                      on_tiles: Callable[[int, int], None] | None = None) -> np.ndarray:
+                      on_tiles: Callable[[int, int], None] | None = None,
+                      enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
     """What ``--auto`` does with a model: restore ``pixels`` (float HxWxC) and keep the image size.
 
     A "low-resolution" image is one that was enlarged from a smaller original (soft, bicubic-like): it is brought
@@ -250,7 +255,7 @@ def restore_same_size(loaded: LoadedModel, pixels: np.ndarray, *,
     if loaded.scale == 1:
         return loaded.run_image(pixels, progress=on_tiles)
     h, w = pixels.shape[:2]
-    restored = loaded.run_image(native_size(pixels, loaded.scale), progress=on_tiles)
+    restored = loaded.run_image(native_size(pixels, loaded.scale, enlargement=enlargement), progress=on_tiles)
     if not (h <= restored.shape[0] < h + loaded.scale and w <= restored.shape[1] < w + loaded.scale):
         # The small original was not 1/scale of the image (another factor): back to the image's size.
         from irtool.degrade import imresize
@@ -316,8 +321,22 @@ class BatchRestorer:
         assert self._detector is not None
         return self._detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
 
-    def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress) -> np.ndarray:
-        return restore_same_size(loaded, pixels, on_tiles=progress.on_tiles)
+    def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress,
+                  enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
+        return restore_same_size(loaded, pixels, on_tiles=progress.on_tiles, enlargement=enlargement)
+
+    def _as_enlargement(self, detection: Detection, pixels: np.ndarray) -> tuple[str, tuple[int, int, str]] | None:
+        """The low-resolution route, and the enlargement found, for an image detected as blurred whose pixels are
+        an exact enlargement of a smaller image: the pixels decide that confusion (the detector's most common; the
+        deblurring model makes enlargements worse)."""
+        from irtool.degrade.enlargement import find_enlargement
+
+        if detection.type not in ENLARGEMENT_CHECKED_TYPES or self.unsure(detection):
+            return None
+        lowres = Detection(type="low-resolution", severity=detection.severity, confidence=detection.confidence)
+        name = self.route_name(lowres)
+        found = find_enlargement(pixels) if name is not None else None
+        return None if found is None or name is None else (name, found)
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
         """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it
@@ -325,12 +344,21 @@ class BatchRestorer:
         if reason := too_small_to_judge(pixels.shape):
             return AutoOutcome(None, None, "copy (too small)", None, note=reason)
         detection = self._detect(pixels)
+        enlarged = self._as_enlargement(detection, pixels)
+        note = None
+        if enlarged is not None:
+            (small_h, small_w, kernel) = enlarged[1]
+            h, w = pixels.shape[:2]
+            note = f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): super-resolved"
         if self.request.detect_only:
-            return AutoOutcome(None, detection, self.route_name(detection) or self._copy_label(detection), None)
-        loaded = self.route(detection)
+            label = enlarged[0] if enlarged else self.route_name(detection) or self._copy_label(detection)
+            return AutoOutcome(None, detection, label, None, note=note)
+        loaded = self.zoo.from_entry(enlarged[0]) if enlarged else self.route(detection)
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None)
-        restored = self._run_auto(loaded, pixels, progress)
+        restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)
+        if enlarged is not None:
+            return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
         if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
             return AutoOutcome(restored, detection, loaded.name, loaded)
         # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the

@@ -322,6 +322,31 @@ def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, u
         assert out.size == inp.size
 
 
+def test_auto_sends_an_exact_enlargement_called_blur_to_super_resolution(tmp_path, zoo, use_catalog):
+    """A detector that always says "blur": an image that is a bilinear x2.5 enlargement goes to the low-resolution
+    route (the pixels decide), a photo that is none to the blur route."""
+    _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"})
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:64, 0:80]
+    small = np.clip(0.5 + 0.25 * np.sin(xx / 2.3 + yy / 3.1)[:, :, None] + 0.2 * (rng.random((64, 80, 3)) - 0.5),
+                    0, 1)
+    (tmp_path / "in").mkdir()
+    small_image = Image.fromarray((small * 255).round().astype(np.uint8))
+    small_image.resize((200, 160), Image.Resampling.BILINEAR).save(tmp_path / "in" / "enlarged.png")
+    _save(tmp_path / "in" / "photo.png", "RGB")
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--json", str(report),
+                     "-q")
+    assert result.exit_code == 0, result.output
+    records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]}
+    enlarged, photo = records["enlarged.png"], records["photo.png"]
+    assert enlarged["detected"]["type"] == "blur" and enlarged["model"] == "sr2"
+    assert "exact enlargement x2.50 of 80x64 px (bilinear)" in enlarged["note"]
+    assert photo["model"] == "aio" and not photo["note"]
+    with Image.open(tmp_path / "out" / "enlarged.png") as out:
+        assert out.size == (200, 160)
+
+
 def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, use_catalog):
     """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
     _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, routes={"jpeg": "keep"})

@@ -192,32 +192,36 @@ def _fit_residual(lines: np.ndarray, small: int, kernel: str) -> float:
     return float(np.log10(variance / _ROUNDING_VARIANCE + 1e-6))
 
 
-#: A fit counts only if it stands out: at least this much (log10) below the median fit over every size and kernel
-#: (smooth content, which any enlargement fits, has no such dip).
+#: A fit counts only if it stands out: at least this much (log10) below the fits of the sizes a few samples either
+#: side with the same kernel (a size one sample off drifts by a whole sample between the two blocks, so it cannot
+#: fit a true enlargement; smooth content, which any size fits, has no such dip).
 _MIN_DIP = 0.5
-
-
+_NEIGHBOURS = (-3, -2, -1, 1, 2, 3)
 #: Fits this close (log10) to the best count as equally good: the smallest size among them is taken (an
 #: enlargement from n samples is also nearly one from 2n), then the first kernel listed.
 _TIE = 0.15
 
 
 def _find_axis(lines: np.ndarray, kernels: tuple[str, ...]) -> tuple[int, str] | None:
-    """The size and kernel that explain the lines exactly, if that fit stands out from the rest: the smallest size
-    among the best fits, then the first kernel of :data:`ENLARGEMENT_KERNELS` (along one axis the x2 bicubic and
-    bilinear enlargements span nearly the same signals)."""
+    """The size and kernel that explain the lines exactly and stand out from their neighbours: the smallest size
+    among the best such fits, then the first kernel of :data:`ENLARGEMENT_KERNELS` (along one axis the x2 bicubic
+    and bilinear enlargements span nearly the same signals)."""
     large = lines.shape[0]
     low, high = FACTOR_RANGE
-    fits = [(_fit_residual(lines, small, kernel), small, kernel)
-            for small in range(max(2, int(np.ceil(large / high))), int(large / low) + 1) for kernel in kernels]
-    if not fits:
+    sizes = range(max(2, int(np.ceil(large / high))), int(large / low) + 1)
+    fits = {(small, kernel): _fit_residual(lines, small, kernel) for small in sizes for kernel in kernels}
+    exact = []
+    for (small, kernel), residual in fits.items():
+        if residual > EXACT_RESIDUAL:
+            continue
+        around = [fits[(small + d, kernel)] for d in _NEIGHBOURS if (small + d, kernel) in fits]
+        if around and float(np.median(around)) - residual >= _MIN_DIP:
+            exact.append((residual, small, kernel))
+    if not exact:
         return None
-    best = min(fit[0] for fit in fits)
-    typical = float(np.median([fit[0] for fit in fits]))
-    if best > EXACT_RESIDUAL or typical - best < _MIN_DIP:
-        return None
+    best = min(fit[0] for fit in exact)
     order = {kernel: i for i, kernel in enumerate(ENLARGEMENT_KERNELS)}
-    _, small, kernel = min((fit for fit in fits if fit[0] <= best + _TIE), key=lambda fit: (fit[1], order[fit[2]]))
+    _, small, kernel = min((fit for fit in exact if fit[0] <= best + _TIE), key=lambda fit: (fit[1], order[fit[2]]))
     return small, kernel
 
 
