@@ -256,11 +256,11 @@ def test_missing_weights_name_the_download_command(tmp_path, zoo, use_catalog, m
 
 
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
-    # Sorted by name the inputs are a small image, one with 88 times its pixels and a small one: the interrupt, sent
-    # as soon as the first output appears, lands while the large one is being restored (which takes long enough
-    # for that even on a busy machine, where the watching loop wakes late).
+    # Sorted by name the inputs are a small image, one with 256 times its pixels and a small one: the interrupt, sent
+    # as soon as the first output appears, lands while the large one is being restored (a second or more, so it
+    # lands there even when this watching loop is scheduled late).
     (tmp_path / "in").mkdir()
-    for i, (height, width) in enumerate([(40, 56), (384, 512), (40, 56)]):
+    for i, (height, width) in enumerate([(40, 56), (640, 896), (40, 56)]):
         pixels = (_photo(height, width, seed=i) * 255).round().astype(np.uint8)
         Image.fromarray(pixels).save(tmp_path / "in" / f"{i}.png")
     out = tmp_path / "out"
@@ -273,7 +273,8 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr.decode()[-2000:]
+    written = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert proc.returncode == 130, (written, stderr.decode()[-2000:])
     leftovers = [p.name for p in out.iterdir() if not p.name.endswith(".png") or p.name.startswith(".")]
     assert leftovers == [], leftovers
     done = sorted(p.name for p in out.glob("*.png"))
