@@ -201,6 +201,10 @@ def test_a_model_worse_than_its_input_on_validation_is_warned_about_even_when_qu
     monkeypatch.setattr(RestorationObjective, "validation_scores", _fixed_scores(31.0, 30.4))
     better = _invoke(_args(photos, tmp_path / "better", "--iters", "2", "--batch-size", "1", "-q"))
     assert better.exit_code == 0 and "warning" not in better.output
+    # Clean photos in the validation mixture make the input's PSNR infinite: nothing to be worse than.
+    monkeypatch.setattr(RestorationObjective, "validation_scores", _fixed_scores(39.0, float("inf")))
+    mixed = _invoke(_args(photos, tmp_path / "mixed", "--iters", "2", "--batch-size", "1", "-q"))
+    assert mixed.exit_code == 0 and "warning" not in mixed.output
 
 
 # --------------------------------------------------------------------------- 3. checkpoints

@@ -562,7 +562,10 @@ class Trainer:
         """Lines about a finished run's result: weights that make the validation images worse than their input."""
         key, reference = self.objective.best_key, self.objective.reference_key
         last = next((r for r in reversed(self.history) if key in r and reference and reference in r), None)
-        if last is None or reference is None or not self.objective.improves(last[reference], last[key]):
+        # Clean photos in the validation mixture (their own target) make the input's mean PSNR infinite: there is
+        # then no input score to fall below.
+        if last is None or reference is None or not math.isfinite(last[reference]) \
+                or not self.objective.improves(last[reference], last[key]):
             return []
         best = self.objective.best_record(self.history)
         assert best is not None  # ``last`` is a scored record
