@@ -151,18 +151,20 @@ _EDGE_CLEARANCE = 24
 EXACT_RESIDUAL = float(np.log10(2.0))
 
 
-def kernel_enlarge_matrix(small: int, large: int, kernel: str) -> np.ndarray:
+def kernel_enlarge_matrix(small: int, large: int, kernel: str, rows: np.ndarray | None = None) -> np.ndarray:
     """``[large, small]``: enlargement of one axis from ``small`` to ``large`` samples with ``kernel`` (pixel
     centres aligned, as every library does: ``x = (i + 0.5) * small / large - 0.5``; taps beyond an edge read the
-    edge sample; rows sum to 1)."""
+    edge sample; rows sum to 1). ``rows``: only these output samples (the search tests a few hundred of them per
+    candidate size; the whole matrix of a 4000-pixel side is 64 MB)."""
     support, weight = ENLARGEMENT_KERNELS[kernel]
-    centres = (np.arange(large) + 0.5) * (small / large) - 0.5
+    outputs = np.arange(large) if rows is None else np.asarray(rows)
+    centres = (outputs + 0.5) * (small / large) - 0.5
     first = np.floor(centres).astype(np.int64) - support + 1
     taps = first[:, None] + np.arange(2 * support)[None, :]
     weights = weight(centres[:, None] - taps)
     weights /= weights.sum(axis=1, keepdims=True)
-    matrix = np.zeros((large, small))
-    np.add.at(matrix, (np.repeat(np.arange(large), 2 * support), np.clip(taps, 0, small - 1).ravel()),
+    matrix = np.zeros((len(outputs), small))
+    np.add.at(matrix, (np.repeat(np.arange(len(outputs)), 2 * support), np.clip(taps, 0, small - 1).ravel()),
               weights.ravel())
     return matrix
 
@@ -178,7 +180,7 @@ def _fit_residual(lines: np.ndarray, small: int, kernel: str) -> float:
     after the best fit by enlargements of ``small`` samples with ``kernel``. Only the small samples those rows
     read are unknowns, so a true enlargement fits to its rounding whatever the image size."""
     rows = _test_rows(lines.shape[0])
-    enlarge = kernel_enlarge_matrix(small, lines.shape[0], kernel)[rows]
+    enlarge = kernel_enlarge_matrix(small, lines.shape[0], kernel, rows)
     enlarge = enlarge[:, np.any(enlarge != 0, axis=0)]
     target = lines[rows]
     unknowns = enlarge.shape[1]
