@@ -1,7 +1,17 @@
-"""Benchmark whole-photo restoration through the inference engine: megapixels/s and peak memory.
+"""Benchmark whole-photo restoration: the engine alone (megapixels/s, peak memory) or whole commands end to end.
 
     .venv/bin/python scripts/bench_restore.py                                  # lite presets, 2 MP, tiled + auto
     .venv/bin/python scripts/bench_restore.py --presets res_hair_lite --megapixels 24 --modes tiled
+    .venv/bin/python scripts/bench_restore.py --end-to-end --models hi_ir_unet_lite_denoise   # files in, files out
+
+``--end-to-end`` times whole commands as people run them, in one run and in turn (median of ``--repeats``): ``irtool
+restore PHOTO --model M`` for each model, ``irtool restore PHOTO --auto`` and ``--auto --detect-only``, the engine
+alone on the same decoded photo with the same weights, and OpenCV's ``fastNlMeansDenoisingColored`` (h = 10, the
+tool a user would otherwise reach for; ``pip install opencv-python-headless``, an optional benchmark dependency)
+reading, denoising and writing the same photo. PHOTO is ``--photo FILE``, or a 12 MP photo-like test image: the
+bundled sample ``clean_picture1a.png`` enlarged (Lanczos) to 4000x3000 with Gaussian noise (sigma 15/255) added.
+It prints each time, its ratio to OpenCV's, the network's share, and (``--profile``) where one ``irtool restore``
+spends its time: start-up, decode, detection, network, tile blending, encode.
 
 Each (preset, mode) runs in a fresh subprocess on a synthetic photo-like image (random weights: speed and memory do
 not depend on them), through ``InferenceEngine.run`` exactly as ``irtool restore`` calls it. "tiled" uses ``--tile``
@@ -15,9 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def _vm_hwm_bytes() -> int:
@@ -55,6 +69,142 @@ def measure(preset: str, megapixels: float, mode: str, tile: int, device: str, t
             "megapixels": mp_out, "seconds": seconds, "mp_s": mp_out / seconds, "peak_mib": peak / 2**20}
 
 
+SAMPLE_PHOTO = "clean_picture1a.png"
+OPENCV_NLM = (
+    "import sys, cv2; a = cv2.imread(sys.argv[1]); "
+    "cv2.imwrite(sys.argv[2], cv2.fastNlMeansDenoisingColored(a, None, 10, 10, 7, 21))"
+)
+
+
+def make_test_photo(path: Path, megapixels: float) -> None:
+    """A photo-like noisy test image: the bundled clean sample enlarged to ``megapixels`` (4:3), noise sigma 15."""
+    import numpy as np
+    from PIL import Image
+
+    import irtool
+
+    width = round((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = round(width * 3 / 4)
+    source = Path(irtool.__file__).parent / "assets" / "samples" / SAMPLE_PHOTO
+    clean = np.asarray(Image.open(source).convert("RGB").resize((width, height), Image.LANCZOS), dtype=np.float32)
+    noise = np.random.default_rng(0).normal(0.0, 15.0, clean.shape).astype(np.float32)
+    Image.fromarray(np.clip(clean + noise + 0.5, 0, 255).astype(np.uint8)).save(path)
+
+
+def engine_seconds(model: str, photo: str) -> dict:
+    """The engine alone on the decoded photo, with the weights entry ``irtool restore --model`` would load."""
+    from irtool import io
+    from irtool.zoo import EngineSettings, ModelZoo
+
+    pixels = io.read_image(photo).pixels
+    loaded = ModelZoo(EngineSettings()).from_entry(model)
+    started = time.perf_counter()
+    loaded.run_image(pixels)
+    return {"seconds": time.perf_counter() - started}
+
+
+def _timed(cmd: list[str], repeats: int) -> float | str:
+    """Median wall time of a whole command, or the last line of its error output when it fails."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            return (proc.stderr.strip().splitlines() or ["failed"])[-1][:100]
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+#: ``irtool restore``'s stages in a cProfile of the command: (label, module path suffix, function name).
+PROFILE_STAGES = (
+    ("decode", "irtool/io/images.py", "read_image"),
+    ("detection", "irtool/detect.py", "detect"),
+    ("network (tiles)", "irtool/engine/engine.py", "_forward"),
+    ("tiling and blending", "irtool/engine/engine.py", "_run_tiles"),
+    ("encode", "irtool/io/images.py", "write_image"),
+    ("one image in all", "irtool/restore.py", "process"),
+)
+
+
+def profile_split(cmd: list[str], workdir: Path) -> list[tuple[str, float]]:
+    """Seconds per stage of one command run under cProfile (blending = tiles minus the network's calls)."""
+    import pstats
+
+    out = workdir / "restore.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), *cmd[1:]], check=True, capture_output=True)
+    stats = pstats.Stats(str(out))
+    cumulative: dict[str, float] = {}
+    for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        for label, suffix, name in PROFILE_STAGES:
+            if function == name and filename.endswith(suffix):
+                cumulative[label] = cumulative.get(label, 0.0) + row[3]
+    total = stats.total_tt  # type: ignore[attr-defined]
+    if "tiling and blending" in cumulative:
+        cumulative["tiling and blending"] -= cumulative.get("network (tiles)", 0.0)
+    split = [("whole command", total),
+             ("start-up (imports, models, planning)", total - cumulative.get("one image in all", 0.0))]
+    return split + [(label, cumulative[label]) for label, _, _ in PROFILE_STAGES[:-1] if label in cumulative]
+
+
+def end_to_end(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    workdir = Path(tempfile.mkdtemp(prefix="irtool-bench-"))
+    photo = Path(args.photo) if args.photo else workdir / "photo.png"
+    if not args.photo:
+        make_test_photo(photo, args.megapixels)
+    out = workdir / "out"
+    irtool = [sys.executable, "-m", "irtool", "restore", str(photo), "-o", str(out), "--overwrite", "--quiet"]
+    rows: list[tuple[str, float | str]] = []
+    if importlib.util.find_spec("cv2") is not None:
+        rows.append(("OpenCV fastNlMeansDenoisingColored (h=10), read + denoise + write",
+                     _timed([sys.executable, "-c", OPENCV_NLM, str(photo), str(workdir / "nlm.png")], args.repeats)))
+    else:
+        print("(OpenCV not installed: pip install opencv-python-headless for the reference row)\n")
+    for model in args.models:
+        rows.append((f"irtool restore --model {model}", _timed([*irtool, "--model", model], args.repeats)))
+        engine = []
+        for _ in range(args.repeats):
+            proc = subprocess.run([sys.executable, __file__, "--one-engine", f"{model}:{photo}"],
+                                  capture_output=True, text=True, check=True)
+            engine.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+        rows.append((f"  engine alone ({model}, decoded photo in memory)", statistics.median(engine)))
+    rows.append(("irtool restore --auto", _timed([*irtool, "--auto"], args.repeats)))
+    rows.append(("irtool restore --auto --detect-only", _timed([*irtool, "--auto", "--detect-only"], args.repeats)))
+    with_size = f"{photo.name}, {_megapixels(photo):.1f} MP"
+    print(f"{with_size}; {torch_threads()} thread(s); median of {args.repeats}\n")
+    reference = rows[0][1] if rows and rows[0][0].startswith("OpenCV") else None
+    print("| command | seconds | x OpenCV NLM |")
+    print("|---|---:|---:|")
+    for label, value in rows:
+        if isinstance(value, str):
+            print(f"| {label} | failed: {value} | |")
+            continue
+        ratio = f"{value / reference:.2f}" if isinstance(reference, float) else "-"
+        print(f"| {label} | {value:.1f} | {ratio} |")
+    if args.profile and args.models:
+        print(f"\nWhere `irtool restore --model {args.models[0]}` spends its time (one run under cProfile):\n")
+        print("| stage | seconds |")
+        print("|---|---:|")
+        for label, seconds in profile_split([*irtool, "--model", args.models[0]], workdir):
+            print(f"| {label} | {seconds:.2f} |")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _megapixels(path: Path) -> float:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.width * image.height / 1e6
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+",
@@ -64,8 +214,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--end-to-end", action="store_true", help="time whole commands (files in, files out)")
+    parser.add_argument("--models", nargs="*", default=["hi_ir_unet_lite_denoise"],
+                        help="weights entries for --end-to-end's `irtool restore --model` rows")
+    parser.add_argument("--photo", help="--end-to-end on this photo instead of the generated test image")
+    parser.add_argument("--repeats", type=int, default=1, help="--end-to-end: runs per command (median)")
+    parser.add_argument("--profile", action="store_true", help="--end-to-end: split one restore into its stages")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one measurement, print JSON
+    parser.add_argument("--one-engine", help=argparse.SUPPRESS)  # internal: MODEL:PHOTO, engine time as JSON
     args = parser.parse_args(argv)
+    if args.one_engine:
+        model, photo = args.one_engine.split(":", 1)
+        print(json.dumps(engine_seconds(model, photo)))
+        return 0
+    if args.end_to_end:
+        if args.megapixels == parser.get_default("megapixels"):
+            args.megapixels = 12.0
+        return end_to_end(args)
     if args.one:
         preset, mode = args.one.split(":")
         print(json.dumps(measure(preset, args.megapixels, mode, args.tile, args.device, args.threads)))

@@ -3,9 +3,10 @@
 Pixels are float32 HxWxC in [0, 1] (C = 3 for RGB, 1 for gray) with alpha kept apart as HxW, so the models only
 ever see colour and the writer can put the alpha back. 16-bit sources stay 16-bit end to end: Pillow has no
 16-bit colour mode, so 16-bit RGB/RGBA/LA PNGs are decoded by imagecodecs (libpng, via `irtool.io._png`), which
-also encodes every PNG (8-bit too: 10x faster than Pillow's encoder at the same size), 16-bit multi-sample TIFFs are read with tifffile (the library behind imageio's TIFF plugin),
-and every TIFF is written with tifffile (`irtool.io._tiff`). Pillow does the rest, and opens every file first:
-format, size (the bomb guard, from the header, before any pixel is decoded), ICC profile and EXIF.
+also encodes every PNG (8-bit too: 10x faster than Pillow's encoder at the same size); 16-bit multi-sample TIFFs
+are read with tifffile (the library behind imageio's TIFF plugin), and every TIFF is written with tifffile
+(`irtool.io._tiff`). Pillow does the rest, and opens every file first: format, size (the bomb guard, from the
+header, before any pixel is decoded), ICC profile and EXIF.
 """
 
 from __future__ import annotations
