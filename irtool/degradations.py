@@ -276,6 +276,10 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="streaks", function="irtool.degrade.generators:rain_streaks",
                       ramps=(Ramp(name="density", at_0=0.002, at_1=0.02), Ramp(name="length", at_0=10.0, at_1=30.0)),
                       description="slanted streaks screen-blended onto the photo"),
+            Generator(name="drawn", function="irtool.degrade.generators:drawn_rain",
+                      ramps=(Ramp(name="density", at_0=0.0004, at_1=0.003), Ramp(name="opacity", at_0=0.35,
+                                                                                   at_1=0.8)),
+                      default=False, description="semi-opaque grey drops over a dimmer, softer scene"),
         ),
     ),
     Degradation(

@@ -87,6 +87,17 @@ def rain_streaks(img: np.ndarray, params: Params, *, rng: np.random.Generator,
     return out, {"angle_deg": angle}
 
 
+def drawn_rain(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+               options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """Semi-opaque drops over a dimmed, softened scene (a wet, overcast day), for the wide pool."""
+    angle = float(rng.uniform(70.0, 110.0))
+    dim = float(rng.uniform(0.75, 0.95))
+    soften = float(rng.uniform(0.0, 1.2))
+    out = synth.add_drawn_rain(img, density=params["density"], opacity=params["opacity"], angle_deg=angle,
+                               dim=dim, soften=soften, rng=rng)
+    return out, {"angle_deg": angle, "dim": dim, "soften": soften}
+
+
 def depth_haze(img: np.ndarray, params: Params, *, rng: np.random.Generator,
                options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
     airlight = float(rng.uniform(0.7, 1.0))
