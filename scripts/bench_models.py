@@ -3,6 +3,10 @@
     .venv/bin/python scripts/bench_models.py                       # every preset, 256 and 512 px, CPU
     .venv/bin/python scripts/bench_models.py --presets res_hair_lite restormer_lite --sizes 128 256 --threads 2
 
+The physical limit: the machine's dense fp32 matmul rate (``torch.mm`` of 2048 x 2048 matrices, the best case for
+any network) is measured first, and each row shows the rate the network reached (FLOPs counted by
+``torch.utils.flop_counter`` / median time) and its share of that limit.
+
 Driven by the registry, so presets registered later (Hi-IR, ...) are included automatically. Each
 (preset, size) runs in its own subprocess so the CPU peak memory (``VmHWM`` from /proc/self/status, minus the
 value after building the model) is not polluted by earlier runs; on CUDA it is
@@ -70,12 +74,32 @@ def measure(preset: str, size: int, device: str, threads: int, repeats: int) -> 
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
         peak = (torch.cuda.max_memory_allocated() if device == "cuda" else _vm_hwm_bytes()) - base
+    seconds = statistics.median(times)
     return {
-        "seconds": statistics.median(times),
+        "seconds": seconds,
+        "gflops_s": counter.get_total_flops() / seconds / 1e9,
         "peak_mib": max(peak, 0) / 2**20,
         "kflops_per_pixel": counter.get_total_flops() / out_pixels / 1e3,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
     }
+
+
+def matmul_rate(device: str, threads: int, side: int = 2048, repeats: int = 5) -> float:
+    """The machine's dense fp32 matrix-multiply rate in GFLOP/s (median of ``repeats`` after a warm-up)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = (torch.rand(side, side, device=device) for _ in range(2))
+    times = []
+    for _ in range(repeats + 1):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        torch.mm(a, b)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 2 * side**3 / statistics.median(times[1:]) / 1e9
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after one warm-up (median)")
     parser.add_argument("--child", nargs=2, metavar=("PRESET", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-matmul", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     import torch
@@ -96,13 +121,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats)))
         return 0
+    if args.child_matmul:
+        print(json.dumps({"gflops_s": matmul_rate(device, args.threads)}))
+        return 0
 
     from irtool.models import preset_names
 
     names = args.presets or preset_names()
-    print(f"device {device}, {args.threads} thread(s), median of {args.repeats} runs after warm-up, batch 1\n")
-    print("| preset | params (M) | size | time (s) | peak mem (MiB) | kFLOPs / output px |")
-    print("|---|---:|---:|---:|---:|---:|")
+    limit_run = subprocess.run([sys.executable, __file__, "--child-matmul", "--device", device,
+                                "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+    limit = json.loads(limit_run.stdout.strip().splitlines()[-1])["gflops_s"]
+    print(f"device {device}, {args.threads} thread(s), median of {args.repeats} runs after warm-up, batch 1; "
+          f"dense fp32 matmul (2048 x 2048): {limit:.0f} GFLOP/s\n")
+    print("| preset | params (M) | size | time (s) | peak mem (MiB) | kFLOPs / output px | GFLOP/s | of matmul |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     failed = 0
     for name in names:
         for size in args.sizes:
@@ -112,11 +144,11 @@ def main(argv: list[str] | None = None) -> int:
             if run.returncode != 0:
                 failed += 1
                 reason = (run.stderr.strip().splitlines() or ["failed"])[-1][:80]
-                print(f"| {name} | | {size} | error: {reason} | | |")
+                print(f"| {name} | | {size} | error: {reason} | | | | |")
                 continue
             r = json.loads(run.stdout.strip().splitlines()[-1])
             print(f"| {name} | {r['params_m']:.2f} | {size} | {r['seconds']:.3f} | {r['peak_mib']:.0f} "
-                  f"| {r['kflops_per_pixel']:.1f} |", flush=True)
+                  f"| {r['kflops_per_pixel']:.1f} | {r['gflops_s']:.1f} | {r['gflops_s'] / limit:.0%} |", flush=True)
     return 1 if failed else 0
 
 
