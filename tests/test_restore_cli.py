@@ -482,6 +482,15 @@ def test_eval_auto_scores_restore_auto_against_the_clean_originals(tmp_path, zoo
     rows = {row["type"]: row for row in report.rows()}
     assert rows["clean"]["images"] == 2 and rows["clean"]["named"] == 0.0  # the detector says noise for all
     assert rows["noise"]["worse"] == int(noise.gain < -0.1)
+    # At the best shift too: each image is scored at its own best displacement.
+    from irtool.metrics import aligned_psnr
+
+    again = BatchRestorer(RestoreRequest(auto=True))
+    again.prepare()
+    restored = again.auto_restore(np.asarray(Image.open(root / "noise" / "a__gauss.png"), np.float32) / 255).pixels
+    clean_a = np.asarray(Image.open(root / "clean" / "a.png"), np.float32) / 255
+    assert noise.psnr_output_aligned == pytest.approx(aligned_psnr(restored, clean_a)[0], abs=1e-6)
+    assert rows["noise"]["aligned_worse"] == int(noise.aligned_gain < -0.1)
     assert "| noise | 1 | 100% | 0% |" in report.to_markdown()
     # The same calls as a confusion matrix: every image was called noise (the detector's labels are its columns).
     detection = report.detection()
