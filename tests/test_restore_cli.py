@@ -246,7 +246,7 @@ def test_auto_routes_by_the_detection_and_detect_only_writes_nothing(tmp_path, z
 
 def test_missing_weights_name_the_download_command(tmp_path, zoo, use_catalog, monkeypatch):
     far = {"preset": "res_hair_lite", "tasks": ["derain"], "repo_id": "a/b", "filename": "f",
-           "revision": "0123456789abcdef0123456789abcdef01234567"}
+           "revision": "0123456789abcdef0123456789abcdef01234567", "sha256": "0" * 64, "license": "MIT"}
     use_catalog(write_catalog(tmp_path / "w.toml", {"far": far}))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     _save(tmp_path / "in" / "x.png", "RGB")

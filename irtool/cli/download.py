@@ -13,6 +13,10 @@ def download(
         False, "--all", help="Every entry in weights.toml: hub entries are downloaded (once; cached after), bundled "
         "ones ship inside irtool and are only checked against their sha256."
     ),
+    routes: bool = typer.Option(
+        False, "--routes", help="The hub entries `restore --auto`'s routes prefer to the bundled models (see "
+        "`irtool models`): download once, and --auto uses them from then on."
+    ),
     bench: Optional[List[str]] = typer.Option(
         None, "--bench", help="Benchmark data set(s) to fetch (see `irtool eval --list`)."
     ),
@@ -26,8 +30,12 @@ def download(
     console = Console(stderr=True)
     catalog = load_catalog()
     entries = list(catalog.entries.values()) if all_ else [catalog.get(n) for n in names or []]
-    if not entries and not bench:
-        raise UsageError("name weights entries to download, or use --all / --bench (see `irtool models`)")
+    if routes and not all_:
+        from irtool.weights.routes import preferred_downloads
+
+        entries += [e for e in preferred_downloads(catalog) if e not in entries]
+    if not entries and not bench and not routes:
+        raise UsageError("name weights entries to download, or use --all / --routes / --bench (see `irtool models`)")
     failed = 0
     for entry in entries:
         try:
