@@ -82,7 +82,7 @@ def test_a_missing_preferred_model_falls_back_and_the_report_and_models_say_so(r
     result = CliRunner().invoke(app, ["models"])
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if " low-resolution " in line)
-    assert "sr2 (big not downloaded)" in row and "big > sr2 > aio" in row
+    assert row.split()[1:6] == ["low-resolution", "│", "sr2", "│", "big"] and "big (not downloaded) > sr2 > aio" in row
 
 
 def test_download_routes_fetches_the_preferred_models_and_auto_then_uses_them(routed, tmp_path, monkeypatch):

@@ -55,8 +55,6 @@ def models(
         rt.add_column(col, no_wrap=col != "preference", overflow="fold")
     for kind in catalog.routes:
         choice = choose_route(catalog, kind, present=lambda entry: present[entry.name])
-        used = choice.used or "nothing present"
-        if choice.missing:
-            used += f" ({', '.join(choice.missing)} not downloaded)"
-        rt.add_row(kind, used, " > ".join(choice.preferences))
+        order = [f"{name} (not downloaded)" if name in choice.missing else name for name in choice.preferences]
+        rt.add_row(kind, choice.used or "nothing present", " > ".join(order))
     console.print(rt)
