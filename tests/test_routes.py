@@ -85,6 +85,24 @@ def test_a_missing_preferred_model_falls_back_and_the_report_and_models_say_so(r
     assert row.split()[1:6] == ["low-resolution", "│", "sr2", "│", "big"] and "big (not downloaded) > sr2 > aio" in row
 
 
+def test_a_downloaded_model_of_another_architecture_is_passed_over_while_spandrel_is_missing(routed, tmp_path,
+                                                                                            use_catalog, monkeypatch):
+    from irtool.models import foreign
+
+    monkeypatch.setattr(foreign, "spandrel_installed", lambda: False)
+    weights = save_official(torch.nn.Conv2d(3, 3, 3), tmp_path / "other.pth")
+    catalog = load_catalog()
+    models = {name: {"preset": e.preset, "tasks": list(e.tasks), "kind": e.kind, "file": e.bundled_path}
+              for name, e in catalog.entries.items() if e.bundled}
+    models["other"] = {"preset": "spandrel:SwinIR", "tasks": ["sr2"], "file": weights}
+    use_catalog(write_catalog(tmp_path / "w2.toml", models, routes={"low-resolution": ["other", "sr2"],
+                                                                     "fallback": "aio"}, detector="head"))
+    choice = choose_route(load_catalog(), "low-resolution")
+    assert (choice.used, choice.missing, choice.reasons) == ("sr2", ("other",), ("needs spandrel",))
+    record = _auto(routed[1], tmp_path / "out")
+    assert (record.model, record.note) == ("sr2", "other needs spandrel; used sr2")
+
+
 def test_download_routes_fetches_the_preferred_models_and_auto_then_uses_them(routed, tmp_path, monkeypatch):
     big, folder = routed
     assert [e.name for e in preferred_downloads(load_catalog())] == ["big"]
@@ -114,7 +132,7 @@ def test_the_shipped_hub_entries_are_pinned_hashed_licensed_and_every_route_work
         assert entry.preset in preset_names() or entry.preset.startswith("spandrel:"), entry.name
     assert catalog.get("restormer_real_denoise").non_commercial
     for kind in catalog.routes:  # with no hub file downloaded, every route still has a bundled model (or "keep")
-        choice = choose_route(catalog, kind, present=lambda entry: entry.bundled)
+        choice = choose_route(catalog, kind, unusable=lambda entry: None if entry.bundled else "not downloaded")
         assert choice.used is not None, kind
         assert all(not catalog.get(name).bundled for name in choice.missing), kind
     assert [catalog.get(n).bundled for n in catalog.routes["noise"]] == [False, True]  # the hub model first

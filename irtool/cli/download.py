@@ -25,6 +25,7 @@ def download(
     from rich.console import Console
 
     from irtool.errors import IrtoolError, UsageError
+    from irtool.models.foreign import FOREIGN_PREFIX, INSTALL_HINT, is_foreign, spandrel_installed
     from irtool.weights import entry_path, load_catalog
 
     console = Console(stderr=True)
@@ -42,6 +43,10 @@ def download(
             path = entry_path(entry, download=True)
             how = " (bundled; sha256 checked)" if entry.bundled else ""
             console.print(f"[green]ok[/] {entry.name}{how} -> {path}", highlight=False, soft_wrap=True)
+            if is_foreign(entry.preset) and not spandrel_installed():
+                console.print(f"note: {entry.name} is a {entry.preset.removeprefix(FOREIGN_PREFIX)} network: running "
+                              f"it needs spandrel ({INSTALL_HINT}); until then --auto passes it over",
+                              highlight=False, soft_wrap=True)
         except IrtoolError as exc:
             failed = failed or exc.exit_code
             console.print(f"[red]failed[/] {entry.name}: {exc}", highlight=False, soft_wrap=True)

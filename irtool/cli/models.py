@@ -36,13 +36,15 @@ def models(
     if not weights:
         return
     from irtool.weights import is_present, load_catalog
-    from irtool.weights.routes import choose_route
+    from irtool.weights.routes import choose_route, why_unusable
 
     catalog = load_catalog()
     wt = Table(title=f"Weights ({catalog.path})", caption="NC: the licence forbids commercial use")
     for col in ("entry", "preset", "tasks", "source", "present"):
         wt.add_column(col, no_wrap=col in {"entry", "preset"}, overflow="fold")
     present = {name: is_present(entry) for name, entry in catalog.entries.items()}
+    reasons = {name: why_unusable(entry) if present[name] else "not downloaded" if not entry.bundled else "missing"
+               for name, entry in catalog.entries.items()}
     for entry in catalog.entries.values():
         source = "bundled" if entry.bundled else f"hub: {entry.repo_id}"
         if entry.non_commercial:
@@ -54,7 +56,8 @@ def models(
     for col in ("degradation", "uses now", "preference"):
         rt.add_column(col, no_wrap=col != "preference", overflow="fold")
     for kind in catalog.routes:
-        choice = choose_route(catalog, kind, present=lambda entry: present[entry.name])
-        order = [f"{name} (not downloaded)" if name in choice.missing else name for name in choice.preferences]
+        choice = choose_route(catalog, kind, unusable=lambda entry: reasons[entry.name])
+        why = dict(zip(choice.missing, choice.reasons))
+        order = [f"{name} ({why[name]})" if name in why else name for name in choice.preferences]
         rt.add_row(kind, choice.used or "nothing present", " > ".join(order))
     console.print(rt)

@@ -14,6 +14,7 @@ are not trained by irtool (``recipe`` None). Their name is ``spandrel:ARCH`` (``
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Mapping
 
 import torch
@@ -24,7 +25,7 @@ from irtool.errors import InvalidArgumentError
 
 from .registry import Preset
 
-__all__ = ["FOREIGN_PREFIX", "INSTALL_HINT", "SpandrelNetwork", "is_foreign", "load_foreign"]
+__all__ = ["FOREIGN_PREFIX", "INSTALL_HINT", "SpandrelNetwork", "is_foreign", "load_foreign", "spandrel_installed"]
 
 #: Preset names of networks read by spandrel: ``spandrel:`` + spandrel's architecture id.
 FOREIGN_PREFIX = "spandrel:"
@@ -35,6 +36,11 @@ _PURPOSES = ("SR", "Restoration")
 
 def is_foreign(preset_name: str | None) -> bool:
     return bool(preset_name) and str(preset_name).startswith(FOREIGN_PREFIX)
+
+
+def spandrel_installed() -> bool:
+    """spandrel is installed (without importing it, which takes seconds: it imports torchvision)."""
+    return importlib.util.find_spec("spandrel") is not None
 
 
 class SpandrelNetwork(nn.Module):
@@ -81,6 +87,9 @@ def load_foreign(state_dict: Mapping[str, torch.Tensor], *, source: str,
     the tensors, or recognises a network irtool does not run on photos.
     """
     spandrel = _spandrel()
+    if spandrel is None and arch is not None:
+        raise InvalidArgumentError(f"{source} holds a {arch} network, not one of irtool's architectures; reading it "
+                                   f"needs spandrel: {INSTALL_HINT}")
     if spandrel is None:
         raise InvalidArgumentError(f"{source} is not one of irtool's architectures; reading other architectures "
                                    f"needs spandrel: {INSTALL_HINT}")

@@ -35,8 +35,6 @@ _ENTRY_FIELDS = {
     "preset", "kind", "tasks", "description", "license", "params", "file", "repo_id", "repo_type",
     "filename", "revision", "sha256", "size", "format", "paper", "measured", "training", "notes", "non_commercial",
 }
-#: An entry's ``preset`` for another project's architecture, read by spandrel (:mod:`irtool.models.foreign`).
-FOREIGN_PRESET_PREFIX = "spandrel:"
 
 
 @dataclass(frozen=True)
