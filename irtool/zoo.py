@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from irtool.errors import InvalidArgumentError, WeightsNotFoundError
-from irtool.weights import Catalog, WeightsEntry, entry_path, is_present, load_catalog
+from irtool.weights import Catalog, WeightsEntry, entry_path, load_catalog
 
 if TYPE_CHECKING:
     from irtool.engine import InferenceEngine
@@ -137,8 +137,10 @@ class ModelZoo:
         candidates = self.catalog.for_task(task)
         if not candidates:
             raise WeightsNotFoundError(f"weights.toml has no model for task {task!r}")
-        for entry in candidates:
-            if is_present(entry):
+        from irtool.weights.routes import why_unusable
+
+        for entry in candidates:  # one that can run here: downloaded, and spandrel installed if it needs it
+            if why_unusable(entry) is None:
                 return self.from_entry(entry.name)
         names = " ".join(e.name for e in candidates[:1])
         raise WeightsNotFoundError(f"no weights for task {task!r} are available here; run `irtool download {names}`")
