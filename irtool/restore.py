@@ -299,7 +299,7 @@ class BatchRestorer:
             self._fixed = self.zoo.for_task(r.task)
 
     def route_choice(self, kind: str) -> RouteChoice:
-        """The entry ``--auto`` uses for degradation ``kind`` now: the first present one of its route's list
+        """The entry ``--auto`` uses for degradation ``kind`` now: the first of its route's list that can run here
         (:mod:`irtool.weights.routes`), looked up once per run."""
         from irtool.weights.routes import choose_route
 
