@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from irtool.cli import app
 from irtool.models import build, preset_names
-from irtool.models.recognise import _preset_signature, recognise_preset
+from irtool.models.recognise import preset_signature, recognise_preset
 from irtool.restore import RestoreRequest, restore_paths
 from irtool.weights import load_catalog, parse_catalog
 from irtool.weights.checkpoints import save_safetensors, strip_prefixes
@@ -182,7 +182,7 @@ def test_catalog_rejects_unpinned_unhashed_unlicensed_entries_and_bad_route_list
 def test_official_hair_and_restormer_layouts_are_recognised_by_their_tensors():
     """Every preset has its own tensor signature; the official HAIR manifest (toummHus/HAIR's names and shapes)
     is res_hair, Restormer's with-bias and bias-free LayerNorm files are told apart."""
-    assert len({_preset_signature(name) for name in preset_names()}) == len(preset_names())
+    assert len({preset_signature(name) for name in preset_names()}) == len(preset_names())
     manifest = json.loads((DATA / "hair_official_state_dict.json").read_text())["tensors"]
     hair_ckpt = {f"net.{k}": torch.empty(shape, device="meta") for k, shape in manifest.items()}
     assert recognise_preset(strip_prefixes(hair_ckpt)).name == "res_hair"

@@ -16,7 +16,7 @@ import torch
 
 from .registry import Preset, build, get_preset, preset_names
 
-__all__ = ["recognise_preset"]
+__all__ = ["preset_signature", "recognise_preset"]
 
 Signature = frozenset[tuple[str, tuple[int, ...]]]
 
@@ -26,7 +26,8 @@ def _signature_of(state_dict: Mapping[str, torch.Tensor]) -> Signature:
 
 
 @lru_cache(maxsize=None)
-def _preset_signature(name: str) -> Signature:
+def preset_signature(name: str) -> Signature:
+    """The tensor names and shapes of preset ``name``'s network (built once, on the meta device)."""
     with torch.device("meta"):
         return _signature_of(build(name).state_dict())
 
@@ -34,10 +35,10 @@ def _preset_signature(name: str) -> Signature:
 def recognise_preset(state_dict: Mapping[str, torch.Tensor]) -> Preset | None:
     """The registered preset whose network has exactly these tensor names and shapes, or None.
 
-    Registered presets never share a signature (``tests/test_recognise.py`` checks it), so the answer is unique.
+    Registered presets never share a signature (``tests/test_routes.py`` checks it), so the answer is unique.
     """
     wanted = _signature_of(state_dict)
     for name in preset_names():
-        if _preset_signature(name) == wanted:
+        if preset_signature(name) == wanted:
             return get_preset(name)
     return None
