@@ -23,6 +23,7 @@ import torch
 from irtool.degradations import RESTORE_TASKS
 from irtool.detect import Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
+from irtool.weights.routes import RouteChoice
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
 
@@ -264,6 +265,11 @@ def restore_same_size(loaded: LoadedModel, pixels: np.ndarray, *,
     return restored[:h, :w]
 
 
+def _notes(*notes: str | None) -> str | None:
+    """The report's notes on one image, joined (None when there are none)."""
+    return "; ".join(n for n in notes if n) or None
+
+
 class BatchRestorer:
     def __init__(self, request: RestoreRequest, *, engine: EngineSettings = EngineSettings(),
                  output: OutputSettings = OutputSettings(), zoo: ModelZoo | None = None):
@@ -273,6 +279,7 @@ class BatchRestorer:
         self.zoo = zoo or ModelZoo(engine)
         self._detector: Detector | None = None
         self._fixed: LoadedModel | None = None
+        self._routes: dict[str, RouteChoice] = {}
         self._prepared = False
 
     # ..................................................................... model choice
@@ -291,18 +298,35 @@ class BatchRestorer:
         elif r.task:
             self._fixed = self.zoo.for_task(r.task)
 
+    def route_choice(self, kind: str) -> RouteChoice:
+        """The entry ``--auto`` uses for degradation ``kind`` now: the first of its route's list that can run here
+        (:mod:`irtool.weights.routes`), looked up once per run."""
+        from irtool.weights.routes import choose_route
+
+        if kind not in self._routes:
+            choice = choose_route(self.zoo.catalog, kind)
+            if not choice.preferences:
+                raise UsageError(f"weights.toml routes nothing for {kind!r} and has no fallback")
+            self._routes[kind] = choice
+        return self._routes[kind]
+
     def route_name(self, detection: Detection) -> str | None:
         """The weights.toml entry a detected degradation goes to; None (copy the image) for a clean image, a
-        "keep" route, or a detection less confident than ``--min-confidence``."""
+        "keep" route, or a detection less confident than ``--min-confidence``. When no entry of the route is present,
+        its first (loading it then says which download it needs)."""
         from irtool.weights.catalog import KEEP_ROUTE
 
         if detection.type == "clean" or self.unsure(detection):
             return None
-        routes = self.zoo.catalog.routes
-        name = routes.get(detection.type) or routes.get("fallback")
-        if name is None:
-            raise UsageError(f"weights.toml routes nothing for {detection.type!r} and has no fallback")
+        choice = self.route_choice(detection.type)
+        name = choice.used or choice.preferences[0]
         return None if name == KEEP_ROUTE else name
+
+    def route_note(self, detection: Detection) -> str | None:
+        """The report's note when a preferred entry of the route was passed over (e.g. not downloaded)."""
+        if detection.type == "clean" or self.unsure(detection):
+            return None
+        return self.route_choice(detection.type).note
 
     def unsure(self, detection: Detection) -> bool:
         """A degradation detected with less confidence than ``--min-confidence``: the image is copied."""
@@ -345,30 +369,33 @@ class BatchRestorer:
             return AutoOutcome(None, None, "copy (too small)", None, note=reason)
         detection = self._detect(pixels)
         enlarged = self._as_enlargement(detection, pixels)
-        note = None
+        note = self.route_note(detection)
         if enlarged is not None:
             (small_h, small_w, kernel) = enlarged[1]
             h, w = pixels.shape[:2]
-            note = f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): super-resolved"
+            lowres = Detection(type="low-resolution", severity=detection.severity, confidence=detection.confidence)
+            note = _notes(f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): "
+                          "super-resolved", self.route_note(lowres))
         if self.request.detect_only:
             label = enlarged[0] if enlarged else self.route_name(detection) or self._copy_label(detection)
             return AutoOutcome(None, detection, label, None, note=note)
         loaded = self.zoo.from_entry(enlarged[0]) if enlarged else self.route(detection)
         if loaded is None:
-            return AutoOutcome(None, detection, self._copy_label(detection), None)
+            return AutoOutcome(None, detection, self._copy_label(detection), None, note=note)
         restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)
         if enlarged is not None:
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
         if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
-            return AutoOutcome(restored, detection, loaded.name, loaded)
+            return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
         # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the
         # corrected image again and clean those up with their own route.
         again = self._detect(restored)
         follow = self.route(again) if again.type in FOLLOW_UP_TYPES else None
         if follow is None or follow.scale != 1 or follow.preset.whole_image:
-            return AutoOutcome(restored, detection, loaded.name, loaded)
+            return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
         return AutoOutcome(self._run_auto(follow, restored, progress), detection, f"{loaded.name} + {follow.name}",
-                           loaded, note=f"then {again.type} ({again.confidence:.0%})")
+                           loaded, note=_notes(note, f"then {again.type} ({again.confidence:.0%})",
+                                               self.route_note(again)))
 
     def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
         from irtool import io

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from irtool.errors import InvalidArgumentError, WeightsNotFoundError
-from irtool.weights import Catalog, WeightsEntry, entry_path, is_present, load_catalog
+from irtool.weights import Catalog, WeightsEntry, entry_path, load_catalog
 
 if TYPE_CHECKING:
     from irtool.engine import InferenceEngine
@@ -72,18 +72,29 @@ class LoadedModel:
 
 
 def build_from_checkpoint(path: str | Path, preset_name: str | None) -> tuple[Preset, nn.Module]:
-    """(preset, module) from a checkpoint file; the preset comes from the file's metadata if not given."""
-    from irtool.models import get_preset
-    from irtool.weights.checkpoints import load_into, read_checkpoint
+    """(preset, module) from a checkpoint file, its weights loaded.
 
-    given = get_preset(preset_name) if preset_name else None  # a misspelt name fails before the file is read
-    sd, meta = read_checkpoint(path)
-    if given is None and not meta.get("preset"):
-        raise InvalidArgumentError(f"{Path(path).name} does not name its preset (no 'preset' in its metadata); "
-                                   "give the preset", argument="preset_name")
-    preset = given or get_preset(meta["preset"])
-    module = load_into(preset.build(), sd, source=Path(path).name)
-    return preset, module
+    The architecture is, in this order: ``preset_name`` (an irtool preset, or ``spandrel:ARCH`` for another
+    project's architecture); the preset our safetensors name in their metadata; the irtool preset whose tensors the
+    file has exactly (official HAIR and Restormer files: :mod:`irtool.models.recognise`); else whatever spandrel
+    recognises (:mod:`irtool.models.foreign`, an optional dependency).
+    """
+    from irtool.models import get_preset
+    from irtool.models.foreign import FOREIGN_PREFIX, is_foreign, load_foreign
+    from irtool.models.recognise import recognise_preset
+    from irtool.weights.checkpoints import load_into, read_checkpoint, strip_prefixes
+
+    source = Path(path).name
+    foreign = is_foreign(preset_name)
+    given = get_preset(preset_name) if preset_name and not foreign else None  # a misspelt name fails before reading
+    raw, meta = read_checkpoint(path, strip=False)
+    if foreign:
+        return load_foreign(raw, source=source, arch=str(preset_name)[len(FOREIGN_PREFIX):])
+    sd = strip_prefixes(raw)
+    preset = given or (get_preset(meta["preset"]) if meta.get("preset") else recognise_preset(sd))
+    if preset is None:
+        return load_foreign(raw, source=source)
+    return preset, load_into(preset.build(), sd, source=source)
 
 
 class ModelZoo:
@@ -126,8 +137,10 @@ class ModelZoo:
         candidates = self.catalog.for_task(task)
         if not candidates:
             raise WeightsNotFoundError(f"weights.toml has no model for task {task!r}")
-        for entry in candidates:
-            if is_present(entry):
+        from irtool.weights.routes import why_unusable
+
+        for entry in candidates:  # one that can run here: downloaded, and spandrel installed if it needs it
+            if why_unusable(entry) is None:
                 return self.from_entry(entry.name)
         names = " ".join(e.name for e in candidates[:1])
         raise WeightsNotFoundError(f"no weights for task {task!r} are available here; run `irtool download {names}`")

@@ -33,9 +33,27 @@ def write_images(folder: Path, images: Mapping[str, np.ndarray]) -> Path:
     return folder
 
 
-def write_catalog(path: Path, models: Mapping[str, Mapping[str, Any]], *, routes: Mapping[str, str] | None = None,
-                  detector: str | None = None) -> Path:
-    """A weights.toml: ``[models.NAME]`` entries (fields as weights.toml spells them), ``[routes]`` and
-    ``detector``."""
+def write_catalog(path: Path, models: Mapping[str, Mapping[str, Any]], *,
+                  routes: Mapping[str, str | list[str]] | None = None, detector: str | None = None) -> Path:
+    """A weights.toml: ``[models.NAME]`` entries (fields as weights.toml spells them), ``[routes]`` (an entry or a
+    preference list per type) and ``detector``."""
     path.write_text(dumps({"detector": detector, "models": models, "routes": routes}), encoding="utf-8")
+    return path
+
+
+def write_detector_saying(kind: str, path: Path, *, logit: float = 10.0) -> Path:
+    """A res_hair_lite GIV detector whose head always answers ``kind`` (with the confidence ``e**logit / (e**logit +
+    7)``: the other seven types have logit 0), saved as a detector weights file."""
+    import torch
+
+    from irtool.degradations import detector_types
+    from irtool.models.giv_detector import build_giv_detector
+    from irtool.weights.checkpoints import save_safetensors
+
+    detector = build_giv_detector("res_hair_lite")
+    with torch.no_grad():
+        for p in detector.head.parameters():
+            p.zero_()
+        detector.head.type_logits.bias[detector_types().index(kind)] = logit
+    save_safetensors(detector.state_dict(), path, metadata={"kind": "detector"})
     return path

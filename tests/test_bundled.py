@@ -13,6 +13,7 @@ from PIL import Image
 from irtool.restore import BatchRestorer, RestoreRequest, restore_paths
 from irtool.weights import entry_path, load_catalog
 from irtool.weights.catalog import KEEP_ROUTE
+from irtool.weights.routes import route_preferences
 from irtool.zoo import build_from_checkpoint
 
 SAMPLES = Path(__file__).resolve().parents[1] / "irtool" / "assets" / "samples"
@@ -62,7 +63,9 @@ def test_auto_detects_the_samples_degradation_and_takes_its_route(detected_sampl
     detection = detected_samples[name]
     assert detection.type == MANIFEST[name]["degradation"]["kind"]
     loaded = BatchRestorer(RestoreRequest(auto=True)).route(detection)
-    expected = catalog.routes.get(detection.type) or catalog.routes["fallback"]
+    # The route's first bundled entry: hub entries before it are not downloaded here.
+    expected = next(n for n in route_preferences(catalog, detection.type)
+                    if n == KEEP_ROUTE or catalog.get(n).bundled) if detection.type != "clean" else None
     if detection.type == "clean" or expected == KEEP_ROUTE:
         assert loaded is None  # copied unchanged
     else:

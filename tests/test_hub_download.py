@@ -19,7 +19,7 @@ BODY = b"irtool test weights " * 1000
 
 def _catalog(tmp_path: Path, sha: str) -> Path:
     tiny = {"preset": "res_hair_lite", "tasks": ["all"], "repo_id": "irtool-test/tiny", "filename": "tiny.safetensors",
-            "revision": REV, "sha256": sha}
+            "revision": REV, "sha256": sha, "license": "MIT"}
     return write_catalog(tmp_path / "weights.toml", {"tiny": tiny})
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from synthetic import write_catalog
+from synthetic import write_catalog, write_detector_saying
 from typer.testing import CliRunner
 
 from irtool.cli import app
@@ -246,7 +246,7 @@ def test_auto_routes_by_the_detection_and_detect_only_writes_nothing(tmp_path, z
 
 def test_missing_weights_name_the_download_command(tmp_path, zoo, use_catalog, monkeypatch):
     far = {"preset": "res_hair_lite", "tasks": ["derain"], "repo_id": "a/b", "filename": "f",
-           "revision": "0123456789abcdef0123456789abcdef01234567"}
+           "revision": "0123456789abcdef0123456789abcdef01234567", "sha256": "0" * 64, "license": "MIT"}
     use_catalog(write_catalog(tmp_path / "w.toml", {"far": far}))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     _save(tmp_path / "in" / "x.png", "RGB")
@@ -299,13 +299,7 @@ def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, use_cata
                                   logit: float = 10.0) -> None:
     """Use a copy of the zoo's catalog whose detector always answers ``kind`` (with the confidence
     ``e**logit / (e**logit + 7)``: its other seven types have logit 0) and whose ``routes`` replace the zoo's."""
-    detector = build_giv_detector("res_hair_lite")
-    with torch.no_grad():
-        for p in detector.head.parameters():
-            p.zero_()
-        detector.head.type_logits.bias[DEGRADATION_TYPES.index(kind)] = logit
-    head = tmp_path / f"{kind}_head.safetensors"
-    save_safetensors(detector.state_dict(), head, metadata={"kind": "detector"})
+    head = write_detector_saying(kind, tmp_path / f"{kind}_head.safetensors", logit=logit)
     models = _zoo_models(zoo, head=head)
     use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | (routes or {}), detector="head"))
 

@@ -107,7 +107,7 @@ app.command("restore", cls=IrtoolCommand, epilog=examples(
     "irtool restore photos/ --auto -o restored/",
     "irtool restore scans/*.png --task denoise -o out/",
     "irtool restore photos/ --auto --detect-only --json detections.json",
-    "irtool restore img.jpg --weights hair3d.ckpt --arch res_hair -o out/",
+    "irtool restore img.jpg --weights hair3d.ckpt -o out/",
 ))(_reported(_restore.restore))
 app.command("train", cls=IrtoolCommand, epilog=examples(
     "irtool train --arch hi_ir --task jpeg --data photos/ --val val/",
@@ -121,8 +121,8 @@ app.command("eval", cls=IrtoolCommand, epilog=examples(
     "irtool eval --list",
 ))(_reported(_evaluate.evaluate))
 app.command("download", cls=IrtoolCommand, epilog=examples(
-    "irtool download restormer_real_denoise",
-    "irtool download --all",
+    "irtool download swinir_x4",
+    "irtool download --routes",
     "irtool download --bench set5 --bench urban100",
 ))(_reported(_download.download))
 app.command("models", cls=IrtoolCommand, epilog=examples(

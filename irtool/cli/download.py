@@ -13,6 +13,10 @@ def download(
         False, "--all", help="Every entry in weights.toml: hub entries are downloaded (once; cached after), bundled "
         "ones ship inside irtool and are only checked against their sha256."
     ),
+    routes: bool = typer.Option(
+        False, "--routes", help="The hub entries `restore --auto`'s routes prefer to the bundled models (see "
+        "`irtool models`): download once, and --auto uses them from then on."
+    ),
     bench: Optional[List[str]] = typer.Option(
         None, "--bench", help="Benchmark data set(s) to fetch (see `irtool eval --list`)."
     ),
@@ -21,19 +25,28 @@ def download(
     from rich.console import Console
 
     from irtool.errors import IrtoolError, UsageError
+    from irtool.models.foreign import FOREIGN_PREFIX, INSTALL_HINT, is_foreign, spandrel_installed
     from irtool.weights import entry_path, load_catalog
 
     console = Console(stderr=True)
     catalog = load_catalog()
     entries = list(catalog.entries.values()) if all_ else [catalog.get(n) for n in names or []]
-    if not entries and not bench:
-        raise UsageError("name weights entries to download, or use --all / --bench (see `irtool models`)")
+    if routes and not all_:
+        from irtool.weights.routes import preferred_downloads
+
+        entries += [e for e in preferred_downloads(catalog) if e not in entries]
+    if not entries and not bench and not routes:
+        raise UsageError("name weights entries to download, or use --all / --routes / --bench (see `irtool models`)")
     failed = 0
     for entry in entries:
         try:
             path = entry_path(entry, download=True)
             how = " (bundled; sha256 checked)" if entry.bundled else ""
             console.print(f"[green]ok[/] {entry.name}{how} -> {path}", highlight=False, soft_wrap=True)
+            if is_foreign(entry.preset) and not spandrel_installed():
+                console.print(f"note: {entry.name} is a {entry.preset.removeprefix(FOREIGN_PREFIX)} network: running "
+                              f"it needs spandrel ({INSTALL_HINT}); until then --auto passes it over",
+                              highlight=False, soft_wrap=True)
         except IrtoolError as exc:
             failed = failed or exc.exit_code
             console.print(f"[red]failed[/] {entry.name}: {exc}", highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ def models(
         True, "--weights/--no-weights", help="Also list weights.toml entries and whether they are present."
     ),
 ) -> None:
-    """List architecture presets with parameter counts, and the weights entries."""
+    """List architecture presets with parameter counts, the weights entries, and what each --auto route uses."""
     from rich.console import Console
     from rich.table import Table
 
@@ -36,12 +36,28 @@ def models(
     if not weights:
         return
     from irtool.weights import is_present, load_catalog
+    from irtool.weights.routes import choose_route, why_unusable
 
     catalog = load_catalog()
-    wt = Table(title=f"Weights ({catalog.path})")
+    wt = Table(title=f"Weights ({catalog.path})", caption="NC: the licence forbids commercial use")
     for col in ("entry", "preset", "tasks", "source", "present"):
         wt.add_column(col, no_wrap=col in {"entry", "preset"}, overflow="fold")
+    present = {name: is_present(entry) for name, entry in catalog.entries.items()}
+    reasons = {name: why_unusable(entry) if present[name] else "not downloaded" if not entry.bundled else "missing"
+               for name, entry in catalog.entries.items()}
     for entry in catalog.entries.values():
         source = "bundled" if entry.bundled else f"hub: {entry.repo_id}"
-        wt.add_row(entry.name, entry.preset, ", ".join(entry.tasks), source, "yes" if is_present(entry) else "no")
+        if entry.non_commercial:
+            source += " (NC)"
+        wt.add_row(entry.name, entry.preset, ", ".join(entry.tasks), source, "yes" if present[entry.name] else "no")
     console.print(wt)
+    rt = Table(title="Routes of restore --auto (the first present entry is used; "
+                     "`irtool download --routes` fetches the others)")
+    for col in ("degradation", "uses now", "preference"):
+        rt.add_column(col, no_wrap=col != "preference", overflow="fold")
+    for kind in catalog.routes:
+        choice = choose_route(catalog, kind, unusable=lambda entry: reasons[entry.name])
+        why = dict(zip(choice.missing, choice.reasons))
+        order = [f"{name} ({why[name]})" if name in why else name for name in choice.preferences]
+        rt.add_row(kind, choice.used or "nothing present", " > ".join(order))
+    console.print(rt)

@@ -22,9 +22,10 @@ def task_help(tasks: tuple[str, ...], *, extra: str = "") -> str:
 
 DEVICE_HELP = "auto, cpu, cuda, cuda:N, mps."
 Device = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
-Arch = Annotated[Optional[str], typer.Option("--arch", help="Preset of --weights (needed unless the file names it).")]
-_WEIGHTS_HELP = ("A local checkpoint: .safetensors, official .pth/.ckpt (with --arch if the file does not name its "
-                 "preset).")
+Arch = Annotated[Optional[str], typer.Option("--arch", help="Preset of --weights (or spandrel:ARCH); recognised from "
+                                             "the file when not given.")]
+_WEIGHTS_HELP = ("A local checkpoint: .safetensors, official .pth/.ckpt of irtool's architectures, or of SwinIR, "
+                 "HAT, NAFNet, RRDBNet and others with spandrel installed.")
 WeightsFile = Annotated[Optional[Path], typer.Option("--weights", help=_WEIGHTS_HELP)]
 WeightsFiles = Annotated[Optional[List[Path]], typer.Option("--weights", help=_WEIGHTS_HELP + " Several allowed.")]
 Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]

@@ -144,8 +144,8 @@ class InferenceEngine:
         self._channels_last = self.device.type == "cuda"
         model = model.to(self.device).eval()
         if self._channels_last:
-            # Module.to accepts memory_format at runtime; torch's stubs omit it.
-            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            # Module.to accepts memory_format at runtime; the stubs of torch < 2.14 omit it.
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload, unused-ignore]
         self.model = model
 
     # ------------------------------------------------------------------ public

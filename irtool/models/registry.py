@@ -62,8 +62,9 @@ class Preset:
     description: str
     #: Restoration tasks the preset is meant for.
     tasks: tuple[str, ...]
-    #: The training recipe ``irtool train`` uses for this preset unless told otherwise.
-    recipe: RecipeName
+    #: The training recipe ``irtool train`` uses for this preset unless told otherwise; None for a network read
+    #: from another project's checkpoint (:mod:`irtool.models.foreign`), which irtool runs but does not train.
+    recipe: RecipeName | None
     #: Spatial multiple the network pads its input to (the engine aligns tiles to it).
     size_multiple: int
     #: Smallest padded side the network accepts; smaller inputs are padded up to it.

@@ -230,7 +230,9 @@ def default_recipe(preset: str) -> str:
     """The recipe preset ``preset`` states (:attr:`irtool.models.Preset.recipe`)."""
     from irtool.models import get_preset
 
-    return get_preset(preset).recipe
+    recipe = get_preset(preset).recipe
+    assert recipe is not None, "registered presets always name a recipe (register_preset checks it)"
+    return recipe
 
 
 def load_config(

@@ -256,8 +256,8 @@ class Trainer:
             self.objective.load_init_weights(self.model, cfg.init_weights)
         self.model = self.model.to(self.device)
         if self.device.type == "cuda":
-            # Module.to accepts memory_format at runtime; torch's stubs omit it.
-            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            # Module.to accepts memory_format at runtime; the stubs of torch < 2.14 omit it.
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload, unused-ignore]
         self.ema = EMA(self.model, cfg.ema_decay)
         decay: list[nn.Parameter] = []
         no_decay: list[nn.Parameter] = []

@@ -2,8 +2,10 @@
 
 An entry names a preset (``irtool.models``) plus a file, which is either shipped inside the
 package (``irtool/assets/weights``) or lives on the Hugging Face Hub at a pinned revision.
-``[routes]`` maps a detected degradation type to the entry ``--auto`` sends it to, or to ``"keep"``: copy the
-image unchanged, for a degradation no available model measurably improves.
+``[routes]`` maps a detected degradation type to the entries ``--auto`` may send it to, in order of preference (a
+string or a list): the first one present is used (:mod:`irtool.weights.routes`), so a full-size model from the hub
+comes first once downloaded and a bundled lite model after it always works. ``"keep"`` copies the image unchanged,
+for a degradation no available model measurably improves.
 
 This module reads TOML only; it does not import torch.
 """
@@ -31,7 +33,7 @@ KEEP_ROUTE = "keep"
 
 _ENTRY_FIELDS = {
     "preset", "kind", "tasks", "description", "license", "params", "file", "repo_id", "repo_type",
-    "filename", "revision", "sha256", "size", "format", "paper", "measured", "training", "notes",
+    "filename", "revision", "sha256", "size", "format", "paper", "measured", "training", "notes", "non_commercial",
 }
 
 
@@ -43,6 +45,8 @@ class WeightsEntry:
     description: str = ""
     kind: str = "restorer"
     license: str = "unknown"
+    #: The licence forbids commercial use (e.g. Restormer's Academic Public License); shown by ``irtool models``.
+    non_commercial: bool = False
     params: int | None = None
     #: Bundled file, relative to ``irtool/assets/weights``.
     file: str | None = None
@@ -53,7 +57,8 @@ class WeightsEntry:
     revision: str | None = None
     sha256: str | None = None
     size: int | None = None
-    #: "safetensors", or "official-pth"/"lightning-ckpt" for upstream checkpoints.
+    #: "safetensors", or "official-pth"/"lightning-ckpt" for upstream checkpoints (informative: files are
+    #: recognised by their contents).
     format: str = "safetensors"
     paper: Mapping[str, Any] = field(default_factory=dict)
     measured: Mapping[str, Any] = field(default_factory=dict)
@@ -72,8 +77,9 @@ class WeightsEntry:
 @dataclass(frozen=True)
 class Catalog:
     entries: Mapping[str, WeightsEntry]
-    #: degradation type -> entry name (``--auto`` routing); "fallback" -> the all-in-one entry.
-    routes: Mapping[str, str]
+    #: degradation type -> entry names in order of preference (``--auto`` routing, :mod:`irtool.weights.routes`);
+    #: "fallback" -> the entries for types without a route of their own (and after a route's own entries).
+    routes: Mapping[str, tuple[str, ...]]
     #: entry name of the degradation detector (kind "detector") used by ``--auto``.
     detector: str | None
     path: Path
@@ -123,10 +129,30 @@ def _entry(name: str, raw: Mapping[str, Any], where: Path) -> WeightsEntry:
     if has_hub and not ("filename" in raw and "revision" in raw):
         raise UsageError(f"{where.name}: hub entry {name!r} needs 'filename' and a pinned 'revision'")
     sha = raw.get("sha256")
-    if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+    if sha is not None and not _is_hex(sha, 64):
         raise UsageError(f"{where.name}: entry {name!r}: sha256 must be 64 lowercase hex digits")
+    if has_hub and not _is_hex(raw["revision"], 40):
+        raise UsageError(f"{where.name}: hub entry {name!r}: revision must be a full commit hash (40 lowercase hex "
+                         "digits), not a branch or tag, so the file cannot change under the pinned sha256")
+    if has_hub and (sha is None or not raw.get("license")):
+        raise UsageError(f"{where.name}: hub entry {name!r} needs its 'sha256' and its 'license'")
+    if not isinstance(raw.get("non_commercial", False), bool):
+        raise UsageError(f"{where.name}: entry {name!r}: non_commercial must be true or false")
     frozen = {k: MappingProxyType(dict(raw[k])) for k in ("paper", "measured", "training") if k in raw}
     return WeightsEntry(name=name, **{**raw, "tasks": tasks, **frozen})
+
+
+def _is_hex(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and all(c in "0123456789abcdef" for c in value)
+
+
+def _route(kind: str, value: object, where: Path) -> tuple[str, ...]:
+    names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else ()
+    if not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise UsageError(f"{where.name}: route {kind!r} must be an entry name or a list of distinct entry names")
+    if KEEP_ROUTE in names[:-1]:
+        raise UsageError(f"{where.name}: route {kind!r}: {KEEP_ROUTE!r} is always available, so it can only be last")
+    return names
 
 
 def parse_catalog(text: str, *, path: Path) -> Catalog:
@@ -135,18 +161,18 @@ def parse_catalog(text: str, *, path: Path) -> Catalog:
     except TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
     entries = {name: _entry(name, raw, path) for name, raw in data.get("models", {}).items()}
-    routes = dict(data.get("routes", {}))
+    routes = {kind: _route(kind, value, path) for kind, value in data.get("routes", {}).items()}
     detector = data.get("detector")
-    for target in [*(t for t in routes.values() if t != KEEP_ROUTE), *([detector] if detector else [])]:
+    named = [t for names in routes.values() for t in names if t != KEEP_ROUTE]
+    for target in [*named, *([detector] if detector else [])]:
         if target not in entries:
             raise UsageError(f"{path.name}: routes/detector name unknown entry {target!r}")
     if detector and entries[detector].kind != "detector":
         raise UsageError(f"{path.name}: detector {detector!r} is a {entries[detector].kind}, not a detector")
-    for kind_name, target in routes.items():
-        if target == KEEP_ROUTE:
-            continue
-        if entries[target].kind != "restorer":
-            raise UsageError(f"{path.name}: route {kind_name!r} names {target!r}, which is not a restorer")
+    for kind_name, names in routes.items():
+        for target in names:
+            if target != KEEP_ROUTE and entries[target].kind != "restorer":
+                raise UsageError(f"{path.name}: route {kind_name!r} names {target!r}, which is not a restorer")
     return Catalog(entries=MappingProxyType(entries), routes=MappingProxyType(routes), detector=detector, path=path)
 
 

@@ -23,7 +23,8 @@ _WRAPPER_KEYS = ("params_ema", "ema", "params", "state_dict", "model", "net")
 _PREFIXES = ("module.", "net.", "model.")
 
 
-def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def strip_prefixes(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop the wrapper prefixes every key shares (``module.`` of DDP, ``net.``/``model.`` of Lightning modules)."""
     changed = True
     while changed:
         changed = False
@@ -34,8 +35,12 @@ def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return sd
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Return (state_dict, metadata) from any supported checkpoint file, tensors on the CPU."""
+def read_checkpoint(path: str | Path, *, strip: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Return (state_dict, metadata) from any supported checkpoint file, tensors on the CPU.
+
+    ``strip=False`` keeps the keys' shared prefixes (:func:`strip_prefixes`): another project's architecture may
+    name its own layers ``model.0``, ``model.1``... (ESRGAN), which stripping would turn into other names.
+    """
     p = Path(path)
     if not p.is_file():
         raise InvalidArgumentError(f"weights file not found: {p}")
@@ -60,7 +65,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         obj = obj[key]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise InvalidArgumentError(f"{p.name}: no state dict found (expected tensors, or params/params_ema/state_dict)")
-    return _strip_prefix(dict(obj)), {}
+    return strip_prefixes(dict(obj)) if strip else dict(obj), {}
 
 
 def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str) -> nn.Module:
