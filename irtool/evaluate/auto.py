@@ -131,14 +131,16 @@ class AutoReport:
                  "| true type | images | named right | left unchanged | PSNR in | PSNR out | mean gain | worst gain | "
                  "made worse | gain at best shift | worse at best shift |",
                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for row in self.rows():
-            def db(value: object) -> str:
-                return "-" if not isinstance(value, float) or not math.isfinite(value) else f"{value:.2f}"
+        def db(value: object, sign: str = "") -> str:
+            return "-" if not isinstance(value, float) or not math.isfinite(value) else f"{value:{sign}.2f}"
 
+        for row in self.rows():
+            # A clean photo's input PSNR is infinite: its row counts the images --auto changed instead of gains.
+            worse = f"{row['worse']} changed" if row["type"] == CLEAN else str(row["worse"])
+            aligned_worse = f"{row['aligned_worse']} changed" if row["type"] == CLEAN else str(row["aligned_worse"])
             lines.append(f"| {row['type']} | {row['images']} | {row['named']:.0%} | {row['unchanged']:.0%} | "
-                         f"{db(row['psnr_input'])} | {db(row['psnr_output'])} | {row['gain']:+.2f} | "
-                         f"{row['worst_gain']:+.2f} | {row['worse']} | {row['aligned_gain']:+.2f} | "
-                         f"{row['aligned_worse']} |")
+                         f"{db(row['psnr_input'])} | {db(row['psnr_output'])} | {db(row['gain'], '+')} | "
+                         f"{db(row['worst_gain'], '+')} | {worse} | {db(row['aligned_gain'], '+')} | {aligned_worse} |")
         return "\n".join([*lines, "", "What the detector said:", "", self.detection().to_markdown()])
 
 
