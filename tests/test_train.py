@@ -332,3 +332,29 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
     assert tuned.exit_code == 0, tuned.output
     tuned_model, _ = read_detector(tmp_path / "runs" / "tuned" / "final.safetensors", "res_hair_lite")
     assert tuned_model.vote is None
+
+    # A refit from the saved summaries reads no photo, and a clean target of 1 makes the vote call every clean
+    # sample of the cross-validation clean.
+    refit = CliRunner().invoke(app, [*base[:-3], "--name", "vote_all_clean", "-q", "--fit-vote", "--init-weights",
+                                     str(tmp_path / "det.safetensors"), "--vote-clean-target", "1", "--vote-samples",
+                                     str(tmp_path / "runs" / "vote" / "vote_samples.pt"), "--data", str(tmp_path)])
+    assert refit.exit_code == 0, refit.output
+    again = json.loads((tmp_path / "runs" / "vote_all_clean" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert again["samples"] == samples and again["cv_clean_accuracy"] == 1.0 and again["clean_target"] == 1.0
+    assert again["clean_margin"] >= 0.0
+
+
+def test_clean_margin_is_the_smallest_lift_that_calls_the_target_share_of_clean_samples_clean():
+    from irtool.train.vote import clean_margin
+
+    # Clean samples (label 0) whose best other type beats clean by 0 (already clean), 1, 2 and 3.
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 0.5], [0.0, 0.5, 2.0], [0.0, 3.0, 1.0], [0.0, 9.0, 0.0]])
+    labels = torch.tensor([0, 0, 0, 0, 1])
+    assert clean_margin(logits, labels, target=0.0) == 0.0
+    assert clean_margin(logits, labels, target=0.25) == 0.0
+    for target, lift in ((0.5, 1.0), (0.75, 2.0), (1.0, 3.0)):
+        margin = clean_margin(logits, labels, target=target)
+        assert margin == pytest.approx(lift, abs=1e-5)
+        shifted = logits.clone()
+        shifted[:, 0] += margin
+        assert (shifted[:4].argmax(dim=1) == 0).float().mean() >= target

@@ -96,6 +96,14 @@ def train(
         False, "--fit-vote", help="With --task detect: keep the --init-weights detector's network and fit its "
         "image-level vote on the crops' probabilities (on --data, cross-validated over its photos)."
     ),
+    vote_clean_target: Optional[float] = typer.Option(
+        None, "--vote-clean-target", metavar="P", help="With --fit-vote: raise the clean decision until this share "
+        "of clean photos (0-1) is called clean in cross-validation (default 0: off)."
+    ),
+    vote_samples: Optional[str] = typer.Option(
+        None, "--vote-samples", metavar="FILE", help="With --fit-vote: reuse the vote_samples.pt an earlier fit of "
+        "the same network saved, instead of reading the photos again."
+    ),
     quiet: Quiet = False,
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""

@@ -78,6 +78,12 @@ class TrainConfig:
     #: Probability that a patch's photo, and then its degraded input, is made gray (black-and-white photos;
     #: ``irtool.data.transforms.GrayPhotos``); 0 = off.
     gray_photos: float = 0.0
+    #: With --fit-vote: the share of clean photos the vote must call clean in cross-validation; the clean logit is
+    #: raised by the smallest margin that reaches it (0 = off; see ``irtool.train.vote.clean_margin``).
+    vote_clean_target: float = 0.0
+    #: With --fit-vote: the ``vote_samples.pt`` of an earlier fit of the same network, instead of reading the photos
+    #: again (its summaries depend on that network only).
+    vote_samples: str | None = None
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -157,6 +163,7 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
     check_downscale_range(cfg.downscale)
     check_probability("tone_jitter", cfg.tone_jitter)
     check_probability("gray_photos", cfg.gray_photos)
+    check_probability("vote_clean_target", cfg.vote_clean_target)
     check_unclipped_noise(cfg.unclipped_noise, quantize_lq=cfg.quantize_lq)
     check_synthesis(cfg.synthesis)
     bad = [k for k in cfg.task_mix if k not in MIXTURE_TASKS]

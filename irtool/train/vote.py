@@ -13,6 +13,8 @@ logits (:func:`fit_temperature`).
 from __future__ import annotations
 
 import json
+import math
+import pickle
 import time
 import zlib
 from dataclasses import dataclass
@@ -25,7 +27,8 @@ import torch
 from irtool.errors import InvalidArgumentError
 from irtool.io.atomic import atomic_output
 
-__all__ = ["VoteSamples", "calibration_error", "cross_validate", "fit_temperature", "fit_vote", "fit_vote_run",
+__all__ = ["VoteSamples", "calibration_error", "clean_margin", "cross_validate", "fit_temperature", "fit_vote",
+           "fit_vote_run",
            "out_of_fold_logits", "vote_inputs", "vote_samples"]
 
 #: L2 strengths (on standardised summaries) and weights of the clean class in the loss, tried by
@@ -195,10 +198,49 @@ def calibration_error(logits: torch.Tensor, labels: torch.Tensor, *, bins: int =
     return error / len(labels)
 
 
+def clean_margin(logits: torch.Tensor, labels: torch.Tensor, *, target: float) -> float:
+    """The smallest amount to add to the clean logit (index 0) so that at least ``target`` of the clean samples are
+    called clean (0 when they already are, or for target 0).
+
+    A folder of photos is mostly good photos, and changing a good one is the harm people see first; the margin
+    trades degradations called clean for clean photos left alone, at a rate the out-of-fold logits measure.
+    """
+    clean = logits[labels == 0].double()
+    if target <= 0 or clean.numel() == 0:
+        return 0.0
+    # What each clean sample needs: how far its best other type is above clean (0 when clean already wins).
+    needed = (clean[:, 1:].max(dim=1).values - clean[:, 0]).clamp(min=0).sort().values
+    index = min(len(needed) - 1, max(0, math.ceil(target * len(needed)) - 1))
+    value = float(needed[index])
+    return value + 1e-6 if value > 0 else 0.0
+
+
+def _with_margin(logits: torch.Tensor, margin: float) -> torch.Tensor:
+    shifted = logits.clone()
+    shifted[:, 0] += margin
+    return shifted
+
+
 def _score(accuracies: dict[str, float]) -> float:
     # The worst class, clean included: weighting clean up raises clean accuracy and pooled type accuracy can stay
     # high while one type (light haze, called clean) collapses; a user's hazy photo would then be left hazy.
     return accuracies["worst_class_accuracy"] + 1e-3 * accuracies["type_accuracy"]
+
+
+def _saved_samples(path: str | Path, *, num_types: int) -> VoteSamples:
+    """The summaries and labels an earlier ``--fit-vote`` saved (``vote_samples.pt``)."""
+    from irtool.detect import summary_size
+
+    try:
+        saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+        samples = VoteSamples(saved["summaries"], saved["labels"], list(saved["photos"]))
+    except (OSError, KeyError, RuntimeError, TypeError, pickle.UnpicklingError) as exc:
+        raise InvalidArgumentError(f"{path}: not a vote_samples.pt of --fit-vote ({exc})", argument="vote_samples") \
+            from None
+    if samples.summaries.shape[1] != summary_size(num_types) or int(samples.labels.max()) >= num_types:
+        raise InvalidArgumentError(f"{path}: its summaries are not this detector's ({num_types} types)",
+                                   argument="vote_samples")
+    return samples
 
 
 def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights: Sequence[float] = CLEAN_WEIGHTS,
@@ -226,19 +268,26 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     model, meta = read_detector(cfg.init_weights, cfg.preset)
     model.vote = None  # the crops' plain probabilities, never a previous vote's
     detector = Detector(model, types=types_from_metadata(meta), device=cfg.device, name=Path(cfg.init_weights).stem)
-    samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind, seed=cfg.seed,
-                           synthesis=cfg.synthesis, progress=progress)
+    if cfg.vote_samples:
+        samples = _saved_samples(cfg.vote_samples, num_types=len(detector.types))
+    else:
+        samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind,
+                               seed=cfg.seed, synthesis=cfg.synthesis, progress=progress)
     num_types = len(detector.types)
     oof = {(l2, weight): out_of_fold_logits(samples, num_types=num_types, l2=l2, clean_weight=weight, folds=folds)[0]
            for l2 in l2_choices for weight in clean_weights}
+    # Each candidate with the clean margin its own out-of-fold logits need to reach the clean target.
+    margins = {key: clean_margin(logits, samples.labels, target=cfg.vote_clean_target) for key, logits in oof.items()}
+    oof = {key: _with_margin(logits, margins[key]) for key, logits in oof.items()}
     scores = {key: _accuracies(samples.labels, logits.argmax(dim=1)) for key, logits in oof.items()}
     plain = _accuracies(samples.labels, samples.summaries[:, :num_types].argmax(dim=1))
     l2, weight = max(scores, key=lambda key: _score(scores[key]))  # the first of equals
     model.vote = fit_vote(samples.summaries, samples.labels, num_types=num_types, l2=l2, clean_weight=weight)
     # Calibrate the reported confidence on the out-of-fold logits (photos the fold's vote never saw) and fold the
-    # temperature into the linear map, so the file format and every decision stay as they were.
+    # margin and the temperature into the linear map, so the file format stays as it was.
     temperature = fit_temperature(oof[l2, weight], samples.labels)
     with torch.no_grad():
+        model.vote.linear.bias[0] += margins[l2, weight]
         model.vote.linear.weight.div_(temperature)
         model.vote.linear.bias.div_(temperature)
     run_dir = Path(cfg.out) / cfg.name
@@ -247,7 +296,8 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     with atomic_output(run_dir / "vote_samples.pt") as handle:
         torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos}, handle)
     record = {"iter": 0, "samples": len(samples.labels), "photos": len(set(samples.photos)), "l2": l2,
-              "clean_weight": weight, "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
+              "clean_weight": weight, "clean_target": cfg.vote_clean_target, "clean_margin": margins[l2, weight],
+              "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
               "cv_clean_accuracy": scores[l2, weight]["clean_accuracy"],
               "cv_worst_class_accuracy": scores[l2, weight]["worst_class_accuracy"],
               "mean_vote_type_accuracy": plain["type_accuracy"], "mean_vote_clean_accuracy": plain["clean_accuracy"],
