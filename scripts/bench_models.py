@@ -7,6 +7,11 @@ The physical limit: the machine's dense fp32 matmul rate (``torch.mm`` of 2048 x
 any network) is measured first, and each row shows the rate the network reached (FLOPs counted by
 ``torch.utils.flop_counter`` / median time) and its share of that limit.
 
+``--official DIR`` compares full-size Res-HAIR (``res_hair``) with the official implementation in one run instead:
+DIR holds a checkout of toummHus/HAIR (``net/HAIR.py``, ``utils/ResNet.py``; it needs ``einops`` on the path). Both
+networks get the same random weights (the official names, which ``res_hair`` shares) and the same input; each
+size checks that the outputs agree (max abs difference) and prints both median times and their ratio.
+
 Driven by the registry, so presets registered later (Hi-IR, ...) are included automatically. Each
 (preset, size) runs in its own subprocess so the CPU peak memory (``VmHWM`` from /proc/self/status, minus the
 value after building the model) is not polluted by earlier runs; on CUDA it is
@@ -102,6 +107,35 @@ def matmul_rate(device: str, threads: int, side: int = 2048, repeats: int = 5) -
     return 2 * side**3 / statistics.median(times[1:]) / 1e9
 
 
+def compare_official(official_dir: str, size: int, threads: int, repeats: int) -> dict[str, float]:
+    """Full-size Res-HAIR, irtool's and the official code's, on the same weights and input (this process)."""
+    import torch
+
+    from irtool.models import build
+
+    sys.path.insert(0, str(Path(official_dir).resolve()))
+    from net.HAIR import HAIR  # the official code, from the checkout given
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    ours = build("res_hair").eval()
+    official = HAIR().eval()
+    weights = {k: (torch.randn_like(v) * 0.02 if v.is_floating_point() else v) for k, v in ours.state_dict().items()}
+    ours.load_state_dict(weights, strict=True)
+    official.load_state_dict(weights, strict=True)
+    x = torch.rand(1, 3, size, size)
+    times: dict[str, list[float]] = {"ours": [], "official": []}
+    with torch.inference_mode():
+        outputs = {"ours": ours(x), "official": official(x)}  # warm-up, and the outputs compared
+        for _ in range(repeats):  # interleaved, so a change in the machine's load hits both alike
+            for name, model in (("ours", ours), ("official", official)):
+                start = time.perf_counter()
+                model(x)
+                times[name].append(time.perf_counter() - start)
+    return {"ours": statistics.median(times["ours"]), "official": statistics.median(times["official"]),
+            "max_abs_diff": float((outputs["ours"] - outputs["official"]).abs().max())}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", help="preset names (default: all registered)")
@@ -111,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after one warm-up (median)")
     parser.add_argument("--child", nargs=2, metavar=("PRESET", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--child-matmul", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--official", metavar="DIR", help="compare res_hair with the official HAIR code in DIR")
+    parser.add_argument("--child-official", type=int, metavar="SIZE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     import torch
@@ -120,6 +156,25 @@ def main(argv: list[str] | None = None) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.child:
         print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats)))
+        return 0
+    if args.child_official:
+        print(json.dumps(compare_official(args.official, args.child_official, args.threads, args.repeats)))
+        return 0
+    if args.official:
+        print(f"res_hair vs the official HAIR code ({args.official}), {device}, {args.threads} thread(s), median of "
+              f"{args.repeats} interleaved runs after warm-up\n")
+        print("| size | irtool (s) | official (s) | irtool / official | max abs difference |")
+        print("|---:|---:|---:|---:|---:|")
+        for size in args.sizes:
+            run = subprocess.run([sys.executable, __file__, "--official", args.official, "--child-official", str(size),
+                                  "--threads", str(args.threads), "--repeats", str(args.repeats)],
+                                 capture_output=True, text=True)
+            if run.returncode != 0:
+                print(f"| {size} | error: {(run.stderr.strip().splitlines() or ['failed'])[-1][:80]} | | | |")
+                continue
+            r = json.loads(run.stdout.strip().splitlines()[-1])
+            print(f"| {size} | {r['ours']:.2f} | {r['official']:.2f} | {r['ours'] / r['official']:.2f} | "
+                  f"{r['max_abs_diff']:.1e} |", flush=True)
         return 0
     if args.child_matmul:
         print(json.dumps({"gflops_s": matmul_rate(device, args.threads)}))
