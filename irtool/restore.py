@@ -265,6 +265,11 @@ def restore_same_size(loaded: LoadedModel, pixels: np.ndarray, *,
     return restored[:h, :w]
 
 
+def _as_low_resolution(detection: Detection) -> Detection:
+    """The same call, as low resolution: what an image detected as blurred is when its pixels are an enlargement."""
+    return Detection(type="low-resolution", severity=detection.severity, confidence=detection.confidence)
+
+
 def _notes(*notes: str | None) -> str | None:
     """The report's notes on one image, joined (None when there are none)."""
     return "; ".join(n for n in notes if n) or None
@@ -357,8 +362,7 @@ class BatchRestorer:
 
         if detection.type not in ENLARGEMENT_CHECKED_TYPES or self.unsure(detection):
             return None
-        lowres = Detection(type="low-resolution", severity=detection.severity, confidence=detection.confidence)
-        name = self.route_name(lowres)
+        name = self.route_name(_as_low_resolution(detection))
         found = find_enlargement(pixels) if name is not None else None
         return None if found is None or name is None else (name, found)
 
@@ -373,9 +377,8 @@ class BatchRestorer:
         if enlarged is not None:
             (small_h, small_w, kernel) = enlarged[1]
             h, w = pixels.shape[:2]
-            lowres = Detection(type="low-resolution", severity=detection.severity, confidence=detection.confidence)
             note = _notes(f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): "
-                          "super-resolved", self.route_note(lowres))
+                          "super-resolved", self.route_note(_as_low_resolution(detection)))
         if self.request.detect_only:
             label = enlarged[0] if enlarged else self.route_name(detection) or self._copy_label(detection)
             return AutoOutcome(None, detection, label, None, note=note)

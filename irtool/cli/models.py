@@ -43,8 +43,7 @@ def models(
     for col in ("entry", "preset", "tasks", "source", "present"):
         wt.add_column(col, no_wrap=col in {"entry", "preset"}, overflow="fold")
     present = {name: is_present(entry) for name, entry in catalog.entries.items()}
-    reasons = {name: why_unusable(entry) if present[name] else "not downloaded" if not entry.bundled else "missing"
-               for name, entry in catalog.entries.items()}
+    reasons = {name: why_unusable(entry) for name, entry in catalog.entries.items()}  # hashes are cached per process
     for entry in catalog.entries.values():
         source = "bundled" if entry.bundled else f"hub: {entry.repo_id}"
         if entry.non_commercial:
