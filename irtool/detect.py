@@ -52,6 +52,10 @@ SCENE_STATISTICS = ("luma_mean", "luma_p01", "luma_p50", "luma_p99", "luma_std",
 SCENE_SIDE = 256
 #: Window of the dark channel's minimum filter on that copy (He et al. use 15 px on full-size photos).
 DARK_CHANNEL_WINDOW = 7
+#: Median dark channel below which an image shows no veil, whatever the detector says (haze lifts every channel
+#: by the airlight it adds): just below the lowest of visibly hazed training windows (0.257 at severity >= 0.25,
+#: every registered haze generator; ``scripts/veil_check.py``).
+VEIL_DARK_CHANNEL_MIN = 0.25
 
 
 def summary_size(num_types: int, *, scene: bool = True) -> int:
@@ -87,6 +91,13 @@ def scene_statistics(image: torch.Tensor) -> torch.Tensor:
     saturation = ((brightest - darkest) / brightest.clamp_min(1e-3)).mean()
     return torch.tensor([float(luma.mean()), low, mid, high, float(luma.std()) if luma.numel() > 1 else 0.0,
                          dark50, dark90, float(saturation)])
+
+
+def shows_veil(image: torch.Tensor) -> bool:
+    """Whether ``image`` ``[C, H, W]`` in [0, 1] can be hazy at all: its median dark channel (:func:`scene_statistics`)
+    reaches :data:`VEIL_DARK_CHANNEL_MIN`. Haze adds airlight to every channel of every region, so an image whose
+    regions mostly hold a near-black pixel in some channel has no veil to remove, whatever the crops looked like."""
+    return float(scene_statistics(image)[SCENE_STATISTICS.index("dark_channel_p50")]) >= VEIL_DARK_CHANNEL_MIN
 
 
 def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

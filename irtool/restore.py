@@ -354,6 +354,18 @@ class BatchRestorer:
                   enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
         return restore_same_size(loaded, pixels, on_tiles=progress.on_tiles, enlargement=enlargement)
 
+    def implausible(self, detection: Detection, pixels: np.ndarray) -> str | None:
+        """Why the image cannot carry the routed degradation, or None: an image called hazy whose dark channel says
+        it has no veil (:func:`~irtool.detect.shows_veil`)."""
+        from irtool.detect import shows_veil
+
+        if detection.type != "haze" or self.route_name(detection) is None:
+            return None
+        if shows_veil(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))):
+            return None
+        return (f"called haze ({detection.confidence:.0%}), but most of it reaches black in some colour (no veil): "
+                "left as it is")
+
     def _as_enlargement(self, detection: Detection, pixels: np.ndarray) -> tuple[str, tuple[int, int, str]] | None:
         """The low-resolution route, and the enlargement found, for an image detected as blurred whose pixels are
         an exact enlargement of a smaller image: the pixels decide that confusion (the detector's most common; the
@@ -379,6 +391,10 @@ class BatchRestorer:
             h, w = pixels.shape[:2]
             note = _notes(f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): "
                           "super-resolved", self.route_note(_as_low_resolution(detection)))
+        if doubt := None if enlarged is not None else self.implausible(detection, pixels):
+            # The pixels contradict the call: a whole-image correction of what is not there is the largest harm
+            # --auto can do (a haze correction of a photo without haze stretches its contrast).
+            return AutoOutcome(None, detection, "copy (no veil)", None, note=_notes(doubt, note))
         if self.request.detect_only:
             label = enlarged[0] if enlarged else self.route_name(detection) or self._copy_label(detection)
             return AutoOutcome(None, detection, label, None, note=note)

@@ -91,13 +91,13 @@ def make_test_photo(path: Path, megapixels: float) -> None:
     Image.fromarray(np.clip(clean + noise + 0.5, 0, 255).astype(np.uint8)).save(path)
 
 
-def engine_seconds(model: str, photo: str) -> dict:
+def engine_seconds(model: str, photo: str, precision: str = "auto") -> dict:
     """The engine alone on the decoded photo, with the weights entry ``irtool restore --model`` would load."""
     from irtool import io
     from irtool.zoo import EngineSettings, ModelZoo
 
     pixels = io.read_image(photo).pixels
-    loaded = ModelZoo(EngineSettings()).from_entry(model)
+    loaded = ModelZoo(EngineSettings(precision=precision)).from_entry(model)
     started = time.perf_counter()
     loaded.run_image(pixels)
     return {"seconds": time.perf_counter() - started}
@@ -162,13 +162,17 @@ def end_to_end(args: argparse.Namespace) -> int:
     else:
         print("(OpenCV not installed: pip install opencv-python-headless for the reference row)\n")
     for model in args.models:
-        rows.append((f"irtool restore --model {model}", _timed([*irtool, "--model", model], args.repeats)))
-        engine = []
-        for _ in range(args.repeats):
-            proc = subprocess.run([sys.executable, __file__, "--one-engine", f"{model}:{photo}"],
-                                  capture_output=True, text=True, check=True)
-            engine.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
-        rows.append((f"  engine alone ({model}, decoded photo in memory)", statistics.median(engine)))
+        for precision in args.precisions:
+            flag = [] if precision == "auto" else ["--precision", precision]
+            rows.append((f"irtool restore --model {model} {' '.join(flag)}".rstrip(),
+                         _timed([*irtool, "--model", model, *flag], args.repeats)))
+            engine = []
+            for _ in range(args.repeats):
+                proc = subprocess.run([sys.executable, __file__, "--one-engine", f"{model}:{precision}:{photo}"],
+                                      capture_output=True, text=True, check=True)
+                engine.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+            rows.append((f"  engine alone ({model}{'' if precision == 'auto' else ', ' + precision}, decoded photo "
+                         "in memory)", statistics.median(engine)))
     rows.append(("irtool restore --auto", _timed([*irtool, "--auto"], args.repeats)))
     rows.append(("irtool restore --auto --detect-only", _timed([*irtool, "--auto", "--detect-only"], args.repeats)))
     with_size = f"{photo.name}, {_megapixels(photo):.1f} MP"
@@ -211,21 +215,29 @@ def main(argv: list[str] | None = None) -> int:
                         default=["res_hair_lite", "hi_ir_unet_lite", "hi_ir_sr2_lite", "hi_ir_sr4_lite"])
     parser.add_argument("--megapixels", type=float, default=2.0, help="output size of the test photo")
     parser.add_argument("--modes", nargs="+", default=["tiled", "auto"], choices=["tiled", "auto"])
-    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--tile", type=int, nargs="+", default=[256], help="tile sides to compare (mode tiled)")
+    parser.add_argument("--allocator", nargs="+", default=["retained"], choices=["default", "retained"],
+                        help="host allocator: glibc's defaults, or freed memory kept in the process as the irtool "
+                        "command does (irtool.engine.host)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--end-to-end", action="store_true", help="time whole commands (files in, files out)")
     parser.add_argument("--models", nargs="*", default=["hi_ir_unet_lite_denoise"],
                         help="weights entries for --end-to-end's `irtool restore --model` rows")
     parser.add_argument("--photo", help="--end-to-end on this photo instead of the generated test image")
-    parser.add_argument("--repeats", type=int, default=1, help="--end-to-end: runs per command (median)")
+    parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "fp16"],
+                        help="--end-to-end: time each --model at these --precision values (auto: no flag)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per command or configuration (median)")
     parser.add_argument("--profile", action="store_true", help="--end-to-end: split one restore into its stages")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one measurement, print JSON
-    parser.add_argument("--one-engine", help=argparse.SUPPRESS)  # internal: MODEL:PHOTO, engine time as JSON
+    parser.add_argument("--one-engine", help=argparse.SUPPRESS)  # internal: MODEL:PRECISION:PHOTO, time as JSON
     args = parser.parse_args(argv)
     if args.one_engine:
-        model, photo = args.one_engine.split(":", 1)
-        print(json.dumps(engine_seconds(model, photo)))
+        model, precision, photo = args.one_engine.split(":", 2)
+        from irtool.engine.host import retain_freed_host_memory
+
+        retain_freed_host_memory()  # as the irtool command does
+        print(json.dumps(engine_seconds(model, photo, precision)))
         return 0
     if args.end_to_end:
         if args.megapixels == parser.get_default("megapixels"):
@@ -233,24 +245,41 @@ def main(argv: list[str] | None = None) -> int:
         return end_to_end(args)
     if args.one:
         preset, mode = args.one.split(":")
-        print(json.dumps(measure(preset, args.megapixels, mode, args.tile, args.device, args.threads)))
+        if args.allocator == ["retained"]:
+            from irtool.engine.host import retain_freed_host_memory
+
+            retain_freed_host_memory()
+        print(json.dumps(measure(preset, args.megapixels, mode, args.tile[0], args.device, args.threads)))
         return 0
-    print(f"device {args.device}, {args.threads} thread(s), {args.megapixels} MP output, tile {args.tile}\n")
-    print("| preset | mode | tiles | output MP | seconds | MP/s | peak mem (MiB) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for preset in args.presets:
-        for mode in args.modes:
+    print(f"device {args.device}, {args.threads} thread(s), {args.megapixels} MP output; median of "
+          f"{args.repeats} interleaved run(s)\n")
+    print("| preset | mode | tile | host allocator | tiles | output MP | seconds | MP/s | peak mem (MiB) |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+    configs = [(preset, mode, tile, allocator) for preset in args.presets for mode in args.modes
+               for tile in (args.tile if mode == "tiled" else args.tile[:1]) for allocator in args.allocator]
+    results: dict[tuple, list[dict]] = {config: [] for config in configs}
+    failures: dict[tuple, str] = {}
+    for _ in range(args.repeats):  # rounds over every configuration, so a busy spell slows them alike
+        for config in configs:
+            preset, mode, tile, allocator = config
             cmd = [sys.executable, __file__, "--one", f"{preset}:{mode}", "--megapixels", str(args.megapixels),
-                   "--tile", str(args.tile), "--device", args.device, "--threads", str(args.threads)]
+                   "--tile", str(tile), "--device", args.device, "--threads", str(args.threads),
+                   "--allocator", allocator]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
-                print(f"| {preset} | {mode} | failed: {proc.stderr.strip().splitlines()[-1][:80]} | | | | |")
+                failures[config] = (proc.stderr.strip().splitlines() or ["failed"])[-1][:80]
                 continue
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(f"| {preset} | {mode} | {r['tiles']} | {r['megapixels']:.2f} | {r['seconds']:.1f} | "
-                  f"{r['mp_s']:.3f} | {r['peak_mib']:.0f} |")
+            results[config].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    for config in configs:
+        preset, mode, tile, allocator = config
+        shown = tile if mode == "tiled" else "auto"
+        if not results[config]:
+            print(f"| {preset} | {mode} | {shown} | {allocator} | failed: {failures.get(config, '')} | | | | |")
+            continue
+        r = sorted(results[config], key=lambda row: row["seconds"])[len(results[config]) // 2]
+        print(f"| {preset} | {mode} | {shown} | {allocator} | {r['tiles']} | {r['megapixels']:.2f} | "
+              f"{r['seconds']:.1f} | {r['mp_s']:.3f} | {r['peak_mib']:.0f} |")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

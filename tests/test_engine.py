@@ -644,3 +644,35 @@ def test_non_finite_half_precision_giv_falls_back_to_fp32() -> None:
     model = NaNGivInHalf()
     engine = InferenceEngine(model, make_preset(model, has_giv=True), device="cpu", precision="bf16")
     assert torch.isfinite(engine.giv(random_image(3, 40, 40))).all() and engine.precision == "fp32"
+
+
+def test_retained_host_memory_keeps_a_freed_buffer_for_the_next_tile():
+    # The irtool command keeps freed host memory in the process (irtool.engine.host): a freed multi-MiB tensor,
+    # the size of one tile's activations, must stay in malloc's free lists instead of going back to the kernel,
+    # so the next tile does not fault its pages in again.
+    import ctypes
+    import ctypes.util
+    import sys
+
+    from irtool.engine.host import retain_freed_host_memory
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc's mallopt is Linux-only")
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if not hasattr(libc, "mallinfo2"):
+        pytest.skip("not glibc >= 2.33: no mallinfo2 to read the free lists with")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                          "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc.mallinfo2.restype = MallInfo2
+    assert retain_freed_host_memory()
+    size = 16 * 2**20
+    mapped_before = libc.mallinfo2().hblkhd
+    buffer = torch.ones(size, dtype=torch.uint8)  # touched, as activations are
+    held = libc.mallinfo2()
+    assert held.hblkhd - mapped_before < size  # from the heap, not a private mapping...
+    del buffer
+    freed = libc.mallinfo2()
+    assert freed.arena == held.arena and freed.fordblks >= size  # ...and kept, free, in the process

@@ -421,3 +421,26 @@ def test_the_jpeg_encoder_field_picks_the_chroma_subsampling(tmp_path):
     assert not np.array_equal(inputs[0], inputs[1])
     with pytest.raises(ValueError, match="unknown jpeg_encoder"):
         dataclasses.replace(p420, name="bad", jpeg_encoder="opencv")
+
+
+def test_cli_precision_is_applied_and_reported(tmp_path, tiny_weights):
+    # `--precision bf16` runs the network in bf16 autocast (the README's CPU speed option): the report says which
+    # precision each model ran in, and the scores move a little, not a lot.
+    hr = _write_folder(tmp_path / "hr", {"a.png": _photo(32, 40, 14)})
+    reports = {}
+    for precision in ("fp32", "bf16"):
+        out_json = tmp_path / f"{precision}.json"
+        _invoke(["eval", "--task", "denoise", "--data", str(hr), "--weights", str(tiny_weights), "--device", "cpu",
+                 "--precision", precision, "--json", str(out_json), "--quiet"])
+        summary = {s["model"]: s for s in json.loads(out_json.read_text())["reports"][0]["summary"]}
+        assert summary["input"]["precision"] == "-"
+        assert summary["tiny.safetensors"]["precision"] == precision
+        reports[precision] = summary["tiny.safetensors"]["psnr"]
+    assert reports["bf16"] != reports["fp32"]
+    assert reports["bf16"] == pytest.approx(reports["fp32"], abs=0.5)
+
+
+def test_cli_precision_is_refused_where_it_does_not_apply(tmp_path):
+    hr = _write_folder(tmp_path / "hr", {"a.png": _photo(32, 32, 15)})
+    result = CliRunner().invoke(app, ["eval", "--task", "detect", "--data", str(hr), "--precision", "bf16"])
+    assert result.exit_code != 0 and "--precision" in result.output

@@ -343,6 +343,30 @@ def test_auto_sends_an_exact_enlargement_called_blur_to_super_resolution(tmp_pat
         assert out.size == (200, 160)
 
 
+def test_auto_leaves_an_image_called_hazy_without_a_veil_and_says_why(tmp_path, zoo, use_catalog):
+    """A detector that always says "haze": a photo whose every region reaches black in one colour (blue here) has
+    no veil (dark channel prior), so it is copied byte for byte with the reason; the same photo under a grey veil
+    goes to the haze route. --detect-only reports the same decision."""
+    _catalog_with_detector_saying("haze", tmp_path, zoo, use_catalog, routes={"haze": "aio"})
+    photo = _photo(64, 80, seed=5)
+    no_veil = photo * np.array([1.0, 1.0, 0.15])
+    veiled = 0.4 * photo + 0.6 * 0.9
+    (tmp_path / "in").mkdir()
+    for name, pixels in (("clear.png", no_veil), ("veiled.png", veiled)):
+        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
+    for extra in ([], ["--detect-only"]):
+        report = tmp_path / f"r{len(extra)}.json"
+        result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--overwrite",
+                         "--json", str(report), "-q", *extra)
+        assert result.exit_code == 0, result.output
+        records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]}
+        clear, hazy = records["clear.png"], records["veiled.png"]
+        assert clear["detected"]["type"] == "haze" and clear["model"] == "copy (no veil)"
+        assert "no veil" in clear["note"]
+        assert hazy["model"] == "aio"
+    assert (tmp_path / "out" / "clear.png").read_bytes() == (tmp_path / "in" / "clear.png").read_bytes()
+
+
 def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, use_catalog):
     """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
     _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, routes={"jpeg": "keep"})

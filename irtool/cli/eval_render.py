@@ -71,7 +71,7 @@ def render_reports(console, reports: Sequence[Any]) -> None:
                   caption=f"protocol {first.protocol.name}: {first.protocol.description}")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("benchmark", "left"), ("model", "left"), ("images", "right"), ("PSNR (dB)", "right"), ("SSIM", "right"),
-        ("params", "right"), ("s/MP", "right"),
+        ("params", "right"), ("precision", "left"), ("s/MP", "right"),
     )
     for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
@@ -79,9 +79,9 @@ def render_reports(console, reports: Sequence[Any]) -> None:
         for s in report.summaries:
             style = "dim" if s.baseline else None
             table.add_row(s.benchmark, s.model, str(s.images), _fmt(s.psnr, 2), _fmt(s.ssim, 4), _params(s.parameters),
-                          _fmt(s.seconds_per_megapixel, 3), style=style)
+                          s.precision, _fmt(s.seconds_per_megapixel, 3), style=style)
         if report.lq_source != "synthesised":
-            table.add_row(report.benchmark, f"[italic]inputs from {report.lq_source}[/]", "", "", "", "", "")
+            table.add_row(report.benchmark, f"[italic]inputs from {report.lq_source}[/]", "", "", "", "", "", "")
     console.print(table)
 
 
@@ -100,12 +100,13 @@ def chosen_datasets(*, bench, task, data, data_lq):
     return datasets
 
 
-def chosen_models(*, model, weights, arch, device, tile, task: str | None = None, console=None):
+def chosen_models(*, model, weights, arch, device, tile, precision: str = "auto", task: str | None = None,
+                  console=None):
     """The models to score: those named, or with none named the model ``irtool restore --task TASK`` would use
     (said on ``console``), so ``eval --task denoise --data DIR`` measures the tool, not only its input."""
     from irtool.zoo import EngineSettings, ModelZoo
 
-    zoo = ModelZoo(EngineSettings(device=device, tile=tile))
+    zoo = ModelZoo(EngineSettings(device=device, precision=precision, tile=tile))
     loaded = [zoo.from_entry(name) for name in model or []]
     loaded += [zoo.from_file(path, arch) for path in weights or []]
     if not loaded and task is not None:
@@ -203,7 +204,7 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
         out.print(f"JSON report: {json_report}")
 
 
-def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_report, quiet,
+def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_report, quiet, precision: str = "auto",
              unused: dict[str, Any]) -> None:
     """``--task auto``: :func:`irtool.evaluate.auto.evaluate_auto` with the CLI's detector choice."""
     import json
@@ -229,7 +230,7 @@ def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_repor
     if arch:
         raise UsageError("--arch does not apply to --task auto (a detector file names its preset)")
     restorer = BatchRestorer(RestoreRequest(auto=True, detector=chosen[0] if chosen else None),
-                             engine=EngineSettings(device=device, tile=tile))
+                             engine=EngineSettings(device=device, precision=precision, tile=tile))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:
         job = bar.add_task(f"--auto {data.name}", total=None)

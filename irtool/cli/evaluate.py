@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from irtool.cli.options import EVAL_TASK_HELP, Arch, Device, JsonReport, Quiet, Tile, WeightsFiles
+from irtool.cli.options import EVAL_TASK_HELP, Arch, Device, JsonReport, PrecisionOption, Quiet, Tile, WeightsFiles
 
 
 def evaluate(
@@ -28,6 +28,7 @@ def evaluate(
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise level for denoise protocols."),
     quality: Optional[int] = typer.Option(None, "--quality", help="JPEG quality for jpeg protocols."),
     device: Device = "auto",
+    precision: PrecisionOption = "auto",
     tile: Tile = None,
     csv: Optional[Path] = typer.Option(None, "--csv", help="Per-image results as CSV."),
     json_report: JsonReport = None,
@@ -71,7 +72,8 @@ def evaluate(
     if task == "auto":
         from irtool.cli.eval_render import run_auto
 
-        run_auto(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device, tile=tile,
+        run_auto(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
+                 precision=precision, tile=tile,
                  json_report=json_report, quiet=quiet,
                  unused={"data_lq": data_lq, "protocol": protocol, "sigma": sigma, "quality": quality, "csv": csv,
                          "save_images": save_images, "classical": classical, "synthesis": synthesis != "default"})
@@ -80,6 +82,7 @@ def evaluate(
         run_detect(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
                    json_report=json_report, markdown=markdown, quiet=quiet, synthesis=synthesis, labelled=labelled,
                         unused={"data_lq": data_lq, "protocol": protocol,
+                                "precision": None if precision == "auto" else precision,
                                 "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
                                 "save_images": save_images, "classical": classical})
         return
@@ -99,7 +102,8 @@ def evaluate(
     if baseline_only and (model or weights):
         raise UsageError("--baseline-only scores no model; drop it or drop --model/--weights")
     models: list[Any] = [*baselines, *([] if baseline_only else chosen_models(
-        model=model, weights=weights, arch=arch, device=device, tile=tile, task=task, console=Console(stderr=True)))]
+        model=model, weights=weights, arch=arch, device=device, precision=precision, tile=tile, task=task,
+        console=Console(stderr=True)))]
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:

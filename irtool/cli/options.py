@@ -13,7 +13,8 @@ import typer
 
 from irtool.degradations import DETECT, RESTORE_TASKS, SINGLE_TASKS
 
-__all__ = ["Arch", "Device", "JsonReport", "Quiet", "Tile", "WeightsFile", "WeightsFiles", "task_help"]
+__all__ = ["Arch", "Device", "JsonReport", "PrecisionOption", "Quiet", "Tile", "WeightsFile", "WeightsFiles",
+           "task_help"]
 
 
 def task_help(tasks: tuple[str, ...], *, extra: str = "") -> str:
@@ -28,6 +29,9 @@ _WEIGHTS_HELP = ("A local checkpoint: .safetensors, official .pth/.ckpt of irtoo
                  "HAT, NAFNet, RRDBNet and others with spandrel installed.")
 WeightsFile = Annotated[Optional[Path], typer.Option("--weights", help=_WEIGHTS_HELP)]
 WeightsFiles = Annotated[Optional[List[Path]], typer.Option("--weights", help=_WEIGHTS_HELP + " Several allowed.")]
+PrecisionOption = Annotated[str, typer.Option(
+    "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16. bf16 on a CPU with native bf16 "
+    "(AVX512-BF16 or AMX) is about 1.6x faster at a small measured quality cost (README \"Speed\").")]
 Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]
 JsonReport = Annotated[Optional[Path], typer.Option("--json", help="Also write the results as a JSON report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables; errors still go to stderr.")]

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from irtool.cli.options import RESTORE_TASK_HELP, Arch, Device, JsonReport, Quiet, Tile, WeightsFile
+from irtool.cli.options import RESTORE_TASK_HELP, Arch, Device, JsonReport, PrecisionOption, Quiet, Tile, WeightsFile
 
 
 def restore(
@@ -29,7 +29,7 @@ def restore(
         None, "--detector", help="With --auto: a detector entry or checkpoint file (default: weights.toml's detector)."
     ),
     device: Device = "auto",
-    precision: str = typer.Option("auto", "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16."),
+    precision: PrecisionOption = "auto",
     tile: Tile = None,
     overlap: int = typer.Option(32, "--overlap", help="Tile overlap in input pixels (blended)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="png, jpg, webp or tiff (default: the input's)."),

@@ -52,8 +52,6 @@ __all__ = ["MIN_TILE", "EngineOutOfMemoryError", "GivModel", "InferenceEngine", 
 MIN_TILE = 64
 #: Smallest GIV input side the out-of-memory retry goes down to.
 MIN_GIV_SIDE = 128
-#: Automatic tile side on the CPU (images up to twice this run whole).
-CPU_AUTO_TILE = 256
 #: Upper bound for an automatic ``tile_batch`` on CUDA.
 MAX_AUTO_TILE_BATCH = 16
 
@@ -262,7 +260,7 @@ class InferenceEngine:
             budget = int(MEMORY_BUDGET_FRACTION.get(self.device.type, 0.5) * available_memory_bytes(self.device))
             # On a CPU large planes are slower per pixel (cache misses, depthwise kernels): measured with
             # scripts/bench_restore.py, res_hair_lite on 2 MP took 9.1 s in 256 px tiles and 38.9 s whole.
-            cpu_cap = CPU_AUTO_TILE if self.device.type == "cpu" else None
+            cpu_cap = self.preset.cpu_tile if self.device.type == "cpu" else None
             fits = height * width * self.bytes_per_pixel <= budget
             if fits and self._tile_cap is None and (cpu_cap is None or max(height, width) <= cpu_cap * 2):
                 return None

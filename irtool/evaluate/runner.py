@@ -94,6 +94,8 @@ class ModelSummary:
     ssim: float
     parameters: int
     seconds_per_megapixel: float
+    #: The precision the network ran in ("fp32", "bf16", ...; "-" for baselines), as the engine resolved it.
+    precision: str = "-"
 
 
 @dataclass(kw_only=True)
@@ -450,6 +452,7 @@ def evaluate(
             ssim=float(np.mean([r.ssim for r in rows])) if rows else math.nan,
             parameters=parameters,
             seconds_per_megapixel=seconds[name] / megapixels if megapixels else math.nan,
+            precision="-" if model is None or isinstance(model, ImageRestorer) else model.engine.precision,
         ))
     return report
 

@@ -391,7 +391,10 @@ register_preset(
     tasks=("denoise", "jpeg", "deblur"),
     kwargs={"dim": 16, "depths": (1, 1, 2, 6), "decoder_depths": (1, 1, 2), "num_heads": (1, 1, 2, 4),
             "window_sizes": (8, 8, 4, 4), "region_windows": (4, 4, 4, 2), "ffn_expansion": 2.0},
-    size_multiple=64, min_input_side=64, recipe="lite", **_CONTRACT,
+    size_multiple=64, min_input_side=64, recipe="lite",
+    # 384 px tiles step by 320 (the 64 px grid) against 192 for 256 px ones: 1.44x the photo's pixels computed
+    # instead of 1.78x, and 12 MP took 35.4 s against 39.7-44.0 s (README "Speed").
+    cpu_tile=384, **_CONTRACT,
 )
 _SR_LITE_SIZES = {
     2: {"dim": 32, "num_stages": 4, "stage_depth": 3, "num_heads": 2},
