@@ -15,6 +15,7 @@ albumentations==2.0.8``), at middle settings, one image per (photo, setting). Th
 Usage::
 
     python scripts/heldout_degrade.py --data runs/photos/val --out runs/heldout
+    python scripts/heldout_degrade.py --data runs/photos/val_crops --out runs/heldout40_gray --only gray
 
 Every image is a pure function of ``--seed``, the photo's name and the setting. Gray source photos are read as
 RGB. Nothing here is imported by irtool.
@@ -77,6 +78,8 @@ def main() -> int:
     parser.add_argument("--data", required=True, help="folder of clean photos (held out from training)")
     parser.add_argument("--out", required=True, help="output folder (labelled layout)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["all", "colour", "gray"], default="all",
+                        help="write only the colour photos and their degradations, or only the gray ones")
     args = parser.parse_args()
     try:
         import albumentations
@@ -88,16 +91,19 @@ def main() -> int:
     manifest = {"generator": f"albumentations {albumentations.__version__}", "seed": args.seed, "files": []}
     photos = list_images(args.data)
     for photo in photos:
-        with Image.open(photo) as im:
-            clean = np.asarray(im.convert("RGB"))
-        _write_png(out / "clean" / f"{photo.stem}.png", clean)
-        manifest["files"].append({"file": f"clean/{photo.stem}.png", "type": "clean", "photo": photo.name})
-        for name, kind, transform in table:
-            transform.set_random_seed(zlib.crc32(f"{args.seed}:{photo.name}:{name}".encode()))
-            degraded = transform(image=clean)["image"]
-            relative = f"{kind}/{photo.stem}__{name}.png"
-            _write_png(out / relative, np.ascontiguousarray(degraded))
-            manifest["files"].append({"file": relative, "type": kind, "setting": name, "photo": photo.name})
+        if args.only != "gray":
+            with Image.open(photo) as im:
+                clean = np.asarray(im.convert("RGB"))
+            _write_png(out / "clean" / f"{photo.stem}.png", clean)
+            manifest["files"].append({"file": f"clean/{photo.stem}.png", "type": "clean", "photo": photo.name})
+            for name, kind, transform in table:
+                transform.set_random_seed(zlib.crc32(f"{args.seed}:{photo.name}:{name}".encode()))
+                degraded = transform(image=clean)["image"]
+                relative = f"{kind}/{photo.stem}__{name}.png"
+                _write_png(out / relative, np.ascontiguousarray(degraded))
+                manifest["files"].append({"file": relative, "type": kind, "setting": name, "photo": photo.name})
+        if args.only == "colour":
+            continue
         with Image.open(photo) as im:
             gray = np.asarray(im.convert("L"))[..., None]
         gray_name = f"{photo.stem}__gray.png"
