@@ -31,7 +31,7 @@ WeightsFile = Annotated[Optional[Path], typer.Option("--weights", help=_WEIGHTS_
 WeightsFiles = Annotated[Optional[List[Path]], typer.Option("--weights", help=_WEIGHTS_HELP + " Several allowed.")]
 PrecisionOption = Annotated[str, typer.Option(
     "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16. bf16 on a CPU with native bf16 "
-    "(AVX512-BF16 or AMX) is about 1.6x faster at a small measured quality cost (README \"Speed\").")]
+    "(AVX512-BF16 or AMX) is 1.1-2.2x faster at a small measured quality cost (README \"Speed and memory\").")]
 Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]
 JsonReport = Annotated[Optional[Path], typer.Option("--json", help="Also write the results as a JSON report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables; errors still go to stderr.")]
