@@ -232,7 +232,7 @@ def native_size(pixels: np.ndarray, scale: int, *, enlargement: tuple[int, int, 
 
     h, w = pixels.shape[:2]
     if scale in ENLARGEMENT_SCALES and h % scale == 0 and w % scale == 0:
-        residual = enlargement_residuals(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
+        residual = enlargement_residuals(_chw(pixels))
         if float(residual[ENLARGEMENT_SCALES.index(scale)]) <= EXACT_ENLARGEMENT_RESIDUAL:
             return np.clip(recover_small(pixels, scale), 0, 1).astype(np.float32)
     found = enlargement or find_enlargement(pixels)
@@ -263,6 +263,11 @@ def restore_same_size(loaded: LoadedModel, pixels: np.ndarray, *,
 
         return np.clip(imresize(restored, output_shape=(h, w)), 0, 1).astype(np.float32)
     return restored[:h, :w]
+
+
+def _chw(pixels: np.ndarray) -> torch.Tensor:
+    """An HxWxC image as the ``[C, H, W]`` tensor the detector and the pixel tests read."""
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
 
 
 def _as_low_resolution(detection: Detection) -> Detection:
@@ -348,7 +353,7 @@ class BatchRestorer:
     # ..................................................................... one image
     def _detect(self, pixels: np.ndarray) -> Detection:
         assert self._detector is not None
-        return self._detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
+        return self._detector.detect(_chw(pixels))
 
     def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress,
                   enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
@@ -361,7 +366,7 @@ class BatchRestorer:
 
         if detection.type != "haze" or self.route_name(detection) is None:
             return None
-        if shows_veil(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))):
+        if shows_veil(_chw(pixels)):
             return None
         return (f"called haze ({detection.confidence:.0%}), but most of it reaches black in some colour (no veil): "
                 "left as it is")

@@ -281,5 +281,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['seconds']:.1f} | {r['mp_s']:.3f} | {r['peak_mib']:.0f} |")
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

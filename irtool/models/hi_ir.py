@@ -393,7 +393,7 @@ register_preset(
             "window_sizes": (8, 8, 4, 4), "region_windows": (4, 4, 4, 2), "ffn_expansion": 2.0},
     size_multiple=64, min_input_side=64, recipe="lite",
     # 384 px tiles step by 320 (the 64 px grid) against 192 for 256 px ones: 1.44x the photo's pixels computed
-    # instead of 1.78x, and 12 MP took 35.4 s against 39.7-44.0 s (README "Speed").
+    # instead of 1.78x; 12 MP took 31.4 s against 41.4 s (README "Speed and memory", bench_restore.py --tile 256 384).
     cpu_tile=384, **_CONTRACT,
 )
 _SR_LITE_SIZES = {
