@@ -47,6 +47,17 @@ def test_every_models_module_imports_torch_only():
         assert part not in loaded, part
 
 
+def test_console_entry_point_help_does_not_import_torch():
+    """The ``irtool`` command's entry point sets up host memory before running the app; that must not pull in
+    torch, or every ``--help`` pays a second for it."""
+    loaded = _modules_after(
+        "sys.argv = ['irtool', '--help']\nfrom irtool.cli import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\nimport irtool.engine.host"
+    )
+    assert "irtool.engine.host" in loaded
+    assert "torch" not in loaded
+
+
 def test_console_script_help_runs():
     out = subprocess.run([sys.executable, "-m", "irtool", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
