@@ -458,6 +458,9 @@ class BatchRestorer:
                            quality=self.output.quality, alpha=alpha)
             info = getattr(loaded.engine, "last_run", None)
             record.tiles = info.tiles if info else 0
+            failure = getattr(loaded.engine, "compile_failure", None)
+            if failure:
+                record.note = _notes(record.note, f"--compile failed, ran eager ({failure})")
         except InputError as exc:  # the record names the file already
             record.status, record.error, record.output = "error", exc.reason, None
         except IrtoolError as exc:

@@ -29,6 +29,8 @@ class EngineSettings:
     tile: int | None = None
     overlap: int = 32
     tile_batch: int | None = None
+    #: Run the networks through ``torch.compile`` (``irtool.engine.compiled``).
+    compile: bool = False
 
 
 @dataclass
@@ -114,7 +116,7 @@ class ModelZoo:
 
         s = self.settings
         return InferenceEngine(module, preset, device=s.device, precision=s.precision, tile=s.tile,
-                               overlap=s.overlap, tile_batch=s.tile_batch)
+                               overlap=s.overlap, tile_batch=s.tile_batch, compile=s.compile)
 
     def from_file(self, path: str | Path, preset_name: str | None = None) -> LoadedModel:
         key = f"file:{Path(path).resolve()}:{preset_name}"

@@ -107,8 +107,10 @@ def matmul_rate(device: str, threads: int, side: int = 2048, repeats: int = 5) -
     return 2 * side**3 / statistics.median(times[1:]) / 1e9
 
 
-def compare_official(official_dir: str, size: int, threads: int, repeats: int) -> dict[str, float]:
-    """Full-size Res-HAIR, irtool's and the official code's, on the same weights and input (this process)."""
+def compare_official(official_dir: str, size: int, threads: int, repeats: int,
+                     compiled: bool = False) -> dict[str, float]:
+    """Full-size Res-HAIR, irtool's and the official code's, on the same weights and input (this process);
+    ``compiled`` adds irtool's network through ``torch.compile`` (its compile time reported apart)."""
     import torch
 
     from irtool.models import build
@@ -124,16 +126,27 @@ def compare_official(official_dir: str, size: int, threads: int, repeats: int) -
     ours.load_state_dict(weights, strict=True)
     official.load_state_dict(weights, strict=True)
     x = torch.rand(1, 3, size, size)
-    times: dict[str, list[float]] = {"ours": [], "official": []}
+    models = {"ours": ours, "official": official}
+    compile_seconds = float("nan")
     with torch.inference_mode():
-        outputs = {"ours": ours(x), "official": official(x)}  # warm-up, and the outputs compared
-        for _ in range(repeats):  # interleaved, so a change in the machine's load hits both alike
-            for name, model in (("ours", ours), ("official", official)):
+        outputs = {name: model(x) for name, model in models.items()}  # warm-up, and the outputs compared
+        if compiled:
+            models["compiled"] = torch.compile(ours, dynamic=False)
+            start = time.perf_counter()
+            outputs["compiled"] = models["compiled"](x)
+            compile_seconds = time.perf_counter() - start
+        times: dict[str, list[float]] = {name: [] for name in models}
+        for _ in range(repeats):  # interleaved, so a change in the machine's load hits all alike
+            for name, model in models.items():
                 start = time.perf_counter()
                 model(x)
                 times[name].append(time.perf_counter() - start)
-    return {"ours": statistics.median(times["ours"]), "official": statistics.median(times["official"]),
-            "max_abs_diff": float((outputs["ours"] - outputs["official"]).abs().max())}
+    result = {name: statistics.median(t) for name, t in times.items()}
+    result["max_abs_diff"] = float((outputs["ours"] - outputs["official"]).abs().max())
+    if compiled:
+        result["compile_seconds"] = compile_seconds
+        result["compiled_max_abs_diff"] = float((outputs["compiled"] - outputs["official"]).abs().max())
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-matmul", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--official", metavar="DIR", help="compare res_hair with the official HAIR code in DIR")
     parser.add_argument("--child-official", type=int, metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--compile", action="store_true",
+                        help="with --official: also time irtool's network through torch.compile (needs a C++ "
+                             "compiler on the CPU; the first call's compile time is reported apart)")
+    parser.add_argument("--retain-host-memory", action="store_true",
+                        help="keep freed host memory in the process, as the irtool command does "
+                             "(irtool.engine.host; applies to every network timed)")
     args = parser.parse_args(argv)
 
     import torch
@@ -157,24 +176,36 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats)))
         return 0
+    if args.retain_host_memory:
+        from irtool.engine.host import retain_freed_host_memory
+
+        retain_freed_host_memory()
     if args.child_official:
-        print(json.dumps(compare_official(args.official, args.child_official, args.threads, args.repeats)))
+        print(json.dumps(compare_official(args.official, args.child_official, args.threads, args.repeats,
+                                          compiled=args.compile)))
         return 0
     if args.official:
         print(f"res_hair vs the official HAIR code ({args.official}), {device}, {args.threads} thread(s), median of "
               f"{args.repeats} interleaved runs after warm-up\n")
-        print("| size | irtool (s) | official (s) | irtool / official | max abs difference |")
-        print("|---:|---:|---:|---:|---:|")
+        extra = " | compiled (s) | compiled / official | compiled max abs difference | compile time (s)"
+        print("| size | irtool (s) | official (s) | irtool / official | max abs difference"
+              + (extra if args.compile else "") + " |")
+        print("|---:" * (9 if args.compile else 5) + "|")
+        child_flags = ["--compile"] * args.compile + ["--retain-host-memory"] * args.retain_host_memory
         for size in args.sizes:
             run = subprocess.run([sys.executable, __file__, "--official", args.official, "--child-official", str(size),
-                                  "--threads", str(args.threads), "--repeats", str(args.repeats)],
+                                  "--threads", str(args.threads), "--repeats", str(args.repeats), *child_flags],
                                  capture_output=True, text=True)
             if run.returncode != 0:
                 print(f"| {size} | error: {(run.stderr.strip().splitlines() or ['failed'])[-1][:80]} | | | |")
                 continue
             r = json.loads(run.stdout.strip().splitlines()[-1])
-            print(f"| {size} | {r['ours']:.2f} | {r['official']:.2f} | {r['ours'] / r['official']:.2f} | "
-                  f"{r['max_abs_diff']:.1e} |", flush=True)
+            row = (f"| {size} | {r['ours']:.2f} | {r['official']:.2f} | {r['ours'] / r['official']:.2f} | "
+                   f"{r['max_abs_diff']:.1e}")
+            if args.compile:
+                row += (f" | {r['compiled']:.2f} | {r['compiled'] / r['official']:.2f} | "
+                        f"{r['compiled_max_abs_diff']:.1e} | {r['compile_seconds']:.0f}")
+            print(row + " |", flush=True)
         return 0
     if args.child_matmul:
         print(json.dumps({"gflops_s": matmul_rate(device, args.threads)}))

@@ -676,3 +676,34 @@ def test_retained_host_memory_keeps_a_freed_buffer_for_the_next_tile():
     del buffer
     freed = libc.mallinfo2()
     assert freed.arena == held.arena and freed.fordblks >= size  # ...and kept, free, in the process
+
+
+# --------------------------------------------------------------------------- torch.compile (opt-in)
+def test_compiled_engine_matches_eager_tile_for_tile() -> None:
+    # --compile must not change what a user gets: the same tiles through Inductor's kernels, GIV passed as a
+    # keyword as HAIR's decoder takes it.
+    model = GivConvNet()
+    image = random_image(3, 100, 90, seed=7)
+    preset = make_preset(model, has_giv=True)
+    eager = InferenceEngine(model, preset, device="cpu", tile=48, overlap=16).run(image)
+    engine = InferenceEngine(model, preset, device="cpu", tile=48, overlap=16, compile=True)
+    compiled = engine.run(image)
+    assert engine.compile_failure is None
+    assert engine.last_run is not None and engine.last_run.compiled and engine.last_run.tiles > 1
+    assert (compiled - eager).abs().max() <= 1e-5
+
+
+def test_compile_failure_falls_back_to_eager_and_says_why() -> None:
+    from irtool.engine import CompiledForward
+
+    def no_compiler(graph, example_inputs):  # a backend that fails as one without a C++ compiler does
+        raise RuntimeError("no C++ compiler found")
+
+    model = ConvNet()
+    image = random_image(3, 32, 32, seed=8).unsqueeze(0)
+    forward = CompiledForward(model, backend=no_compiler)
+    with torch.inference_mode():
+        out = forward(image)
+        assert torch.equal(out, model(image))
+    assert not forward.active
+    assert forward.failure is not None and "no C++ compiler found" in forward.failure

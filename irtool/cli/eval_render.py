@@ -100,13 +100,14 @@ def chosen_datasets(*, bench, task, data, data_lq):
     return datasets
 
 
-def chosen_models(*, model, weights, arch, device, tile, precision: str = "auto", task: str | None = None,
+def chosen_models(*, model, weights, arch, device, tile, precision: str = "auto", compile: bool = False,
+                  task: str | None = None,
                   console=None):
     """The models to score: those named, or with none named the model ``irtool restore --task TASK`` would use
     (said on ``console``), so ``eval --task denoise --data DIR`` measures the tool, not only its input."""
     from irtool.zoo import EngineSettings, ModelZoo
 
-    zoo = ModelZoo(EngineSettings(device=device, precision=precision, tile=tile))
+    zoo = ModelZoo(EngineSettings(device=device, precision=precision, tile=tile, compile=compile))
     loaded = [zoo.from_entry(name) for name in model or []]
     loaded += [zoo.from_file(path, arch) for path in weights or []]
     if not loaded and task is not None:

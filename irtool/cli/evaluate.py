@@ -7,7 +7,17 @@ from typing import Any, List, Optional
 
 import typer
 
-from irtool.cli.options import EVAL_TASK_HELP, Arch, Device, JsonReport, PrecisionOption, Quiet, Tile, WeightsFiles
+from irtool.cli.options import (
+    EVAL_TASK_HELP,
+    Arch,
+    CompileOption,
+    Device,
+    JsonReport,
+    PrecisionOption,
+    Quiet,
+    Tile,
+    WeightsFiles,
+)
 
 
 def evaluate(
@@ -29,6 +39,7 @@ def evaluate(
     quality: Optional[int] = typer.Option(None, "--quality", help="JPEG quality for jpeg protocols."),
     device: Device = "auto",
     precision: PrecisionOption = "auto",
+    compile: CompileOption = False,
     tile: Tile = None,
     csv: Optional[Path] = typer.Option(None, "--csv", help="Per-image results as CSV."),
     json_report: JsonReport = None,
@@ -86,6 +97,8 @@ def evaluate(
                                 "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
                                 "save_images": save_images, "classical": classical})
         return
+    if compile and task in ("auto", "detect"):
+        raise UsageError("--compile is for scoring restoration models, not --task auto or detect")
     if markdown or labelled or synthesis != "default":
         raise UsageError("--markdown, --labelled and --synthesis are for --task detect")
     if classical and task != "denoise":
@@ -102,7 +115,8 @@ def evaluate(
     if baseline_only and (model or weights):
         raise UsageError("--baseline-only scores no model; drop it or drop --model/--weights")
     models: list[Any] = [*baselines, *([] if baseline_only else chosen_models(
-        model=model, weights=weights, arch=arch, device=device, precision=precision, tile=tile, task=task,
+        model=model, weights=weights, arch=arch, device=device, precision=precision, compile=compile, tile=tile,
+        task=task,
         console=Console(stderr=True)))]
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -13,8 +13,8 @@ import typer
 
 from irtool.degradations import DETECT, RESTORE_TASKS, SINGLE_TASKS
 
-__all__ = ["Arch", "Device", "JsonReport", "PrecisionOption", "Quiet", "Tile", "WeightsFile", "WeightsFiles",
-           "task_help"]
+__all__ = ["Arch", "CompileOption", "Device", "JsonReport", "PrecisionOption", "Quiet", "Tile", "WeightsFile",
+           "WeightsFiles", "task_help"]
 
 
 def task_help(tasks: tuple[str, ...], *, extra: str = "") -> str:
@@ -32,6 +32,10 @@ WeightsFiles = Annotated[Optional[List[Path]], typer.Option("--weights", help=_W
 PrecisionOption = Annotated[str, typer.Option(
     "--precision", help="auto (fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16. bf16 on a CPU with native bf16 "
     "(AVX512-BF16 or AMX) is 1.1-2.2x faster at a small measured quality cost (README \"Speed and memory\").")]
+CompileOption = Annotated[bool, typer.Option(
+    "--compile", help="Run the networks through torch.compile: faster tiles after a slow first one per image size "
+    "(minutes on a CPU, which needs a C++ compiler; falls back to eager with a note). For long batches of "
+    "same-size photos (README \"Speed and memory\").")]
 Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]
 JsonReport = Annotated[Optional[Path], typer.Option("--json", help="Also write the results as a JSON report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables; errors still go to stderr.")]

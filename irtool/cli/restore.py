@@ -9,7 +9,17 @@ from typing import List, Optional
 
 import typer
 
-from irtool.cli.options import RESTORE_TASK_HELP, Arch, Device, JsonReport, PrecisionOption, Quiet, Tile, WeightsFile
+from irtool.cli.options import (
+    RESTORE_TASK_HELP,
+    Arch,
+    CompileOption,
+    Device,
+    JsonReport,
+    PrecisionOption,
+    Quiet,
+    Tile,
+    WeightsFile,
+)
 
 
 def restore(
@@ -30,6 +40,7 @@ def restore(
     ),
     device: Device = "auto",
     precision: PrecisionOption = "auto",
+    compile: CompileOption = False,
     tile: Tile = None,
     overlap: int = typer.Option(32, "--overlap", help="Tile overlap in input pixels (blended)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="png, jpg, webp or tiff (default: the input's)."),
@@ -49,7 +60,7 @@ def restore(
     jobs = plan_jobs(inputs, output, fmt=fmt, shard=shard)
     restorer = BatchRestorer(
         request,
-        engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap),
+        engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap, compile=compile),
         output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
     )
     _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet)

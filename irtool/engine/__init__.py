@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .compiled import CompiledForward
     from .device import available_memory_bytes, select_device
     from .engine import MIN_TILE, EngineOutOfMemoryError, GivModel, InferenceEngine, ProgressCallback, RunInfo
     from .memory import is_out_of_memory
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 #: Public name -> the submodule that defines it.
 _HOME = {
+    "CompiledForward": "compiled",
     "available_memory_bytes": "device",
     "select_device": "device",
     "MIN_TILE": "engine",
@@ -42,6 +44,7 @@ _HOME = {
 
 __all__ = [
     "AxisTiles",
+    "CompiledForward",
     "EngineOutOfMemoryError",
     "GivModel",
     "InferenceEngine",

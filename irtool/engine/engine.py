@@ -30,6 +30,7 @@ from torch import nn
 from irtool.errors import InvalidArgumentError, IrtoolError
 from irtool.models.layers import pad_to_multiple
 
+from .compiled import CompiledForward
 from .device import available_memory_bytes, release_cached_memory, select_device
 from .memory import (
     CALIBRATION_SIDE,
@@ -88,6 +89,8 @@ class RunInfo:
     tiles: int
     precision: str
     out_of_memory_retries: int
+    #: Whether the tiles went through the ``torch.compile`` graph (False when not asked for, or it failed).
+    compiled: bool = False
 
 
 class InferenceEngine:
@@ -98,7 +101,8 @@ class InferenceEngine:
     ``preset.whole_image`` network always runs on the whole image (its output depends on all of it).
     ``overlap`` is the minimum number of input pixels neighbouring tiles share (see
     :mod:`irtool.engine.tiling` for the blending window). ``tile_batch=None`` means 1 on CPU/MPS
-    and as many tiles as fit the memory budget (<= 16) on CUDA.
+    and as many tiles as fit the memory budget (<= 16) on CUDA. ``compile=True`` runs the tiles through
+    ``torch.compile`` (:mod:`.compiled`; the eager module where that fails, :attr:`compile_failure` says why).
 
     The model is moved to ``device`` and put in eval mode.
     """
@@ -114,6 +118,7 @@ class InferenceEngine:
         overlap: int = 32,
         tile_batch: int | None = None,
         giv_max_side: int = 1024,
+        compile: bool = False,
     ) -> None:
         if tile is not None and tile < 1:
             raise InvalidArgumentError(f"tile must be a positive number of pixels, got {tile}", argument="tile")
@@ -145,8 +150,15 @@ class InferenceEngine:
             # Module.to accepts memory_format at runtime; the stubs of torch < 2.14 omit it.
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload, unused-ignore]
         self.model = model
+        # Only the per-tile forward is compiled: the GIV pass runs once per image, on another shape.
+        self._compiled = CompiledForward(model) if compile else None
 
     # ------------------------------------------------------------------ public
+    @property
+    def compile_failure(self) -> str | None:
+        """Why ``compile=True`` fell back to the eager module (None: not asked for, or compiling worked)."""
+        return None if self._compiled is None else self._compiled.failure
+
     @property
     def precision(self) -> str:
         """Effective precision name (becomes ``fp32`` after a non-finite half-precision result)."""
@@ -217,7 +229,8 @@ class InferenceEngine:
                     message = str(error).splitlines()[0] if str(error) else type(error).__name__
                 else:
                     self.last_run = RunInfo(tile=tile, tiles=tiles, precision=self.precision,
-                                            out_of_memory_retries=retries)
+                                            out_of_memory_retries=retries,
+                                            compiled=self._compiled is not None and self._compiled.active)
                     return output
                 # Outside the except block, so the failed batch's tensors are already released.
                 release_cached_memory(self.device)
@@ -317,12 +330,13 @@ class InferenceEngine:
 
     def _forward(self, batch: torch.Tensor, giv: torch.Tensor | None) -> torch.Tensor:
         x = self._to_device(batch)
+        forward = self.model if self._compiled is None else self._compiled
         with self._precision.autocast():
             if giv is None:
-                out = self.model(x)
+                out = forward(x)
             else:
                 # [1, D] shared by the batch: HAIR then generates one weight set for all tiles.
-                out = self.model(x, giv=giv)
+                out = forward(x, giv=giv)
         if self._precision.is_reduced and not bool(torch.isfinite(out).all()):
             raise _NonFiniteHalfPrecision
         return out.to(device="cpu", dtype=torch.float32)
