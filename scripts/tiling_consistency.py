@@ -5,9 +5,10 @@
     .venv/bin/python scripts/tiling_consistency.py --models res_hair_lite_aio --tasks derain lowlight
 
 For each bundled restorer and each task it serves, a held-out photo is resized to ``--megapixels`` (of the model's
-input), degraded for that task (severity 0.5, fixed seed, the default generator, 8-bit), and restored twice through
-the inference engine: in ``--tile`` px tiles with the default 32 px overlap, and in one whole-image pass. Prints the
-mean and the largest absolute difference between the two outputs in 8-bit levels (1.0 = 1/255) as a Markdown table.
+input), degraded for that task (severity 0.5, fixed seed, the default generator, 8-bit), and restored through the
+inference engine in one whole-image pass and in ``--tile`` px tiles with each ``--overlap`` (default 32 px, as
+``irtool restore``). Prints the mean and the largest absolute difference between tiled and one-pass outputs in 8-bit
+levels (1.0 = 1/255) as a Markdown table.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="*", help="only these tasks (default: every task a model serves)")
     parser.add_argument("--megapixels", type=float, default=2.0)
     parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--overlap", type=int, nargs="+", default=[32],
+                        help="tile overlaps in input px (one row per value; default 32, irtool restore's)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -40,17 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     names = args.models or [e.name for e in catalog.entries.values()
                             if e.kind == "restorer" and e.file and is_present(e)]
     photo = io.read_image(Path(args.photo)).pixels[..., :3]
-    tiled_zoo, whole_zoo = ModelZoo(EngineSettings(tile=args.tile)), ModelZoo(EngineSettings(tile=1 << 16))
+    tiled_zoos = {overlap: ModelZoo(EngineSettings(tile=args.tile, overlap=overlap)) for overlap in args.overlap}
+    whole_zoo = ModelZoo(EngineSettings(tile=1 << 16))
     print(f"photo {args.photo}, {args.megapixels} MP model input, {args.tile} px tiles vs one pass\n")
-    print("| model | task | tiles | mean abs diff (1/255) | max abs diff (1/255) | tiled s | one pass s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | task | overlap | tiles | mean abs diff (1/255) | max abs diff (1/255) | tiled s | one pass s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in names:
         entry_path(catalog.get(name))  # fails loudly for a missing file
         for task in catalog.get(name).tasks:
             if task == "all" or (args.tasks and task not in args.tasks):
                 continue
-            tiled, whole = tiled_zoo.from_entry(name), whole_zoo.from_entry(name)
-            scale = tiled.scale
+            whole = whole_zoo.from_entry(name)
+            scale = whole.scale
             side = (args.megapixels * 1e6) ** 0.5
             h, w = photo.shape[:2]
             factor = side / (h * w) ** 0.5
@@ -59,15 +63,17 @@ def main(argv: list[str] | None = None) -> int:
             lq, _ = degrade_for_task(big, task, rng=np.random.default_rng(0), severity=0.5)
             lq = np.round(np.clip(lq, 0, 1) * 255).astype(np.float32) / 255
             started = time.perf_counter()
-            a = tiled.run_image(lq)
-            tiled_s = time.perf_counter() - started
-            tiles = tiled.engine.last_run.tiles if tiled.engine.last_run else 0
-            started = time.perf_counter()
             b = whole.run_image(lq)
             whole_s = time.perf_counter() - started
-            diff = np.abs(np.round(a * 255) - np.round(b * 255))
-            print(f"| {name} | {task} | {tiles} | {diff.mean():.3f} | {diff.max():.0f} | {tiled_s:.1f} | "
-                  f"{whole_s:.1f} |", flush=True)
+            for overlap, zoo in tiled_zoos.items():
+                tiled = zoo.from_entry(name)
+                started = time.perf_counter()
+                a = tiled.run_image(lq)
+                tiled_s = time.perf_counter() - started
+                tiles = tiled.engine.last_run.tiles if tiled.engine.last_run else 0
+                diff = np.abs(np.round(a * 255) - np.round(b * 255))
+                print(f"| {name} | {task} | {overlap} | {tiles} | {diff.mean():.3f} | {diff.max():.0f} | "
+                      f"{tiled_s:.1f} | {whole_s:.1f} |", flush=True)
     return 0
 
 
