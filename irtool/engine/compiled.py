@@ -1,10 +1,11 @@
 """Opt-in graph compilation of a network's forward pass (``torch.compile``), with the eager module as fallback.
 
 Inductor fuses the elementwise work between matmuls and convolutions (LayerNorm, gated activations, residual
-adds, softmax). On this project's 2-core CPU, full-size Res-HAIR at 256 px ran in 0.51x the official
-implementation's time compiled against 0.68x eager, at equal output (``python scripts/bench_models.py --official DIR
---sizes 256 512 --compile``, README "Speed and memory"). The price is the first call for each tile shape: minutes
-on a CPU (a C++ compiler builds the kernels; they are cached on disk for later runs), seconds on CUDA. So it is an
+adds, softmax). On this project's 2-core CPU, full-size Res-HAIR at 512 px ran in 0.39-0.41x the official
+implementation's time compiled against 0.67-0.74x eager, at 256 px in 0.57-0.80x against 0.64-1.00x, at equal
+output (``python scripts/bench_models.py --official DIR --sizes 256 512 --compile [--retain-host-memory]``, README
+"Speed and memory"). The price is the first call for each tile shape: 3.5-9 minutes on that CPU (a C++ compiler
+builds the kernels; they are cached on disk, and a later process compiled the same graphs in 18-45 s). So it is an
 option for long batches, not the default, and the eager module stays the reference the tests compare against.
 
 Compilation fails where no compiler is installed (no C++ compiler on a CPU machine, no Triton for CUDA) or on an
