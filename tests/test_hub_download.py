@@ -91,8 +91,16 @@ def test_missing_file_on_the_hub(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["download"], ["download", "nope"]])
-def test_usage_errors(tmp_path, args):
+def test_usage_errors(tmp_path, monkeypatch, capsys, args):
+    # In this process, through the console entry point: a usage error never reaches the Hub, so no environment
+    # has to be set before huggingface_hub is imported (and no second interpreter has to start).
+    from irtool.cli import main
+
     _catalog(tmp_path, hashlib.sha256(BODY).hexdigest())
-    proc = _run(args, tmp_path, "http://127.0.0.1:9")
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
+    monkeypatch.setenv("IRTOOL_WEIGHTS_TOML", str(tmp_path / "weights.toml"))
+    monkeypatch.setattr(sys, "argv", ["irtool", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() and "Traceback" not in err
