@@ -58,6 +58,17 @@ def test_console_entry_point_help_does_not_import_torch():
     assert "torch" not in loaded
 
 
+def test_download_of_an_unknown_entry_fails_without_importing_torch():
+    """``irtool download`` reads the catalogue and talks to the Hub; it needs no network code, so a typo costs a
+    fraction of a second, not the second torch takes to import."""
+    loaded = _modules_after(
+        "sys.argv = ['irtool', 'download', 'no-such-entry']\nfrom irtool.cli import main\ntry:\n    main()\n"
+        "except SystemExit as exc:\n    assert exc.code == 2, exc.code\nelse:\n    raise AssertionError('no exit')"
+    )
+    assert "irtool.foreign_names" in loaded and "irtool.weights" in loaded
+    assert "torch" not in loaded
+
+
 def test_console_script_help_runs():
     out = subprocess.run([sys.executable, "-m", "irtool", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0

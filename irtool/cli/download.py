@@ -25,7 +25,7 @@ def download(
     from rich.console import Console
 
     from irtool.errors import IrtoolError, UsageError
-    from irtool.models.foreign import FOREIGN_PREFIX, INSTALL_HINT, is_foreign, spandrel_installed
+    from irtool.foreign_names import FOREIGN_PREFIX, INSTALL_HINT, is_foreign, spandrel_installed
     from irtool.weights import entry_path, load_catalog
 
     console = Console(stderr=True)

@@ -14,7 +14,6 @@ are not trained by irtool (``recipe`` None). Their name is ``spandrel:ARCH`` (``
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, Mapping
 
 import torch
@@ -22,25 +21,14 @@ from torch import nn
 
 from irtool.degradations import RESTORE_TASKS
 from irtool.errors import InvalidArgumentError
+from irtool.foreign_names import FOREIGN_PREFIX, INSTALL_HINT, is_foreign, spandrel_installed
 
 from .registry import Preset
 
 __all__ = ["FOREIGN_PREFIX", "INSTALL_HINT", "SpandrelNetwork", "is_foreign", "load_foreign", "spandrel_installed"]
 
-#: Preset names of networks read by spandrel: ``spandrel:`` + spandrel's architecture id.
-FOREIGN_PREFIX = "spandrel:"
-INSTALL_HINT = 'pip install "irtool[spandrel]"'
 #: spandrel's purposes irtool runs on whole photos (face models want aligned face crops; inpainting wants a mask).
 _PURPOSES = ("SR", "Restoration")
-
-
-def is_foreign(preset_name: str | None) -> bool:
-    return bool(preset_name) and str(preset_name).startswith(FOREIGN_PREFIX)
-
-
-def spandrel_installed() -> bool:
-    """spandrel is installed (without importing it, which takes seconds: it imports torchvision)."""
-    return importlib.util.find_spec("spandrel") is not None
 
 
 class SpandrelNetwork(nn.Module):

@@ -54,7 +54,7 @@ def why_unusable(entry: WeightsEntry) -> str | None:
     """Why ``entry`` cannot run here now ("not downloaded", "missing", "needs spandrel"), or None when it can."""
     if not is_present(entry):
         return "missing" if entry.bundled else "not downloaded"
-    from irtool.models.foreign import is_foreign, spandrel_installed
+    from irtool.foreign_names import is_foreign, spandrel_installed
 
     if is_foreign(entry.preset) and not spandrel_installed():
         return "needs spandrel"
