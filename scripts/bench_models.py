@@ -10,7 +10,9 @@ any network) is measured first, and each row shows the rate the network reached 
 ``--official DIR`` compares full-size Res-HAIR (``res_hair``) with the official implementation in one run instead:
 DIR holds a checkout of toummHus/HAIR (``net/HAIR.py``, ``utils/ResNet.py``; it needs ``einops`` on the path). Both
 networks get the same random weights (the official names, which ``res_hair`` shares) and the same input; each
-size checks that the outputs agree (max abs difference) and prints both median times and their ratio.
+size checks that the outputs agree (max abs difference) and prints both median times and their ratio; ``--compile``
+adds irtool's network through ``torch.compile`` (compile time reported apart). ``--retain-host-memory`` times every
+network with the ``irtool`` command's host-memory setting (:mod:`irtool.engine.host`) instead of glibc's defaults.
 
 Driven by the registry, so presets registered later (Hi-IR, ...) are included automatically. Each
 (preset, size) runs in its own subprocess so the CPU peak memory (``VmHWM`` from /proc/self/status, minus the
@@ -173,13 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.child:
-        print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats)))
-        return 0
     if args.retain_host_memory:
         from irtool.engine.host import retain_freed_host_memory
 
         retain_freed_host_memory()
+    if args.child:
+        print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats)))
+        return 0
     if args.child_official:
         print(json.dumps(compare_official(args.official, args.child_official, args.threads, args.repeats,
                                           compiled=args.compile)))
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         for size in args.sizes:
             cmd = [sys.executable, __file__, "--child", name, str(size), "--device", device,
-                   "--threads", str(args.threads), "--repeats", str(args.repeats)]
+                   "--threads", str(args.threads), "--repeats", str(args.repeats),
+                   *["--retain-host-memory"] * args.retain_host_memory]
             run = subprocess.run(cmd, capture_output=True, text=True)
             if run.returncode != 0:
                 failed += 1
