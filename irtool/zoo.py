@@ -81,8 +81,9 @@ def build_from_checkpoint(path: str | Path, preset_name: str | None) -> tuple[Pr
     file has exactly (official HAIR and Restormer files: :mod:`irtool.models.recognise`); else whatever spandrel
     recognises (:mod:`irtool.models.foreign`, an optional dependency).
     """
+    from irtool.foreign_names import FOREIGN_PREFIX, is_foreign
     from irtool.models import get_preset
-    from irtool.models.foreign import FOREIGN_PREFIX, is_foreign, load_foreign
+    from irtool.models.foreign import load_foreign
     from irtool.models.recognise import recognise_preset
     from irtool.weights.checkpoints import load_into, read_checkpoint, strip_prefixes
 

@@ -87,9 +87,9 @@ def test_a_missing_preferred_model_falls_back_and_the_report_and_models_say_so(r
 
 def test_a_downloaded_model_of_another_architecture_is_passed_over_while_spandrel_is_missing(routed, tmp_path,
                                                                                             use_catalog, monkeypatch):
-    from irtool.models import foreign
+    import irtool.foreign_names
 
-    monkeypatch.setattr(foreign, "spandrel_installed", lambda: False)
+    monkeypatch.setattr(irtool.foreign_names, "spandrel_installed", lambda: False)
     weights = save_official(torch.nn.Conv2d(3, 3, 3), tmp_path / "other.pth")
     catalog = load_catalog()
     models = {name: {"preset": e.preset, "tasks": list(e.tasks), "kind": e.kind, "file": e.bundled_path}

@@ -21,11 +21,11 @@ from torch import nn
 
 from irtool.degradations import RESTORE_TASKS
 from irtool.errors import InvalidArgumentError
-from irtool.foreign_names import FOREIGN_PREFIX, INSTALL_HINT, is_foreign, spandrel_installed
+from irtool.foreign_names import FOREIGN_PREFIX, INSTALL_HINT
 
 from .registry import Preset
 
-__all__ = ["FOREIGN_PREFIX", "INSTALL_HINT", "SpandrelNetwork", "is_foreign", "load_foreign", "spandrel_installed"]
+__all__ = ["SpandrelNetwork", "load_foreign"]
 
 #: spandrel's purposes irtool runs on whole photos (face models want aligned face crops; inpainting wants a mask).
 _PURPOSES = ("SR", "Restoration")
