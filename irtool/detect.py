@@ -93,11 +93,16 @@ def scene_statistics(image: torch.Tensor) -> torch.Tensor:
                          dark50, dark90, float(saturation)])
 
 
+def median_dark_channel(image: torch.Tensor) -> float:
+    """The median of ``image``'s dark channel (``[C, H, W]`` in [0, 1]), as :func:`scene_statistics` measures it."""
+    return float(scene_statistics(image)[SCENE_STATISTICS.index("dark_channel_p50")])
+
+
 def shows_veil(image: torch.Tensor) -> bool:
-    """Whether ``image`` ``[C, H, W]`` in [0, 1] can be hazy at all: its median dark channel (:func:`scene_statistics`)
-    reaches :data:`VEIL_DARK_CHANNEL_MIN`. Haze adds airlight to every channel of every region, so an image whose
+    """Whether ``image`` ``[C, H, W]`` in [0, 1] can be hazy at all: its :func:`median_dark_channel` reaches
+    :data:`VEIL_DARK_CHANNEL_MIN`. Haze adds airlight to every channel of every region, so an image whose
     regions mostly hold a near-black pixel in some channel has no veil to remove, whatever the crops looked like."""
-    return float(scene_statistics(image)[SCENE_STATISTICS.index("dark_channel_p50")]) >= VEIL_DARK_CHANNEL_MIN
+    return median_dark_channel(image) >= VEIL_DARK_CHANNEL_MIN
 
 
 def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

@@ -33,13 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from irtool.degradations import CLEAN, detector_types
-    from irtool.detect import SCENE_STATISTICS, VEIL_DARK_CHANNEL_MIN, scene_statistics
+    from irtool.detect import VEIL_DARK_CHANNEL_MIN, median_dark_channel
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
     from irtool.train.vote import _window
 
-    column = SCENE_STATISTICS.index("dark_channel_p50")
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     for sample in folder_dataset(args.data).samples:
         clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
@@ -49,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 window = _window(clean, rng)
                 severity = 0.0 if kind == CLEAN else float(rng.uniform(0.25, 1.0))
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis)
-                values[kind].append(float(scene_statistics(torch.from_numpy(pixels).permute(2, 0, 1))[column]))
+                values[kind].append(median_dark_channel(torch.from_numpy(pixels).permute(2, 0, 1)))
     print(f"{args.data}: median dark channel per true type, {args.windows} windows per photo, severity 0.25-1, "
           f"{args.synthesis} generators; threshold {VEIL_DARK_CHANNEL_MIN}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | below the threshold |")

@@ -101,8 +101,7 @@ def chosen_datasets(*, bench, task, data, data_lq):
 
 
 def chosen_models(*, model, weights, arch, device, tile, precision: str = "auto", compile: bool = False,
-                  task: str | None = None,
-                  console=None):
+                  task: str | None = None, console=None):
     """The models to score: those named, or with none named the model ``irtool restore --task TASK`` would use
     (said on ``console``), so ``eval --task denoise --data DIR`` measures the tool, not only its input."""
     from irtool.zoo import EngineSettings, ModelZoo

@@ -87,7 +87,8 @@ def evaluate(
                  precision=precision, tile=tile,
                  json_report=json_report, quiet=quiet,
                  unused={"data_lq": data_lq, "protocol": protocol, "sigma": sigma, "quality": quality, "csv": csv,
-                         "save_images": save_images, "classical": classical, "synthesis": synthesis != "default"})
+                         "save_images": save_images, "classical": classical, "synthesis": synthesis != "default",
+                         "compile": compile})
         return
     if task == "detect":
         run_detect(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
@@ -95,10 +96,8 @@ def evaluate(
                         unused={"data_lq": data_lq, "protocol": protocol,
                                 "precision": None if precision == "auto" else precision,
                                 "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
-                                "save_images": save_images, "classical": classical})
+                                "save_images": save_images, "classical": classical, "compile": compile})
         return
-    if compile and task in ("auto", "detect"):
-        raise UsageError("--compile is for scoring restoration models, not --task auto or detect")
     if markdown or labelled or synthesis != "default":
         raise UsageError("--markdown, --labelled and --synthesis are for --task detect")
     if classical and task != "denoise":
@@ -116,8 +115,7 @@ def evaluate(
         raise UsageError("--baseline-only scores no model; drop it or drop --model/--weights")
     models: list[Any] = [*baselines, *([] if baseline_only else chosen_models(
         model=model, weights=weights, arch=arch, device=device, precision=precision, compile=compile, tile=tile,
-        task=task,
-        console=Console(stderr=True)))]
+        task=task, console=Console(stderr=True)))]
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:
