@@ -8,8 +8,10 @@
 restore PHOTO --model M`` for each model, ``irtool restore PHOTO --auto`` and ``--auto --detect-only``, the engine
 alone on the same decoded photo with the same weights, and OpenCV's ``fastNlMeansDenoisingColored`` (h = 10, the
 tool a user would otherwise reach for; ``pip install opencv-python-headless``, an optional benchmark dependency)
-reading, denoising and writing the same photo. PHOTO is ``--photo FILE``, or a 12 MP photo-like test image: the
-bundled sample ``clean_picture1a.png`` enlarged (Lanczos) to 4000x3000 with Gaussian noise (sigma 15/255) added.
+reading, denoising and writing the same photo. ``--compile`` adds each ``--model`` command with ``--compile``, first
+with an empty Inductor cache and then with the cache that run left. PHOTO is ``--photo FILE``, or a 12 MP
+photo-like test image: the bundled sample ``clean_picture1a.png`` enlarged (Lanczos) to 4000x3000 with Gaussian
+noise (sigma 15/255) added.
 It prints each time, its ratio to OpenCV's, the network's share, and (``--profile``) where one ``irtool restore``
 spends its time: start-up, decode, detection, network, tile blending, encode.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -103,12 +106,12 @@ def engine_seconds(model: str, photo: str, precision: str = "auto") -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
-def _timed(cmd: list[str], repeats: int) -> float | str:
+def _timed(cmd: list[str], repeats: int, env: dict[str, str] | None = None) -> float | str:
     """Median wall time of a whole command, or the last line of its error output when it fails."""
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             return (proc.stderr.strip().splitlines() or ["failed"])[-1][:100]
         times.append(time.perf_counter() - started)
@@ -173,6 +176,15 @@ def end_to_end(args: argparse.Namespace) -> int:
                 engine.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
             rows.append((f"  engine alone ({model}{'' if precision == 'auto' else ', ' + precision}, decoded photo "
                          "in memory)", statistics.median(engine)))
+            if args.compile:
+                # Inductor caches compiled kernels on disk: the first command in an empty cache pays the whole
+                # compile, later ones (the same tile shape) mostly load it. Both are what a user meets.
+                cache = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(workdir / f"inductor-{model}-{precision}")}
+                command = [*irtool, "--model", model, *flag, "--compile"]
+                rows.append((f"irtool restore --model {model} {' '.join(flag)} --compile, empty compile cache",
+                             _timed(command, 1, cache)))
+                rows.append((f"irtool restore --model {model} {' '.join(flag)} --compile, cache from the run above",
+                             _timed(command, args.repeats, cache)))
     rows.append(("irtool restore --auto", _timed([*irtool, "--auto"], args.repeats)))
     rows.append(("irtool restore --auto --detect-only", _timed([*irtool, "--auto", "--detect-only"], args.repeats)))
     with_size = f"{photo.name}, {_megapixels(photo):.1f} MP"
@@ -228,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "fp16"],
                         help="--end-to-end: time each --model at these --precision values (auto: no flag)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per command or configuration (median)")
+    parser.add_argument("--compile", action="store_true",
+                        help="--end-to-end: also time each --model command with --compile (empty and warm cache)")
     parser.add_argument("--profile", action="store_true", help="--end-to-end: split one restore into its stages")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one measurement, print JSON
     parser.add_argument("--one-engine", help=argparse.SUPPRESS)  # internal: MODEL:PRECISION:PHOTO, time as JSON

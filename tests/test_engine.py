@@ -693,6 +693,29 @@ def test_compiled_engine_matches_eager_tile_for_tile() -> None:
     assert (compiled - eager).abs().max() <= 1e-5
 
 
+def test_compiled_tiles_keep_one_graph_when_the_last_batch_is_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Batches of 3 tiles over 4 tiles: the short last batch is filled with copies of its last tile, so a compiled
+    # run traces one graph (each new batch size would cost another compile), and the copies' outputs are dropped.
+    from torch._dynamo.testing import CompileCounter
+
+    from irtool.engine import CompiledForward
+    from irtool.engine import engine as engine_module
+
+    counter = CompileCounter()
+    monkeypatch.setattr(engine_module, "CompiledForward", lambda model: CompiledForward(model, backend=counter))
+    torch._dynamo.reset()
+    torch.manual_seed(0)  # a module without Python side effects in forward (ConvNet's shape log adds guards)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))
+    image = random_image(3, 80, 80, seed=9)
+    preset = make_preset(model)
+    eager = InferenceEngine(model, preset, device="cpu", tile=48, overlap=16, tile_batch=3).run(image)
+    engine = InferenceEngine(model, preset, device="cpu", tile=48, overlap=16, tile_batch=3, compile=True)
+    compiled = engine.run(image)
+    assert engine.last_run is not None and engine.last_run.tiles == 4 and engine.last_run.compiled
+    assert counter.frame_count == 1
+    assert torch.allclose(compiled, eager, atol=1e-6)
+
+
 def test_compile_failure_falls_back_to_eager_and_says_why() -> None:
     from irtool.engine import CompiledForward
 

@@ -384,7 +384,14 @@ class InferenceEngine:
                 image[:, rows.starts[r]:rows.starts[r] + rows.extent, cols.starts[c]:cols.starts[c] + cols.extent]
                 for r, c in chunk
             ])
+            # A compiled graph is specialised to its batch size: a short last batch would compile a second graph
+            # (minutes), while repeating its last tile costs less than one batch.
+            padding = batch_size - len(chunk) if self._compiled is not None else 0
+            if padding:
+                batch = torch.cat([batch, batch[-1:].expand(padding, -1, -1, -1)])
             out = self._forward(batch, giv)
+            if padding and out.ndim == 4:
+                out = out[:len(chunk)]
             if out.ndim != 4 or out.shape[0] != len(chunk) or tuple(out.shape[2:]) != (out_h, out_w):
                 raise IrtoolError(
                     f"model for preset {self.preset.name!r} returned {tuple(out.shape)} for input "
