@@ -10,9 +10,10 @@ any network) is measured first, and each row shows the rate the network reached 
 ``--official DIR`` compares full-size Res-HAIR (``res_hair``) with the official implementation in one run instead:
 DIR holds a checkout of toummHus/HAIR (``net/HAIR.py``, ``utils/ResNet.py``; it needs ``einops`` on the path). Both
 networks get the same random weights (the official names, which ``res_hair`` shares) and the same input; each
-size checks that the outputs agree (max abs difference) and prints both median times and their ratio; ``--compile``
-adds irtool's network through ``torch.compile`` (compile time reported apart). ``--retain-host-memory`` times every
-network with the ``irtool`` command's host-memory setting (:mod:`irtool.engine.host`) instead of glibc's defaults.
+size checks that the outputs agree (max abs difference) and prints both median times and their ratio. ``--compile``
+adds irtool's network through ``torch.compile`` (compile time reported apart), in either mode.
+``--retain-host-memory`` times every network with the ``irtool`` command's host-memory setting
+(:mod:`irtool.engine.host`) instead of glibc's defaults.
 
 Driven by the registry, so presets registered later (Hi-IR, ...) are included automatically. Each
 (preset, size) runs in its own subprocess so the CPU peak memory (``VmHWM`` from /proc/self/status, minus the
@@ -46,8 +47,10 @@ def _vm_hwm_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def measure(preset: str, size: int, device: str, threads: int, repeats: int) -> dict[str, float]:
-    """One preset at one size, in this process."""
+def measure(preset: str, size: int, device: str, threads: int, repeats: int,
+            compiled: bool = False) -> dict[str, float]:
+    """One preset at one size, in this process; ``compiled`` also times it through ``torch.compile``, each timed
+    call alternating with an eager one (this machine's speed drifts by 20-50% between runs)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -71,18 +74,29 @@ def measure(preset: str, size: int, device: str, threads: int, repeats: int) -> 
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
         model(x)  # warm-up
-        times = []
-        for _ in range(repeats):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            model(x)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
         peak = (torch.cuda.max_memory_allocated() if device == "cuda" else _vm_hwm_bytes()) - base
-    seconds = statistics.median(times)
-    return {
+        networks = {"eager": model}
+        compile_seconds = float("nan")
+        if compiled:
+            networks["compiled"] = torch.compile(model, dynamic=False)
+            start = time.perf_counter()
+            networks["compiled"](x)
+            compile_seconds = time.perf_counter() - start
+        times: dict[str, list[float]] = {name: [] for name in networks}
+        for _ in range(repeats):
+            for name, network in networks.items():
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                network(x)
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                times[name].append(time.perf_counter() - start)
+        peak = max(peak, (torch.cuda.max_memory_allocated() if device == "cuda" else _vm_hwm_bytes()) - base)
+    seconds = statistics.median(times["eager"])
+    extra = {"compiled_seconds": statistics.median(times["compiled"]), "compile_seconds": compile_seconds} \
+        if compiled else {}
+    return {**extra,
         "seconds": seconds,
         "gflops_s": counter.get_total_flops() / seconds / 1e9,
         "peak_mib": max(peak, 0) / 2**20,
@@ -163,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--official", metavar="DIR", help="compare res_hair with the official HAIR code in DIR")
     parser.add_argument("--child-official", type=int, metavar="SIZE", help=argparse.SUPPRESS)
     parser.add_argument("--compile", action="store_true",
-                        help="with --official: also time irtool's network through torch.compile (needs a C++ "
-                             "compiler on the CPU; the first call's compile time is reported apart)")
+                        help="also time irtool's network through torch.compile, alternating with eager calls "
+                             "(needs a C++ compiler on the CPU; the first call's compile time is reported apart)")
     parser.add_argument("--retain-host-memory", action="store_true",
                         help="keep freed host memory in the process, as the irtool command does "
                              "(irtool.engine.host; applies to every network timed)")
@@ -180,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
 
         retain_freed_host_memory()
     if args.child:
-        print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats)))
+        print(json.dumps(measure(args.child[0], int(args.child[1]), device, args.threads, args.repeats,
+                                 compiled=args.compile)))
         return 0
     if args.child_official:
         print(json.dumps(compare_official(args.official, args.child_official, args.threads, args.repeats,
@@ -221,14 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     limit = json.loads(limit_run.stdout.strip().splitlines()[-1])["gflops_s"]
     print(f"device {device}, {args.threads} thread(s), median of {args.repeats} runs after warm-up, batch 1; "
           f"dense fp32 matmul (2048 x 2048): {limit:.0f} GFLOP/s\n")
-    print("| preset | params (M) | size | time (s) | peak mem (MiB) | kFLOPs / output px | GFLOP/s | of matmul |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    compiled_columns = " compiled (s) | compiled / eager | compile time (s) |" if args.compile else ""
+    print("| preset | params (M) | size | time (s) | peak mem (MiB) | kFLOPs / output px | GFLOP/s | of matmul |"
+          + compiled_columns)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * (3 * args.compile))
     failed = 0
     for name in names:
         for size in args.sizes:
             cmd = [sys.executable, __file__, "--child", name, str(size), "--device", device,
                    "--threads", str(args.threads), "--repeats", str(args.repeats),
-                   *["--retain-host-memory"] * args.retain_host_memory]
+                   *["--retain-host-memory"] * args.retain_host_memory, *["--compile"] * args.compile]
             run = subprocess.run(cmd, capture_output=True, text=True)
             if run.returncode != 0:
                 failed += 1
@@ -236,8 +253,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {name} | | {size} | error: {reason} | | | | |")
                 continue
             r = json.loads(run.stdout.strip().splitlines()[-1])
+            compiled_cells = (f" {r['compiled_seconds']:.3f} | {r['compiled_seconds'] / r['seconds']:.2f} | "
+                              f"{r['compile_seconds']:.0f} |") if args.compile else ""
             print(f"| {name} | {r['params_m']:.2f} | {size} | {r['seconds']:.3f} | {r['peak_mib']:.0f} "
-                  f"| {r['kflops_per_pixel']:.1f} | {r['gflops_s']:.1f} | {r['gflops_s'] / limit:.0%} |", flush=True)
+                  f"| {r['kflops_per_pixel']:.1f} | {r['gflops_s']:.1f} | {r['gflops_s'] / limit:.0%} |"
+                  + compiled_cells, flush=True)
     return 1 if failed else 0
 
 

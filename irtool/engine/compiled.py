@@ -5,8 +5,10 @@ adds, softmax). On this project's 2-core CPU, full-size Res-HAIR at 512 px ran i
 implementation's time compiled against 0.67-0.74x eager, at 256 px in 0.57-0.80x against 0.64-1.00x, at equal
 output (``python scripts/bench_models.py --official DIR --sizes 256 512 --compile [--retain-host-memory]``, README
 "Speed and memory"). The price is the first call for each tile shape: 3.5-9 minutes on that CPU (a C++ compiler
-builds the kernels; they are cached on disk, and a later process compiled the same graphs in 18-45 s). So it is an
-option for long batches, not the default, and the eager module stays the reference the tests compare against.
+builds the kernels; they are cached on disk, and a later process compiled the same graphs in 18-45 s). The lite
+Hi-IR U-shape gains less: 0.79x per 384 px tile on an AVX2 CPU, which on one 12 MP photo the 10-15 s of tracing and
+cache loading use up (``scripts/bench_restore.py --end-to-end --compile``). So it is an option for long batches,
+not the default, and the eager module stays the reference the tests compare against.
 
 Compilation fails where no compiler is installed (no C++ compiler on a CPU machine, no Triton for CUDA) or on an
 operator Inductor cannot lower; the forward then falls back to the eager module for good and records why.
