@@ -5,7 +5,8 @@
 He, Sun and Tang's dark channel prior: in a photo without haze most regions hold some pixel that is dark in one
 colour channel, so the image's median dark channel is low; haze adds airlight ``A (1 - t)`` to every channel and
 lifts it. ``--auto`` leaves an image it calls hazy as it is when its median dark channel
-(:func:`irtool.detect.scene_statistics`, ``dark_channel_p50``) is below :data:`irtool.detect.VEIL_DARK_CHANNEL_MIN`.
+(:func:`irtool.detect.scene_statistics`, ``dark_channel_p50``) is below :data:`irtool.detect.VEIL_DARK_CHANNEL_MIN`
+(``--gray``: the same on gray photos of the degraded scenes).
 This script shows where that threshold sits among the training photos (never the held-out ones): per true type,
 the spread of the median dark channel over random windows degraded by every registered generator (``--synthesis
 wide``) at visible severities (0.25-1), and the share of each type below the threshold (for haze: visible haze the
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder of clean training photos")
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
+    parser.add_argument("--gray", action="store_true",
+                        help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
+                             "camera or a black-and-white conversion makes them")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -48,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
                 window = _window(clean, rng)
                 severity = 0.0 if kind == CLEAN else float(rng.uniform(0.25, 1.0))
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis)
+                if args.gray:
+                    pixels = np.round(pixels @ np.float32([0.299, 0.587, 0.114]) * 255)[..., None] / 255
                 values[kind].append(median_dark_channel(torch.from_numpy(pixels).permute(2, 0, 1)))
     print(f"{args.data}: median dark channel per true type, {args.windows} windows per photo, severity 0.25-1, "
-          f"{args.synthesis} generators; threshold {VEIL_DARK_CHANNEL_MIN}\n")
+          f"{args.synthesis} generators{', gray' if args.gray else ''}; threshold {VEIL_DARK_CHANNEL_MIN}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | below the threshold |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for kind, found in values.items():
