@@ -73,7 +73,7 @@ def measure(preset: str, size: int, device: str, threads: int, repeats: int,
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
-        model(x)  # warm-up
+        model(x)  # warm-up: the eager network's peak memory (before any compiling, which needs memory of its own)
         peak = (torch.cuda.max_memory_allocated() if device == "cuda" else _vm_hwm_bytes()) - base
         networks = {"eager": model}
         compile_seconds = float("nan")
@@ -92,16 +92,17 @@ def measure(preset: str, size: int, device: str, threads: int, repeats: int,
                 if device == "cuda":
                     torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - start)
-        peak = max(peak, (torch.cuda.max_memory_allocated() if device == "cuda" else _vm_hwm_bytes()) - base)
     seconds = statistics.median(times["eager"])
-    extra = {"compiled_seconds": statistics.median(times["compiled"]), "compile_seconds": compile_seconds} \
-        if compiled else {}
-    return {**extra,
+    extra = {}
+    if compiled:
+        extra = {"compiled_seconds": statistics.median(times["compiled"]), "compile_seconds": compile_seconds}
+    return {
         "seconds": seconds,
         "gflops_s": counter.get_total_flops() / seconds / 1e9,
         "peak_mib": max(peak, 0) / 2**20,
         "kflops_per_pixel": counter.get_total_flops() / out_pixels / 1e3,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        **extra,
     }
 
 
