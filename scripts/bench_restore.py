@@ -167,8 +167,9 @@ def end_to_end(args: argparse.Namespace) -> int:
     for model in args.models:
         for precision in args.precisions:
             flag = [] if precision == "auto" else ["--precision", precision]
-            rows.append((f"irtool restore --model {model} {' '.join(flag)}".rstrip(),
-                         _timed([*irtool, "--model", model, *flag], args.repeats)))
+            command = [*irtool, "--model", model, *flag]
+            label = " ".join(["irtool restore --model", model, *flag])
+            rows.append((label, _timed(command, args.repeats)))
             engine = []
             for _ in range(args.repeats):
                 proc = subprocess.run([sys.executable, __file__, "--one-engine", f"{model}:{precision}:{photo}"],
@@ -180,11 +181,9 @@ def end_to_end(args: argparse.Namespace) -> int:
                 # Inductor caches compiled kernels on disk: the first command in an empty cache pays the whole
                 # compile, later ones (the same tile shape) mostly load it. Both are what a user meets.
                 cache = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(workdir / f"inductor-{model}-{precision}")}
-                command = [*irtool, "--model", model, *flag, "--compile"]
-                rows.append((f"irtool restore --model {model} {' '.join(flag)} --compile, empty compile cache",
-                             _timed(command, 1, cache)))
-                rows.append((f"irtool restore --model {model} {' '.join(flag)} --compile, cache from the run above",
-                             _timed(command, args.repeats, cache)))
+                rows.append((f"{label} --compile, empty compile cache", _timed([*command, "--compile"], 1, cache)))
+                rows.append((f"{label} --compile, cache from the run above",
+                             _timed([*command, "--compile"], args.repeats, cache)))
     rows.append(("irtool restore --auto", _timed([*irtool, "--auto"], args.repeats)))
     rows.append(("irtool restore --auto --detect-only", _timed([*irtool, "--auto", "--detect-only"], args.repeats)))
     with_size = f"{photo.name}, {_megapixels(photo):.1f} MP"

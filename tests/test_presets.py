@@ -80,8 +80,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @lru_cache(maxsize=1)
 def bf16_checked_by_a_lite_preset() -> frozenset[type[torch.nn.Module]]:
     """The network classes some lite preset builds with bf16 support (each is run in bf16 below)."""
-    return frozenset(get_preset(name).network for name in preset_names()
-                     if get_preset(name).lite and get_preset(name).supports_bf16)
+    presets = [get_preset(name) for name in preset_names()]
+    return frozenset(preset.network for preset in presets if preset.lite and preset.supports_bf16)
 
 
 @pytest.mark.parametrize("name", preset_names())
