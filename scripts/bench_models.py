@@ -15,6 +15,10 @@ adds irtool's network through ``torch.compile`` (compile time reported apart), i
 ``--retain-host-memory`` times every network with the ``irtool`` command's host-memory setting
 (:mod:`irtool.engine.host`) instead of glibc's defaults.
 
+``--against DIR`` compares each preset with the same preset of another irtool checkout (``git worktree add DIR
+REV``), in one process per (preset, size): the same weights and input, calls alternating between the two (this
+machine's speed drifts by 20-50% between runs, so separate runs cannot show a 10-20% change).
+
 Driven by the registry, so presets registered later (Hi-IR, ...) are included automatically. Each
 (preset, size) runs in its own subprocess so the CPU peak memory (``VmHWM`` from /proc/self/status, minus the
 value after building the model) is not polluted by earlier runs; on CUDA it is
@@ -124,6 +128,55 @@ def matmul_rate(device: str, threads: int, side: int = 2048, repeats: int = 5) -
     return 2 * side**3 / statistics.median(times[1:]) / 1e9
 
 
+def _irtool_from(checkout: str):
+    """The ``irtool.models`` package of another checkout, imported beside this one: its modules are swapped into
+    ``sys.modules`` only while it imports, so each version keeps its own registry."""
+    import importlib
+
+    def ours() -> dict:
+        return {k: v for k, v in sys.modules.items() if k == "irtool" or k.startswith("irtool.")}
+
+    saved = ours()
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(Path(checkout).resolve()))
+    try:
+        models = importlib.import_module("irtool.models")
+    finally:
+        sys.path.pop(0)
+        for name in ours():
+            del sys.modules[name]
+        sys.modules.update(saved)
+    return models
+
+
+def compare_checkout(checkout: str, preset: str, size: int, threads: int, repeats: int) -> dict[str, float]:
+    """One preset built from this checkout and from ``checkout`` with the same weights, timed on the same input in
+    alternating calls (this process, on the CPU)."""
+    import torch
+
+    from irtool.models import build, get_preset
+
+    other_models = _irtool_from(checkout)
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    ours = build(preset).eval()
+    theirs = other_models.build(preset).eval()
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.rand(1, get_preset(preset).in_channels, size, size)
+    times: dict[str, list[float]] = {"ours": [], "theirs": []}
+    with torch.inference_mode():
+        difference = float((ours(x) - theirs(x)).abs().max())  # also the warm-up of both
+        for i in range(repeats):
+            order = (("ours", ours), ("theirs", theirs)) if i % 2 == 0 else (("theirs", theirs), ("ours", ours))
+            for name, network in order:
+                start = time.perf_counter()
+                network(x)
+                times[name].append(time.perf_counter() - start)
+    return {"ours": statistics.median(times["ours"]), "theirs": statistics.median(times["theirs"]),
+            "max_abs_diff": difference}
+
+
 def compare_official(official_dir: str, size: int, threads: int, repeats: int,
                      compiled: bool = False) -> dict[str, float]:
     """Full-size Res-HAIR, irtool's and the official code's, on the same weights and input (this process);
@@ -177,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-matmul", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--official", metavar="DIR", help="compare res_hair with the official HAIR code in DIR")
     parser.add_argument("--child-official", type=int, metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--against", metavar="DIR", help="compare each preset with another irtool checkout in DIR "
+                        "(alternating calls in one process per preset and size)")
+    parser.add_argument("--child-against", nargs=2, metavar=("PRESET", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--compile", action="store_true",
                         help="also time irtool's network through torch.compile, alternating with eager calls "
                              "(needs a C++ compiler on the CPU; the first call's compile time is reported apart)")
@@ -202,6 +258,33 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(compare_official(args.official, args.child_official, args.threads, args.repeats,
                                           compiled=args.compile)))
         return 0
+    if args.child_against:
+        print(json.dumps(compare_checkout(args.against, args.child_against[0], int(args.child_against[1]),
+                                          args.threads, args.repeats)))
+        return 0
+    if args.against:
+        from irtool.models import preset_names
+
+        print(f"this checkout vs {args.against}, cpu, {args.threads} thread(s), median of {args.repeats} alternating "
+              "calls after warm-up\n")
+        print("| preset | size | this checkout (s) | other (s) | this / other | max abs difference |")
+        print("|---|---:|---:|---:|---:|---:|")
+        failed = 0
+        for name in args.presets or preset_names():
+            for size in args.sizes:
+                run = subprocess.run([sys.executable, __file__, "--against", args.against, "--child-against", name,
+                                      str(size), "--threads", str(args.threads), "--repeats", str(args.repeats),
+                                      *["--retain-host-memory"] * args.retain_host_memory],
+                                     capture_output=True, text=True)
+                if run.returncode != 0:
+                    failed += 1
+                    print(f"| {name} | {size} | error: {(run.stderr.strip().splitlines() or ['failed'])[-1][:80]} "
+                          "| | | |")
+                    continue
+                r = json.loads(run.stdout.strip().splitlines()[-1])
+                print(f"| {name} | {size} | {r['ours']:.3f} | {r['theirs']:.3f} | {r['ours'] / r['theirs']:.2f} | "
+                      f"{r['max_abs_diff']:.1e} |", flush=True)
+        return 1 if failed else 0
     if args.official:
         print(f"res_hair vs the official HAIR code ({args.official}), {device}, {args.threads} thread(s), median of "
               f"{args.repeats} interleaved runs after warm-up\n")

@@ -126,21 +126,22 @@ def test_attention_matches_a_naive_per_window_reference(path: str, monkeypatch: 
 
 
 def test_cpu_chunked_attention_equals_the_fused_kernel_path_with_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fused-kernel path (GPUs) and the CPU path compute the same values and the same gradients."""
+    """The fused-kernel path (GPUs) and the CPU path, which projects chunk by chunk, compute the same values and
+    the same gradients, for the input and for both projections."""
     import irtool.models.hi_ir as hi_ir
 
     monkeypatch.setattr(hi_ir, "_CPU_ATTENTION_MAX_WINDOWS", 5)
     torch.manual_seed(0)
-    qkv = torch.randn(12, 16, 2 * 32, requires_grad=True)  # 12 windows of 16 tokens, qk 16 + v 32, 2 heads
-    upstream = torch.randn(12, 16, 32)
-    outputs, grads = [], []
-    for attend in (hi_ir._attend_fused, hi_ir._attend_chunked):
-        out = attend(qkv, 2, 16)
-        (grad,) = torch.autograd.grad(out, qkv, upstream)
-        outputs.append(out.detach())
-        grads.append(grad)
-    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6)
+    project_in, project_out = torch.nn.Linear(24, 2 * 32), torch.nn.Linear(32, 24)  # qk 16 + v 32, 2 heads
+    tokens = torch.randn(12, 16, 24, requires_grad=True)  # 12 windows of 16 tokens
+    upstream = torch.randn(12, 16, 24)
+    parameters = [tokens, *project_in.parameters(), *project_out.parameters()]
+    fused = project_out(hi_ir._attend_fused(project_in(tokens), 2, 16))
+    chunked = hi_ir._attend_chunked(tokens, project_in, 2, 16, project_out)
+    torch.testing.assert_close(chunked, fused, rtol=1e-5, atol=1e-6)
+    for expected, actual in zip(torch.autograd.grad(fused, parameters, upstream),
+                                torch.autograd.grad(chunked, parameters, upstream)):
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_invalid_configurations_raise_invalid_argument_errors() -> None:

@@ -343,6 +343,48 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
     assert again["samples"] == samples and again["cv_clean_accuracy"] == 1.0 and again["clean_target"] == 1.0
     assert again["clean_margin"] >= 0.0
 
+    # --keep-vote keeps the fitted detector's vote and folds in only a temperature: every decision on the samples
+    # stays, the logits are divided by the temperature the run reports, and the crop network is untouched.
+    fitted = tmp_path / "assets" / "my_detector.safetensors"
+    samples_file = str(tmp_path / "runs" / "vote" / "vote_samples.pt")
+    kept = CliRunner().invoke(app, [*base[:-3], "--name", "kept", "-q", "--fit-vote", "--keep-vote", "--init-weights",
+                                    str(fitted), "--vote-samples", samples_file, "--data", str(tmp_path)])
+    assert kept.exit_code == 0, kept.output
+    record = json.loads((tmp_path / "runs" / "kept" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["kept_vote"] is True and record["clean_margin"] == 0.0
+    kept_model, _ = read_detector(tmp_path / "runs" / "kept" / "final.safetensors", "res_hair_lite")
+    assert kept_model.vote is not None and model.vote is not None
+    with torch.no_grad():
+        before = model.vote(saved["summaries"].float())
+        after = kept_model.vote(saved["summaries"].float())
+    assert torch.equal(after.argmax(dim=1), before.argmax(dim=1))
+    torch.testing.assert_close(after, before / record["temperature"], rtol=1e-4, atol=1e-5)
+    for key, value in network.state_dict().items():
+        assert torch.equal(kept_model.state_dict()[key], value), key
+    # The bundled detector's vote predates the scene statistics: it reads the summary's first entries, and so does
+    # the temperature's cross-validation; its decisions stay.
+    bundled = Path(__file__).resolve().parents[1] / "irtool" / "assets" / "weights" / "giv_detector_lite.safetensors"
+    old_vote = CliRunner().invoke(app, [*base[:-3], "--name", "kept_old", "-q", "--fit-vote", "--keep-vote",
+                                        "--init-weights", str(bundled), "--vote-samples", samples_file,
+                                        "--data", str(tmp_path)])
+    assert old_vote.exit_code == 0, old_vote.output
+    shipped, _ = read_detector(bundled, "res_hair_lite")
+    recalibrated, _ = read_detector(tmp_path / "runs" / "kept_old" / "final.safetensors", "res_hair_lite")
+    assert shipped.vote is not None and recalibrated.vote is not None
+    size = shipped.vote.summary_mean.numel()
+    assert size < saved["summaries"].shape[1]
+    with torch.no_grad():
+        before = shipped.vote(saved["summaries"][:, :size].float())
+        after = recalibrated.vote(saved["summaries"][:, :size].float())
+    assert torch.equal(after.argmax(dim=1), before.argmax(dim=1))
+    # It needs a vote to keep, and a clean target would change decisions.
+    for extra, message in (([], "no vote to keep"), (["--vote-clean-target", "0.9"], "no --vote-clean-target")):
+        weights = str(tmp_path / "det.safetensors") if not extra else str(fitted)
+        refused = CliRunner().invoke(app, [*base[:-3], "--name", "refused", "-q", "--fit-vote", "--keep-vote",
+                                           "--init-weights", weights, "--vote-samples", samples_file, *extra,
+                                           "--data", str(tmp_path)])
+        assert refused.exit_code != 0 and message in refused.output, refused.output
+
 
 def test_clean_margin_is_the_smallest_lift_that_calls_the_target_share_of_clean_samples_clean():
     from irtool.train.vote import clean_margin

@@ -104,6 +104,10 @@ def train(
         None, "--vote-samples", metavar="FILE", help="With --fit-vote: reuse the vote_samples.pt an earlier fit of "
         "the same network saved, instead of reading the photos again."
     ),
+    keep_vote: bool = typer.Option(
+        False, "--keep-vote", help="With --fit-vote: keep the --init-weights detector's own vote and only calibrate "
+        "its confidence (a temperature fitted on the cross-validation): the same decisions."
+    ),
     quiet: Quiet = False,
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""

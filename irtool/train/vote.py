@@ -264,8 +264,15 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
                                    argument="init_weights")
     if not cfg.data:
         raise InvalidArgumentError("data is required: a folder of clean training photos", argument="data")
+    if cfg.keep_vote and cfg.vote_clean_target:
+        raise InvalidArgumentError("--keep-vote keeps the vote's decisions: it takes no --vote-clean-target",
+                                   argument="keep_vote")
     started = time.monotonic()
     model, meta = read_detector(cfg.init_weights, cfg.preset)
+    kept = model.vote
+    if cfg.keep_vote and kept is None:
+        raise InvalidArgumentError(f"{cfg.init_weights} has no vote to keep: fit one with --fit-vote",
+                                   argument="keep_vote")
     model.vote = None  # the crops' plain probabilities, never a previous vote's
     detector = Detector(model, types=types_from_metadata(meta), device=cfg.device, name=Path(cfg.init_weights).stem)
     if cfg.vote_samples:
@@ -273,7 +280,16 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     else:
         samples = vote_samples(detector, cfg.data, clean_per_photo=clean_per_photo, per_kind=per_kind,
                                seed=cfg.seed, synthesis=cfg.synthesis, progress=progress)
+    run_dir = Path(cfg.out) / cfg.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # The summaries themselves, saved before any fitting: to study or refit without reading every photo again.
+    with atomic_output(run_dir / "vote_samples.pt") as handle:
+        torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos}, handle)
     num_types = len(detector.types)
+    if kept is not None and cfg.keep_vote:
+        # A vote fitted before the summary grew reads its first entries (as Detector.detect serves it); its
+        # temperature comes from refits that read the same.
+        samples = VoteSamples(samples.summaries[:, :kept.summary_mean.numel()], samples.labels, samples.photos)
     oof = {(l2, weight): out_of_fold_logits(samples, num_types=num_types, l2=l2, clean_weight=weight, folds=folds)[0]
            for l2 in l2_choices for weight in clean_weights}
     # Each candidate with the clean margin its own out-of-fold logits need to reach the clean target.
@@ -282,19 +298,22 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     scores = {key: _accuracies(samples.labels, logits.argmax(dim=1)) for key, logits in oof.items()}
     plain = _accuracies(samples.labels, samples.summaries[:, :num_types].argmax(dim=1))
     l2, weight = max(scores, key=lambda key: _score(scores[key]))  # the first of equals
-    model.vote = fit_vote(samples.summaries, samples.labels, num_types=num_types, l2=l2, clean_weight=weight)
     # Calibrate the reported confidence on the out-of-fold logits (photos the fold's vote never saw) and fold the
-    # margin and the temperature into the linear map, so the file format stays as it was.
+    # margin and the temperature into the linear map, so the file format stays as it was. A kept vote (made by this
+    # same procedure before it calibrated) gets the temperature only, so none of its decisions changes.
     temperature = fit_temperature(oof[l2, weight], samples.labels)
+    if kept is not None and cfg.keep_vote:
+        model.vote = kept
+        with torch.no_grad():
+            kept_logits = model.vote(samples.summaries.to(model.vote.linear.weight.dtype)).double()
+    else:
+        model.vote = fit_vote(samples.summaries, samples.labels, num_types=num_types, l2=l2, clean_weight=weight)
+        kept_logits = None
     with torch.no_grad():
-        model.vote.linear.bias[0] += margins[l2, weight]
+        if kept_logits is None:
+            model.vote.linear.bias[0] += margins[l2, weight]
         model.vote.linear.weight.div_(temperature)
         model.vote.linear.bias.div_(temperature)
-    run_dir = Path(cfg.out) / cfg.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # The summaries themselves, to study or refit without reading every photo again.
-    with atomic_output(run_dir / "vote_samples.pt") as handle:
-        torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos}, handle)
     record = {"iter": 0, "samples": len(samples.labels), "photos": len(set(samples.photos)), "l2": l2,
               "clean_weight": weight, "clean_target": cfg.vote_clean_target, "clean_margin": margins[l2, weight],
               "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
@@ -303,6 +322,12 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
               "mean_vote_type_accuracy": plain["type_accuracy"], "mean_vote_clean_accuracy": plain["clean_accuracy"],
               "temperature": temperature, "cv_calibration_error": calibration_error(oof[l2, weight], samples.labels),
               "cv_calibration_error_calibrated": calibration_error(oof[l2, weight] / temperature, samples.labels),
+              "kept_vote": kept_logits is not None,
+              # The kept vote on the samples it was fitted on (in-sample, so an optimistic figure), before and after.
+              **({} if kept_logits is None else {
+                  "kept_vote_calibration_error": calibration_error(kept_logits, samples.labels),
+                  "kept_vote_calibration_error_calibrated": calibration_error(kept_logits / temperature,
+                                                                              samples.labels)}),
               "time": time.monotonic() - started}
     append_metrics(run_dir / "metrics.jsonl", record)
     final = run_dir / "final.safetensors"
