@@ -221,7 +221,7 @@ class HiIRStage(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         # One copy into channels-last memory per stage: as a permuted view of NCHW memory, every LayerNorm and
-        # Linear of every layer copied it again (0.29 -> 0.23 s per 384 px tile of hi_ir_unet_lite on 2 cores).
+        # Linear of every layer copied it again (README "Speed and memory", bench_models.py --against).
         y = x.permute(0, 2, 3, 1).contiguous()
         for layer in self.layers:
             y = layer(y)
