@@ -7,7 +7,8 @@ summarised as the vote reads it (crop probabilities and enlargement test,
 with LBFGS. Its L2 strength and clean-class weight are the pair whose worst class scores best in cross-validation
 over *photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder
 is never read. Its confidence is then calibrated by one temperature fitted on the cross-validation's out-of-fold
-logits (:func:`fit_temperature`).
+logits (:func:`fit_temperature`). ``--keep-vote`` keeps the detector's own vote instead and folds in only that
+temperature, so its decisions do not change.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
                                    argument="keep_vote")
     started = time.monotonic()
     model, meta = read_detector(cfg.init_weights, cfg.preset)
-    kept = model.vote
+    kept = model.vote if cfg.keep_vote else None  # --keep-vote: this vote, recalibrated, is the result
     if cfg.keep_vote and kept is None:
         raise InvalidArgumentError(f"{cfg.init_weights} has no vote to keep: fit one with --fit-vote",
                                    argument="keep_vote")
@@ -286,7 +287,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     with atomic_output(run_dir / "vote_samples.pt") as handle:
         torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos}, handle)
     num_types = len(detector.types)
-    if kept is not None and cfg.keep_vote:
+    if kept is not None:
         # A vote fitted before the summary grew reads its first entries (as Detector.detect serves it); its
         # temperature comes from refits that read the same.
         samples = VoteSamples(samples.summaries[:, :kept.summary_mean.numel()], samples.labels, samples.photos)
@@ -302,7 +303,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     # margin and the temperature into the linear map, so the file format stays as it was. A kept vote (made by this
     # same procedure before it calibrated) gets the temperature only, so none of its decisions changes.
     temperature = fit_temperature(oof[l2, weight], samples.labels)
-    if kept is not None and cfg.keep_vote:
+    if kept is not None:
         model.vote = kept
         with torch.no_grad():
             kept_logits = model.vote(samples.summaries.to(model.vote.linear.weight.dtype)).double()
