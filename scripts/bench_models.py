@@ -51,6 +51,34 @@ def _vm_hwm_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def interleaved_medians(networks: dict, x, repeats: int, device: str = "cpu") -> dict[str, float]:
+    """Median seconds per network over ``repeats`` rounds in which each is called once on ``x``, in turn (the order
+    reversed every other round), so a change in the machine's speed hits all alike: it drifts by 20-50% between
+    runs here."""
+    import torch
+
+    times: dict[str, list[float]] = {name: [] for name in networks}
+    for i in range(repeats):
+        order = list(networks.items())
+        for name, network in order if i % 2 == 0 else reversed(order):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            network(x)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _child_result(cmd: list[str]) -> dict | str:
+    """The JSON a child run of this script prints last, or the last line of its error output when it fails."""
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        return (run.stderr.strip().splitlines() or ["failed"])[-1][:80]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def measure(preset: str, size: int, device: str, threads: int, repeats: int,
             compiled: bool = False) -> dict[str, float]:
     """One preset at one size, in this process; ``compiled`` also times it through ``torch.compile``, each timed
@@ -86,20 +114,11 @@ def measure(preset: str, size: int, device: str, threads: int, repeats: int,
             start = time.perf_counter()
             networks["compiled"](x)
             compile_seconds = time.perf_counter() - start
-        times: dict[str, list[float]] = {name: [] for name in networks}
-        for _ in range(repeats):
-            for name, network in networks.items():
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                start = time.perf_counter()
-                network(x)
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                times[name].append(time.perf_counter() - start)
-    seconds = statistics.median(times["eager"])
+        medians = interleaved_medians(networks, x, repeats, device)
+    seconds = medians["eager"]
     extra = {}
     if compiled:
-        extra = {"compiled_seconds": statistics.median(times["compiled"]), "compile_seconds": compile_seconds}
+        extra = {"compiled_seconds": medians["compiled"], "compile_seconds": compile_seconds}
     return {
         "seconds": seconds,
         "gflops_s": counter.get_total_flops() / seconds / 1e9,
@@ -164,17 +183,10 @@ def compare_checkout(checkout: str, preset: str, size: int, threads: int, repeat
     theirs = other_models.build(preset).eval()
     theirs.load_state_dict(ours.state_dict())
     x = torch.rand(1, get_preset(preset).in_channels, size, size)
-    times: dict[str, list[float]] = {"ours": [], "theirs": []}
     with torch.inference_mode():
         difference = float((ours(x) - theirs(x)).abs().max())  # also the warm-up of both
-        for i in range(repeats):
-            order = (("ours", ours), ("theirs", theirs)) if i % 2 == 0 else (("theirs", theirs), ("ours", ours))
-            for name, network in order:
-                start = time.perf_counter()
-                network(x)
-                times[name].append(time.perf_counter() - start)
-    return {"ours": statistics.median(times["ours"]), "theirs": statistics.median(times["theirs"]),
-            "max_abs_diff": difference}
+        medians = interleaved_medians({"ours": ours, "theirs": theirs}, x, repeats)
+    return {**medians, "max_abs_diff": difference}
 
 
 def compare_official(official_dir: str, size: int, threads: int, repeats: int,
@@ -205,13 +217,7 @@ def compare_official(official_dir: str, size: int, threads: int, repeats: int,
             start = time.perf_counter()
             outputs["compiled"] = models["compiled"](x)
             compile_seconds = time.perf_counter() - start
-        times: dict[str, list[float]] = {name: [] for name in models}
-        for _ in range(repeats):  # interleaved, so a change in the machine's load hits all alike
-            for name, model in models.items():
-                start = time.perf_counter()
-                model(x)
-                times[name].append(time.perf_counter() - start)
-    result = {name: statistics.median(t) for name, t in times.items()}
+        result: dict[str, float] = interleaved_medians(models, x, repeats)
     result["max_abs_diff"] = float((outputs["ours"] - outputs["official"]).abs().max())
     if compiled:
         result["compile_seconds"] = compile_seconds
@@ -272,16 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         failed = 0
         for name in args.presets or preset_names():
             for size in args.sizes:
-                run = subprocess.run([sys.executable, __file__, "--against", args.against, "--child-against", name,
-                                      str(size), "--threads", str(args.threads), "--repeats", str(args.repeats),
-                                      *["--retain-host-memory"] * args.retain_host_memory],
-                                     capture_output=True, text=True)
-                if run.returncode != 0:
+                r = _child_result([sys.executable, __file__, "--against", args.against, "--child-against", name,
+                                   str(size), "--threads", str(args.threads), "--repeats", str(args.repeats),
+                                   *["--retain-host-memory"] * args.retain_host_memory])
+                if isinstance(r, str):
                     failed += 1
-                    print(f"| {name} | {size} | error: {(run.stderr.strip().splitlines() or ['failed'])[-1][:80]} "
-                          "| | | |")
+                    print(f"| {name} | {size} | error: {r} | | | |")
                     continue
-                r = json.loads(run.stdout.strip().splitlines()[-1])
                 print(f"| {name} | {size} | {r['ours']:.3f} | {r['theirs']:.3f} | {r['ours'] / r['theirs']:.2f} | "
                       f"{r['max_abs_diff']:.1e} |", flush=True)
         return 1 if failed else 0
@@ -294,13 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         print("|---:" * (9 if args.compile else 5) + "|")
         child_flags = ["--compile"] * args.compile + ["--retain-host-memory"] * args.retain_host_memory
         for size in args.sizes:
-            run = subprocess.run([sys.executable, __file__, "--official", args.official, "--child-official", str(size),
-                                  "--threads", str(args.threads), "--repeats", str(args.repeats), *child_flags],
-                                 capture_output=True, text=True)
-            if run.returncode != 0:
-                print(f"| {size} | error: {(run.stderr.strip().splitlines() or ['failed'])[-1][:80]} | | | |")
+            r = _child_result([sys.executable, __file__, "--official", args.official, "--child-official", str(size),
+                               "--threads", str(args.threads), "--repeats", str(args.repeats), *child_flags])
+            if isinstance(r, str):
+                print(f"| {size} | error: {r} | | | |")
                 continue
-            r = json.loads(run.stdout.strip().splitlines()[-1])
             row = (f"| {size} | {r['ours']:.2f} | {r['official']:.2f} | {r['ours'] / r['official']:.2f} | "
                    f"{r['max_abs_diff']:.1e}")
             if args.compile:
@@ -330,13 +331,11 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, __file__, "--child", name, str(size), "--device", device,
                    "--threads", str(args.threads), "--repeats", str(args.repeats),
                    *["--retain-host-memory"] * args.retain_host_memory, *["--compile"] * args.compile]
-            run = subprocess.run(cmd, capture_output=True, text=True)
-            if run.returncode != 0:
+            r = _child_result(cmd)
+            if isinstance(r, str):
                 failed += 1
-                reason = (run.stderr.strip().splitlines() or ["failed"])[-1][:80]
-                print(f"| {name} | | {size} | error: {reason} | | | | |")
+                print(f"| {name} | | {size} | error: {r} | | | | |")
                 continue
-            r = json.loads(run.stdout.strip().splitlines()[-1])
             compiled_cells = (f" {r['compiled_seconds']:.3f} | {r['compiled_seconds'] / r['seconds']:.2f} | "
                               f"{r['compile_seconds']:.0f} |") if args.compile else ""
             print(f"| {name} | {r['params_m']:.2f} | {size} | {r['seconds']:.3f} | {r['peak_mib']:.0f} "
