@@ -1,9 +1,10 @@
 """Tiled, memory-bounded inference for any registered preset: tensor in, tensor out.
 
 The engine depends on no architecture (it shares only the networks' padding,
-:func:`~irtool.models.layers.pad_to_multiple`). It relies on the :class:`~irtool.models.registry.Preset`
-descriptor (``scale``, ``size_multiple``, ``min_input_side``, ``in_channels``, ``has_giv``, ``bytes_per_pixel``,
-``supports_fp16``/``supports_bf16``) and on two call shapes:
+:func:`~irtool.models.layers.pad_to_multiple`, and the strip height of :mod:`irtool.models.strips`). It relies on
+the :class:`~irtool.models.registry.Preset` descriptor (``scale``, ``size_multiple``, ``min_input_side``,
+``in_channels``, ``has_giv``, ``bytes_per_pixel``, ``supports_fp16``/``supports_bf16``, ``strips``) and on these
+call shapes:
 ``model(x)``, or for HAIR models (HAIR paper, Sec. 3: one Global Information Vector V_g drives
 every HyperTrans block) ``model.giv(x) -> [B, D]`` and ``model(x, giv=...)``.
 
@@ -12,6 +13,11 @@ tile pick different dynamic weights and show seams; the engine computes it once 
 whole image (for an image whose longer side exceeds ``giv_max_side``: the mean over a 2 x 2 grid of
 native-resolution crops, since a downscale would average the degradation away) and passes that one
 vector to every tile.
+
+A network whose attention sums over its whole input (``preset.strips``: Restormer, Res-HAIR) is not tiled, since
+each tile would attend with its own statistics: it runs ``forward_in_strips`` on the whole image, which gives the
+one-pass result while holding only a strip of each block's wide intermediate tensors, whenever its full-resolution
+feature maps fit the memory budget (tiles otherwise, and after an out-of-memory error).
 
 Memory: the input image and the output canvas stay on the CPU in float32; only one batch of
 tiles lives on the device at a time, so peak device memory depends on the tile, not the image.
@@ -29,6 +35,7 @@ from torch import nn
 
 from irtool.errors import InvalidArgumentError, IrtoolError
 from irtool.models.layers import pad_to_multiple
+from irtool.models.strips import RowStrips, count_blocks
 
 from .compiled import CompiledForward
 from .device import available_memory_bytes, release_cached_memory, select_device
@@ -46,13 +53,17 @@ from .tiling import align_down, axis_windows, giv_crops, plan_axis, window_sum
 if TYPE_CHECKING:
     from irtool.models.registry import Preset
 
-__all__ = ["MIN_TILE", "EngineOutOfMemoryError", "GivModel", "InferenceEngine", "ProgressCallback", "RunInfo"]
+__all__ = ["MIN_TILE", "EngineOutOfMemoryError", "GivModel", "InferenceEngine", "ProgressCallback", "RunInfo",
+           "StripModel"]
 
 #: Smallest tile the out-of-memory retry goes down to (at least the preset's ``min_input_side``, below which the
 #: network pads anyway; rounded up to its size multiple).
 MIN_TILE = 64
 #: Smallest GIV input side the out-of-memory retry goes down to.
 MIN_GIV_SIDE = 128
+#: Largest strip tensor of a ``preset.strips`` network on a CPU: under the 32 MiB mmap threshold the command sets
+#: (:mod:`.host`), so each strip's temporaries come from freed heap memory instead of fresh pages.
+CPU_MAX_STRIP_BYTES = 24 * 2**20
 #: Upper bound for an automatic ``tile_batch`` on CUDA.
 MAX_AUTO_TILE_BATCH = 16
 
@@ -70,6 +81,16 @@ class GivModel(Protocol):
     def giv(self, x: torch.Tensor) -> torch.Tensor: ...
 
     def __call__(self, x: torch.Tensor, *, giv: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class StripModel(Protocol):
+    """What the engine needs from a network whose attention spans the whole input (``preset.strips``):
+    ``forward_in_strips`` (:mod:`irtool.models.strips`) and its peak memory per input pixel."""
+
+    strip_bytes_per_pixel: int
+
+    def forward_in_strips(self, x: torch.Tensor, *args: torch.Tensor, strips: RowStrips) -> torch.Tensor: ...
 
 
 class EngineOutOfMemoryError(IrtoolError):
@@ -91,6 +112,9 @@ class RunInfo:
     out_of_memory_retries: int
     #: Whether the tiles went through the ``torch.compile`` graph (False when not asked for, or it failed).
     compiled: bool = False
+    #: The whole image went through in row strips with whole-image attention (``preset.strips``): the one-pass
+    #: result; ``tiles`` is then the number of strips at full resolution.
+    strips: bool = False
 
 
 class InferenceEngine:
@@ -130,6 +154,9 @@ class InferenceEngine:
             raise InvalidArgumentError(f"giv_max_side must be >= 1, got {giv_max_side}", argument="giv_max_side")
         if preset.has_giv and not isinstance(model, GivModel):
             raise TypeError(f"preset {preset.name!r} has has_giv=True but {type(model).__name__} has no giv() method")
+        if preset.strips and not isinstance(model, StripModel):
+            raise TypeError(f"preset {preset.name!r} has strips=True but {type(model).__name__} has no "
+                            "forward_in_strips() method")
         self.device = device if isinstance(device, torch.device) else select_device(device)
         self.preset = preset
         self._precision: Precision = resolve_precision(precision, self.device, preset=preset)
@@ -213,12 +240,17 @@ class InferenceEngine:
                 giv = giv.unsqueeze(0)
         with torch.inference_mode():
             tile = self._initial_tile(image)
+            strips = tile is not None and self._strips_fit(image)
             while True:
                 try:
                     # Once per image, and kept across out-of-memory retries of the tiles.
                     if self.preset.has_giv and giv is None:
                         giv = self._giv_on_device(image)
-                    output, tiles = self._run_tiles(image, giv, tile, progress)
+                    if strips:
+                        assert tile is not None
+                        output, tiles = self._run_strips(image, giv, tile, progress)
+                    else:
+                        output, tiles = self._run_tiles(image, giv, tile, progress)
                 except _NonFiniteHalfPrecision:
                     self._precision = Precision(name="fp32", device_type=self.device.type)
                     giv = None  # recomputed in fp32 as well
@@ -228,12 +260,15 @@ class InferenceEngine:
                         raise
                     message = str(error).splitlines()[0] if str(error) else type(error).__name__
                 else:
+                    compiled = not strips and self._compiled is not None and self._compiled.active
                     self.last_run = RunInfo(tile=tile, tiles=tiles, precision=self.precision,
-                                            out_of_memory_retries=retries,
-                                            compiled=self._compiled is not None and self._compiled.active)
+                                            out_of_memory_retries=retries, compiled=compiled, strips=strips)
                     return output
                 # Outside the except block, so the failed batch's tensors are already released.
                 release_cached_memory(self.device)
+                if strips:  # the full-resolution feature maps did not fit after all: tiles hold less
+                    strips = False
+                    continue
                 tile = self._smaller_tile(tile, image, message)
                 retries += 1
 
@@ -285,6 +320,30 @@ class InferenceEngine:
         if self._tile_cap is not None:
             tile = min(tile, self._tile_cap)
         return tile
+
+    def _strips_fit(self, image: torch.Tensor) -> bool:
+        """Run a ``preset.strips`` network in row strips (its one-pass result) when its full-resolution feature
+        maps fit the memory budget; tiles (each with its own attention statistics) otherwise."""
+        if not self.preset.strips:
+            return False
+        padded_pixels = math.prod(-(-side // self._multiple) * self._multiple for side in image.shape[1:])
+        needed = padded_pixels * cast(StripModel, self.model).strip_bytes_per_pixel
+        return needed <= MEMORY_BUDGET_FRACTION.get(self.device.type, 0.5) * available_memory_bytes(self.device)
+
+    def _run_strips(self, image: torch.Tensor, giv: torch.Tensor | None, tile: int,
+                    progress: ProgressCallback | None) -> tuple[torch.Tensor, int]:
+        # A strip holds as many pixels as a tile; on a CPU its widest tensor also stays below the heap's mmap
+        # threshold (engine.host), so strips reuse freed memory instead of faulting fresh pages in.
+        strips = RowStrips(tile * tile, max_strip_bytes=CPU_MAX_STRIP_BYTES if self.device.type == "cpu" else None,
+                           progress=progress, blocks=count_blocks(self.model))
+        model = cast(StripModel, self.model)  # checked in __init__
+        x = self._to_device(image[None])
+        with self._precision.autocast():
+            out = model.forward_in_strips(x, strips=strips) if giv is None else model.forward_in_strips(
+                x, giv, strips=strips)
+        if self._precision.is_reduced and not bool(torch.isfinite(out).all()):
+            raise _NonFiniteHalfPrecision
+        return out[0].to(device="cpu", dtype=torch.float32).clamp_(0.0, 1.0), strips.first_block_strips
 
     def _smaller_tile(self, tile: int | None, image: torch.Tensor, message: str) -> int:
         if self.preset.whole_image:

@@ -34,6 +34,8 @@ __all__ = [
     "ChannelLayerNorm",
     "Downsample",
     "FeedForward",
+    "AttentionKernels",
+    "FeedForwardKernels",
     "MDTAttention",
     "OverlapPatchEmbed",
     "TransformerBlock",
@@ -41,6 +43,10 @@ __all__ = [
     "depthwise_conv3x3",
     "gdfn",
     "mdta",
+    "mdta_mixing",
+    "mdta_output",
+    "mdta_qkv",
+    "mdta_statistics",
     "pad_to_multiple",
     "pointwise_conv",
 ]
@@ -97,50 +103,90 @@ def depthwise_conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> 
     return out if bias is None else out + bias[None, :, None, None]
 
 
-def mdta(
-    x: Tensor,
-    *,
-    qkv_weight: Tensor,
-    qkv_dw_weight: Tensor,
-    out_weight: Tensor,
-    temperature: Tensor,
-    num_heads: int,
-    qkv_bias: Tensor | None = None,
-    qkv_dw_bias: Tensor | None = None,
-    out_bias: Tensor | None = None,
-) -> Tensor:
-    """Multi-Dconv head Transposed self-Attention (Restormer section 3.1): attention across channels."""
-    b, c, h, w = x.shape
-    qkv = depthwise_conv3x3(pointwise_conv(x, qkv_weight, qkv_bias), qkv_dw_weight, qkv_dw_bias)
-    head_dim = c // num_heads
-    q, k, v = qkv.reshape(b, 3, num_heads, head_dim, h * w).unbind(1)
-    # softmax(temperature * normalize(q) @ normalize(k)^T) computed on the [c, c] scores, not on q and k.
-    q_norm = torch.linalg.vector_norm(q, dim=-1).clamp_min(1e-12)
-    k_norm = torch.linalg.vector_norm(k, dim=-1).clamp_min(1e-12)
+class AttentionKernels(TypedDict, total=False):
+    """The convolution weights of one MDTA (static or generated per image); see :func:`mdta`."""
+
+    qkv_weight: Tensor
+    qkv_dw_weight: Tensor
+    out_weight: Tensor
+    temperature: Tensor
+    num_heads: int
+    qkv_bias: Tensor | None
+    qkv_dw_bias: Tensor | None
+    out_bias: Tensor | None
+
+
+class FeedForwardKernels(TypedDict, total=False):
+    """The convolution weights of one GDFN; see :func:`gdfn`."""
+
+    in_weight: Tensor
+    dw_weight: Tensor
+    out_weight: Tensor
+    in_bias: Tensor | None
+    dw_bias: Tensor | None
+    out_bias: Tensor | None
+
+
+def mdta_qkv(x: Tensor, kernels: AttentionKernels) -> Tensor:
+    """MDTA's ``[B, 3C, H, W]`` queries, keys and values (1x1 then depthwise 3x3: local, one pixel of context)."""
+    pointwise = pointwise_conv(x, kernels["qkv_weight"], kernels.get("qkv_bias"))
+    return depthwise_conv3x3(pointwise, kernels["qkv_dw_weight"], kernels.get("qkv_dw_bias"))
+
+
+def mdta_statistics(qkv: Tensor, num_heads: int) -> Tensor:
+    """Everything MDTA needs from the whole image, as sums over pixels (so row strips add up to the image):
+    per head the ``d x d`` products ``q k^T`` and, in two more columns, ``|q|^2`` and ``|k|^2`` per channel.
+    ``[B, heads, d, d + 2]``, float32."""
+    b, c3, h, w = qkv.shape
+    head_dim = c3 // 3 // num_heads
+    q, k, _ = qkv.reshape(b, 3, num_heads, head_dim, h * w).unbind(1)
     scores = q @ k.transpose(-2, -1)
-    scale = temperature / (q_norm[..., :, None] * k_norm[..., None, :])
+    # Norms in float32 (a half-precision sum of squares over a photo overflows), squared so strips add up.
+    squares = torch.stack([torch.linalg.vector_norm(t, dim=-1, dtype=torch.float32).square() for t in (q, k)], -1)
+    return torch.cat([scores.float(), squares], dim=-1)
+
+
+def mdta_mixing(statistics: Tensor, kernels: AttentionKernels) -> Tensor:
+    """The ``[B, C_out, C]`` matrix that maps values to MDTA's output: the output projection times the
+    block-diagonal attention ``softmax(temperature * q.k / (|q| |k|))``, computed on the small score matrix
+    instead of normalising q and k (Restormer section 3.1)."""
+    num_heads = kernels["num_heads"]
+    b, heads, d, _ = statistics.shape
+    scores, q_square, k_square = statistics[..., :d], statistics[..., d], statistics[..., d + 1]
+    q_norm = q_square.sqrt().clamp_min(1e-12)
+    k_norm = k_square.sqrt().clamp_min(1e-12)
+    scale = kernels["temperature"] / (q_norm[..., :, None] * k_norm[..., None, :])
     attn = (scores * scale).softmax(dim=-1)  # [b, heads, d, d]
+    out_weight = kernels["out_weight"]
     # project_out(concat_h(A_h @ v_h)) == (W_out . blockdiag(A)) @ v: one [C, C] product per image.
-    out_w = out_weight.reshape(-1, out_weight.shape[-2], num_heads, head_dim)  # [1 or b, c_out, heads, d]
-    mixed = torch.einsum("bohi,bhij->bohj", out_w.expand(b, -1, -1, -1), attn).reshape(b, -1, c)
-    flat_v = v.reshape(b, c, h * w)
-    out = torch.bmm(mixed, flat_v) if out_bias is None else torch.baddbmm(out_bias[None, :, None], mixed, flat_v)
+    out_w = out_weight.reshape(-1, out_weight.shape[-2], num_heads, d)  # [1 or b, c_out, heads, d]
+    return torch.einsum("bohi,bhij->bohj", out_w.expand(b, -1, -1, -1), attn.to(out_w.dtype)).reshape(b, -1, heads * d)
+
+
+def mdta_output(mixing: Tensor, values: Tensor, out_bias: Tensor | None = None) -> Tensor:
+    """MDTA's output from the mixing matrix and the values ``[B, C, H, W]`` (per pixel: no context)."""
+    b, c, h, w = values.shape
+    flat_v = values.reshape(b, c, h * w)
+    out = torch.bmm(mixing, flat_v) if out_bias is None else torch.baddbmm(out_bias[None, :, None], mixing, flat_v)
     return out.view(b, -1, h, w)
 
 
-def gdfn(
-    x: Tensor,
-    *,
-    in_weight: Tensor,
-    dw_weight: Tensor,
-    out_weight: Tensor,
-    in_bias: Tensor | None = None,
-    dw_bias: Tensor | None = None,
-    out_bias: Tensor | None = None,
-) -> Tensor:
-    """Gated-Dconv Feed-forward Network (Restormer section 3.2): ``W_out (gelu(x1) * x2)``."""
-    x1, x2 = depthwise_conv3x3(pointwise_conv(x, in_weight, in_bias), dw_weight, dw_bias).chunk(2, dim=1)
-    return pointwise_conv(F.gelu(x1) * x2, out_weight, out_bias)
+def mdta(x: Tensor, kernels: AttentionKernels) -> Tensor:
+    """Multi-Dconv head Transposed self-Attention (Restormer section 3.1): attention across channels, whose
+    scores sum over every pixel of ``x`` (:mod:`irtool.models.strips` computes them in row strips)."""
+    c = x.shape[1]
+    qkv = mdta_qkv(x, kernels)
+    mixing = mdta_mixing(mdta_statistics(qkv, kernels["num_heads"]), kernels)
+    return mdta_output(mixing, qkv[:, 2 * c:], kernels.get("out_bias"))
+
+
+def gdfn(x: Tensor, kernels: FeedForwardKernels) -> Tensor:
+    """Gated-Dconv Feed-forward Network (Restormer section 3.2): ``W_out (gelu(x1) * x2)``; local, one pixel of
+    context."""
+    hidden = depthwise_conv3x3(pointwise_conv(x, kernels["in_weight"], kernels.get("in_bias")),
+                               kernels["dw_weight"], kernels.get("dw_bias"))
+    x1, x2 = hidden.chunk(2, dim=1)
+    return pointwise_conv(F.gelu(x1) * x2, kernels["out_weight"], kernels.get("out_bias"))
 
 
 class _NormParams(nn.Module):
@@ -193,18 +239,14 @@ class MDTAttention(nn.Module):
         self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, kernel_size=3, padding=1, groups=dim * 3, bias=bias)
         self.project_out = nn.Conv2d(dim, dim, kernel_size=1, bias=bias)
 
+    def kernels(self) -> AttentionKernels:
+        return {"qkv_weight": self.qkv.weight[:, :, 0, 0], "qkv_dw_weight": self.qkv_dwconv.weight,
+                "out_weight": self.project_out.weight[:, :, 0, 0], "temperature": self.temperature,
+                "num_heads": self.num_heads, "qkv_bias": self.qkv.bias, "qkv_dw_bias": self.qkv_dwconv.bias,
+                "out_bias": self.project_out.bias}
+
     def forward(self, x: Tensor) -> Tensor:
-        return mdta(
-            x,
-            qkv_weight=self.qkv.weight[:, :, 0, 0],
-            qkv_dw_weight=self.qkv_dwconv.weight,
-            out_weight=self.project_out.weight[:, :, 0, 0],
-            temperature=self.temperature,
-            num_heads=self.num_heads,
-            qkv_bias=self.qkv.bias,
-            qkv_dw_bias=self.qkv_dwconv.bias,
-            out_bias=self.project_out.bias,
-        )
+        return mdta(x, self.kernels())
 
 
 class FeedForward(nn.Module):
@@ -217,20 +259,21 @@ class FeedForward(nn.Module):
         self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, kernel_size=3, padding=1, groups=hidden * 2, bias=bias)
         self.project_out = nn.Conv2d(hidden, dim, kernel_size=1, bias=bias)
 
+    def kernels(self) -> FeedForwardKernels:
+        return {"in_weight": self.project_in.weight[:, :, 0, 0], "dw_weight": self.dwconv.weight,
+                "out_weight": self.project_out.weight[:, :, 0, 0], "in_bias": self.project_in.bias,
+                "dw_bias": self.dwconv.bias, "out_bias": self.project_out.bias}
+
     def forward(self, x: Tensor) -> Tensor:
-        return gdfn(
-            x,
-            in_weight=self.project_in.weight[:, :, 0, 0],
-            dw_weight=self.dwconv.weight,
-            out_weight=self.project_out.weight[:, :, 0, 0],
-            in_bias=self.project_in.bias,
-            dw_bias=self.dwconv.bias,
-            out_bias=self.project_out.bias,
-        )
+        return gdfn(x, self.kernels())
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm Restormer block: ``x + MDTA(LN(x))`` then ``x + GDFN(LN(x))``."""
+    """Pre-norm Restormer block: ``x + MDTA(LN(x))`` then ``x + GDFN(LN(x))``.
+
+    Every Restormer-style block (this one, Res-HAIR's HyperTrans block) has ``norm1``, ``norm2`` and
+    ``kernels(weights) -> (attention, feed-forward)``, which is all :mod:`irtool.models.strips` needs to run it.
+    """
 
     def __init__(
         self, *, dim: int, num_heads: int, ffn_expansion_factor: float, bias: bool, layernorm_type: str
@@ -240,6 +283,11 @@ class TransformerBlock(nn.Module):
         self.attn = MDTAttention(dim=dim, num_heads=num_heads, bias=bias)
         self.norm2 = ChannelLayerNorm(dim=dim, layernorm_type=layernorm_type)
         self.ffn = FeedForward(dim=dim, ffn_expansion_factor=ffn_expansion_factor, bias=bias)
+
+    def kernels(self, weights: Tensor | None = None) -> tuple[AttentionKernels, FeedForwardKernels]:
+        """Static weights (``weights`` is for the generated-weight blocks' signature and must be None)."""
+        assert weights is None, "a static Restormer block takes no generated weights"
+        return self.attn.kernels(), self.ffn.kernels()
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.attn(self.norm1(x))

@@ -89,6 +89,10 @@ class Preset:
     #: The network decides from the whole image (e.g. a thumbnail of it): tiles would each decide on their own and
     #: show seams, so the engine always gives it the whole image.
     whole_image: bool = False
+    #: The network's attention sums over every pixel of its input (Restormer's MDTA), so a tile would see other
+    #: statistics than the image; it offers ``forward_in_strips`` (:mod:`irtool.models.strips`), which the engine
+    #: runs instead of tiles: the one-pass result in bounded memory.
+    strips: bool = False
     #: ``irtool train --arch FAMILY`` picks this preset for the tasks it lists, and the family's default
     #: at scale 1 for any task none of them lists.
     family_default: bool = False

@@ -40,7 +40,7 @@ preset ``res_hair`` follows the official layout so the released ``hair3d.ckpt`` 
 from __future__ import annotations
 
 import math
-from typing import Sequence, TypedDict
+from typing import Sequence, TypedDict, cast
 
 import torch
 import torch.nn.functional as F
@@ -49,9 +49,11 @@ from torch import Tensor, nn
 from irtool.errors import InvalidArgumentError
 
 from .layers import (
+    AttentionKernels,
     BlockOptions,
     ChannelLayerNorm,
     Downsample,
+    FeedForwardKernels,
     OverlapPatchEmbed,
     Upsample,
     gdfn,
@@ -60,6 +62,7 @@ from .layers import (
     transformer_stage,
 )
 from .registry import register_preset
+from .strips import WHOLE_IMAGE, RestormerBlock, RowStrips, Runner, run_stage, strip_bytes_per_pixel
 
 __all__ = ["GIVClassifier", "HyperLevel", "HyperTransformerBlock", "ResHAIR", "SelectingNet"]
 
@@ -230,25 +233,29 @@ class HyperTransformerBlock(nn.Module):
         self.norm2 = ChannelLayerNorm(dim=dim, layernorm_type=layernorm_type)
         self.kernel_layout = _kernel_layout(dim=dim, hidden=hidden)
 
-    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
-        """``weights`` is ``[B, P]`` (one set per image) or ``[1, P]`` (shared by the batch)."""
+    def kernels(self, weights: Tensor | None = None) -> tuple[AttentionKernels, FeedForwardKernels]:
+        """The block's convolutions from its generated weight vector ``[B, P]`` (one set per image) or ``[1, P]``
+        (shared by the batch)."""
+        if weights is None:
+            raise ValueError("a HyperTrans block needs its generated weights")
         n = weights.shape[0]
         d, h = self.dim, self.hidden
         qkv, qkv_dw, proj, ffn_in, ffn_dw, ffn_out = weights.split([s for s, _ in self.kernel_layout], dim=1)
-        x = x + mdta(
-            self.norm1(x),
-            qkv_weight=qkv.reshape(n, 3 * d, d),
-            qkv_dw_weight=qkv_dw.reshape(n, 3 * d, 1, 3, 3),
-            out_weight=proj.reshape(n, d, d),
-            temperature=self.attn.temperature,
-            num_heads=self.num_heads,
-        )
-        return x + gdfn(
-            self.norm2(x),
-            in_weight=ffn_in.reshape(n, 2 * h, d),
-            dw_weight=ffn_dw.reshape(n, 2 * h, 1, 3, 3),
-            out_weight=ffn_out.reshape(n, d, h),
-        )
+        attention: AttentionKernels = {
+            "qkv_weight": qkv.reshape(n, 3 * d, d), "qkv_dw_weight": qkv_dw.reshape(n, 3 * d, 1, 3, 3),
+            "out_weight": proj.reshape(n, d, d), "temperature": self.attn.temperature, "num_heads": self.num_heads,
+        }
+        feed_forward: FeedForwardKernels = {
+            "in_weight": ffn_in.reshape(n, 2 * h, d), "dw_weight": ffn_dw.reshape(n, 2 * h, 1, 3, 3),
+            "out_weight": ffn_out.reshape(n, d, h),
+        }
+        return attention, feed_forward
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        """``weights`` is ``[B, P]`` (one set per image) or ``[1, P]`` (shared by the batch)."""
+        attention, feed_forward = self.kernels(weights)
+        x = x + mdta(self.norm1(x), attention)
+        return x + gdfn(self.norm2(x), feed_forward)
 
 
 class HyperLevel(nn.Module):
@@ -281,10 +288,10 @@ class HyperLevel(nn.Module):
             self.kernel_box[:, start : start + size].uniform_(-bound, bound)
             start += size
 
-    def forward(self, x: Tensor, giv: Tensor) -> Tensor:
+    def forward(self, x: Tensor, giv: Tensor, run: Runner = WHOLE_IMAGE) -> Tensor:
         for block, selector in zip(self.blocks, self.extracts):
             weights = selector(giv) @ self.kernel_box  # [B, P]: one matmul generates the whole block
-            x = block(x, weights)
+            x = run.block(cast(RestormerBlock, block), x, weights)
         return x
 
 
@@ -333,6 +340,7 @@ class ResHAIR(nn.Module):
         self.scale = 1
         self.size_multiple = SIZE_MULTIPLE
         self.min_input_side = min_input_side(classifier_levels)
+        self.strip_bytes_per_pixel = strip_bytes_per_pixel(dim)
         self.giv_dim = 2 * dim
         d1, d2, d3, d4 = dim, dim * 2, dim * 4, dim * 8
         static: BlockOptions = {
@@ -384,11 +392,11 @@ class ResHAIR(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
 
-    def _encode(self, padded: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        enc1 = self.encoder_level1(self.patch_embed(padded))
-        enc2 = self.encoder_level2(self.down1_2(enc1))
-        enc3 = self.encoder_level3(self.down2_3(enc2))
-        return enc1, enc2, enc3, self.down3_4(enc3)
+    def _encode(self, padded: Tensor, run: Runner = WHOLE_IMAGE) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        enc1 = run_stage(run, self.encoder_level1, run.local(self.patch_embed.proj, padded))
+        enc2 = run_stage(run, self.encoder_level2, run.local(self.down1_2, enc1))
+        enc3 = run_stage(run, self.encoder_level3, run.local(self.down2_3, enc2))
+        return enc1, enc2, enc3, run.local(self.down3_4, enc3)
 
     def giv(self, x: Tensor) -> Tensor:
         """Global Information Vector ``[B, 2C]`` of whole images (run the encoder and the classifier only)."""
@@ -398,27 +406,39 @@ class ResHAIR(nn.Module):
 
     def forward(self, x: Tensor, giv: Tensor | None = None) -> Tensor:
         """Restore ``x``; a given ``giv`` (``[B, 2C]`` or ``[1, 2C]`` for the whole batch) skips the classifier."""
+        return self._run(x, giv, WHOLE_IMAGE)
+
+    def forward_in_strips(self, x: Tensor, giv: Tensor | None = None, *, strips: RowStrips) -> Tensor:
+        """``forward(x, giv)`` computed in the row strips ``strips`` describes (:mod:`~irtool.models.strips`): the
+        same result up to float summation order, in bounded working memory."""
+        return self._run(x, giv, strips)
+
+    def _run(self, x: Tensor, giv: Tensor | None, run: Runner) -> Tensor:
         self._check_input(x)
         if giv is not None and (giv.dim() != 2 or giv.shape[1] != self.giv_dim or giv.shape[0] not in (1, x.shape[0])):
             raise InvalidArgumentError(f"giv must be [{x.shape[0]} or 1, {self.giv_dim}], got {tuple(giv.shape)}")
         h, w = x.shape[-2:]
         padded = pad_to_multiple(x, SIZE_MULTIPLE, min_size=self.min_input_side)
-        enc1, enc2, enc3, level4 = self._encode(padded)
+        enc1, enc2, enc3, level4 = self._encode(padded, run)
         if giv is None:
-            giv = self.feature(level4)
+            giv = self.feature(level4)  # the classifier pools the whole level-4 map (H/8): run as it is
         giv = giv.to(level4.dtype)
 
-        latent = self.reduce_latent(self.latent(level4, giv))
-        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent), enc3], 1)), giv)
-        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3), enc2], 1)), giv)
-        dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2), enc1], 1), giv)
-        out = self.output(self.refinement(dec1, giv)) + padded
+        latent = run.local(self.reduce_latent, self.latent(level4, giv, run))
+        dec3 = torch.cat([run.local(self.up4_3, latent), enc3], 1)
+        dec3 = self.decoder_level3(run.local(self.reduce_chan_level3, dec3), giv, run)
+        dec2 = torch.cat([run.local(self.up3_2, dec3), enc2], 1)
+        dec2 = self.decoder_level2(run.local(self.reduce_chan_level2, dec2), giv, run)
+        dec1 = torch.cat([run.local(self.up2_1, dec2), enc1], 1)
+        del enc1, enc2, enc3, dec2, dec3  # full-resolution maps the rest does not read
+        dec1 = self.refinement(self.decoder_level1(dec1, giv, run), giv, run)
+        out = run.local(self.output, dec1) + padded
         return out[..., :h, :w]
 
 
 # Both presets keep the official classifier depth (3 levels).
 _COMMON = {"family": "res_hair", "has_giv": True, "size_multiple": SIZE_MULTIPLE, "min_input_side": min_input_side(3),
-           "supports_fp16": True, "supports_bf16": True}
+           "supports_fp16": True, "supports_bf16": True, "strips": True}
 
 register_preset(
     "res_hair",

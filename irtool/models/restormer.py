@@ -21,6 +21,7 @@ from irtool.errors import InvalidArgumentError
 
 from .layers import BlockOptions, Downsample, OverlapPatchEmbed, Upsample, pad_to_multiple, transformer_stage
 from .registry import register_preset
+from .strips import WHOLE_IMAGE, RowStrips, Runner, run_stage, strip_bytes_per_pixel
 
 __all__ = ["Restormer"]
 
@@ -53,6 +54,7 @@ class Restormer(nn.Module):
         self.scale = 1
         self.size_multiple = SIZE_MULTIPLE
         self.min_input_side = SIZE_MULTIPLE
+        self.strip_bytes_per_pixel = strip_bytes_per_pixel(dim)
         self.dual_pixel_task = dual_pixel_task
         common: BlockOptions = {
             "ffn_expansion_factor": ffn_expansion_factor, "bias": bias, "layernorm_type": layernorm_type,
@@ -82,29 +84,43 @@ class Restormer(nn.Module):
         self.output = nn.Conv2d(d2, out_channels, kernel_size=3, padding=1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        return self._run(x, WHOLE_IMAGE)
+
+    def forward_in_strips(self, x: Tensor, *, strips: RowStrips) -> Tensor:
+        """``forward(x)`` computed in the row strips ``strips`` describes (:mod:`~irtool.models.strips`): the same
+        result up to float summation order, in bounded working memory."""
+        return self._run(x, strips)
+
+    def _run(self, x: Tensor, run: Runner) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise InvalidArgumentError(f"expected a [B, {self.in_channels}, H, W] tensor, got {tuple(x.shape)}")
         h, w = x.shape[-2:]
         padded = pad_to_multiple(x, SIZE_MULTIPLE)
-        embedded = self.patch_embed(padded)
-        enc1 = self.encoder_level1(embedded)
-        enc2 = self.encoder_level2(self.down1_2(enc1))
-        enc3 = self.encoder_level3(self.down2_3(enc2))
-        latent = self.latent(self.down3_4(enc3))
+        embedded = run.local(self.patch_embed.proj, padded)
+        # Before the encoder: a runner may overwrite a stage's input (embedded) with its output.
+        skip = run.local(self.skip_conv, embedded) if self.dual_pixel_task else None
+        enc1 = run_stage(run, self.encoder_level1, embedded)
+        enc2 = run_stage(run, self.encoder_level2, run.local(self.down1_2, enc1))
+        enc3 = run_stage(run, self.encoder_level3, run.local(self.down2_3, enc2))
+        latent = run_stage(run, self.latent, run.local(self.down3_4, enc3))
 
-        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent), enc3], 1)))
-        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3), enc2], 1)))
-        dec1 = self.refinement(self.decoder_level1(torch.cat([self.up2_1(dec2), enc1], 1)))
-        if self.dual_pixel_task:
-            out = self.output(dec1 + self.skip_conv(embedded))
+        dec3 = torch.cat([run.local(self.up4_3, latent), enc3], 1)
+        dec3 = run_stage(run, self.decoder_level3, run.local(self.reduce_chan_level3, dec3))
+        dec2 = torch.cat([run.local(self.up3_2, dec3), enc2], 1)
+        dec2 = run_stage(run, self.decoder_level2, run.local(self.reduce_chan_level2, dec2))
+        dec1 = torch.cat([run.local(self.up2_1, dec2), enc1], 1)
+        del enc1, enc2, enc3, dec2, dec3  # full-resolution maps the rest does not read
+        dec1 = run_stage(run, self.refinement, run_stage(run, self.decoder_level1, dec1))
+        if skip is not None:
+            out = run.local(self.output, dec1 + skip)
         else:
-            out = self.output(dec1) + padded
+            out = run.local(self.output, dec1) + padded
         return out[..., :h, :w]
 
 
 _RESTORMER_TASKS = ("denoise", "deblur", "derain")
 _CONTRACT = {"family": "restormer", "size_multiple": SIZE_MULTIPLE, "min_input_side": SIZE_MULTIPLE,
-             "supports_fp16": True, "supports_bf16": True}
+             "supports_fp16": True, "supports_bf16": True, "strips": True}
 
 register_preset(
     "restormer",
