@@ -106,6 +106,24 @@ def test_quantization_rounds_to_nearest(tmp_path: Path) -> None:
     assert (loaded.pixels[0, :, 0] * 255).round().astype(int).tolist() == [0, 1, 255, 0, 255]
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+def test_quantization_in_chunks_handles_non_finite_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          depth: int) -> None:
+    """Samples are converted a few rows at a time (a small chunk here, so the 7 rows take four steps): NaN and -inf
+    give 0, +inf the top level, every row as if converted at once."""
+    import irtool.io.images as images
+
+    monkeypatch.setattr(images, "_QUANTIZE_CHUNK", 2 * 5 * 3)  # two rows of 5 RGB pixels
+    top = 2**depth - 1
+    pixels = np.tile(np.array([np.nan, np.inf, -np.inf, 0.5, 2.0], dtype=np.float32)[None, :, None], (7, 1, 3))
+    pixels[6, 3] = 0.25
+    loaded = read_image(write_image(tmp_path / "q.png", pixels, bit_depth=depth))
+    levels = np.round(loaded.pixels * top).astype(int)
+    assert levels.shape == (7, 5, 3)
+    assert (levels[:, :3] == np.array([0, top, 0])[None, :, None]).all() and (levels[:, 4] == top).all()
+    assert (levels[:6, 3] == round(0.5 * top + 1e-9)).all() and (levels[6, 3] == round(0.25 * top)).all()
+
+
 # A PNG built by hand (chunk by chunk) checks our reading against the specification, not against our own writer.
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _ADAM7_PASSES = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))

@@ -447,13 +447,33 @@ def resize_alpha(alpha: np.ndarray, scale: float, *, size: tuple[int, int] | Non
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
+#: Samples converted per step by :func:`_quantize`: a 4 MiB float32 scratch buffer, reused, instead of five
+#: image-sized temporaries (on a 17 MP output those were 1 GB of fresh pages, 2-3 s of page faults per image).
+_QUANTIZE_CHUNK = 1 << 20
+
+
 def _quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Integer levels of float samples: NaN -> 0, clipped to [0, 1], rounded to the nearest level."""
     top = 65535 if bit_depth == 16 else 255
-    cleaned = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    # Round half away from zero is irrelevant here (values are >= 0): floor(x + 0.5) rounds to nearest.
-    return np.floor(np.clip(cleaned, 0.0, 1.0) * np.float32(top) + np.float32(0.5)).astype(
-        np.uint16 if bit_depth == 16 else np.uint8
-    )
+    source = np.asarray(values, dtype=np.float32)
+    out = np.empty(source.shape, dtype=np.uint16 if bit_depth == 16 else np.uint8)
+    if source.size == 0:
+        return out
+    row_size = max(1, source[0].size)
+    step = max(1, _QUANTIZE_CHUNK // row_size)
+    scratch = np.empty((min(step, source.shape[0]), *source.shape[1:]), dtype=np.float32)
+    for first in range(0, source.shape[0], step):
+        part = source[first:first + step]
+        buffer = scratch[:part.shape[0]]
+        # clip(x, 0, 1) * top + 0.5 == clip(x * top + 0.5, 0.5, top + 0.5), and floor(x + 0.5) rounds to nearest
+        # (x >= 0); infinities clip to the ends, NaN (which clip keeps) becomes 0.
+        np.multiply(part, np.float32(top), out=buffer)
+        np.add(buffer, np.float32(0.5), out=buffer)
+        np.clip(buffer, np.float32(0.5), np.float32(top + 0.5), out=buffer)
+        np.nan_to_num(buffer, copy=False, nan=0.0)
+        np.floor(buffer, out=buffer)
+        out[first:first + step] = buffer
+    return out
 
 
 def _as_hwc(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

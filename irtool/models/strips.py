@@ -149,8 +149,8 @@ class RowStrips:
         return out
 
     def block(self, block: RestormerBlock, x: Tensor, weights: Tensor | None = None) -> Tensor:
-        """The block's output, written over ``x`` (a new full-resolution map per block would cost its page faults
-        and zeroing: 27 s of a 57 s 12 MP run)."""
+        """The block's output, written over ``x``: one full-resolution map less per block (its memory, and on a
+        CPU the page faults of a fresh allocation)."""
         if x.requires_grad:
             raise ValueError("RowStrips overwrites its input: run it under torch.no_grad() or inference_mode()")
         attention, feed_forward = block.kernels(weights)
