@@ -1,7 +1,7 @@
 """Tiled, memory-bounded inference for any registered preset: tensor in, tensor out.
 
 The engine depends on no architecture (it shares only the networks' padding,
-:func:`~irtool.models.layers.pad_to_multiple`, and the strip height of :mod:`irtool.models.strips`). It relies on
+:func:`~irtool.models.layers.pad_to_multiple`, and the row-strip runner of :mod:`irtool.models.strips`). It relies on
 the :class:`~irtool.models.registry.Preset` descriptor (``scale``, ``size_multiple``, ``min_input_side``,
 ``in_channels``, ``has_giv``, ``bytes_per_pixel``, ``supports_fp16``/``supports_bf16``, ``strips``) and on these
 call shapes:
@@ -20,7 +20,8 @@ one-pass result while holding only a strip of each block's wide intermediate ten
 feature maps fit the memory budget (tiles otherwise, and after an out-of-memory error).
 
 Memory: the input image and the output canvas stay on the CPU in float32; only one batch of
-tiles lives on the device at a time, so peak device memory depends on the tile, not the image.
+tiles lives on the device at a time, so peak device memory depends on the tile, not the image (in row strips it
+is the whole image's feature maps, checked against the budget first).
 """
 
 from __future__ import annotations

@@ -207,8 +207,9 @@ def strip_bytes_per_pixel(dim: int) -> int:
     """Peak host memory per input pixel of :class:`RowStrips` on a Restormer-style U-net of width ``dim``.
 
     About ten ``dim``-wide float32 maps at full resolution (level 1's decoder runs at ``2 dim``: its input, the
-    block's buffer, the skip and the concatenation, plus the smaller levels and the allocator's slack).
-    Measured 531 B/px for ``dim`` 14 (``res_hair_lite`` on 1400 x 1400, peak RSS).
+    values buffer, the skip and the concatenation, plus the smaller levels and the allocator's slack). Peak RSS
+    growth on 1400 x 1400 with the command's host-memory setting: 554 B/px for ``res_hair_lite``, 497 for
+    ``restormer_lite`` (``dim`` 14; this formula: 624).
     """
     return 40 * dim + 64
 
