@@ -18,6 +18,7 @@ accuracy of both.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +55,18 @@ SCENE_SIDE = 256
 DARK_CHANNEL_WINDOW = 7
 #: Median dark channel below which an image shows no veil, whatever the detector says (haze lifts every channel
 #: by the airlight it adds): just below the lowest of visibly hazed training windows (0.257 at severity >= 0.25,
-#: every registered haze generator; ``scripts/veil_check.py``).
+#: every registered haze generator; ``scripts/pixel_tests.py``).
 VEIL_DARK_CHANNEL_MIN = 0.25
+#: Side of the blocks :func:`noise_floor` measures, and the share of the flattest ones it reads.
+NOISE_BLOCK = 16
+NOISE_FLATTEST_SHARE = 0.1
+#: Blocks whose mean luma is this close to black or white are skipped: clipping hides noise there.
+NOISE_CLIP_MARGIN = 0.04
+#: Noise floor (8-bit levels) from which ``--auto`` denoises an image the detector calls clean: the 98th percentile
+#: of clean training windows (``scripts/pixel_tests.py --test noise``: 7.58; whole training photos read at most
+#: 2.85 except the texture ``skimage-grass``, 7.97), fixed before any held-out image was measured. Texture without a
+#: flat region reads like noise, so the threshold favours leaving noise over smoothing texture.
+NOISE_FLOOR_MIN = 7.6
 
 
 def summary_size(num_types: int, *, scene: bool = True) -> int:
@@ -103,6 +114,35 @@ def shows_veil(image: torch.Tensor) -> bool:
     :data:`VEIL_DARK_CHANNEL_MIN`. Haze adds airlight to every channel of every region, so an image whose
     regions mostly hold a near-black pixel in some channel has no veil to remove, whatever the crops looked like."""
     return median_dark_channel(image) >= VEIL_DARK_CHANNEL_MIN
+
+
+def noise_floor(image: torch.Tensor) -> float:
+    """The noise standard deviation, in 8-bit levels, of the flattest tenth of ``image`` (``[C, H, W]`` in [0, 1]).
+
+    Immerkaer's estimator ("Fast noise variance estimation", 1996): the mean absolute response of a 3x3 mask
+    that cancels every plane and every linear ramp, times ``sqrt(pi / 2) / 6``, is sigma for Gaussian noise.
+    Measured per 16 px block of the luma and read at the blocks' 10th percentile: texture and edges raise a
+    block's reading, noise raises every block's, so the flattest blocks read the noise and not the scene.
+    Blocks near black or white (clipped) are skipped. 0 for an image with no such block.
+    """
+    import torch.nn.functional as F
+
+    x = image.detach().float().cpu()
+    luma = x[0] if x.shape[0] == 1 else 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+    h, w = luma.shape
+    rows, cols = (h - 2) // NOISE_BLOCK, (w - 2) // NOISE_BLOCK
+    if rows < 1 or cols < 1:
+        return 0.0
+    mask = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+    response = F.conv2d(luma[None, None] * 255.0, mask[None, None])[0, 0].abs()
+    blocks = response[:rows * NOISE_BLOCK, :cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
+    sigma = blocks.mean(dim=(1, 3)) * (math.pi / 2) ** 0.5 / 6.0
+    level = luma[1:1 + rows * NOISE_BLOCK, 1:1 + cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
+    level = level.mean(dim=(1, 3))
+    usable = sigma[(level > NOISE_CLIP_MARGIN) & (level < 1 - NOISE_CLIP_MARGIN)]
+    if usable.numel() == 0:
+        return 0.0
+    return float(torch.quantile(usable, NOISE_FLATTEST_SHARE))
 
 
 def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

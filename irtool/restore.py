@@ -275,6 +275,12 @@ def _as_low_resolution(detection: Detection) -> Detection:
     return Detection(type="low-resolution", severity=detection.severity, confidence=detection.confidence)
 
 
+def _as_noise(detection: Detection) -> Detection:
+    """A call of noise: what an image called clean is when its flattest regions are noisy (:meth:`BatchRestorer.
+    _hidden_noise`); the confidence is the detector's, which was about the image being clean."""
+    return Detection(type="noise", severity=detection.severity, confidence=1.0)
+
+
 def _notes(*notes: str | None) -> str | None:
     """The report's notes on one image, joined (None when there are none)."""
     return "; ".join(n for n in notes if n) or None
@@ -383,6 +389,18 @@ class BatchRestorer:
         found = find_enlargement(pixels) if name is not None else None
         return None if found is None or name is None else (name, found)
 
+    def _hidden_noise(self, detection: Detection, pixels: np.ndarray) -> tuple[str, float] | None:
+        """The noise route, and the noise floor measured, for an image called clean whose flattest regions hold
+        noise (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's
+        crops did not recognise (other generators, gray photos) is still noise in the pixels."""
+        from irtool.detect import NOISE_FLOOR_MIN, noise_floor
+
+        if detection.type != "clean":
+            return None
+        floor = noise_floor(_chw(pixels))
+        name = self.route_name(_as_noise(detection)) if floor >= NOISE_FLOOR_MIN else None
+        return None if name is None else (name, floor)
+
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
         """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it
         (``pixels`` None: copy the image). With ``detect_only`` nothing is loaded or run beyond the detector."""
@@ -396,18 +414,23 @@ class BatchRestorer:
             h, w = pixels.shape[:2]
             note = _notes(f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): "
                           "super-resolved", self.route_note(_as_low_resolution(detection)))
+        hidden_noise = None if enlarged is not None else self._hidden_noise(detection, pixels)
+        if hidden_noise is not None:
+            note = _notes(f"called clean ({detection.confidence:.0%}), but its flattest regions hold noise of "
+                          f"{hidden_noise[1]:.1f}/255: denoised", self.route_note(_as_noise(detection)))
+        override = enlarged[0] if enlarged is not None else hidden_noise[0] if hidden_noise is not None else None
         if doubt := None if enlarged is not None else self.implausible(detection, pixels):
             # The pixels contradict the call: a whole-image correction of what is not there is the largest harm
             # --auto can do (a haze correction of a photo without haze stretches its contrast).
             return AutoOutcome(None, detection, "copy (no veil)", None, note=_notes(doubt, note))
         if self.request.detect_only:
-            label = enlarged[0] if enlarged else self.route_name(detection) or self._copy_label(detection)
+            label = override or self.route_name(detection) or self._copy_label(detection)
             return AutoOutcome(None, detection, label, None, note=note)
-        loaded = self.zoo.from_entry(enlarged[0]) if enlarged else self.route(detection)
+        loaded = self.zoo.from_entry(override) if override else self.route(detection)
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None, note=note)
         restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)
-        if enlarged is not None:
+        if override is not None:
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
         if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note)

@@ -367,6 +367,35 @@ def test_auto_leaves_an_image_called_hazy_without_a_veil_and_says_why(tmp_path, 
     assert (tmp_path / "out" / "clear.png").read_bytes() == (tmp_path / "in" / "clear.png").read_bytes()
 
 
+def test_auto_denoises_an_image_called_clean_whose_flattest_regions_are_noisy(tmp_path, zoo, use_catalog):
+    """A detector that always says "clean": a smooth photo with Gaussian noise of 15/255 (noise floor far above
+    irtool.detect.NOISE_FLOOR_MIN) goes to the noise route with the reason; the same photo without it is copied
+    byte for byte. --detect-only reports the same decision."""
+    from irtool.detect import NOISE_FLOOR_MIN, noise_floor
+
+    _catalog_with_detector_saying("clean", tmp_path, zoo, use_catalog, routes={"noise": "aio"})
+    yy, xx = np.mgrid[0:96, 0:128]
+    smooth = np.stack([0.3 + 0.4 * xx / 128, 0.5 + 0.2 * np.sin(yy / 20), 0.4 + 0.3 * yy / 96], axis=-1)
+    noisy = np.clip(smooth + np.random.default_rng(4).normal(0, 15 / 255, smooth.shape), 0, 1)
+    (tmp_path / "in").mkdir()
+    for name, pixels in (("smooth.png", smooth), ("noisy.png", noisy)):
+        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
+    as_tensor = torch.from_numpy(noisy.astype(np.float32)).permute(2, 0, 1)
+    assert noise_floor(as_tensor) > NOISE_FLOOR_MIN > noise_floor(torch.from_numpy(smooth.astype(np.float32))
+                                                                   .permute(2, 0, 1))
+    for extra in ([], ["--detect-only"]):
+        report = tmp_path / f"r{len(extra)}.json"
+        result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--overwrite",
+                         "--json", str(report), "-q", *extra)
+        assert result.exit_code == 0, result.output
+        records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]}
+        clean, noisy_record = records["smooth.png"], records["noisy.png"]
+        assert clean["detected"]["type"] == "clean" and clean["model"] == "copy" and not clean["note"]
+        assert noisy_record["detected"]["type"] == "clean" and noisy_record["model"] == "aio"
+        assert "flattest regions hold noise of" in noisy_record["note"]
+    assert (tmp_path / "out" / "smooth.png").read_bytes() == (tmp_path / "in" / "smooth.png").read_bytes()
+
+
 def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, use_catalog):
     """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
     _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, routes={"jpeg": "keep"})

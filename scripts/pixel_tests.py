@@ -1,6 +1,8 @@
-"""Where the haze route's veil test sits: the dark channel of training photos, clean and with each degradation.
+"""Where ``--auto``'s pixel tests sit on training photos, clean and with each degradation: the veil test (haze) and
+the noise floor (clean calls).
 
-    .venv/bin/python scripts/veil_check.py --data runs/photos/train
+    .venv/bin/python scripts/pixel_tests.py --data runs/photos/train               # the veil test
+    .venv/bin/python scripts/pixel_tests.py --data runs/photos/train --test noise  # the noise floor
 
 He, Sun and Tang's dark channel prior: in a photo without haze most regions hold some pixel that is dark in one
 colour channel, so the image's median dark channel is low; haze adds airlight ``A (1 - t)`` to every channel and
@@ -11,6 +13,11 @@ This script shows where that threshold sits among the training photos (never the
 the spread of the median dark channel over random windows degraded by every registered generator (``--synthesis
 wide``) at visible severities (0.25-1), and the share of each type below the threshold (for haze: visible haze the
 test would wrongly leave; for the others: images the test keeps from the haze route if they are called hazy).
+
+``--test noise``: :func:`irtool.detect.noise_floor` (Immerkaer's noise estimate in the flattest tenth of 16 px
+blocks, 8-bit levels) per true type, and the share at or above :data:`irtool.detect.NOISE_FLOOR_MIN`, from which
+``--auto`` denoises an image the detector calls clean: for clean windows the false alarms, for noise the noisy
+images a clean call would no longer leave noisy.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder of clean training photos")
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
+    parser.add_argument("--test", default="veil", choices=["veil", "noise"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -37,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from irtool.degradations import CLEAN, detector_types
-    from irtool.detect import VEIL_DARK_CHANNEL_MIN, median_dark_channel
+    from irtool.detect import NOISE_FLOOR_MIN, VEIL_DARK_CHANNEL_MIN, median_dark_channel, noise_floor
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
@@ -54,14 +62,17 @@ def main(argv: list[str] | None = None) -> int:
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis)
                 if args.gray:
                     pixels = np.round(pixels @ np.float32([0.299, 0.587, 0.114]) * 255)[..., None] / 255
-                values[kind].append(median_dark_channel(torch.from_numpy(pixels).permute(2, 0, 1)))
-    print(f"{args.data}: median dark channel per true type, {args.windows} windows per photo, severity 0.25-1, "
-          f"{args.synthesis} generators{', gray' if args.gray else ''}; threshold {VEIL_DARK_CHANNEL_MIN}\n")
-    print("| true type | samples | min | 2% | 10% | 50% | 90% | below the threshold |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+                image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
+                values[kind].append(median_dark_channel(image) if args.test == "veil" else noise_floor(image))
+    measured, threshold = (("median dark channel", VEIL_DARK_CHANNEL_MIN) if args.test == "veil" else
+                           ("noise floor (8-bit levels)", NOISE_FLOOR_MIN))
+    print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, severity 0.25-1, "
+          f"{args.synthesis} generators{', gray' if args.gray else ''}; threshold {threshold}\n")
+    print("| true type | samples | min | 2% | 10% | 50% | 90% | 98% | max | below the threshold |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind, found in values.items():
-        q = np.quantile(found, [0.0, 0.02, 0.1, 0.5, 0.9])
-        below = float(np.mean(np.asarray(found) < VEIL_DARK_CHANNEL_MIN))
+        q = np.quantile(found, [0.0, 0.02, 0.1, 0.5, 0.9, 0.98, 1.0])
+        below = float(np.mean(np.asarray(found) < threshold))
         print(f"| {kind} | {len(found)} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below:.1%} |")
     return 0
 
