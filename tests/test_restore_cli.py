@@ -343,6 +343,19 @@ def test_auto_sends_an_exact_enlargement_called_blur_to_super_resolution(tmp_pat
         assert out.size == (200, 160)
 
 
+def _auto_records_with_and_without_detect_only(tmp_path: Path) -> list[dict[str, dict]]:
+    """``restore --auto`` on ``tmp_path/in``, then the same with ``--detect-only``: each run's JSON records by
+    file name (both must decide alike)."""
+    runs = []
+    for extra in ([], ["--detect-only"]):
+        report = tmp_path / f"r{len(extra)}.json"
+        result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--overwrite",
+                         "--json", str(report), "-q", *extra)
+        assert result.exit_code == 0, result.output
+        runs.append({Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]})
+    return runs
+
+
 def test_auto_leaves_an_image_called_hazy_without_a_veil_and_says_why(tmp_path, zoo, use_catalog):
     """A detector that always says "haze": a photo whose every region reaches black in one colour (blue here) has
     no veil (dark channel prior), so it is copied byte for byte with the reason; the same photo under a grey veil
@@ -354,12 +367,7 @@ def test_auto_leaves_an_image_called_hazy_without_a_veil_and_says_why(tmp_path, 
     (tmp_path / "in").mkdir()
     for name, pixels in (("clear.png", no_veil), ("veiled.png", veiled)):
         Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
-    for extra in ([], ["--detect-only"]):
-        report = tmp_path / f"r{len(extra)}.json"
-        result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--overwrite",
-                         "--json", str(report), "-q", *extra)
-        assert result.exit_code == 0, result.output
-        records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]}
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
         clear, hazy = records["clear.png"], records["veiled.png"]
         assert clear["detected"]["type"] == "haze" and clear["model"] == "copy (no veil)"
         assert "no veil" in clear["note"]
@@ -383,12 +391,7 @@ def test_auto_denoises_an_image_called_clean_whose_flattest_regions_are_noisy(tm
     as_tensor = torch.from_numpy(noisy.astype(np.float32)).permute(2, 0, 1)
     assert noise_floor(as_tensor) > NOISE_FLOOR_MIN > noise_floor(torch.from_numpy(smooth.astype(np.float32))
                                                                    .permute(2, 0, 1))
-    for extra in ([], ["--detect-only"]):
-        report = tmp_path / f"r{len(extra)}.json"
-        result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--overwrite",
-                         "--json", str(report), "-q", *extra)
-        assert result.exit_code == 0, result.output
-        records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["results"]}
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
         clean, noisy_record = records["smooth.png"], records["noisy.png"]
         assert clean["detected"]["type"] == "clean" and clean["model"] == "copy" and not clean["note"]
         assert noisy_record["detected"]["type"] == "clean" and noisy_record["model"] == "aio"
