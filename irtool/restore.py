@@ -276,8 +276,8 @@ def _as_low_resolution(detection: Detection) -> Detection:
 
 
 def _as_noise(detection: Detection) -> Detection:
-    """A call of noise: what an image called clean is when its flattest regions are noisy (:meth:`BatchRestorer.
-    _hidden_noise`); the confidence is the detector's, which was about the image being clean."""
+    """A call of noise: what an image called clean is when its flattest regions are noisy (see
+    ``BatchRestorer._hidden_noise``). Its confidence is 1: the pixels decided, not the detector."""
     return Detection(type="noise", severity=detection.severity, confidence=1.0)
 
 
