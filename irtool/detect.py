@@ -78,6 +78,11 @@ def summary_size(num_types: int, *, scene: bool = True) -> int:
             + (len(SCENE_STATISTICS) if scene else 0))
 
 
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma ``[H, W]`` of ``[C, H, W]`` (a gray image is its own luma)."""
+    return x[0] if x.shape[0] == 1 else 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+
+
 def scene_statistics(image: torch.Tensor) -> torch.Tensor:
     """:data:`SCENE_STATISTICS` of ``image`` ``[C, H, W]`` in [0, 1]: how bright the scene is and where its
     brightness sits (under-exposure darkens the highlights too, unlike a night scene with lights), its contrast,
@@ -92,7 +97,7 @@ def scene_statistics(image: torch.Tensor) -> torch.Tensor:
     if max(h, w) > SCENE_SIDE:
         size = (max(1, round(h * SCENE_SIDE / max(h, w))), max(1, round(w * SCENE_SIDE / max(h, w))))
         x = F.adaptive_avg_pool2d(x[None], size)[0]
-    luma = 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+    luma = _luma(x)
     low, mid, high = torch.quantile(luma.reshape(-1), torch.tensor([0.01, 0.5, 0.99])).tolist()
     darkest = x.min(dim=0).values
     window = min(DARK_CHANNEL_WINDOW, *darkest.shape) | 1  # odd, and no larger than the image
@@ -127,8 +132,7 @@ def noise_floor(image: torch.Tensor) -> float:
     """
     import torch.nn.functional as F
 
-    x = image.detach().float().cpu()
-    luma = x[0] if x.shape[0] == 1 else 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+    luma = _luma(image.detach().float().cpu())
     h, w = luma.shape
     rows, cols = (h - 2) // NOISE_BLOCK, (w - 2) // NOISE_BLOCK
     if rows < 1 or cols < 1:

@@ -15,9 +15,9 @@ wide``) at visible severities (0.25-1), and the share of each type below the thr
 test would wrongly leave; for the others: images the test keeps from the haze route if they are called hazy).
 
 ``--test noise``: :func:`irtool.detect.noise_floor` (Immerkaer's noise estimate in the flattest tenth of 16 px
-blocks, 8-bit levels) per true type, and the share at or above :data:`irtool.detect.NOISE_FLOOR_MIN`, from which
-``--auto`` denoises an image the detector calls clean: for clean windows the false alarms, for noise the noisy
-images a clean call would no longer leave noisy.
+blocks, 8-bit levels) per true type, and the share below :data:`irtool.detect.NOISE_FLOOR_MIN`, from which
+``--auto`` denoises an image the detector calls clean; the rest are, for clean windows, the false alarms and, for
+noise, the noisy images a clean call would no longer leave noisy.
 """
 
 from __future__ import annotations

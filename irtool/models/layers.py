@@ -31,10 +31,10 @@ from torch import Tensor, nn
 
 __all__ = [
     "LAYERNORM_TYPES",
+    "AttentionKernels",
     "ChannelLayerNorm",
     "Downsample",
     "FeedForward",
-    "AttentionKernels",
     "FeedForwardKernels",
     "MDTAttention",
     "OverlapPatchEmbed",
