@@ -67,6 +67,11 @@ NOISE_CLIP_MARGIN = 0.04
 #: 2.85 except the texture ``skimage-grass``, 7.97), fixed before any held-out image was measured. Texture without a
 #: flat region reads like noise, so the threshold favours leaving noise over smoothing texture.
 NOISE_FLOOR_MIN = 7.6
+#: Highlight level (:func:`highlight_level`) below which ``--auto`` brightens an image the detector calls clean or
+#: blurred: just below the lowest training window of every type but low light (``scripts/pixel_tests.py --test
+#: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
+#: low-light windows 0.244 median, 0.427 at their 90th percentile), fixed before any held-out image was measured.
+HIGHLIGHT_LEVEL_MAX = 0.43
 
 
 def summary_size(num_types: int, *, scene: bool = True) -> int:
@@ -119,6 +124,14 @@ def shows_veil(image: torch.Tensor) -> bool:
     :data:`VEIL_DARK_CHANNEL_MIN`. Haze adds airlight to every channel of every region, so an image whose
     regions mostly hold a near-black pixel in some channel has no veil to remove, whatever the crops looked like."""
     return median_dark_channel(image) >= VEIL_DARK_CHANNEL_MIN
+
+
+def highlight_level(image: torch.Tensor) -> float:
+    """How bright the brightest part of ``image`` (``[C, H, W]`` in [0, 1]) is: the 99th percentile of its luma,
+    as :func:`scene_statistics` measures it. Under-exposure (a shorter exposure, a darkening curve or a brightness
+    cut) dims the highlights with everything else; most scenes that are dark by nature still have lights or bright
+    patches near white."""
+    return float(scene_statistics(image)[SCENE_STATISTICS.index("luma_p99")])
 
 
 def noise_floor(image: torch.Tensor) -> float:

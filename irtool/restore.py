@@ -134,6 +134,9 @@ class Job:
 #: Detected types whose images ``--auto`` also tests for an exact enlargement (which then goes to the
 #: low-resolution route): blur and enlargement look alike to the detector, not to a least-squares fit.
 ENLARGEMENT_CHECKED_TYPES = ("blur",)
+#: Detected types whose images ``--auto`` also tests for under-exposure (which then goes to the low-light route):
+#: the calls a plainly darkened photo gets from a detector trained on dark photos that were also noisy.
+EXPOSURE_CHECKED_TYPES = ("clean", "blur")
 
 #: Why an existing output is left alone (``OutputSettings.overwrite`` redoes it).
 OUTPUT_EXISTS = "output exists (overwrite to redo)"
@@ -281,6 +284,12 @@ def _as_noise(detection: Detection) -> Detection:
     return Detection(type="noise", severity=detection.severity, confidence=1.0)
 
 
+def _as_low_light(detection: Detection) -> Detection:
+    """A call of low light, confidence 1: what an image called clean or blurred is when its highlights are dim (see
+    ``BatchRestorer._underexposed``)."""
+    return Detection(type="low-light", severity=detection.severity, confidence=1.0)
+
+
 def _notes(*notes: str | None) -> str | None:
     """The report's notes on one image, joined (None when there are none)."""
     return "; ".join(n for n in notes if n) or None
@@ -389,6 +398,19 @@ class BatchRestorer:
         found = find_enlargement(pixels) if name is not None else None
         return None if found is None or name is None else (name, found)
 
+    def _underexposed(self, detection: Detection, pixels: np.ndarray) -> tuple[str, float] | None:
+        """The low-light route, and the highlight level measured, for an image called clean or blurred whose
+        brightest part stays dim (:func:`~irtool.detect.highlight_level` < :data:`~irtool.detect.HIGHLIGHT_LEVEL_MAX`,
+        below every clean, blurred or otherwise degraded training window): darkening the detector did not recognise
+        (without the noise it learnt to go with it) is still darkness in the pixels."""
+        from irtool.detect import HIGHLIGHT_LEVEL_MAX, highlight_level
+
+        if detection.type not in EXPOSURE_CHECKED_TYPES:
+            return None
+        level = highlight_level(_chw(pixels))
+        name = self.route_name(_as_low_light(detection)) if level < HIGHLIGHT_LEVEL_MAX else None
+        return None if name is None else (name, level)
+
     def _hidden_noise(self, detection: Detection, pixels: np.ndarray) -> tuple[str, float] | None:
         """The noise route, and the noise floor measured, for an image called clean whose flattest regions hold
         noise (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's
@@ -414,11 +436,15 @@ class BatchRestorer:
             h, w = pixels.shape[:2]
             note = _notes(f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): "
                           "super-resolved", self.route_note(_as_low_resolution(detection)))
-        hidden_noise = None if enlarged is not None else self._hidden_noise(detection, pixels)
+        dim = None if enlarged is not None else self._underexposed(detection, pixels)
+        if dim is not None:
+            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but its brightest 1% reaches only "
+                          f"{dim[1]:.0%} of white: brightened", self.route_note(_as_low_light(detection)))
+        hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, pixels)
         if hidden_noise is not None:
             note = _notes(f"called clean ({detection.confidence:.0%}), but its flattest regions hold noise of "
                           f"{hidden_noise[1]:.1f}/255: denoised", self.route_note(_as_noise(detection)))
-        override = enlarged[0] if enlarged is not None else hidden_noise[0] if hidden_noise is not None else None
+        override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         if doubt := None if enlarged is not None else self.implausible(detection, pixels):
             # The pixels contradict the call: a whole-image correction of what is not there is the largest harm
             # --auto can do (a haze correction of a photo without haze stretches its contrast).
@@ -430,8 +456,6 @@ class BatchRestorer:
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None, note=note)
         restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)
-        if override is not None:
-            return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
         if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
         # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder of clean training photos")
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
-    parser.add_argument("--test", default="veil", choices=["veil", "noise"])
+    parser.add_argument("--test", default="veil", choices=["veil", "noise", "exposure"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -45,12 +45,24 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from irtool.degradations import CLEAN, detector_types
-    from irtool.detect import NOISE_FLOOR_MIN, VEIL_DARK_CHANNEL_MIN, median_dark_channel, noise_floor
+    from irtool.detect import (
+        HIGHLIGHT_LEVEL_MAX,
+        NOISE_FLOOR_MIN,
+        VEIL_DARK_CHANNEL_MIN,
+        highlight_level,
+        median_dark_channel,
+        noise_floor,
+    )
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
     from irtool.train.vote import _window
 
+    measure, measured, threshold = {
+        "veil": (median_dark_channel, "median dark channel", VEIL_DARK_CHANNEL_MIN),
+        "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
+        "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
+    }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     for sample in folder_dataset(args.data).samples:
         clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
@@ -63,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.gray:
                     pixels = np.round(pixels @ np.float32([0.299, 0.587, 0.114]) * 255)[..., None] / 255
                 image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
-                values[kind].append(median_dark_channel(image) if args.test == "veil" else noise_floor(image))
-    measured, threshold = (("median dark channel", VEIL_DARK_CHANNEL_MIN) if args.test == "veil" else
-                           ("noise floor (8-bit levels)", NOISE_FLOOR_MIN))
+                values[kind].append(measure(image))
     print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, severity 0.25-1, "
           f"{args.synthesis} generators{', gray' if args.gray else ''}; threshold {threshold}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | 98% | max | below the threshold |")

@@ -228,6 +228,19 @@ def test_noise_floor_reads_the_noise_of_the_flattest_blocks_in_8_bit_levels(sigm
     assert noise_floor(black[None]) == pytest.approx(sigma, rel=0.15)  # the clipped black half is skipped
 
 
+def test_highlight_level_is_the_99th_percentile_of_luma_and_dims_with_exposure() -> None:
+    """Under-exposure scales the highlights down with everything else; a dark scene with one bright patch keeps
+    a high level (its lights), which is what tells it from a darkened photo."""
+    from irtool.detect import highlight_level
+
+    ramp = torch.linspace(0, 1, 200)[None, None].expand(3, 100, -1)
+    assert highlight_level(ramp) == pytest.approx(0.99, abs=0.01)
+    assert highlight_level(0.25 * ramp) == pytest.approx(0.2475, abs=0.005)
+    night = torch.full((3, 100, 200), 0.05)
+    night[:, 40:60, 90:110] = 0.95  # 2% of the image: a lit window
+    assert highlight_level(night) == pytest.approx(0.95, abs=0.01)
+
+
 def test_noise_floor_of_a_clean_smooth_image_and_of_a_tiny_one_is_low() -> None:
     from irtool.detect import NOISE_FLOOR_MIN, noise_floor
 

@@ -399,6 +399,28 @@ def test_auto_denoises_an_image_called_clean_whose_flattest_regions_are_noisy(tm
     assert (tmp_path / "out" / "smooth.png").read_bytes() == (tmp_path / "in" / "smooth.png").read_bytes()
 
 
+def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_path, zoo, use_catalog):
+    """A detector that always says "blur": a photo darkened to 30% of its exposure (its brightest 1% far below
+    irtool.detect.HIGHLIGHT_LEVEL_MAX) goes to the low-light route with the reason; the photo itself follows the
+    blur route ("keep" here: copied byte for byte). --detect-only reports the same decision."""
+    from irtool.detect import HIGHLIGHT_LEVEL_MAX, highlight_level
+
+    _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "keep", "low-light": "aio"})
+    photo = 0.1 + 0.85 * _photo(64, 80, seed=6)
+    dark = 0.3 * photo
+    (tmp_path / "in").mkdir()
+    for name, pixels in (("photo.png", photo), ("dark.png", dark)):
+        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
+    levels = [highlight_level(torch.from_numpy(p.astype(np.float32)).permute(2, 0, 1)) for p in (photo, dark)]
+    assert levels[0] > HIGHLIGHT_LEVEL_MAX > levels[1]
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        kept, dim = records["photo.png"], records["dark.png"]
+        assert kept["detected"]["type"] == "blur" and kept["model"] == "copy" and not kept["note"]
+        assert dim["detected"]["type"] == "blur" and dim["model"] == "aio"
+        assert f"brightest 1% reaches only {levels[1]:.0%} of white: brightened" in dim["note"]
+    assert (tmp_path / "out" / "photo.png").read_bytes() == (tmp_path / "in" / "photo.png").read_bytes()
+
+
 def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, use_catalog):
     """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
     _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, routes={"jpeg": "keep"})
