@@ -72,6 +72,16 @@ NOISE_FLOOR_MIN = 7.6
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
 #: low-light windows 0.244 median, 0.427 at their 90th percentile), fixed before any held-out image was measured.
 HIGHLIGHT_LEVEL_MAX = 0.43
+#: Side of the blocks :func:`edge_sharpness` measures, the contrast (8-bit levels) a block needs to count, and the
+#: share of the sharpest counted blocks it reads per direction.
+SHARPNESS_BLOCK = 16
+SHARPNESS_MIN_CONTRAST = 32.0
+SHARPNESS_SHARPEST_SHARE = 0.1
+#: Edge sharpness (:func:`edge_sharpness`) from which ``--auto`` leaves an image the detector calls blurred as it is:
+#: just above the sharpest blurred training window (``scripts/pixel_tests.py --test sharpness``, every registered
+#: blur generator at severity 0.25-1: 0.331 at the 98th percentile, 0.347 at the most; clean windows 0.266 at their
+#: 2nd percentile, 0.601 median), fixed before any held-out image was measured.
+EDGE_SHARPNESS_MIN = 0.35
 
 
 def summary_size(num_types: int, *, scene: bool = True) -> int:
@@ -132,6 +142,43 @@ def highlight_level(image: torch.Tensor) -> float:
     cut) dims the highlights with everything else; most scenes that are dark by nature still have lights or bright
     patches near white."""
     return float(scene_statistics(image)[SCENE_STATISTICS.index("luma_p99")])
+
+
+def edge_sharpness(image: torch.Tensor) -> float:
+    """How sharp the sharpest edges of ``image`` (``[C, H, W]`` in [0, 1]) are in every direction, in [0, 1].
+
+    Per 16 px block of the luma with a contrast of at least :data:`SHARPNESS_MIN_CONTRAST` levels, the steepest
+    step between neighbouring pixels in one direction as a share of the block's range: a step edge crosses its
+    whole range between two pixels (about 1), blur spreads it over the blur's width (a disk of radius 5: about
+    0.1). Read at the sharpest tenth of the blocks for each of the four directions (across columns, rows and both
+    diagonals), and the least of the four is returned: motion blur leaves edges along its path sharp but softens
+    every step along it, which one of the four directions always follows within 22.5 degrees. Soft regions, bokeh
+    and smooth shading do not lower it while some edge of the photo is sharp. 0 without a block of that contrast."""
+    luma = _luma(image.detach().float().cpu()) * 255.0
+    h, w = luma.shape
+    rows, cols = (h - 1) // SHARPNESS_BLOCK, (w - 1) // SHARPNESS_BLOCK
+    if rows < 1 or cols < 1:
+        return 0.0
+    span = luma[:rows * SHARPNESS_BLOCK + 1, :cols * SHARPNESS_BLOCK + 1]
+
+    def per_block(x: torch.Tensor, reduce: str) -> torch.Tensor:
+        blocks = x[:rows * SHARPNESS_BLOCK, :cols * SHARPNESS_BLOCK].reshape(rows, SHARPNESS_BLOCK, cols,
+                                                                            SHARPNESS_BLOCK)
+        return blocks.amax(dim=(1, 3)) if reduce == "max" else blocks.amin(dim=(1, 3))
+
+    contrast = per_block(span, "max") - per_block(span, "min")
+    counted = contrast >= SHARPNESS_MIN_CONTRAST
+    if not bool(counted.any()):
+        return 0.0
+    n = SHARPNESS_BLOCK * rows, SHARPNESS_BLOCK * cols
+    base = span[:n[0], :n[1]]
+    steps = (span[:n[0], 1:n[1] + 1], span[1:n[0] + 1, :n[1]], span[1:n[0] + 1, 1:n[1] + 1])
+    diagonal = span[1:n[0] + 1, :n[1]] - span[:n[0], 1:n[1] + 1]  # the other diagonal, on the same grid
+    sharpest = []
+    for step in (*(s_ - base for s_ in steps), diagonal):
+        share = per_block(step.abs(), "max")[counted] / contrast[counted]
+        sharpest.append(float(torch.quantile(share, 1.0 - SHARPNESS_SHARPEST_SHARE)))
+    return min(sharpest)
 
 
 def noise_floor(image: torch.Tensor) -> float:

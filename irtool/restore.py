@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from irtool.degradations import RESTORE_TASKS
+from irtool.degradations import CLEAN, RESTORE_TASKS
 from irtool.detect import Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
 from irtool.weights.routes import RouteChoice
@@ -90,6 +90,8 @@ class RestoreRecord:
     tiles: int = 0
     #: Why ``--auto`` left the image as it is when that is not a detection (e.g. too small to judge).
     note: str | None = None
+    #: The type ``--auto`` acted on (:attr:`AutoOutcome.decided`).
+    decided: str | None = None
 
     @property
     def reason(self) -> str | None:
@@ -104,6 +106,7 @@ class RestoreRecord:
             "error": self.error,
             "reason": self.reason,
             "detected": self.detected.to_json() if self.detected else None,
+            "decided": self.decided,
             "model": self.model,
             "note": self.note,
             "seconds": round(self.seconds, 4),
@@ -120,6 +123,9 @@ class AutoOutcome:
     model: str
     loaded: LoadedModel | None
     note: str | None = None
+    #: The degradation type ``--auto`` acted on: the detector's call, unless a pixel test overruled it (an exact
+    #: enlargement, dim highlights, a noise floor; "clean" when the pixels contradicted the call). None: not judged.
+    decided: str | None = None
 
 
 @dataclass(frozen=True)
@@ -341,7 +347,7 @@ class BatchRestorer:
         its first (loading it then says which download it needs)."""
         from irtool.weights.catalog import KEEP_ROUTE
 
-        if detection.type == "clean" or self.unsure(detection):
+        if detection.type == CLEAN or self.unsure(detection):
             return None
         choice = self.route_choice(detection.type)
         name = choice.used or choice.preferences[0]
@@ -374,17 +380,25 @@ class BatchRestorer:
                   enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
         return restore_same_size(loaded, pixels, on_tiles=progress.on_tiles, enlargement=enlargement)
 
-    def implausible(self, detection: Detection, pixels: np.ndarray) -> str | None:
-        """Why the image cannot carry the routed degradation, or None: an image called hazy whose dark channel says
-        it has no veil (:func:`~irtool.detect.shows_veil`)."""
-        from irtool.detect import shows_veil
+    def implausible(self, detection: Detection, pixels: np.ndarray) -> tuple[str, str] | None:
+        """(copy label, reason) when the pixels contradict the routed call, else None: an image called hazy whose
+        dark channel says it has no veil (:func:`~irtool.detect.shows_veil`), or one called blurred whose sharpest
+        edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`)."""
+        from irtool.detect import EDGE_SHARPNESS_MIN, edge_sharpness, shows_veil
 
-        if detection.type != "haze" or self.route_name(detection) is None:
+        if detection.type not in ("haze", "blur") or self.route_name(detection) is None:
             return None
-        if shows_veil(_chw(pixels)):
+        if detection.type == "haze":
+            if shows_veil(_chw(pixels)):
+                return None
+            return "copy (no veil)", (f"called haze ({detection.confidence:.0%}), but most of it reaches black in "
+                                      "some colour (no veil): left as it is")
+        sharpness = edge_sharpness(_chw(pixels))
+        if sharpness < EDGE_SHARPNESS_MIN:
             return None
-        return (f"called haze ({detection.confidence:.0%}), but most of it reaches black in some colour (no veil): "
-                "left as it is")
+        return "copy (sharp)", (f"called blur ({detection.confidence:.0%}), but its sharpest edges cross "
+                                f"{sharpness:.0%} of their contrast between neighbouring pixels in every "
+                                "direction: left as it is")
 
     def _as_enlargement(self, detection: Detection, pixels: np.ndarray) -> tuple[str, tuple[int, int, str]] | None:
         """The low-resolution route, and the enlargement found, for an image detected as blurred whose pixels are
@@ -445,28 +459,31 @@ class BatchRestorer:
             note = _notes(f"called clean ({detection.confidence:.0%}), but its flattest regions hold noise of "
                           f"{hidden_noise[1]:.1f}/255: denoised", self.route_note(_as_noise(detection)))
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
-        if doubt := None if enlarged is not None else self.implausible(detection, pixels):
-            # The pixels contradict the call: a whole-image correction of what is not there is the largest harm
-            # --auto can do (a haze correction of a photo without haze stretches its contrast).
-            return AutoOutcome(None, detection, "copy (no veil)", None, note=_notes(doubt, note))
+        decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else
+                   "noise" if hidden_noise is not None else detection.type)
+        doubt = None if enlarged is not None or dim is not None else self.implausible(detection, pixels)
+        if doubt is not None:
+            # The pixels contradict the call: correcting what is not there is the largest harm --auto can do (a
+            # haze correction of a photo without haze stretches its contrast; deblurring a sharp one rings).
+            return AutoOutcome(None, detection, doubt[0], None, note=doubt[1], decided=CLEAN)  # no route ran
         if self.request.detect_only:
             label = override or self.route_name(detection) or self._copy_label(detection)
-            return AutoOutcome(None, detection, label, None, note=note)
+            return AutoOutcome(None, detection, label, None, note=note, decided=decided)
         loaded = self.zoo.from_entry(override) if override else self.route(detection)
         if loaded is None:
-            return AutoOutcome(None, detection, self._copy_label(detection), None, note=note)
+            return AutoOutcome(None, detection, self._copy_label(detection), None, note=note, decided=decided)
         restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)
         if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
-            return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
+            return AutoOutcome(restored, detection, loaded.name, loaded, note=note, decided=decided)
         # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the
         # corrected image again and clean those up with their own route.
         again = self._detect(restored)
         follow = self.route(again) if again.type in FOLLOW_UP_TYPES else None
         if follow is None or follow.scale != 1 or follow.preset.whole_image:
-            return AutoOutcome(restored, detection, loaded.name, loaded, note=note)
+            return AutoOutcome(restored, detection, loaded.name, loaded, note=note, decided=decided)
         return AutoOutcome(self._run_auto(follow, restored, progress), detection, f"{loaded.name} + {follow.name}",
                            loaded, note=_notes(note, f"then {again.type} ({again.confidence:.0%})",
-                                               self.route_note(again)))
+                                               self.route_note(again)), decided=decided)
 
     def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
         from irtool import io
@@ -485,6 +502,7 @@ class BatchRestorer:
             if self.request.auto:
                 outcome = self.auto_restore(image.pixels, progress)
                 record.detected, record.model, record.note = outcome.detection, outcome.model, outcome.note
+                record.decided = outcome.decided
                 if self.request.detect_only:  # report the route --auto would take, write nothing
                     record.output = None
                     return record

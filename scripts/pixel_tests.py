@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder of clean training photos")
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
-    parser.add_argument("--test", default="veil", choices=["veil", "noise", "exposure"])
+    parser.add_argument("--test", default="veil", choices=["veil", "noise", "exposure", "sharpness"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -46,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from irtool.degradations import CLEAN, detector_types
     from irtool.detect import (
+        EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
         NOISE_FLOOR_MIN,
         VEIL_DARK_CHANNEL_MIN,
+        edge_sharpness,
         highlight_level,
         median_dark_channel,
         noise_floor,
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "veil": (median_dark_channel, "median dark channel", VEIL_DARK_CHANNEL_MIN),
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
+        "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     for sample in folder_dataset(args.data).samples:

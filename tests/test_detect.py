@@ -241,6 +241,34 @@ def test_highlight_level_is_the_99th_percentile_of_luma_and_dims_with_exposure()
     assert highlight_level(night) == pytest.approx(0.95, abs=0.01)
 
 
+def _discs(h: int = 96, w: int = 128) -> torch.Tensor:
+    """Dark discs on a light ground: step edges in every direction."""
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
+                            indexing="ij")
+    inside = ((yy % 32 - 16) ** 2 + (xx % 32 - 16) ** 2) < 100
+    return torch.where(inside, 0.2, 0.8)[None].expand(3, -1, -1).contiguous()
+
+
+def test_edge_sharpness_is_high_for_step_edges_and_low_after_any_blur_even_motion_along_one_axis() -> None:
+    """Motion blur along the rows leaves the discs' top and bottom edges sharp; the least sharp direction (across
+    columns) still tells. A flat image has no edge to read."""
+    import torch.nn.functional as F
+
+    from irtool.detect import EDGE_SHARPNESS_MIN, edge_sharpness
+
+    sharp = _discs()
+    x = torch.arange(-6, 7, dtype=torch.float32)
+    gauss = torch.exp(-x ** 2 / (2 * 2.0 ** 2))
+    gauss = gauss / gauss.sum()
+    kernel = (gauss[:, None] * gauss[None])[None, None]
+    blurred = F.conv2d(F.pad(sharp[:, None], (6, 6, 6, 6), mode="replicate"), kernel)
+    along_rows = F.conv2d(F.pad(sharp[:, None], (7, 7, 0, 0), mode="replicate"), torch.full((1, 1, 1, 15), 1 / 15))
+    assert edge_sharpness(sharp) > 0.9
+    assert edge_sharpness(blurred[:, 0]) < EDGE_SHARPNESS_MIN
+    assert edge_sharpness(along_rows[:, 0]) < EDGE_SHARPNESS_MIN
+    assert edge_sharpness(torch.full((3, 64, 64), 0.5)) == 0.0
+
+
 def test_noise_floor_of_a_clean_smooth_image_and_of_a_tiny_one_is_low() -> None:
     from irtool.detect import NOISE_FLOOR_MIN, noise_floor
 

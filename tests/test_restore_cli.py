@@ -338,6 +338,7 @@ def test_auto_sends_an_exact_enlargement_called_blur_to_super_resolution(tmp_pat
     enlarged, photo = records["enlarged.png"], records["photo.png"]
     assert enlarged["detected"]["type"] == "blur" and enlarged["model"] == "sr2"
     assert "exact enlargement x2.50 of 80x64 px (bilinear)" in enlarged["note"]
+    assert enlarged["decided"] == "low-resolution" and photo["decided"] == "blur"
     assert photo["model"] == "aio" and not photo["note"]
     with Image.open(tmp_path / "out" / "enlarged.png") as out:
         assert out.size == (200, 160)
@@ -395,6 +396,7 @@ def test_auto_denoises_an_image_called_clean_whose_flattest_regions_are_noisy(tm
         clean, noisy_record = records["smooth.png"], records["noisy.png"]
         assert clean["detected"]["type"] == "clean" and clean["model"] == "copy" and not clean["note"]
         assert noisy_record["detected"]["type"] == "clean" and noisy_record["model"] == "aio"
+        assert noisy_record["decided"] == "noise" and clean["decided"] == "clean"
         assert "flattest regions hold noise of" in noisy_record["note"]
     assert (tmp_path / "out" / "smooth.png").read_bytes() == (tmp_path / "in" / "smooth.png").read_bytes()
 
@@ -416,9 +418,31 @@ def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_pat
     for records in _auto_records_with_and_without_detect_only(tmp_path):
         kept, dim = records["photo.png"], records["dark.png"]
         assert kept["detected"]["type"] == "blur" and kept["model"] == "copy" and not kept["note"]
-        assert dim["detected"]["type"] == "blur" and dim["model"] == "aio"
+        assert dim["detected"]["type"] == "blur" and dim["model"] == "aio" and dim["decided"] == "low-light"
+        assert kept["decided"] == "blur"
         assert f"brightest 1% reaches only {levels[1]:.0%} of white: brightened" in dim["note"]
     assert (tmp_path / "out" / "photo.png").read_bytes() == (tmp_path / "in" / "photo.png").read_bytes()
+
+
+def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(tmp_path, zoo, use_catalog):
+    """A detector that always says "blur": a photo with step edges in every direction (edge sharpness far above
+    irtool.detect.EDGE_SHARPNESS_MIN) is copied byte for byte as "copy (sharp)" with the reason; the same photo
+    Gaussian-blurred goes to the blur route. --detect-only reports the same decision."""
+    from PIL import ImageFilter
+
+    _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"})
+    yy, xx = np.mgrid[0:96, 0:128]
+    discs = np.where(((yy % 32 - 16) ** 2 + (xx % 32 - 16) ** 2) < 100, 50, 200).astype(np.uint8)
+    sharp = Image.fromarray(np.stack([discs, discs // 2 + 60, 255 - discs], axis=-1))
+    (tmp_path / "in").mkdir()
+    sharp.save(tmp_path / "in" / "sharp.png")
+    sharp.filter(ImageFilter.GaussianBlur(2.5)).save(tmp_path / "in" / "soft.png")
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        kept, blurred = records["sharp.png"], records["soft.png"]
+        assert kept["detected"]["type"] == "blur" and kept["model"] == "copy (sharp)" and kept["decided"] == "clean"
+        assert "sharpest edges cross" in kept["note"] and "left as it is" in kept["note"]
+        assert blurred["model"] == "aio"
+    assert (tmp_path / "out" / "sharp.png").read_bytes() == (tmp_path / "in" / "sharp.png").read_bytes()
 
 
 def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, use_catalog):
@@ -563,7 +587,9 @@ def test_eval_auto_scores_restore_auto_against_the_clean_originals(tmp_path, zoo
     clean_a = np.asarray(Image.open(root / "clean" / "a.png"), np.float32) / 255
     assert noise.psnr_output_aligned == pytest.approx(aligned_psnr(restored, clean_a)[0], abs=1e-6)
     assert rows["noise"]["aligned_worse"] == int(noise.aligned_gain < -0.1)
-    assert "| noise | 1 | 100% | 0% |" in report.to_markdown()
+    assert noise.decided == "noise" and by_image["clean/a.png"].decided == "noise"  # no pixel test overruled it
+    assert "| noise | 1 | 100% | 100% | 0% |" in report.to_markdown()
+    assert "acted on the right type for 50.0% (1/2) of the degraded images and treated 0/2" in report.to_markdown()
     # The same calls as a confusion matrix: every image was called noise (the detector's labels are its columns).
     detection = report.detection()
     matrix = dict(zip(detection.types, detection.confusion().tolist()))

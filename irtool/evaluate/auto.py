@@ -4,7 +4,8 @@ The folder is the labelled layout ``--task detect --labelled`` reads, with the c
 ``DIR/clean/PHOTO.ext`` and ``DIR/<type>/PHOTO__<setting>.ext`` (``scripts/heldout_degrade.py`` and
 ``scripts/make_degraded_set.py --labelled`` write it; a ``manifest.json`` naming each file's ``photo`` is read when
 there is one). Every image goes through the same :meth:`~irtool.restore.BatchRestorer.auto_restore` as
-``irtool restore --auto``; the report has, per true type, how often the detector named it, the PSNR of the input and
+``irtool restore --auto``; the report has, per true type, how often the detector named it and how often ``--auto``
+acted on the right type (the detector's call, or the pixel test that overruled it), the PSNR of the input and
 of ``--auto``'s output against the clean original, the gain, and how many images ``--auto`` made worse; for clean
 photos, how many were left unchanged. Gains are also reported at the best shift (:func:`irtool.metrics.aligned_psnr`:
 each image compared with its original at the integer displacement within 8 px that suits it best), because a blur
@@ -48,6 +49,8 @@ class AutoSample:
     #: PSNR at the best shift within 8 px (see the module docstring); NaN when not measured.
     psnr_input_aligned: float = math.nan
     psnr_output_aligned: float = math.nan
+    #: The type ``--auto`` acted on (the detector's call unless a pixel test overruled it; None: not judged).
+    decided: str | None = None
 
     @property
     def gain(self) -> float:
@@ -101,6 +104,7 @@ class AutoReport:
                 "type": kind,
                 "images": len(group),
                 "named": sum(s.detected == kind for s in group) / len(group),
+                "decided": sum(s.decided == kind for s in group) / len(group),
                 "unchanged": sum(s.unchanged for s in group) / len(group),
                 "psnr_input": float(np.mean([s.psnr_input for s in finite])) if finite else math.inf,
                 "psnr_output": float(np.mean([s.psnr_output for s in finite])) if finite else math.inf,
@@ -128,9 +132,9 @@ class AutoReport:
     def to_markdown(self) -> str:
         lines = [f"`--auto` on {self.source} (detector {self.detector}; worse: PSNR more than {WORSE_DB} dB below "
                  "the input's)", "",
-                 "| true type | images | named right | left unchanged | PSNR in | PSNR out | mean gain | worst gain | "
-                 "made worse | gain at best shift | worse at best shift |",
-                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                 "| true type | images | named right | decided right | left unchanged | PSNR in | PSNR out | "
+                 "mean gain | worst gain | made worse | gain at best shift | worse at best shift |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         def db(value: object, sign: str = "") -> str:
             return "-" if not isinstance(value, float) or not math.isfinite(value) else f"{value:{sign}.2f}"
 
@@ -138,9 +142,18 @@ class AutoReport:
             # A clean photo's input PSNR is infinite: its row counts the images --auto changed instead of gains.
             worse = f"{row['worse']} changed" if row["type"] == CLEAN else str(row["worse"])
             aligned_worse = f"{row['aligned_worse']} changed" if row["type"] == CLEAN else str(row["aligned_worse"])
-            lines.append(f"| {row['type']} | {row['images']} | {row['named']:.0%} | {row['unchanged']:.0%} | "
+            lines.append(f"| {row['type']} | {row['images']} | {row['named']:.0%} | {row['decided']:.0%} | "
+                         f"{row['unchanged']:.0%} | "
                          f"{db(row['psnr_input'])} | {db(row['psnr_output'])} | {db(row['gain'], '+')} | "
                          f"{db(row['worst_gain'], '+')} | {worse} | {db(row['aligned_gain'], '+')} | {aligned_worse} |")
+        judged = [s for s in self.samples if s.decided is not None]
+        degraded = [s for s in judged if s.true_type != CLEAN]
+        clean = [s for s in judged if s.true_type == CLEAN]
+        if judged:
+            right, clean_right = (sum(s.decided == s.true_type for s in group) for group in (degraded, clean))
+            lines += ["", f"`--auto` acted on the right type for {right / max(1, len(degraded)):.1%} ({right}/"
+                      f"{len(degraded)}) of the degraded images and treated {clean_right}/{len(clean)} clean ones "
+                      "as clean (the detector's call unless a pixel test overruled it)."]
         return "\n".join([*lines, "", "What the detector said:", "", self.detection().to_markdown()])
 
 
@@ -222,7 +235,7 @@ def evaluate_auto(restorer, folder: str | Path, *,
             confidence=outcome.detection.confidence if outcome.detection else None, model=outcome.model,
             psnr_input=psnr(image.pixels, clean), psnr_output=psnr(output, clean),
             unchanged=outcome.pixels is None, psnr_input_aligned=_aligned(image.pixels, clean),
-            psnr_output_aligned=_aligned(output, clean)))
+            psnr_output_aligned=_aligned(output, clean), decided=outcome.decided))
         if progress is not None:
             progress(done, len(pairs))
     report.seconds = time.perf_counter() - started
