@@ -190,15 +190,16 @@ def noise_floor(image: torch.Tensor) -> float:
     block's reading, noise raises every block's, so the flattest blocks read the noise and not the scene.
     Blocks near black or white (clipped) are skipped. 0 for an image with no such block.
     """
-    import torch.nn.functional as F
-
     luma = _luma(image.detach().float().cpu())
     h, w = luma.shape
     rows, cols = (h - 2) // NOISE_BLOCK, (w - 2) // NOISE_BLOCK
     if rows < 1 or cols < 1:
         return 0.0
-    mask = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-    response = F.conv2d(luma[None, None] * 255.0, mask[None, None])[0, 0].abs()
+    # The mask is [1, -2, 1] across rows times [1, -2, 1] down columns: applied as two second differences, which
+    # on a CPU is over ten times faster than a one-channel 3x3 convolution of a 12 MP photo (0.4 s against 6 s).
+    levels = luma * 255.0
+    across = levels[:, :-2] - 2.0 * levels[:, 1:-1] + levels[:, 2:]
+    response = (across[:-2] - 2.0 * across[1:-1] + across[2:]).abs_()
     blocks = response[:rows * NOISE_BLOCK, :cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
     sigma = blocks.mean(dim=(1, 3)) * (math.pi / 2) ** 0.5 / 6.0
     level = luma[1:1 + rows * NOISE_BLOCK, 1:1 + cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
