@@ -143,6 +143,11 @@ ENLARGEMENT_CHECKED_TYPES = ("blur",)
 #: Detected types whose images ``--auto`` also tests for under-exposure (which then goes to the low-light route):
 #: the calls a plainly darkened photo gets from a detector trained on dark photos that were also noisy.
 EXPOSURE_CHECKED_TYPES = ("clean", "blur")
+#: Detected types whose images ``--auto`` also tests for noise (which then goes to the noise route): no training window
+#: of these types reads a noise floor near :data:`~irtool.detect.NOISE_FLOOR_MIN` (``scripts/pixel_tests.py --test
+#: noise``: JPEG 3.0 at most, blur 1.2, haze 4.1; clean 7.6 at its 98th percentile), so a floor that high is noise the
+#: detector named as something else, and the routes of those types sharpen, stretch or keep it.
+NOISE_CHECKED_TYPES = ("clean", "jpeg", "blur", "haze")
 
 #: Why an existing output is left alone (``OutputSettings.overwrite`` redoes it).
 OUTPUT_EXISTS = "output exists (overwrite to redo)"
@@ -285,7 +290,7 @@ def _as_low_resolution(detection: Detection) -> Detection:
 
 
 def _as_noise(detection: Detection) -> Detection:
-    """A call of noise: what an image called clean is when its flattest regions are noisy (see
+    """A call of noise: what an image called clean (or JPEG, blurred, hazy) is when its flattest regions are noisy (see
     ``BatchRestorer._hidden_noise``). Its confidence is 1: the pixels decided, not the detector."""
     return Detection(type="noise", severity=detection.severity, confidence=1.0)
 
@@ -426,12 +431,13 @@ class BatchRestorer:
         return None if name is None else (name, level)
 
     def _hidden_noise(self, detection: Detection, pixels: np.ndarray) -> tuple[str, float] | None:
-        """The noise route, and the noise floor measured, for an image called clean whose flattest regions hold
-        noise (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's
-        crops did not recognise (other generators, gray photos) is still noise in the pixels."""
+        """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
+        (:data:`NOISE_CHECKED_TYPES`) whose flattest regions hold noise (:func:`~irtool.detect.noise_floor` >=
+        :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did not recognise (other generators, gray
+        photos, noise under JPEG) is still noise in the pixels."""
         from irtool.detect import NOISE_FLOOR_MIN, noise_floor
 
-        if detection.type != "clean":
+        if detection.type not in NOISE_CHECKED_TYPES:
             return None
         floor = noise_floor(_chw(pixels))
         name = self.route_name(_as_noise(detection)) if floor >= NOISE_FLOOR_MIN else None
@@ -456,12 +462,12 @@ class BatchRestorer:
                           f"{dim[1]:.0%} of white: brightened", self.route_note(_as_low_light(detection)))
         hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, pixels)
         if hidden_noise is not None:
-            note = _notes(f"called clean ({detection.confidence:.0%}), but its flattest regions hold noise of "
-                          f"{hidden_noise[1]:.1f}/255: denoised", self.route_note(_as_noise(detection)))
+            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but its flattest regions hold noise "
+                          f"of {hidden_noise[1]:.1f}/255: denoised", self.route_note(_as_noise(detection)))
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else
                    "noise" if hidden_noise is not None else detection.type)
-        doubt = None if enlarged is not None or dim is not None else self.implausible(detection, pixels)
+        doubt = None if override is not None else self.implausible(detection, pixels)
         if doubt is not None:
             # The pixels contradict the call: correcting what is not there is the largest harm --auto can do (a
             # haze correction of a photo without haze stretches its contrast; deblurring a sharp one rings).

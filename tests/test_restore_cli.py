@@ -376,13 +376,17 @@ def test_auto_leaves_an_image_called_hazy_without_a_veil_and_says_why(tmp_path, 
     assert (tmp_path / "out" / "clear.png").read_bytes() == (tmp_path / "in" / "clear.png").read_bytes()
 
 
-def test_auto_denoises_an_image_called_clean_whose_flattest_regions_are_noisy(tmp_path, zoo, use_catalog):
-    """A detector that always says "clean": a smooth photo with Gaussian noise of 15/255 (noise floor far above
-    irtool.detect.NOISE_FLOOR_MIN) goes to the noise route with the reason; the same photo without it is copied
-    byte for byte. --detect-only reports the same decision."""
+@pytest.mark.parametrize("called", ["clean", "jpeg", "blur", "haze"])
+def test_auto_denoises_an_image_whose_flattest_regions_are_noisy_whatever_it_is_called(tmp_path, zoo, use_catalog,
+                                                                                        called):
+    """A detector that always says clean (or JPEG, blur, haze: types no training window of which reads such a
+    noise floor): a smooth photo with Gaussian noise of 15/255 (noise floor far above irtool.detect.NOISE_FLOOR_MIN)
+    goes to the noise route with the reason; the same photo without it is copied byte for byte (its own route is
+    "keep" here). --detect-only reports the same decision."""
     from irtool.detect import NOISE_FLOOR_MIN, noise_floor
 
-    _catalog_with_detector_saying("clean", tmp_path, zoo, use_catalog, routes={"noise": "aio"})
+    _catalog_with_detector_saying(called, tmp_path, zoo, use_catalog, routes={"noise": "aio", "jpeg": "keep",
+                                                                              "blur": "keep", "haze": "keep"})
     yy, xx = np.mgrid[0:96, 0:128]
     smooth = np.stack([0.3 + 0.4 * xx / 128, 0.5 + 0.2 * np.sin(yy / 20), 0.4 + 0.3 * yy / 96], axis=-1)
     noisy = np.clip(smooth + np.random.default_rng(4).normal(0, 15 / 255, smooth.shape), 0, 1)
@@ -394,9 +398,10 @@ def test_auto_denoises_an_image_called_clean_whose_flattest_regions_are_noisy(tm
                                                                    .permute(2, 0, 1))
     for records in _auto_records_with_and_without_detect_only(tmp_path):
         clean, noisy_record = records["smooth.png"], records["noisy.png"]
-        assert clean["detected"]["type"] == "clean" and clean["model"] == "copy" and not clean["note"]
-        assert noisy_record["detected"]["type"] == "clean" and noisy_record["model"] == "aio"
-        assert noisy_record["decided"] == "noise" and clean["decided"] == "clean"
+        assert clean["detected"]["type"] == called and clean["model"] == "copy" and not clean["note"]
+        assert noisy_record["detected"]["type"] == called and noisy_record["model"] == "aio"
+        assert noisy_record["decided"] == "noise" and clean["decided"] == called
+        assert f"called {called} (" in noisy_record["note"]
         assert "flattest regions hold noise of" in noisy_record["note"]
     assert (tmp_path / "out" / "smooth.png").read_bytes() == (tmp_path / "in" / "smooth.png").read_bytes()
 
