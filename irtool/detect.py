@@ -98,12 +98,8 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
     return x[0] if x.shape[0] == 1 else 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
 
 
-def scene_statistics(image: torch.Tensor) -> torch.Tensor:
-    """:data:`SCENE_STATISTICS` of ``image`` ``[C, H, W]`` in [0, 1]: how bright the scene is and where its
-    brightness sits (under-exposure darkens the highlights too, unlike a night scene with lights), its contrast,
-    and its dark channel and saturation (haze lifts the darkest channel of every region and washes colour out:
-    He, Sun and Tang's dark channel prior). Global physical cues that do not depend on how a degradation was
-    synthesised; the crops, 96 px each, cannot see them."""
+def _scene_copy(image: torch.Tensor) -> torch.Tensor:
+    """``image`` ``[C, H, W]`` as three channels averaged down to at most :data:`SCENE_SIDE` a side."""
     import torch.nn.functional as F
 
     x = image.detach().float().cpu()
@@ -112,6 +108,18 @@ def scene_statistics(image: torch.Tensor) -> torch.Tensor:
     if max(h, w) > SCENE_SIDE:
         size = (max(1, round(h * SCENE_SIDE / max(h, w))), max(1, round(w * SCENE_SIDE / max(h, w))))
         x = F.adaptive_avg_pool2d(x[None], size)[0]
+    return x
+
+
+def scene_statistics(image: torch.Tensor) -> torch.Tensor:
+    """:data:`SCENE_STATISTICS` of ``image`` ``[C, H, W]`` in [0, 1]: how bright the scene is and where its
+    brightness sits (under-exposure darkens the highlights too, unlike a night scene with lights), its contrast,
+    and its dark channel and saturation (haze lifts the darkest channel of every region and washes colour out:
+    He, Sun and Tang's dark channel prior). Global physical cues that do not depend on how a degradation was
+    synthesised; the crops, 96 px each, cannot see them."""
+    import torch.nn.functional as F
+
+    x = _scene_copy(image)
     luma = _luma(x)
     low, mid, high = torch.quantile(luma.reshape(-1), torch.tensor([0.01, 0.5, 0.99])).tolist()
     darkest = x.min(dim=0).values
@@ -141,7 +149,7 @@ def highlight_level(image: torch.Tensor) -> float:
     as :func:`scene_statistics` measures it. Under-exposure (a shorter exposure, a darkening curve or a brightness
     cut) dims the highlights with everything else; most scenes that are dark by nature still have lights or bright
     patches near white."""
-    return float(scene_statistics(image)[SCENE_STATISTICS.index("luma_p99")])
+    return float(torch.quantile(_luma(_scene_copy(image)).reshape(-1), 0.99))
 
 
 def edge_sharpness(image: torch.Tensor) -> float:

@@ -289,16 +289,10 @@ def _as_low_resolution(detection: Detection) -> Detection:
     return Detection(type="low-resolution", severity=detection.severity, confidence=detection.confidence)
 
 
-def _as_noise(detection: Detection) -> Detection:
-    """A call of noise: what an image called clean (or JPEG, blurred, hazy) is when its flattest regions are noisy (see
-    ``BatchRestorer._hidden_noise``). Its confidence is 1: the pixels decided, not the detector."""
-    return Detection(type="noise", severity=detection.severity, confidence=1.0)
-
-
-def _as_low_light(detection: Detection) -> Detection:
-    """A call of low light, confidence 1: what an image called clean or blurred is when its highlights are dim (see
-    ``BatchRestorer._underexposed``)."""
-    return Detection(type="low-light", severity=detection.severity, confidence=1.0)
+def _pixels_call(detection: Detection, kind: str) -> Detection:
+    """A call of ``kind`` with confidence 1: what an image the detector named otherwise is when one of ``--auto``'s
+    pixel tests finds ``kind`` in it (dim highlights: low light; a noise floor: noise). The pixels decided."""
+    return Detection(type=kind, severity=detection.severity, confidence=1.0)
 
 
 def _notes(*notes: str | None) -> str | None:
@@ -377,15 +371,15 @@ class BatchRestorer:
         return None if name is None else self.zoo.from_entry(name)
 
     # ..................................................................... one image
-    def _detect(self, pixels: np.ndarray) -> Detection:
+    def _detect(self, image: torch.Tensor) -> Detection:
         assert self._detector is not None
-        return self._detector.detect(_chw(pixels))
+        return self._detector.detect(image)
 
     def _run_auto(self, loaded: LoadedModel, pixels: np.ndarray, progress: Progress,
                   enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
         return restore_same_size(loaded, pixels, on_tiles=progress.on_tiles, enlargement=enlargement)
 
-    def implausible(self, detection: Detection, pixels: np.ndarray) -> tuple[str, str] | None:
+    def implausible(self, detection: Detection, image: torch.Tensor) -> tuple[str, str] | None:
         """(copy label, reason) when the pixels contradict the routed call, else None: an image called hazy whose
         dark channel says it has no veil (:func:`~irtool.detect.shows_veil`), or one called blurred whose sharpest
         edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`)."""
@@ -394,11 +388,11 @@ class BatchRestorer:
         if detection.type not in ("haze", "blur") or self.route_name(detection) is None:
             return None
         if detection.type == "haze":
-            if shows_veil(_chw(pixels)):
+            if shows_veil(image):
                 return None
             return "copy (no veil)", (f"called haze ({detection.confidence:.0%}), but most of it reaches black in "
                                       "some colour (no veil): left as it is")
-        sharpness = edge_sharpness(_chw(pixels))
+        sharpness = edge_sharpness(image)
         if sharpness < EDGE_SHARPNESS_MIN:
             return None
         return "copy (sharp)", (f"called blur ({detection.confidence:.0%}), but its sharpest edges cross "
@@ -417,7 +411,7 @@ class BatchRestorer:
         found = find_enlargement(pixels) if name is not None else None
         return None if found is None or name is None else (name, found)
 
-    def _underexposed(self, detection: Detection, pixels: np.ndarray) -> tuple[str, float] | None:
+    def _underexposed(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
         """The low-light route, and the highlight level measured, for an image called clean or blurred whose
         brightest part stays dim (:func:`~irtool.detect.highlight_level` < :data:`~irtool.detect.HIGHLIGHT_LEVEL_MAX`,
         below every clean, blurred or otherwise degraded training window): darkening the detector did not recognise
@@ -426,11 +420,11 @@ class BatchRestorer:
 
         if detection.type not in EXPOSURE_CHECKED_TYPES:
             return None
-        level = highlight_level(_chw(pixels))
-        name = self.route_name(_as_low_light(detection)) if level < HIGHLIGHT_LEVEL_MAX else None
+        level = highlight_level(image)
+        name = self.route_name(_pixels_call(detection, "low-light")) if level < HIGHLIGHT_LEVEL_MAX else None
         return None if name is None else (name, level)
 
-    def _hidden_noise(self, detection: Detection, pixels: np.ndarray) -> tuple[str, float] | None:
+    def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
         """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
         (:data:`NOISE_CHECKED_TYPES`) whose flattest regions hold noise (:func:`~irtool.detect.noise_floor` >=
         :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did not recognise (other generators, gray
@@ -439,8 +433,8 @@ class BatchRestorer:
 
         if detection.type not in NOISE_CHECKED_TYPES:
             return None
-        floor = noise_floor(_chw(pixels))
-        name = self.route_name(_as_noise(detection)) if floor >= NOISE_FLOOR_MIN else None
+        floor = noise_floor(image)
+        name = self.route_name(_pixels_call(detection, "noise")) if floor >= NOISE_FLOOR_MIN else None
         return None if name is None else (name, floor)
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
@@ -448,7 +442,8 @@ class BatchRestorer:
         (``pixels`` None: copy the image). With ``detect_only`` nothing is loaded or run beyond the detector."""
         if reason := too_small_to_judge(pixels.shape):
             return AutoOutcome(None, None, "copy (too small)", None, note=reason)
-        detection = self._detect(pixels)
+        image = _chw(pixels)  # one [C, H, W] copy for the detector and every pixel test
+        detection = self._detect(image)
         enlarged = self._as_enlargement(detection, pixels)
         note = self.route_note(detection)
         if enlarged is not None:
@@ -456,18 +451,18 @@ class BatchRestorer:
             h, w = pixels.shape[:2]
             note = _notes(f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): "
                           "super-resolved", self.route_note(_as_low_resolution(detection)))
-        dim = None if enlarged is not None else self._underexposed(detection, pixels)
+        dim = None if enlarged is not None else self._underexposed(detection, image)
         if dim is not None:
             note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but its brightest 1% reaches only "
-                          f"{dim[1]:.0%} of white: brightened", self.route_note(_as_low_light(detection)))
-        hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, pixels)
+                          f"{dim[1]:.0%} of white: brightened", self.route_note(_pixels_call(detection, "low-light")))
+        hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, image)
         if hidden_noise is not None:
             note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but its flattest regions hold noise "
-                          f"of {hidden_noise[1]:.1f}/255: denoised", self.route_note(_as_noise(detection)))
+                          f"of {hidden_noise[1]:.1f}/255: denoised", self.route_note(_pixels_call(detection, "noise")))
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else
                    "noise" if hidden_noise is not None else detection.type)
-        doubt = None if override is not None else self.implausible(detection, pixels)
+        doubt = None if override is not None else self.implausible(detection, image)
         if doubt is not None:
             # The pixels contradict the call: correcting what is not there is the largest harm --auto can do (a
             # haze correction of a photo without haze stretches its contrast; deblurring a sharp one rings).
@@ -483,7 +478,7 @@ class BatchRestorer:
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note, decided=decided)
         # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the
         # corrected image again and clean those up with their own route.
-        again = self._detect(restored)
+        again = self._detect(_chw(restored))
         follow = self.route(again) if again.type in FOLLOW_UP_TYPES else None
         if follow is None or follow.scale != 1 or follow.preset.whole_image:
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note, decided=decided)
