@@ -9,7 +9,8 @@ input), degraded for that task (severity 0.5, fixed seed, the default generator,
 inference engine in one whole-image pass and in ``--tile`` px tiles with each ``--overlap`` (default 32 px, as
 ``irtool restore``); Restormer-style models run in row strips instead of tiles (``preset.strips``), which the
 "tiles" column says. Prints the mean and the largest absolute difference between tiled and one-pass outputs in 8-bit
-levels (1.0 = 1/255) as a Markdown table.
+levels (1.0 = 1/255), and each output's PSNR against the clean photo (a difference that costs nothing is the
+network's own shift variance, not a seam), as a Markdown table.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ def one_pass(loaded, pixels: np.ndarray) -> np.ndarray:
         else:
             out = loaded.module(image[None])
     return out[0].clamp(0, 1).numpy().transpose(1, 2, 0)
+
+
+def psnr(restored: np.ndarray, clean: np.ndarray) -> float:
+    """PSNR (dB) of an output, rounded to 8-bit levels as written, against the clean photo it was degraded from."""
+    error = np.mean((np.round(restored * 255) / 255 - clean) ** 2)
+    return float(10 * np.log10(1 / max(error, 1e-12)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     tiled_zoos = {overlap: ModelZoo(EngineSettings(tile=args.tile, overlap=overlap)) for overlap in args.overlap}
     whole_zoo = ModelZoo(EngineSettings(tile=1 << 16))
     print(f"photo {args.photo}, {args.megapixels} MP model input, {args.tile} px tiles vs one pass\n")
-    print("| model | task | overlap | tiles | mean abs diff (1/255) | max abs diff (1/255) | tiled s | one pass s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | task | overlap | tiles | mean abs diff (1/255) | max abs diff (1/255) | PSNR one pass | "
+          "PSNR tiled | tiled s | one pass s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in names:
         entry_path(catalog.get(name))  # fails loudly for a missing file
         for task in catalog.get(name).tasks:
@@ -88,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 tiles = "-" if info is None else f"{info.tiles} strips" if info.strips else str(info.tiles)
                 diff = np.abs(np.round(a * 255) - np.round(b * 255))
                 print(f"| {name} | {task} | {overlap} | {tiles} | {diff.mean():.3f} | {diff.max():.0f} | "
-                      f"{tiled_s:.1f} | {whole_s:.1f} |", flush=True)
+                      f"{psnr(b, big):.2f} | {psnr(a, big):.2f} | {tiled_s:.1f} | {whole_s:.1f} |", flush=True)
     return 0
 
 

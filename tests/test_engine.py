@@ -19,7 +19,7 @@ from irtool.engine import (
     resolve_precision,
     select_device,
 )
-from irtool.engine.tiling import window_sum
+from irtool.engine.tiling import TILE_GRID, window_sum
 from irtool.errors import InvalidArgumentError, IrtoolError
 from irtool.models.registry import Preset
 
@@ -237,8 +237,10 @@ def test_auto_tile_follows_memory_estimate() -> None:
     assert torch.allclose(out, whole(model, image, multiple=16), atol=1e-5)
 
 
-def test_every_tile_starts_on_the_size_multiple() -> None:
-    # JPEG's 8x8 blocks must sit in every tile where they sit in the image: the last row and column of tiles too.
+@pytest.mark.parametrize(("multiple", "grid"), [(8, 8), (64, 16)])
+def test_every_tile_starts_on_the_tile_grid(multiple: int, grid: int) -> None:
+    # JPEG's 8x8 blocks (16x16 with 4:2:0 chroma) must sit in every tile where they sit in the image: the last row
+    # and column of tiles too. A coarser model grid (Hi-IR's 64 px regions) is not kept: it would cost tiles.
     starts: list[tuple[int, int]] = []
 
     class Recorder(ConvNet):
@@ -251,10 +253,26 @@ def test_every_tile_starts_on_the_size_multiple() -> None:
     height, width = 150, 203
     ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     image = torch.stack([ys / 1000, xs / 1000, torch.zeros(height, width)]).float()
-    out = InferenceEngine(model, make_preset(model, size_multiple=8), device="cpu", tile=64, overlap=16).run(image)
+    tile = max(64, multiple)
+    out = InferenceEngine(model, make_preset(model, size_multiple=multiple), device="cpu", tile=tile,
+                          overlap=16).run(image)
     assert out.shape == image.shape
-    assert len(starts) > 4 and all(y % 8 == 0 and x % 8 == 0 for y, x in starts)
-    assert max(y for y, _ in starts) + 64 >= height and max(x for _, x in starts) + 64 >= width
+    assert len(starts) >= 4 and all(y % grid == 0 and x % grid == 0 for y, x in starts)
+    assert max(y for y, _ in starts) + tile >= height and max(x for _, x in starts) + tile >= width
+    columns = sorted({x for _, x in starts})
+    assert all(later - earlier <= tile - 16 for earlier, later in zip(columns, columns[1:]))  # overlap >= 16
+
+
+def test_tiles_spread_evenly_with_fewer_tiles_than_a_coarse_grid() -> None:
+    # A 4000 x 3000 photo (rows padded to 3008) in 384 px tiles: on Hi-IR's 64 px grid the stride would be 320 px.
+    for length, fewer in ((3008, 9), (4000, 12)):
+        plan = plan_axis(length, tile=384, overlap=32, multiple=TILE_GRID)
+        coarse = plan_axis(length, tile=384, overlap=32, multiple=64)
+        assert plan.count == fewer < coarse.count
+        overlaps = [plan.overlap_before(index) for index in range(1, plan.count)]
+        assert min(overlaps) >= 32 and all(start % TILE_GRID == 0 for start in plan.starts)
+        # The slack is shared out: no overlap is wider than the narrowest by more than the last step's remainder.
+        assert max(overlaps[:-1]) - min(overlaps[:-1]) == 0
 
 
 def test_progress_reports_every_tile() -> None:
