@@ -10,7 +10,8 @@ any network) is measured first, and each row shows the rate the network reached 
 ``--official DIR`` compares full-size Res-HAIR (``res_hair``) with the official implementation in one run instead:
 DIR holds a checkout of toummHus/HAIR (``net/HAIR.py``, ``utils/ResNet.py``; it needs ``einops`` on the path). Both
 networks get the same random weights (the official names, which ``res_hair`` shares) and the same input; each
-size checks that the outputs agree (max abs difference) and prints both median times and their ratio. ``--compile``
+size checks that the outputs agree (max abs difference) and prints both median times and their ratio, and the same
+for irtool's inference engine, which runs Res-HAIR in row strips as ``irtool restore`` does. ``--compile``
 adds irtool's network through ``torch.compile`` (compile time reported apart), in either mode.
 ``--retain-host-memory`` times every network with the ``irtool`` command's host-memory setting
 (:mod:`irtool.engine.host`) instead of glibc's defaults.
@@ -195,7 +196,8 @@ def compare_official(official_dir: str, size: int, threads: int, repeats: int,
     ``compiled`` adds irtool's network through ``torch.compile`` (its compile time reported apart)."""
     import torch
 
-    from irtool.models import build
+    from irtool.engine import InferenceEngine
+    from irtool.models import build, get_preset
 
     sys.path.insert(0, str(Path(official_dir).resolve()))
     from net.HAIR import HAIR  # the official code, from the checkout given
@@ -208,7 +210,9 @@ def compare_official(official_dir: str, size: int, threads: int, repeats: int,
     ours.load_state_dict(weights, strict=True)
     official.load_state_dict(weights, strict=True)
     x = torch.rand(1, 3, size, size)
-    models = {"ours": ours, "official": official}
+    # What `irtool restore` runs: the inference engine, which runs Res-HAIR in row strips (irtool.models.strips).
+    engine = InferenceEngine(ours, get_preset("res_hair"), device="cpu")
+    models = {"ours": ours, "official": official, "engine": lambda image: engine.run(image[0])[None]}
     compile_seconds = float("nan")
     with torch.inference_mode():
         outputs = {name: model(x) for name, model in models.items()}  # warm-up, and the outputs compared
@@ -219,6 +223,7 @@ def compare_official(official_dir: str, size: int, threads: int, repeats: int,
             compile_seconds = time.perf_counter() - start
         result: dict[str, float] = interleaved_medians(models, x, repeats)
     result["max_abs_diff"] = float((outputs["ours"] - outputs["official"]).abs().max())
+    result["engine_max_abs_diff"] = float((outputs["engine"] - outputs["official"].clamp(0, 1)).abs().max())
     if compiled:
         result["compile_seconds"] = compile_seconds
         result["compiled_max_abs_diff"] = float((outputs["compiled"] - outputs["official"]).abs().max())
@@ -292,9 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"res_hair vs the official HAIR code ({args.official}), {device}, {args.threads} thread(s), median of "
               f"{args.repeats} interleaved runs after warm-up\n")
         extra = " | compiled (s) | compiled / official | compiled max abs difference | compile time (s)"
-        print("| size | irtool (s) | official (s) | irtool / official | max abs difference"
-              + (extra if args.compile else "") + " |")
-        print("|---:" * (9 if args.compile else 5) + "|")
+        print("| size | irtool (s) | official (s) | irtool / official | max abs difference | irtool engine, row "
+              "strips (s) | engine / official | engine max abs difference" + (extra if args.compile else "") + " |")
+        print("|---:" * (12 if args.compile else 8) + "|")
         child_flags = ["--compile"] * args.compile + ["--retain-host-memory"] * args.retain_host_memory
         for size in args.sizes:
             r = _child_result([sys.executable, __file__, "--official", args.official, "--child-official", str(size),
@@ -303,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {size} | error: {r} | | | |")
                 continue
             row = (f"| {size} | {r['ours']:.2f} | {r['official']:.2f} | {r['ours'] / r['official']:.2f} | "
-                   f"{r['max_abs_diff']:.1e}")
+                   f"{r['max_abs_diff']:.1e} | {r['engine']:.2f} | {r['engine'] / r['official']:.2f} | "
+                   f"{r['engine_max_abs_diff']:.1e}")
             if args.compile:
                 row += (f" | {r['compiled']:.2f} | {r['compiled'] / r['official']:.2f} | "
                         f"{r['compiled_max_abs_diff']:.1e} | {r['compile_seconds']:.0f}")

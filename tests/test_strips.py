@@ -114,6 +114,34 @@ def test_engine_runs_strip_presets_in_strips_not_tiles(name: str) -> None:
     torch.testing.assert_close(out, expected, atol=2e-6, rtol=0)
 
 
+def test_engine_encodes_a_hair_image_once_in_strips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole image's GIV comes from the strips' own encoding: the separate GIV pass (the whole encoder again)
+    runs only for an image larger than ``giv_max_side``, whose GIV is the mean over crops."""
+    preset = get_preset("res_hair_lite")
+    model = _random_model("res_hair_lite")
+    image = _photo_like(150, 200, seed=7)[0]
+    giv_calls = 0
+    original_giv = model.giv
+
+    def counting_giv(x: torch.Tensor) -> torch.Tensor:
+        nonlocal giv_calls
+        giv_calls += 1
+        return original_giv(x)
+
+    monkeypatch.setattr(model, "giv", counting_giv)
+    with torch.inference_mode():
+        whole_giv = original_giv(image[None])
+        expected = model(image[None], giv=whole_giv)[0].clamp(0, 1)
+    out = InferenceEngine(model, preset, device="cpu", tile=64).run(image)
+    assert giv_calls == 0
+    torch.testing.assert_close(out, expected, atol=2e-6, rtol=0)
+    small_giv = InferenceEngine(model, preset, device="cpu", tile=64, giv_max_side=128)
+    crops_out = small_giv.run(image)
+    assert giv_calls == 4  # a 2 x 2 grid of crops
+    assert small_giv.last_run is not None and small_giv.last_run.strips
+    assert (crops_out - out).abs().max() > 0  # a different GIV, so a different (still valid) restoration
+
+
 def test_engine_tiles_a_strip_preset_whose_feature_maps_do_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     """With a memory budget below the full-resolution feature maps the engine falls back to tiles, whose attention
     statistics are each tile's own: the output then differs from one pass (what strips exist to avoid)."""

@@ -74,14 +74,17 @@ def pointwise_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Ten
     return out.view(b, -1, h, w)
 
 
-#: Above this many elements mkldnn's depthwise kernel slows down several-fold on CPU (measured: 112 x 256^2
-#: takes 5x longer in one call than in chunks of 16 channels), so large inputs are split along channels.
+#: Above 32 MiB of float32 output (the mmap threshold the command sets, :mod:`irtool.engine.host`) mkldnn's
+#: depthwise kernel slows down several-fold on CPU (fresh pages: 9.4 M elements took 26 ms in one call against
+#: 5.4 ms for 6.2 M), so larger inputs are split along channels into chunks of 1 M elements; below it one call is
+#: fastest (6.2 M elements: 5.4 ms, 12.9 ms in chunks; README "Speed and memory").
+_DEPTHWISE_ONE_CALL_ELEMENTS = 1 << 23
 _DEPTHWISE_CHUNK_ELEMENTS = 1 << 20
 
 
 def _depthwise(x: Tensor, weight: Tensor) -> Tensor:
     channels, plane = x.shape[1], x.shape[2] * x.shape[3]
-    if x.device.type != "cpu" or channels * plane <= 4 * _DEPTHWISE_CHUNK_ELEMENTS:
+    if x.device.type != "cpu" or channels * plane <= _DEPTHWISE_ONE_CALL_ELEMENTS:
         return F.conv2d(x, weight, padding=1, groups=channels)
     step = max(1, _DEPTHWISE_CHUNK_ELEMENTS // plane)
     return torch.cat(
