@@ -250,8 +250,8 @@ class InferenceEngine:
                 try:
                     # Once per image, and kept across out-of-memory retries of the tiles. Strips over an image
                     # whose GIV is that of the whole image compute it on their way (from the level-4 encoding
-                    # they make anyway): a separate pass would run the encoder twice (res_hair at 256 px: 1.2 s
-                    # of 5.4).
+                    # they make anyway): a separate pass would run the encoder twice (res_hair: 1.2 s more per
+                    # 256 px image).
                     if self.preset.has_giv and giv is None and not (strips and self._giv_is_whole_image(image)):
                         giv = self._giv_on_device(image)
                     if strips:

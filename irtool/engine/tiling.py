@@ -82,9 +82,10 @@ def plan_axis(length: int, *, tile: int, overlap: int, multiple: int = 1) -> Axi
     longest = align_down(tile - overlap, multiple) if tile - overlap >= multiple else max(1, tile - overlap)
     span = length - tile
     steps = -(-span // longest)
-    # The even step rounded up to the grid is still <= longest (a multiple of the grid), so no overlap shrinks.
+    # The even step rounded up to the grid is still <= longest when that is a multiple of the grid, so no overlap
+    # shrinks; a tile too small for the grid and the overlap keeps the even step.
     even = -(-span // steps)
-    step = -(-even // multiple) * multiple
+    step = -(-even // multiple) * multiple if longest % multiple == 0 else even
     starts = tuple(sorted({min(index * step, span) for index in range(steps)} | {span}))
     return AxisTiles(length=length, extent=tile, starts=starts)
 
