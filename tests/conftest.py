@@ -40,3 +40,22 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def count_giv_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[[object], list[int]]:
+    """``calls = count_giv_calls(model)``: ``calls[0]`` counts the model's ``giv`` passes for the rest of the test
+    (each one runs the whole encoder, so tests check the engine makes no more than it needs)."""
+
+    def install(model: object) -> list[int]:
+        calls = [0]
+        original = model.giv  # type: ignore[attr-defined]
+
+        def counting_giv(x: object) -> object:
+            calls[0] += 1
+            return original(x)
+
+        monkeypatch.setattr(model, "giv", counting_giv)
+        return calls
+
+    return install
