@@ -277,6 +277,33 @@ def test_tiles_spread_evenly_with_fewer_tiles_than_a_coarse_grid() -> None:
         assert max(overlaps[:-1]) - min(overlaps[:-1]) == 0
 
 
+class BareEdgeNet(Identity):
+    """Identity, except that the last 8 rows and columns of whatever it is given come out black: a network that
+    restores a bare bottom or right border badly, as the lite Hi-IR U-shape does (trained on crops its forward
+    padded there)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        out[..., -8:, :] = 0
+        out[..., :, -8:] = 0
+        return out
+
+
+@pytest.mark.parametrize(("height", "width", "tile"), [(128, 192, None), (128, 192, 64), (100, 150, 64)])
+def test_edge_margin_keeps_a_bare_edge_out_of_the_image(height: int, width: int, tile: int | None) -> None:
+    # Sides that are multiples of the model's grid are the worst case: neither the engine's padding to the grid
+    # nor the model's own would put anything beyond the border.
+    model = BareEdgeNet()
+    image = random_image(3, height, width, seed=8)
+    bare = InferenceEngine(model, make_preset(model, size_multiple=64), device="cpu", tile=tile,
+                           overlap=32).run(image)
+    if tile is None or height % 64 == 0:
+        assert bare[:, -1].abs().max() == 0  # without a margin the last row is the model's bad edge
+    framed = InferenceEngine(model, make_preset(model, size_multiple=64, edge_margin=16), device="cpu", tile=tile,
+                             overlap=32).run(image)
+    assert (framed - image).abs().max() <= 1e-6  # blending weights sum to 1 up to float rounding
+
+
 def test_progress_reports_every_tile() -> None:
     model = ConvNet()
     calls: list[tuple[int, int]] = []

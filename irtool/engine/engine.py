@@ -428,16 +428,27 @@ class InferenceEngine:
     ) -> tuple[torch.Tensor, int]:
         _, height, width = image.shape
         scale = self.preset.scale
-        side = tile if tile is not None else max(height, width)
-        if side < max(height, width):
-            # Mirror-pad bottom/right to the model's size multiple, as one pass pads: the last tiles then end in
-            # the same mirrored margin (networks trained on padded crops restore a bare right or bottom edge
-            # worse: 28.6 against 31.1 dB over the last 4 columns of a denoised photo) and, since that multiple
-            # is one of the tile grid's, every tile starts on the grid, JPEG's blocks where they sit in the image.
-            padded = pad_to_multiple(image, self._multiple)
+        margin = self.preset.edge_margin
+        if margin or (tile is not None and tile < max(height, width)):
+            # Mirror-pad bottom/right: to the model's size multiple when tiling, as one pass pads, so every tile
+            # (the last ones too) starts on the tile grid, JPEG's blocks where they sit in the image; and by the
+            # preset's edge margin, so no tile ends at a bare bottom or right border (registry.EDGE_MARGIN).
+            padded = pad_to_multiple(image, self._tile_grid if margin else self._multiple, margin=margin)
             if padded is not image:
-                out, total = self._run_tiles(padded, giv, tile, progress)
+                out, total = self._run_tile_grid(padded, giv, tile, progress)
                 return out[:, :height * scale, :width * scale], total
+        return self._run_tile_grid(image, giv, tile, progress)
+
+    def _run_tile_grid(
+        self,
+        image: torch.Tensor,
+        giv: torch.Tensor | None,
+        tile: int | None,
+        progress: ProgressCallback | None,
+    ) -> tuple[torch.Tensor, int]:
+        _, height, width = image.shape
+        scale = self.preset.scale
+        side = tile if tile is not None else max(height, width)
         rows = plan_axis(height, tile=side, overlap=self.overlap, multiple=self._tile_grid)
         cols = plan_axis(width, tile=side, overlap=self.overlap, multiple=self._tile_grid)
         row_windows = axis_windows(rows, scale=scale)

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 
 from ..errors import InvalidArgumentError
 from .layers import pad_to_multiple
-from .registry import register_preset
+from .registry import EDGE_MARGIN, register_preset
 
 __all__ = [
     "ConvBottleneck",
@@ -404,7 +404,7 @@ register_preset(
     size_multiple=64, min_input_side=64, recipe="lite",
     # 384 px tiles step by 320 (the 64 px grid) against 192 for 256 px ones: 1.44x the photo's pixels computed
     # instead of 1.78x; 12 MP took 31.4 s against 41.4 s (README "Speed and memory", bench_restore.py --tile 256 384).
-    cpu_tile=384, **_CONTRACT,
+    cpu_tile=384, edge_margin=EDGE_MARGIN, **_CONTRACT,
 )
 _SR_LITE_SIZES = {
     2: {"dim": 32, "num_stages": 4, "stage_depth": 3, "num_heads": 2},

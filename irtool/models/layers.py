@@ -334,17 +334,17 @@ class Upsample(nn.Module):
         return self.body(x)
 
 
-def pad_to_multiple(x: Tensor, multiple: int, *, min_size: int = 1) -> Tensor:
+def pad_to_multiple(x: Tensor, multiple: int, *, min_size: int = 1, margin: int = 0) -> Tensor:
     """Pad ``x`` (``[B, C, H, W]`` or ``[C, H, W]``) at the bottom and right so that both sides are multiples of
-    ``multiple`` and at least ``min_size``; ``x`` itself when they already are.
+    ``multiple``, at least ``min_size`` and at least ``margin`` pixels longer; ``x`` itself when they already are.
 
     The image is mirrored (reflect: no artificial edge) as far as it reaches, ``side - 1`` pixels, and its last
     row/column repeated (replicate) beyond that, for inputs smaller than the padding. The one padding of every
     network and of the engine's tiling, so an image is padded the same way whole and tiled.
     """
     height, width = x.shape[-2:]
-    target_h = max(-(-height // multiple), -(-min_size // multiple)) * multiple
-    target_w = max(-(-width // multiple), -(-min_size // multiple)) * multiple
+    target_h = max(-(-(height + margin) // multiple), -(-min_size // multiple)) * multiple
+    target_w = max(-(-(width + margin) // multiple), -(-min_size // multiple)) * multiple
     pad_h, pad_w = target_h - height, target_w - width
     reflect_h, reflect_w = min(pad_h, height - 1), min(pad_w, width - 1)
     if reflect_h or reflect_w:

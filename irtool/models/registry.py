@@ -93,6 +93,9 @@ class Preset:
     #: statistics than the image; it offers ``forward_in_strips`` (:mod:`irtool.models.strips`), which the engine
     #: runs instead of tiles: the one-pass result in bounded memory.
     strips: bool = False
+    #: Mirrored pixels the engine puts beyond the image's bottom and right borders (:data:`EDGE_MARGIN` for
+    #: networks that need it, 0 for the rest).
+    edge_margin: int = 0
     #: ``irtool train --arch FAMILY`` picks this preset for the tasks it lists, and the family's default
     #: at scale 1 for any task none of them lists.
     family_default: bool = False
@@ -108,6 +111,12 @@ class Preset:
     def build(self, **overrides: Any) -> nn.Module:
         return self.network(**{**self.kwargs, **overrides})
 
+
+#: The engine's mirrored margin for networks trained on crops their forward pads at the bottom and right (the lite
+#: recipe's 96 px patches padded to Hi-IR's 64 px multiple: their last 32 rows and columns never reach the loss).
+#: They restore a bare bottom or right edge badly, about 12 px in: a 1024 x 768 photo's last 4 columns came out
+#: of the lite denoiser at 28.6 dB, 32.3 dB with this margin (README "Speed and memory", scripts/edge_margin.py).
+EDGE_MARGIN = 16
 
 _PRESETS: dict[str, Preset] = {}
 
