@@ -116,6 +116,21 @@ def test_engine_runs_strip_presets_in_strips_not_tiles(name: str) -> None:
     torch.testing.assert_close(out, expected, atol=2e-6, rtol=0)
 
 
+@pytest.mark.parametrize("name", STRIP_PRESETS)
+def test_engine_runs_a_small_image_in_strips_on_a_cpu(name: str) -> None:
+    """An image small enough for one pass still runs in strips on a CPU (faster there: cache-sized pieces), with
+    the one-pass result."""
+    preset = get_preset(name)
+    model = _random_model(name)
+    image = _photo_like(70, 90, seed=9)[0]
+    engine = InferenceEngine(model, preset, device="cpu")
+    out = engine.run(image)
+    assert engine.last_run is not None and engine.last_run.strips and engine.last_run.tile is None
+    with torch.inference_mode():
+        expected = model(image[None])[0].clamp(0, 1)
+    torch.testing.assert_close(out, expected, atol=2e-6, rtol=0)
+
+
 def test_engine_encodes_a_hair_image_once_in_strips(count_giv_calls: Callable[[object], list[int]]) -> None:
     """The whole image's GIV comes from the strips' own encoding: the separate GIV pass (the whole encoder again)
     runs only for an image larger than ``giv_max_side``, whose GIV is the mean over crops."""
