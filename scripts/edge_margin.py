@@ -21,12 +21,9 @@ import numpy as np
 import torch
 
 
-def psnr(restored: np.ndarray, clean: np.ndarray) -> float:
-    error = np.mean((np.round(restored * 255) / 255 - clean) ** 2)
-    return float(10 * np.log10(1 / max(error, 1e-12)))
-
-
 def main(argv: list[str] | None = None) -> int:
+    from tiling_consistency import psnr  # the script beside this one: PSNR of 8-bit output against the clean photo
+
     from irtool import io
     from irtool.degrade import degrade_for_task
     from irtool.engine import InferenceEngine

@@ -433,24 +433,11 @@ class InferenceEngine:
             # Mirror-pad bottom/right: to the model's size multiple when tiling, as one pass pads, so every tile
             # (the last ones too) starts on the tile grid, JPEG's blocks where they sit in the image; and by the
             # preset's edge margin, so no tile ends at a bare bottom or right border (registry.EDGE_MARGIN).
-            padded = pad_to_multiple(image, self._tile_grid if margin else self._multiple, margin=margin)
-            if padded is not image:
-                out, total = self._run_tile_grid(padded, giv, tile, progress)
-                return out[:, :height * scale, :width * scale], total
-        return self._run_tile_grid(image, giv, tile, progress)
-
-    def _run_tile_grid(
-        self,
-        image: torch.Tensor,
-        giv: torch.Tensor | None,
-        tile: int | None,
-        progress: ProgressCallback | None,
-    ) -> tuple[torch.Tensor, int]:
-        _, height, width = image.shape
-        scale = self.preset.scale
-        side = tile if tile is not None else max(height, width)
-        rows = plan_axis(height, tile=side, overlap=self.overlap, multiple=self._tile_grid)
-        cols = plan_axis(width, tile=side, overlap=self.overlap, multiple=self._tile_grid)
+            image = pad_to_multiple(image, self._tile_grid if margin else self._multiple, margin=margin)
+        padded_height, padded_width = image.shape[1:]
+        side = tile if tile is not None else max(padded_height, padded_width)
+        rows = plan_axis(padded_height, tile=side, overlap=self.overlap, multiple=self._tile_grid)
+        cols = plan_axis(padded_width, tile=side, overlap=self.overlap, multiple=self._tile_grid)
         row_windows = axis_windows(rows, scale=scale)
         col_windows = axis_windows(cols, scale=scale)
         positions = [(r, c) for r in range(rows.count) for c in range(cols.count)]
@@ -479,7 +466,7 @@ class InferenceEngine:
                     f"model for preset {self.preset.name!r} returned {tuple(out.shape)} for input "
                     f"{tuple(batch.shape)}; expected [{len(chunk)}, C, {out_h}, {out_w}] (scale {scale})")
             if canvas is None:
-                canvas = torch.zeros(out.shape[1], height * scale, width * scale, dtype=torch.float32)
+                canvas = torch.zeros(out.shape[1], padded_height * scale, padded_width * scale, dtype=torch.float32)
             for index, (r, c) in enumerate(chunk):
                 y0, x0 = rows.starts[r] * scale, cols.starts[c] * scale
                 weight = row_windows[r][:, None] * col_windows[c][None, :]
@@ -489,4 +476,4 @@ class InferenceEngine:
                 progress(min(first + batch_size, total), total)
         assert canvas is not None
         norm = window_sum(rows, row_windows, scale=scale)[:, None] * window_sum(cols, col_windows, scale=scale)[None, :]
-        return canvas.div_(norm).clamp_(0.0, 1.0), total
+        return canvas.div_(norm).clamp_(0.0, 1.0)[:, :height * scale, :width * scale], total
