@@ -359,6 +359,13 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
         after = kept_model.vote(saved["summaries"].float())
     assert torch.equal(after.argmax(dim=1), before.argmax(dim=1))
     torch.testing.assert_close(after, before / record["temperature"], rtol=1e-4, atol=1e-5)
+    # The temperature is the kept vote's own (fitted on its logits on these samples), so its likelihood there is
+    # at least as good as the vote's as it was.
+    from irtool.train.vote import fit_temperature
+
+    assert record["temperature"] == pytest.approx(fit_temperature(before.double(), saved["labels"]), rel=1e-4)
+    nll = torch.nn.functional.cross_entropy
+    assert float(nll(after.double(), saved["labels"])) <= float(nll(before.double(), saved["labels"])) + 1e-9
     for key, value in network.state_dict().items():
         assert torch.equal(kept_model.state_dict()[key], value), key
     # The bundled detector's vote predates the scene statistics: it reads the summary's first entries, and so does

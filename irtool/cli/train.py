@@ -106,7 +106,8 @@ def train(
     ),
     keep_vote: bool = typer.Option(
         False, "--keep-vote", help="With --fit-vote: keep the --init-weights detector's own vote and only calibrate "
-        "its confidence (a temperature fitted on the cross-validation): the same decisions."
+        "its confidence (a temperature fitted on its own logits on the samples, e.g. of --synthesis wide): the same "
+        "decisions."
     ),
     quiet: Quiet = False,
 ) -> None:

@@ -84,8 +84,8 @@ class TrainConfig:
     #: With --fit-vote: the ``vote_samples.pt`` of an earlier fit of the same network, instead of reading the photos
     #: again (its summaries depend on that network only).
     vote_samples: str | None = None
-    #: With --fit-vote: keep the --init-weights detector's own vote and fold in only the temperature fitted on the
-    #: cross-validation's out-of-fold logits: the same decisions, a calibrated confidence.
+    #: With --fit-vote: keep the --init-weights detector's own vote and fold in only a temperature fitted on that
+    #: vote's logits on the samples (e.g. of ``synthesis = "wide"``): the same decisions, a calibrated confidence.
     keep_vote: bool = False
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)

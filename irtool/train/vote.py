@@ -7,8 +7,8 @@ summarised as the vote reads it (crop probabilities and enlargement test,
 with LBFGS. Its L2 strength and clean-class weight are the pair whose worst class scores best in cross-validation
 over *photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder
 is never read. Its confidence is then calibrated by one temperature fitted on the cross-validation's out-of-fold
-logits (:func:`fit_temperature`). ``--keep-vote`` keeps the detector's own vote instead and folds in only that
-temperature, so its decisions do not change.
+logits (:func:`fit_temperature`). ``--keep-vote`` keeps the detector's own vote instead and folds in only a
+temperature fitted on that vote's own logits, so its decisions do not change.
 """
 
 from __future__ import annotations
@@ -145,12 +145,7 @@ def out_of_fold_logits(samples: VoteSamples, *, num_types: int, l2: float, clean
     """(the vote's logits for every sample from a vote fitted without that sample's fold of photos, the mask of
     samples scored): folds are the photos in sorted order dealt round-robin; ``only_fold`` scores that fold alone
     (a study whose other inputs were fitted without it)."""
-    names = sorted(set(samples.photos))
-    if len(names) < folds:
-        raise InvalidArgumentError(f"fitting a vote cross-validates over photos: needs at least {folds} training "
-                                   f"photos, found {len(names)}", argument="data")
-    fold_of = {name: i % folds for i, name in enumerate(names)}
-    fold = torch.tensor([fold_of[p] for p in samples.photos])
+    fold = _photo_folds(samples, folds)
     logits = torch.zeros(len(samples.labels), num_types)
     for k in range(folds) if only_fold is None else [only_fold]:
         held = fold == k
@@ -182,6 +177,27 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     low, high = grid[max(0, best - 1)], grid[min(len(grid) - 1, best + 1)]
     fine = torch.linspace(low, high, 41).tolist()
     return float(min(fine, key=nll))
+
+
+def _photo_folds(samples: VoteSamples, folds: int) -> torch.Tensor:
+    """Each sample's fold: the photos in sorted order dealt round-robin (a photo's samples share one fold)."""
+    names = sorted(set(samples.photos))
+    if len(names) < folds:
+        raise InvalidArgumentError(f"fitting a vote cross-validates over photos: needs at least {folds} training "
+                                   f"photos, found {len(names)}", argument="data")
+    fold_of = {name: i % folds for i, name in enumerate(names)}
+    return torch.tensor([fold_of[p] for p in samples.photos])
+
+
+def _temperature_cv_error(logits: torch.Tensor, samples: VoteSamples, folds: int) -> float:
+    """Calibration error of ``logits`` when each fold of photos is divided by the temperature fitted on the
+    others: what one fitted temperature is worth on photos it was not fitted on."""
+    fold = _photo_folds(samples, folds)
+    scaled = logits.clone()
+    for k in range(folds):
+        held = fold == k
+        scaled[held] = logits[held] / fit_temperature(logits[~held], samples.labels[~held])
+    return calibration_error(scaled, samples.labels)
 
 
 def calibration_error(logits: torch.Tensor, labels: torch.Tensor, *, bins: int = 10) -> float:
@@ -302,14 +318,18 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     # Calibrate the reported confidence on the out-of-fold logits (photos the fold's vote never saw) and fold the
     # margin and the temperature into the linear map, so the file format stays as it was. A kept vote (made by this
     # same procedure before it calibrated) gets the temperature only, so none of its decisions changes.
-    temperature = fit_temperature(oof[l2, weight], samples.labels)
+    # A kept vote's temperature comes from its own logits on these samples: a refit's out-of-fold logits say how a
+    # vote fitted on these samples errs, not how the kept one does on samples of a draw it was not fitted on
+    # (--synthesis wide for the bundled vote, fitted on the default draw).
     if kept is not None:
         model.vote = kept
         with torch.no_grad():
             kept_logits = model.vote(samples.summaries.to(model.vote.linear.weight.dtype)).double()
+        temperature = fit_temperature(kept_logits, samples.labels)
     else:
         model.vote = fit_vote(samples.summaries, samples.labels, num_types=num_types, l2=l2, clean_weight=weight)
         kept_logits = None
+        temperature = fit_temperature(oof[l2, weight], samples.labels)
     with torch.no_grad():
         if kept_logits is None:
             model.vote.linear.bias[0] += margins[l2, weight]
@@ -322,13 +342,16 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
               "cv_worst_class_accuracy": scores[l2, weight]["worst_class_accuracy"],
               "mean_vote_type_accuracy": plain["type_accuracy"], "mean_vote_clean_accuracy": plain["clean_accuracy"],
               "temperature": temperature, "cv_calibration_error": calibration_error(oof[l2, weight], samples.labels),
-              "cv_calibration_error_calibrated": calibration_error(oof[l2, weight] / temperature, samples.labels),
+              **({} if kept_logits is not None else {  # the temperature is the kept vote's, not the refit's
+                  "cv_calibration_error_calibrated": calibration_error(oof[l2, weight] / temperature, samples.labels)}),
               "kept_vote": kept_logits is not None,
-              # The kept vote on the samples it was fitted on (in-sample, so an optimistic figure), before and after.
+              # The kept vote on these samples before and after its temperature (fitted on them, so optimistic), and
+              # with each fold of photos divided by the temperature fitted on the other folds.
               **({} if kept_logits is None else {
                   "kept_vote_calibration_error": calibration_error(kept_logits, samples.labels),
                   "kept_vote_calibration_error_calibrated": calibration_error(kept_logits / temperature,
-                                                                              samples.labels)}),
+                                                                              samples.labels),
+                  "kept_vote_cv_calibration_error_calibrated": _temperature_cv_error(kept_logits, samples, folds)}),
               "time": time.monotonic() - started}
     append_metrics(run_dir / "metrics.jsonl", record)
     final = run_dir / "final.safetensors"
