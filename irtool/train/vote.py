@@ -315,12 +315,11 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     scores = {key: _accuracies(samples.labels, logits.argmax(dim=1)) for key, logits in oof.items()}
     plain = _accuracies(samples.labels, samples.summaries[:, :num_types].argmax(dim=1))
     l2, weight = max(scores, key=lambda key: _score(scores[key]))  # the first of equals
-    # Calibrate the reported confidence on the out-of-fold logits (photos the fold's vote never saw) and fold the
-    # margin and the temperature into the linear map, so the file format stays as it was. A kept vote (made by this
-    # same procedure before it calibrated) gets the temperature only, so none of its decisions changes.
-    # A kept vote's temperature comes from its own logits on these samples: a refit's out-of-fold logits say how a
-    # vote fitted on these samples errs, not how the kept one does on samples of a draw it was not fitted on
-    # (--synthesis wide for the bundled vote, fitted on the default draw).
+    # Calibrate the reported confidence and fold the margin and the temperature into the linear map, so the file
+    # format stays as it was. A new vote's temperature comes from the out-of-fold logits (photos the fold's vote
+    # never saw). A kept vote gets a temperature only, so none of its decisions changes, fitted on its own logits
+    # here: a refit's out-of-fold logits say how a vote fitted on these samples errs, not how the kept one errs on a
+    # draw it was not fitted on (--synthesis wide for the bundled vote, fitted on the default draw).
     if kept is not None:
         model.vote = kept
         with torch.no_grad():
