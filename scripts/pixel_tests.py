@@ -18,6 +18,13 @@ test would wrongly leave; for the others: images the test keeps from the haze ro
 blocks, 8-bit levels) per true type, and the share below :data:`irtool.detect.NOISE_FLOOR_MIN`, from which
 ``--auto`` denoises an image the detector calls clean; the rest are, for clean windows, the false alarms and, for
 noise, the noisy images a clean call would no longer leave noisy.
+
+``--test low-light-probability``: the bundled detector's probability of low light (its call, with the crops and the
+vote, as ``--auto`` makes it), and the share below one half.
+
+``--darkest``: one more clean row, the darkest window of each photo (lowest mean luma) at a half, a third and a
+quarter of its sides: the low-key crops (shadows, dark foliage) a random window rarely is, where a darkening
+generator and a scene that is dark by nature meet (``--test exposure``).
 """
 
 from __future__ import annotations
@@ -35,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder of clean training photos")
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
-    parser.add_argument("--test", default="veil", choices=["veil", "noise", "exposure", "sharpness"])
+    parser.add_argument("--test", default="veil",
+                        choices=["veil", "noise", "exposure", "sharpness", "low-light-probability"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
+    parser.add_argument("--darkest", action="store_true",
+                        help="also measure the darkest window of each clean photo at 1/2, 1/3 and 1/4 of its sides")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -60,25 +70,42 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.evaluate.runner import read_uint8
     from irtool.train.vote import _window
 
+    def low_light_probability(image: torch.Tensor) -> float:
+        return detector.detect(image).probabilities["low-light"]
+
+    if args.test == "low-light-probability":
+        from irtool.detect import load_detector
+        from irtool.zoo import EngineSettings, ModelZoo
+
+        detector = load_detector(ModelZoo(EngineSettings(device="cpu")))
     measure, measured, threshold = {
         "veil": (median_dark_channel, "median dark channel", VEIL_DARK_CHANNEL_MIN),
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
+        "low-light-probability": (low_light_probability, "the bundled detector's probability of low light", 0.5),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
+    darkest_row = "clean, darkest windows"
+    if args.darkest:
+        values[darkest_row] = []
+    def as_input(pixels: np.ndarray) -> torch.Tensor:
+        if args.gray:
+            pixels = np.round(pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * 255)[..., None] / 255
+        return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
+
     for sample in folder_dataset(args.data).samples:
         clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
         rng = np.random.default_rng([0, zlib.crc32(sample.name.encode("utf-8"))])
-        for kind in values:
+        if args.darkest:
+            for fraction in (2, 3, 4):
+                values[darkest_row].append(measure(as_input(_darkest_window(clean, fraction))))
+        for kind in detector_types():
             for _ in range(args.windows):
                 window = _window(clean, rng)
                 severity = 0.0 if kind == CLEAN else float(rng.uniform(0.25, 1.0))
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis)
-                if args.gray:
-                    pixels = np.round(pixels @ np.float32([0.299, 0.587, 0.114]) * 255)[..., None] / 255
-                image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
-                values[kind].append(measure(image))
+                values[kind].append(measure(as_input(pixels)))
     print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, severity 0.25-1, "
           f"{args.synthesis} generators{', gray' if args.gray else ''}; threshold {threshold}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | 98% | max | below the threshold |")
@@ -88,6 +115,24 @@ def main(argv: list[str] | None = None) -> int:
         below = float(np.mean(np.asarray(found) < threshold))
         print(f"| {kind} | {len(found)} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below:.1%} |")
     return 0
+
+
+def _darkest_window(image, fraction: int):
+    """The window of ``image`` (HxWx3 float) a ``fraction``-th of its sides with the lowest mean luma, searched on a
+    stride of an eighth of the window."""
+    import numpy as np
+
+    height, width = image.shape[:2]
+    h, w = max(1, height // fraction), max(1, width // fraction)
+    luma = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    # Window sums from the summed-area table: every placement on the stride in one pass.
+    table = np.pad(luma.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    tops, lefts = np.arange(0, height - h + 1, max(1, h // 8)), np.arange(0, width - w + 1, max(1, w // 8))
+    sums = (table[tops[:, None] + h, lefts[None] + w] - table[tops[:, None], lefts[None] + w]
+            - table[tops[:, None] + h, lefts[None]] + table[tops[:, None], lefts[None]])
+    row, col = np.unravel_index(int(np.argmin(sums)), sums.shape)
+    top, left = int(tops[row]), int(lefts[col])
+    return np.ascontiguousarray(image[top : top + h, left : left + w])
 
 
 if __name__ == "__main__":

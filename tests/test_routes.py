@@ -68,6 +68,18 @@ def _auto(folder: Path, out: Path):
     return summary.records[0]
 
 
+def test_a_bundled_model_whose_bytes_changed_is_called_damaged_not_missing_and_is_kept(routed, tmp_path):
+    import dataclasses
+
+    from irtool.weights.routes import why_unusable
+
+    entry = load_catalog().get("sr2")
+    assert why_unusable(entry) is None
+    pinned_elsewhere = dataclasses.replace(entry, sha256=hashlib.sha256(b"other bytes").hexdigest())
+    assert why_unusable(pinned_elsewhere) == "damaged (its sha256 differs from weights.toml)"
+    assert (tmp_path / "sr2.safetensors").is_file()
+
+
 def test_a_missing_preferred_model_falls_back_and_the_report_and_models_say_so(routed, tmp_path, monkeypatch):
     _, folder = routed
     choice = choose_route(load_catalog(), "low-resolution")

@@ -195,6 +195,7 @@ def test_a_weights_file_is_hashed_once_per_process_until_it_changes(tmp_path, mo
     stat = weights.stat()
     weights.write_bytes(b"WEIGHTS " * 1000)
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    with pytest.raises(ChecksumError, match="sha256 mismatch"):
+    with pytest.raises(ChecksumError, match="sha256 mismatch.*differs from weights.toml; reinstall irtool"):
         entry_path(entry)
     assert not is_present(entry) and len(hashed) == 2
+    assert weights.read_bytes() == b"WEIGHTS " * 1000  # a bundled file is reported, never deleted

@@ -23,9 +23,12 @@ def _verify(path: Path, expected: str | None, *, what: str, delete: bool) -> Pat
         return path
     actual = sha256_file_cached(path)
     if actual != expected:
-        if delete:
+        if delete:  # a download: the next run fetches it again
             _delete_cached(path)
-        raise ChecksumError(f"{what}: sha256 mismatch (expected {expected[:12]}…, got {actual[:12]}…); file removed")
+            consequence = "file removed"
+        else:  # a bundled file is part of the installation and stays where it is
+            consequence = f"{path} differs from weights.toml; reinstall irtool"
+        raise ChecksumError(f"{what}: sha256 mismatch (expected {expected[:12]}…, got {actual[:12]}…); {consequence}")
     return path
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .catalog import KEEP_ROUTE, Catalog, WeightsEntry
-from .hub import is_present
+from .hub import entry_path
 
 __all__ = ["FALLBACK", "RouteChoice", "choose_route", "preferred_downloads", "route_preferences", "why_unusable"]
 
@@ -51,8 +51,15 @@ def route_preferences(catalog: Catalog, kind: str) -> tuple[str, ...]:
 
 
 def why_unusable(entry: WeightsEntry) -> str | None:
-    """Why ``entry`` cannot run here now ("not downloaded", "missing", "needs spandrel"), or None when it can."""
-    if not is_present(entry):
+    """Why ``entry`` cannot run here now ("not downloaded", "missing", "damaged", "needs spandrel"), or None when it
+    can."""
+    from irtool.errors import ChecksumError, DownloadError, WeightsNotFoundError
+
+    try:
+        entry_path(entry)
+    except ChecksumError:  # a file whose bytes are not the ones weights.toml pins: say so, not "missing"
+        return "damaged (its sha256 differs from weights.toml)"
+    except (WeightsNotFoundError, DownloadError):
         return "missing" if entry.bundled else "not downloaded"
     from irtool.foreign_names import is_foreign, spandrel_installed
 
