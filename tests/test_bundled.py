@@ -78,7 +78,7 @@ def test_readme_first_command_restores_the_samples(tmp_path):
                             RestoreRequest(auto=True))
     assert summary.exit_code == 0 and summary.counts["ok"] == 2
     assert [r.detected.type for r in summary.records] == ["noise", "rain"]
-    assert [r.model for r in summary.records] == ["hi_ir_unet_lite_denoise", "res_hair_lite_aio"]
+    assert [r.model for r in summary.records] == ["hi_ir_unet_lite_denoise_real", "res_hair_lite_aio"]
     for name in ("noisy_ladybird.png", "rainy_friends.png"):
         before = np.asarray(Image.open(SAMPLES / name), dtype=np.float32)
         after = np.asarray(Image.open(tmp_path / name), dtype=np.float32)
