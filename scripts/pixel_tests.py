@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     darkest_row = "clean, darkest windows"
     if args.darkest:
         values[darkest_row] = []
+
     def as_input(pixels: np.ndarray) -> torch.Tensor:
         if args.gray:
             pixels = np.round(pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * 255)[..., None] / 255
