@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from irtool.errors import ChecksumError, DownloadError, WeightsNotFoundError
+
 from .catalog import KEEP_ROUTE, Catalog, WeightsEntry
 from .hub import entry_path
 
@@ -53,8 +55,6 @@ def route_preferences(catalog: Catalog, kind: str) -> tuple[str, ...]:
 def why_unusable(entry: WeightsEntry) -> str | None:
     """Why ``entry`` cannot run here now ("not downloaded", "missing", "damaged", "needs spandrel"), or None when it
     can."""
-    from irtool.errors import ChecksumError, DownloadError, WeightsNotFoundError
-
     try:
         entry_path(entry)
     except ChecksumError:  # a file whose bytes are not the ones weights.toml pins: say so, not "missing"
