@@ -22,9 +22,17 @@ noise, the noisy images a clean call would no longer leave noisy.
 ``--test low-light-probability``: the bundled detector's probability of low light (its call, with the crops and the
 vote, as ``--auto`` makes it), and the share below one half.
 
+``--test haze-severity``: the severity the bundled detector gives the windows it calls hazy (the others are not
+counted), and the share below 0.25, the lowest severity the issue calls visible.
+
 ``--darkest``: one more clean row, the darkest window of each photo (lowest mean luma) at a half, a third and a
 quarter of its sides: the low-key crops (shadows, dark foliage) a random window rarely is, where a darkening
 generator and a scene that is dark by nature meet (``--test exposure``).
+
+``--where-dim``: measure only the windows whose highlight level is below :data:`irtool.detect.HIGHLIGHT_LEVEL_MAX`,
+the images the dim highlights test would brighten, and count them per type (with ``--test
+low-light-probability``: only those the detector calls clean or blurred, which the test overrules; how well the
+detector's probability of low light separates, among those, darkened windows from dark scenes).
 """
 
 from __future__ import annotations
@@ -43,12 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
     parser.add_argument("--test", default="veil",
-                        choices=["veil", "noise", "exposure", "sharpness", "low-light-probability"])
+                        choices=["veil", "noise", "exposure", "sharpness", "low-light-probability", "haze-severity"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
     parser.add_argument("--darkest", action="store_true",
                         help="also measure the darkest window of each clean photo at 1/2, 1/3 and 1/4 of its sides")
+    parser.add_argument("--where-dim", action="store_true",
+                        help="measure only windows whose highlight level is below the dim highlights threshold")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -68,12 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
+    from irtool.restore import EXPOSURE_CHECKED_TYPES
     from irtool.train.vote import _window
 
     def low_light_probability(image: torch.Tensor) -> float:
-        return detector.detect(image).probabilities["low-light"]
+        detection = detector.detect(image)
+        if args.where_dim and detection.type not in EXPOSURE_CHECKED_TYPES:
+            return float("nan")  # called low light (or anything the dim highlights test never overrules)
+        return detection.probabilities["low-light"]
 
-    if args.test == "low-light-probability":
+    def haze_severity(image: torch.Tensor) -> float:
+        detection = detector.detect(image)
+        return detection.severity if detection.type == "haze" else float("nan")  # only haze calls count
+
+    if args.test in ("low-light-probability", "haze-severity"):
         from irtool.detect import load_detector
         from irtool.zoo import EngineSettings, ModelZoo
 
@@ -84,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
         "low-light-probability": (low_light_probability, "the bundled detector's probability of low light", 0.5),
+        "haze-severity": (haze_severity, "the bundled detector's haze severity, where it calls haze", 0.25),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"
@@ -95,26 +114,42 @@ def main(argv: list[str] | None = None) -> int:
             pixels = np.round(pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * 255)[..., None] / 255
         return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
 
+    seen: dict[str, int] = {kind: 0 for kind in values}
+
+    def record(kind: str, pixels: np.ndarray) -> None:
+        image = as_input(pixels)
+        seen[kind] += 1
+        if not args.where_dim or highlight_level(image) < HIGHLIGHT_LEVEL_MAX:
+            value = measure(image)
+            if value == value:  # NaN: not a window the test applies to
+                values[kind].append(value)
+
     for sample in folder_dataset(args.data).samples:
         clean = read_uint8(sample.gt, mode="rgb").astype(np.float32) / np.float32(255.0)
         rng = np.random.default_rng([0, zlib.crc32(sample.name.encode("utf-8"))])
         if args.darkest:
             for fraction in (2, 3, 4):
-                values[darkest_row].append(measure(as_input(_darkest_window(clean, fraction))))
+                record(darkest_row, _darkest_window(clean, fraction))
         for kind in detector_types():
             for _ in range(args.windows):
                 window = _window(clean, rng)
                 severity = 0.0 if kind == CLEAN else float(rng.uniform(0.25, 1.0))
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis)
-                values[kind].append(measure(as_input(pixels)))
+                record(kind, pixels)
     print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, severity 0.25-1, "
-          f"{args.synthesis} generators{', gray' if args.gray else ''}; threshold {threshold}\n")
+          f"{args.synthesis} generators{', gray' if args.gray else ''}"
+          f"{f', only windows with highlights below {HIGHLIGHT_LEVEL_MAX}' if args.where_dim else ''}; "
+          f"threshold {threshold}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | 98% | max | below the threshold |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind, found in values.items():
+        samples = f"{len(found)} of {seen[kind]}" if len(found) != seen[kind] else str(len(found))
+        if not found:
+            print(f"| {kind} | {samples} |" + " - |" * 8)
+            continue
         q = np.quantile(found, [0.0, 0.02, 0.1, 0.5, 0.9, 0.98, 1.0])
         below = float(np.mean(np.asarray(found) < threshold))
-        print(f"| {kind} | {len(found)} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below:.1%} |")
+        print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below:.1%} |")
     return 0
 
 
