@@ -38,6 +38,7 @@ detector's probability of low light separates, among those, darkened windows fro
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import zlib
 from pathlib import Path
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         seen[kind] += 1
         if not args.where_dim or highlight_level(image) < HIGHLIGHT_LEVEL_MAX:
             value = measure(image)
-            if value == value:  # NaN: not a window the test applies to
+            if not math.isnan(value):  # NaN: not a window the test applies to
                 values[kind].append(value)
 
     for sample in folder_dataset(args.data).samples:
