@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from irtool.data.transforms import _luma
     from irtool.degradations import CLEAN, detector_types
     from irtool.detect import (
         EDGE_SHARPNESS_MIN,
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def as_input(pixels: np.ndarray) -> torch.Tensor:
         if args.gray:
-            pixels = np.round(pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * 255)[..., None] / 255
+            pixels = np.round(_luma(pixels) * 255) / 255
         return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
 
     seen: dict[str, int] = {kind: 0 for kind in values}
@@ -159,9 +160,11 @@ def _darkest_window(image, fraction: int):
     stride of an eighth of the window."""
     import numpy as np
 
+    from irtool.data.transforms import _luma
+
     height, width = image.shape[:2]
     h, w = max(1, height // fraction), max(1, width // fraction)
-    luma = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    luma = _luma(image)[..., 0]
     # Window sums from the summed-area table: every placement on the stride in one pass.
     table = np.pad(luma.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     tops, lefts = np.arange(0, height - h + 1, max(1, h // 8)), np.arange(0, width - w + 1, max(1, w // 8))
