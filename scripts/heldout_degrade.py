@@ -80,6 +80,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["all", "colour", "gray"], default="all",
                         help="write only the colour photos and their degradations, or only the gray ones")
+    parser.add_argument("--types", nargs="+", metavar="TYPE",
+                        help="degrade only to these true types (noise, blur, low-resolution, ...; the clean photos "
+                             "are always written, as the references): a smaller set for a question about some "
+                             "routes; each setting kept draws the same pixels as in the whole set")
     args = parser.parse_args()
     try:
         import albumentations
@@ -87,7 +91,7 @@ def main() -> int:
         print("this script needs albumentations: pip install albumentations==2.0.8", file=sys.stderr)
         return 2
     out = Path(args.out)
-    table = settings()
+    table = [entry for entry in settings() if args.types is None or entry[1] in args.types]
     manifest = {"generator": f"albumentations {albumentations.__version__}", "seed": args.seed, "files": []}
     photos = list_images(args.data)
     for photo in photos:
