@@ -400,6 +400,26 @@ def test_enlargements_by_pillow_kernels_and_any_factor_are_found_and_undone(resa
     assert float(np.abs(back - small)[6:-6, 6:-6].mean()) < 1.0
 
 
+@pytest.mark.parametrize("resample", ["BICUBIC", "BILINEAR", "LANCZOS"])
+def test_a_smooth_enlargement_with_detail_between_the_evenly_spread_lines_is_found(resample):
+    """A plain wall or sky with one small detailed patch: every size fits the evenly spread lines, which miss the
+    patch, so the true size stands out only on the most detailed lines."""
+    from PIL import Image
+
+    from irtool.degrade.enlargement import ENLARGEMENT_KERNELS, _axis_lines, _find_axis, find_enlargement
+
+    yy, xx = np.mgrid[0:150, 0:200]
+    small = np.repeat((0.3 + 0.4 * xx / 200 + 0.2 * yy / 150)[:, :, None], 3, axis=2)
+    small[14:19, 18:25] += np.random.default_rng(0).normal(0.0, 0.2, (5, 7, 3))
+    small8 = (np.clip(small, 0, 1) * 255).round().astype(np.uint8)
+    big = np.asarray(Image.fromarray(small8).resize((400, 300), getattr(Image.Resampling, resample)))
+    big = big.astype(np.float32) / 255
+    spread, _ = _axis_lines(big.mean(axis=2).astype(np.float64))
+    assert _find_axis(spread, tuple(ENLARGEMENT_KERNELS)) is None  # the patch lies between the spread columns
+    found = find_enlargement(big)
+    assert found is not None and found[:2] == (150, 200)
+
+
 def test_photos_and_softened_photos_are_not_enlargements():
     from scipy.ndimage import gaussian_filter
 

@@ -11,6 +11,7 @@ small and its features too coarse to see this reliably: blur and enlargement wer
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -144,6 +145,9 @@ FACTOR_RANGE = (1.4, 4.6)
 #: small size exactly (a size one sample off drifts by a whole sample between them); short, they keep each test's
 #: cost independent of the photo's size.
 _TEST_LINES = 24
+#: Lines spread per axis from which the most detailed :data:`_TEST_LINES` are taken for a second look at sizes that
+#: fit exactly but do not stand out (:func:`_find_axis`).
+_DETAIL_POOL = 96
 _TEST_BLOCK = 96
 _EDGE_CLEARANCE = 24
 #: log10 residual (units of 8-bit rounding noise) up to which a fit counts as exact: an enlargement rounded to
@@ -204,27 +208,58 @@ _NEIGHBOURS = (-3, -2, -1, 1, 2, 3)
 _TIE = 0.15
 
 
-def _find_axis(lines: np.ndarray, kernels: tuple[str, ...]) -> tuple[int, str] | None:
+def _standing_out(fit: Callable[[int, str], float], candidates: Iterable[tuple[int, str]],
+                  sizes: range) -> list[tuple[float, int, str]]:
+    """``(residual, size, kernel)`` of each candidate whose fit is exact and stands :data:`_MIN_DIP` below the
+    median fit of the sizes a few samples either side with the same kernel (within ``sizes``)."""
+    exact = []
+    for small, kernel in candidates:
+        residual = fit(small, kernel)
+        if residual > EXACT_RESIDUAL:
+            continue
+        around = [fit(small + d, kernel) for d in _NEIGHBOURS if small + d in sizes]
+        if around and float(np.median(around)) - residual >= _MIN_DIP:
+            exact.append((residual, small, kernel))
+    return exact
+
+
+def _find_axis(lines: np.ndarray, kernels: tuple[str, ...], detailed: np.ndarray | None = None
+               ) -> tuple[int, str] | None:
     """The size and kernel that explain the lines exactly and stand out from their neighbours: the smallest size
     among the best such fits, then the first kernel of :data:`ENLARGEMENT_KERNELS` (along one axis the x2 bicubic
-    and bilinear enlargements span nearly the same signals)."""
+    and bilinear enlargements span nearly the same signals).
+
+    ``detailed``: other lines of the same axis, the most detailed ones. Where a size fits ``lines`` exactly but
+    does not stand out (smooth content: every size nearby fits it as well), that size and its neighbours are fitted
+    again on ``detailed``, where only the true size can fit. Only sizes already exact are refitted, so an image
+    that is no enlargement (no exact size) costs nothing more."""
     large = lines.shape[0]
     low, high = FACTOR_RANGE
     sizes = range(max(2, int(np.ceil(large / high))), int(large / low) + 1)
     fits = {(small, kernel): _fit_residual(lines, small, kernel) for small in sizes for kernel in kernels}
-    exact = []
-    for (small, kernel), residual in fits.items():
-        if residual > EXACT_RESIDUAL:
-            continue
-        around = [fits[(small + d, kernel)] for d in _NEIGHBOURS if (small + d, kernel) in fits]
-        if around and float(np.median(around)) - residual >= _MIN_DIP:
-            exact.append((residual, small, kernel))
+    exact = _standing_out(lambda small, kernel: fits[(small, kernel)], fits, sizes)
+    if not exact and detailed is not None:
+        flat = [key for key, residual in fits.items() if residual <= EXACT_RESIDUAL]
+        refit = lru_cache(maxsize=None)(lambda small, kernel: _fit_residual(detailed, small, kernel))
+        exact = _standing_out(refit, flat, sizes)
     if not exact:
         return None
     best = min(fit[0] for fit in exact)
     order = {kernel: i for i, kernel in enumerate(ENLARGEMENT_KERNELS)}
     _, small, kernel = min((fit for fit in exact if fit[0] <= best + _TIE), key=lambda fit: (fit[1], order[fit[2]]))
     return small, kernel
+
+
+def _axis_lines(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two samples of test lines along axis 0 of ``luma`` ``[large, n]``: :data:`_TEST_LINES` spread evenly, and the
+    :data:`_TEST_LINES` of :data:`_DETAIL_POOL` spread lines whose test rows change most from sample to sample."""
+    count = luma.shape[1]
+    spread = luma[:, np.linspace(0, count - 1, min(_TEST_LINES, count)).astype(int)]
+    pool = luma[:, np.unique(np.linspace(0, count - 1, min(_DETAIL_POOL, count)).astype(int))]
+    rows = _test_rows(luma.shape[0])
+    detail = np.sum(np.diff(pool[rows], axis=0) ** 2, axis=0)
+    detailed = pool[:, np.sort(np.argsort(detail, kind="stable")[::-1][:_TEST_LINES])]
+    return spread, detailed
 
 
 def find_enlargement(image: np.ndarray) -> tuple[int, int, str] | None:
@@ -241,12 +276,12 @@ def find_enlargement(image: np.ndarray) -> tuple[int, int, str] | None:
     height, width = luma.shape
     if min(height, width) < 4 * _EDGE_CLEARANCE:
         return None
-    columns = luma[:, np.linspace(0, width - 1, min(_TEST_LINES, width)).astype(int)]
-    vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS))
+    columns, detailed_columns = _axis_lines(luma)
+    vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS), detailed_columns)
     if vertical is None:
         return None
-    rows = luma[np.linspace(0, height - 1, min(_TEST_LINES, height)).astype(int)].T
-    horizontal = _find_axis(rows, (vertical[1],))
+    rows, detailed_rows = _axis_lines(luma.T)
+    horizontal = _find_axis(rows, (vertical[1],), detailed_rows)
     if horizontal is None:
         return None
     return vertical[0], horizontal[0], vertical[1]
