@@ -91,6 +91,9 @@ def main() -> int:
         print("this script needs albumentations: pip install albumentations==2.0.8", file=sys.stderr)
         return 2
     out = Path(args.out)
+    kinds = sorted({kind for _, kind, _ in settings()})
+    if args.types is not None and (unknown := sorted(set(args.types) - set(kinds))):
+        parser.error(f"--types: no setting makes {', '.join(unknown)} (types: {', '.join(kinds)})")
     table = [entry for entry in settings() if args.types is None or entry[1] in args.types]
     manifest = {"generator": f"albumentations {albumentations.__version__}", "seed": args.seed, "files": []}
     photos = list_images(args.data)
