@@ -91,10 +91,11 @@ def main() -> int:
         print("this script needs albumentations: pip install albumentations==2.0.8", file=sys.stderr)
         return 2
     out = Path(args.out)
-    kinds = sorted({kind for _, kind, _ in settings()})
+    table = settings()
+    kinds = sorted({kind for _, kind, _ in table})
     if args.types is not None and (unknown := sorted(set(args.types) - set(kinds))):
         parser.error(f"--types: no setting makes {', '.join(unknown)} (types: {', '.join(kinds)})")
-    table = [entry for entry in settings() if args.types is None or entry[1] in args.types]
+    table = [entry for entry in table if args.types is None or entry[1] in args.types]
     manifest = {"generator": f"albumentations {albumentations.__version__}", "seed": args.seed, "files": []}
     photos = list_images(args.data)
     for photo in photos:
