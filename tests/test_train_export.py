@@ -55,3 +55,18 @@ def test_export_writes_the_weights_into_the_folder_it_is_given(finished_run, tmp
     entry = parse_catalog(catalog.read_text(), path=catalog).get("exported_here")
     assert (entry.file, entry.sha256, entry.kind) == ("exported_here.safetensors", sha256_file(shipped), "restorer")
     assert entry.measured["val_iteration"] == 4 and entry.tasks == ("denoise",)
+
+
+def test_the_same_weights_are_written_as_the_same_bytes(tmp_path):
+    """safetensors orders its header from a hash map; irtool sorts it, so a re-export reproduces weights.toml's
+    sha256 (without the sort, ten saves here gave ten different files)."""
+    from safetensors import safe_open
+
+    state = {"b": torch.zeros(3), "a": torch.ones(2, dtype=torch.float16), "c": torch.arange(4)}
+    metadata = {"task": "all", "stored_dtype": "float16", "iterations": "3000", "preset": "p", "kind": "restorer"}
+    digests = {save_safetensors(state, tmp_path / f"w{i}.safetensors", metadata=metadata) for i in range(10)}
+    assert len(digests) == 1
+    assert digests == {sha256_file(tmp_path / "w0.safetensors")}
+    with safe_open(str(tmp_path / "w0.safetensors"), framework="pt") as fh:
+        assert fh.metadata() == metadata
+        assert {k: fh.get_tensor(k).tolist() for k in fh.keys()} == {k: v.tolist() for k, v in state.items()}

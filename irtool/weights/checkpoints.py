@@ -90,7 +90,8 @@ def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, sourc
 
 
 def save_safetensors(state_dict: Mapping[str, torch.Tensor], path: str | Path, *, metadata: Mapping[str, str]) -> str:
-    """Write atomically (``irtool.io.atomic``) and return the file's sha256."""
+    """Write atomically (``irtool.io.atomic``) and return the file's sha256: the same tensors and metadata give the
+    same bytes in every process (:func:`_ordered_header`), so a re-export reproduces weights.toml's sha256."""
     import hashlib
 
     from safetensors.torch import save
@@ -98,6 +99,21 @@ def save_safetensors(state_dict: Mapping[str, torch.Tensor], path: str | Path, *
     from irtool.io.atomic import atomic_write_bytes
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    data = save(tensors, metadata={k: str(v) for k, v in metadata.items()})
+    data = _ordered_header(save(tensors, metadata={k: str(v) for k, v in metadata.items()}))
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def _ordered_header(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its JSON header's keys sorted. safetensors writes the header from a hash
+    map, whose order changes from process to process; the tensor bytes and their offsets do not depend on it.
+    The header stays padded with spaces to a multiple of 8 bytes, as the format asks."""
+    import json
+
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    if isinstance(header.get("__metadata__"), dict):
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(dict(sorted(header.items())), separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + length:]
