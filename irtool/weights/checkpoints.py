@@ -105,15 +105,12 @@ def save_safetensors(state_dict: Mapping[str, torch.Tensor], path: str | Path, *
 
 
 def _ordered_header(data: bytes) -> bytes:
-    """``data`` (a safetensors file) with its JSON header's keys sorted. safetensors writes the header from a hash
-    map, whose order changes from process to process; the tensor bytes and their offsets do not depend on it.
-    The header stays padded with spaces to a multiple of 8 bytes, as the format asks."""
+    """``data`` (a safetensors file) with its JSON header's keys sorted at every level. safetensors writes the
+    header from hash maps, whose order changes from process to process; the tensor bytes and their offsets do not
+    depend on it. The header stays padded with spaces to a multiple of 8 bytes, as the format asks."""
     import json
 
     length = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + length])
-    if isinstance(header.get("__metadata__"), dict):
-        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(dict(sorted(header.items())), separators=(",", ":")).encode()
+    text = json.dumps(json.loads(data[8:8 + length]), separators=(",", ":"), sort_keys=True).encode()
     text += b" " * (-len(text) % 8)
     return len(text).to_bytes(8, "little") + text + data[8 + length:]
