@@ -21,6 +21,7 @@ __all__ = [
     "bicubic_downscale",
     "chroma_noise",
     "correlated_noise",
+    "curve_darken",
     "dark_noise_then_jpeg",
     "defocus_blur",
     "depth_haze",
@@ -36,6 +37,7 @@ __all__ = [
     "jpeg_420",
     "jpeg_444",
     "linear_motion_blur",
+    "lowered_brightness",
     "poisson_gaussian_darken",
     "poisson_gaussian_noise",
     "rain_streaks",
@@ -256,6 +258,18 @@ def exposure_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator
 def gamma_only_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
                       options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
     return synth.darken(img, gamma=params["gamma"], scale=params["scale"], noise_sigma=0.0, rng=rng), {}
+
+
+def curve_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                 options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """A darkening tone curve ``img ** gamma``: white stays white, midtones and shadows go down (highlights intact,
+    so a photo darkened this way still reaches white)."""
+    return synth.darken(img, gamma=params["gamma"], scale=1.0, noise_sigma=0.0, rng=rng), {}
+
+
+def lowered_brightness(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                       options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    return synth.lower_brightness(img, offset=params["offset"]), {}
 
 
 def poisson_gaussian_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,

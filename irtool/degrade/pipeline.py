@@ -12,7 +12,9 @@ blur               Gaussian sigma 0.5 -> 4 px, or linear motion of length 3 -> 2
 rain               streak seed density 0.002 -> 0.02, streak length 10 -> 30 px; wide pool also drawn drops,
                    0.0004 -> 0.003 per pixel at opacity 0.35 -> 0.8
 haze               beta 0.3 -> 3 (depth normalised to [0, 1]), airlight A ~ U(0.7, 1.0)
-low-light          gamma 1.5 -> 3.5, exposure scale 0.8 -> 0.25, noise sigma 2 -> 8
+low-light          gamma 1.5 -> 3.5, exposure scale 0.8 -> 0.25, noise sigma 2 -> 8; wide pool also plain
+                   exposure, gamma without noise, a tone curve (gamma 1.4 -> 3.5, white kept) and a subtracted
+                   brightness (offset 0.08 -> 0.45, shadows crushed), with noise or JPEG after some
 low-resolution     scale 2 -> 4 (integer, rounded) unless given with ``scale=``; bicubic imresize + uint8
 =================  ============================================================================================
 

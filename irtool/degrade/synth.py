@@ -458,6 +458,16 @@ def darken(
     return finish(dark)
 
 
+def lower_brightness(img: np.ndarray, *, offset: float) -> np.ndarray:
+    """Brightness lowered by subtraction, as an editor's brightness slider or a raised black point does:
+    ``img - offset``, so every value below ``offset`` is crushed to black and white becomes ``1 - offset``.
+    Unlike :func:`darken`, which scales, it changes the photo's tone shape, and the crushed shadows are lost."""
+    work = as_float_image(img)
+    if not 0.0 < offset < 1.0:
+        raise UsageError(f"a brightness offset must be between 0 and 1, got {offset}")
+    return finish(work - offset)
+
+
 # --- super-resolution ------------------------------------------------------------------------------------------
 
 
