@@ -231,6 +231,24 @@ def test_the_wide_pool_draws_every_generator_and_the_default_pool_only_the_origi
         degrade(img, "noise", synthesis="broad", rng=np.random.default_rng(0))
 
 
+def test_darkening_by_subtraction_crushes_the_shadows_and_a_tone_curve_keeps_white():
+    """The two darkenings photo tools make besides scaling: ``lowered`` subtracts (every value below the offset is
+    black, tone differences above it are kept), ``curve`` bends the tones (white stays white, a midtone drops)."""
+    ramp = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (8, 1))
+    img = np.repeat(ramp[..., None], 3, axis=-1)
+    entry = reg.DEGRADATIONS["low-light"]
+    offset = float(entry.generator("lowered").parameters(0.5)["offset"])
+    lowered, info = degrade(img, "low-light", severity=0.5, generator="lowered", rng=np.random.default_rng(0))
+    assert info.generator == "lowered" and info.params["offset"] == pytest.approx(offset)
+    np.testing.assert_allclose(lowered, np.clip(img - offset, 0.0, 1.0), atol=1e-6)
+    assert np.all(lowered[img <= offset] == 0.0) and lowered.max() == pytest.approx(1.0 - offset)
+
+    gamma = float(entry.generator("curve").parameters(0.5)["gamma"])
+    curved, _ = degrade(img, "low-light", severity=0.5, generator="curve", rng=np.random.default_rng(0))
+    assert curved.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(curved, img**gamma, atol=1e-6)
+
+
 def test_low_resolution_as_people_have_it_is_the_input_size_from_many_kernels_and_factors():
     """same_size=True: the detector's view of a low-resolution photo. The original generator's small image is
     enlarged back by MATLAB bicubic exactly as before; the wide draw adds enlargements by other kernels and
