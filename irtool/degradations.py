@@ -319,7 +319,7 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="gamma", function="irtool.degrade.generators:gamma_only_darken",
                       ramps=(Ramp(name="gamma", at_0=1.3, at_1=2.5), Ramp(name="scale", at_0=0.6, at_1=0.25)),
                       default=False, description="scale times img ** gamma, no noise"),
-            Generator(name="curve", function="irtool.degrade.generators:curve_darken",
+            Generator(name="curve", function="irtool.degrade.generators:gamma_only_darken",
                       ramps=(Ramp(name="gamma", at_0=1.4, at_1=3.5),),
                       default=False, description="a darkening tone curve img ** gamma: white stays white"),
             Generator(name="lowered", function="irtool.degrade.generators:lowered_brightness",

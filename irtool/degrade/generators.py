@@ -21,7 +21,6 @@ __all__ = [
     "bicubic_downscale",
     "chroma_noise",
     "correlated_noise",
-    "curve_darken",
     "dark_noise_then_jpeg",
     "defocus_blur",
     "depth_haze",
@@ -257,14 +256,10 @@ def exposure_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator
 
 def gamma_only_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
                       options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
-    return synth.darken(img, gamma=params["gamma"], scale=params["scale"], noise_sigma=0.0, rng=rng), {}
-
-
-def curve_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
-                 options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
-    """A darkening tone curve ``img ** gamma``: white stays white, midtones and shadows go down (highlights intact,
-    so a photo darkened this way still reaches white)."""
-    return synth.darken(img, gamma=params["gamma"], scale=1.0, noise_sigma=0.0, rng=rng), {}
+    """``scale * img ** gamma``, no noise; a generator without a scale ramp is a plain tone curve (white stays
+    white, midtones and shadows go down)."""
+    scale = params.get("scale", 1.0)
+    return synth.darken(img, gamma=params["gamma"], scale=scale, noise_sigma=0.0, rng=rng), {}
 
 
 def lowered_brightness(img: np.ndarray, params: Params, *, rng: np.random.Generator,
