@@ -239,3 +239,39 @@ def test_an_unknown_family_names_the_option_and_a_file_without_its_preset_is_rec
     result = CliRunner().invoke(app, ["restore", str(photos), "-o", str(tmp_path / "out"), "--weights", str(weights)])
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "out").iterdir())) == len(list(photos.iterdir()))
+
+
+def test_a_tone_grid_grown_from_a_plain_grid_starts_as_it_does() -> None:
+    """``--init-weights`` of a plain grid into the tone variant: the tone projection starts at zero, so the grown
+    network gives the plain one's output; a plain load (``--weights``) still refuses the missing tensors."""
+    from irtool.weights.checkpoints import load_into
+
+    torch.manual_seed(0)
+    plain = build("bilateral_grid_lite").eval()
+    torch.nn.init.normal_(plain.to_grid.weight, std=0.01)  # a trained grid: not the identity
+    tone = load_into(build("bilateral_grid_tone_lite").eval(), plain.state_dict(), source="plain.safetensors",
+                     grown=True)
+    x = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        assert torch.equal(tone(x), plain(x))
+        assert not torch.allclose(plain(x), x, atol=1e-3)
+    with pytest.raises(InvalidArgumentError, match="missing .*tone.weight"):
+        load_into(build("bilateral_grid_tone_lite"), plain.state_dict(), source="plain.safetensors")
+
+
+def test_the_tone_distribution_tells_exposure_from_a_brightness_cut_and_a_tone_curve() -> None:
+    """The three darkenings of one photo that the grid's thumbnail shows alike are apart in the tone distribution:
+    a brightness cut crushes shadows to black, a tone curve keeps white, a lower exposure does neither."""
+    from irtool.models.bilateral_grid import tone_distribution
+
+    photo = torch.linspace(0, 1, 64 * 64).view(1, 1, 64, 64).expand(1, 3, 64, 64)
+    exposure, cut, curve = photo * 0.3, (photo - 0.3).clamp_min(0), photo**2.5
+    shares = {name: tone_distribution(x, 32)[0] for name, x in
+              {"photo": photo, "exposure": exposure, "cut": cut, "curve": curve}.items()}
+    for share in shares.values():
+        assert share[-1] == 1 and bool((share.diff() >= 0).all())
+    below_quarter_level, below_white = 0, -2  # luma below (1/32)**2 (a quarter of an 8-bit level), below 0.94
+    assert shares["cut"][below_quarter_level] > 0.29
+    assert shares["exposure"][below_quarter_level] < 0.01 and shares["curve"][below_quarter_level] < 0.1
+    assert shares["exposure"][below_white] == 1 and shares["cut"][below_white] == 1
+    assert shares["curve"][below_white] < 0.99 and shares["photo"][below_white] < 0.99

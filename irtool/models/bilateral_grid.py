@@ -15,6 +15,13 @@ milliseconds per megapixel beyond the thumbnail. It does not remove noise or blu
 Differences from HDRNet: the output is a residual around the identity (the last layer starts at zero, so an
 untrained network returns its input); the guide is a per-pixel MLP rather than per-channel curves; the thumbnail
 keeps the image's aspect ratio inside a square canvas by reflection padding rather than stretching it.
+
+The ``tone`` variant also reads the full-resolution image's tone distribution (:func:`tone_distribution`) into its
+global path. Photos are darkened three ways that the averaged thumbnail shows alike: a scale (exposure: white
+dims, black stays black), a subtraction (a brightness cut: shadows crushed to exactly black) and a tone curve
+(white stays white, shadows sink); each needs another correction, and the share of pixels at each level of the
+full image tells them apart. Its projection starts at zero, so a tone network grown from a plain one's weights
+(:attr:`BilateralGridNet.grown_parts`) first returns what the plain one did.
 """
 
 from __future__ import annotations
@@ -25,10 +32,24 @@ from torch import Tensor, nn
 
 from .registry import register_preset
 
-__all__ = ["BilateralGridNet"]
+__all__ = ["BilateralGridNet", "tone_distribution"]
 
 #: A 3x4 affine colour transform per grid cell: 3 output channels x (3 input channels + offset).
 _AFFINE = 12
+
+
+def tone_distribution(x: Tensor, levels: int) -> Tensor:
+    """``[B, 3, H, W]`` in [0, 1] -> ``[B, levels]``: the share of each image's pixels whose luma (Rec. 601) is
+    below ``(i / levels) ** 2`` for ``i = 1 .. levels`` (the last counts every pixel: 1).
+
+    Levels are spaced on the square root of luma, as photo tone is perceived, which puts the first at a quarter of
+    an 8-bit level (crushed black) and still resolves the highlights. Float32 whatever ``x`` is; no gradient.
+    """
+    with torch.no_grad():
+        r, g, b = x.detach().float().clamp(0, 1).unbind(dim=1)
+        tone = (0.299 * r + 0.587 * g + 0.114 * b).sqrt().flatten(1)
+        counts = torch.stack([torch.histc(t, bins=levels, min=0.0, max=1.0) for t in tone])
+        return counts.cumsum(dim=1) / tone.shape[1]
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -50,7 +71,7 @@ class BilateralGridNet(nn.Module):
     min_input_side = 1
 
     def __init__(self, *, thumbnail: int = 256, grid_side: int = 16, grid_depth: int = 8, width: int = 64,
-                 guide_width: int = 16) -> None:
+                 guide_width: int = 16, tone_levels: int = 0) -> None:
         super().__init__()
         levels = (thumbnail // grid_side).bit_length() - 1
         if thumbnail % grid_side or 2**levels != thumbnail // grid_side or levels < 1:
@@ -69,6 +90,18 @@ class BilateralGridNet(nn.Module):
             nn.init.zeros_(self.to_grid.bias)
         self.guide = nn.Sequential(nn.Conv2d(3, guide_width, 1), nn.LeakyReLU(0.1, inplace=True),
                                    nn.Conv2d(guide_width, 1, 1))
+        self.tone_levels = tone_levels
+        self.tone: nn.Linear | None = None
+        if tone_levels > 0:
+            self.tone = nn.Linear(tone_levels, width)
+            nn.init.zeros_(self.tone.weight)
+            nn.init.zeros_(self.tone.bias)
+
+    @property
+    def grown_parts(self) -> tuple[str, ...]:
+        """State-dict prefixes that a weights file of the same network without them may lack: they start at zero,
+        so the network they extend computes what it did (``--init-weights`` from a plain grid)."""
+        return ("tone.",) if self.tone is not None else ()
 
     def _thumbnail(self, x: Tensor) -> Tensor:
         """The whole image in a ``thumbnail`` square: resized (antialiased) so its longer side fills it, the rest
@@ -85,6 +118,8 @@ class BilateralGridNet(nn.Module):
         """The predicted grid ``[B, 12, grid_depth, g, g]`` of residual affine coefficients for image ``x``."""
         features = self.splat(self._thumbnail(x))
         pooled = self.global_conv(features).mean(dim=(2, 3))
+        if self.tone is not None:
+            pooled = pooled + self.tone(tone_distribution(x, self.tone_levels).to(pooled.dtype))
         fused = F.leaky_relu(self.local(features) + self.global_mlp(pooled)[:, :, None, None], 0.1)
         coeffs = self.to_grid(fused)
         b, _, g, _ = coeffs.shape
@@ -117,4 +152,15 @@ register_preset(
     # Full-resolution float32 planes per pixel: input 3, guide 16 + 1, coordinates 3, sliced coefficients 12,
     # products 9, output 3 = 47 floats (188 bytes), rounded up; the thumbnail path is a constant.
     bytes_per_pixel=256,
+)
+
+register_preset(
+    "bilateral_grid_tone_lite", BilateralGridNet,
+    family="bilateral_grid",
+    description="bilateral_grid_lite that also reads the whole image's tone distribution (32 levels), to tell a "
+    "darkening by exposure from one by a brightness cut or a tone curve",
+    tasks=("lowlight", "dehaze"), kwargs={"tone_levels": 32}, size_multiple=1, min_input_side=1, recipe="lite",
+    supports_fp16=False, supports_bf16=True, whole_image=True,
+    # As bilateral_grid_lite, plus the luma and its square root for the tone distribution.
+    bytes_per_pixel=264,
 )

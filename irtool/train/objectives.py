@@ -186,7 +186,7 @@ class RestorationObjective(TrainingObjective):
         from irtool.weights.checkpoints import load_into, read_checkpoint
 
         state, _ = read_checkpoint(path)
-        load_into(model, state, source=path)
+        load_into(model, state, source=path, grown=True)
 
     def loss(self, model: nn.Module, batch: Mapping[str, Any], device: torch.device) -> torch.Tensor:
         gt = batch["gt"].to(device, non_blocking=True)

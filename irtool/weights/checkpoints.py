@@ -68,10 +68,16 @@ def read_checkpoint(path: str | Path, *, strip: bool = True) -> tuple[dict[str, 
     return strip_prefixes(dict(obj)) if strip else dict(obj), {}
 
 
-def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str) -> nn.Module:
-    """Strict load with a readable error instead of PyTorch's wall of key names."""
+def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str,
+              grown: bool = False) -> nn.Module:
+    """Strict load with a readable error instead of PyTorch's wall of key names.
+
+    ``grown``: the file may lack the parts ``model`` names in its ``grown_parts`` (prefixes of parts that start at
+    zero, so a network grown from a smaller one's weights first computes what that one did); they keep their
+    initial values. For ``--init-weights``."""
     own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
+    extra = tuple(getattr(model, "grown_parts", ())) if grown else ()
+    missing = [k for k in own if k not in state_dict and not (extra and k.startswith(extra))]
     unexpected = [k for k in state_dict if k not in own]
     shape = [k for k in own if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)]
     if missing or unexpected or shape:
@@ -85,7 +91,7 @@ def load_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, sourc
             parts.append(f"{len(shape)} shape mismatches "
                          f"(e.g. {k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)})")
         raise InvalidArgumentError(f"{source} does not fit this architecture: " + "; ".join(parts))
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=not extra)
     return model
 
 
