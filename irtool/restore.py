@@ -43,6 +43,10 @@ class RestoreRequest:
     #: ``--auto``'s detector: a weights.toml detector entry or a detector checkpoint file (None: weights.toml's
     #: ``detector``), e.g. one just trained with ``irtool train --task detect``.
     detector: str | None = None
+    #: ``--auto``'s routes replaced for this run: (degradation type, a weights.toml restorer entry, a restorer
+    #: weights file, or ``"keep"`` to copy those images), e.g. a model just trained, measured in place of the one
+    #: weights.toml routes to, or a correction the user does not want.
+    routes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.detect_only:  # detection is what --auto does first; --detect-only stops there
@@ -68,6 +72,17 @@ class RestoreRequest:
             raise InvalidArgumentError("min_confidence goes with auto", argument="min_confidence")
         if self.detector and not self.auto:
             raise InvalidArgumentError("detector goes with auto", argument="detector")
+        if self.routes and not self.auto:
+            raise InvalidArgumentError("route goes with auto", argument="route")
+        from irtool.degradations import degradation_names
+
+        kinds = [kind for kind, _ in self.routes]
+        for kind in kinds:
+            if kind not in degradation_names():
+                raise InvalidArgumentError(f"route {kind!r}: not a degradation type; types are "
+                                           f"{', '.join(degradation_names())}", argument="route")
+            if kinds.count(kind) > 1:
+                raise InvalidArgumentError(f"route {kind!r} is given twice", argument="route")
 
 
 @dataclass(frozen=True)
@@ -199,11 +214,26 @@ def plan_jobs(
 def _chosen_detector(zoo: ModelZoo, detector: str | None) -> Detector:
     """``--detector``: a file if one is there or the name looks like one, else a weights.toml entry."""
     path = Path(detector) if detector else None
-    if path is None or not (path.is_file() or path.suffix in (".safetensors", ".pth", ".pt")):
+    if path is None or not _is_weights_file(str(path)):
         return load_detector(zoo, detector)
     if not path.is_file():
         raise InvalidArgumentError(f"detector {detector}: no such file", argument="detector")
     return load_detector_file(zoo, path)
+
+
+def parse_route(text: str) -> tuple[str, str]:
+    """``TYPE=MODEL`` (``--route``) as (type, model); the model is checked when the batch is prepared."""
+    kind, sep, target = text.partition("=")
+    if not sep or not kind.strip() or not target.strip():
+        raise InvalidArgumentError(f"route {text!r}: write TYPE=MODEL, e.g. low-light=keep or "
+                                   "noise=runs/denoise/final.safetensors", argument="route")
+    return kind.strip(), target.strip()
+
+
+def _is_weights_file(target: str) -> bool:
+    """Whether a route or detector names a file (one is there, or the name ends like a weights file)."""
+    path = Path(target)
+    return path.is_file() or path.suffix in (".safetensors", ".pth", ".pt", ".ckpt")
 
 
 #: ``--auto`` copies an image with a side shorter than this, with that reason: too few pixels to tell noise, JPEG
@@ -320,7 +350,12 @@ class BatchRestorer:
         self._prepared = True
         r = self.request
         if r.auto:
+            from irtool.weights.catalog import KEEP_ROUTE
+
             self._detector = _chosen_detector(self.zoo, r.detector)
+            for _, target in r.routes:  # a missing file or entry fails here, before any image
+                if target != KEEP_ROUTE:
+                    self._load_route(target)
         elif r.weights:
             self._fixed = self.zoo.from_file(r.weights, r.arch)
         elif r.model:
@@ -334,7 +369,8 @@ class BatchRestorer:
         from irtool.weights.routes import choose_route
 
         if kind not in self._routes:
-            choice = choose_route(self.zoo.catalog, kind)
+            given = dict(self.request.routes).get(kind)
+            choice = RouteChoice(kind, (given,), given) if given else choose_route(self.zoo.catalog, kind)
             if not choice.preferences:
                 raise UsageError(f"weights.toml routes nothing for {kind!r} and has no fallback")
             self._routes[kind] = choice
@@ -368,7 +404,15 @@ class BatchRestorer:
     def route(self, detection: Detection) -> LoadedModel | None:
         """The zoo model for a detected degradation (see :meth:`route_name`)."""
         name = self.route_name(detection)
-        return None if name is None else self.zoo.from_entry(name)
+        return None if name is None else self._load_route(name)
+
+    def _load_route(self, name: str) -> LoadedModel:
+        """A route's model: a weights.toml entry, or (``--route``) a weights file."""
+        if any(target == name for _, target in self.request.routes) and _is_weights_file(name):
+            if not Path(name).is_file():
+                raise InvalidArgumentError(f"route model {name}: no such file", argument="route")
+            return self.zoo.from_file(name)
+        return self.zoo.from_entry(name)
 
     # ..................................................................... one image
     def _detect(self, image: torch.Tensor) -> Detection:
@@ -470,7 +514,7 @@ class BatchRestorer:
         if self.request.detect_only:
             label = override or self.route_name(detection) or self._copy_label(detection)
             return AutoOutcome(None, detection, label, None, note=note, decided=decided)
-        loaded = self.zoo.from_entry(override) if override else self.route(detection)
+        loaded = self._load_route(override) if override else self.route(detection)
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None, note=note, decided=decided)
         restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)

@@ -508,6 +508,43 @@ def test_detector_option_runs_a_trained_detector_checkpoint(tmp_path, zoo):
         assert not (tmp_path / "bad").exists()
 
 
+def test_route_option_sends_a_degradation_to_a_weights_file_or_keeps_it(tmp_path, zoo, use_catalog):
+    """--route TYPE=MODEL: --auto sends that degradation to a weights file (a model just trained, measured in place
+    of the routed one) or an entry, or copies it with TYPE=keep; a bad route fails before any image is written."""
+    _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog)
+    torch.manual_seed(1)
+    candidate = tmp_path / "runs" / "final.safetensors"
+    candidate.parent.mkdir()
+    save_safetensors(build("hi_ir_unet_lite").state_dict(), candidate, metadata={"preset": "hi_ir_unet_lite"})
+    src = _save(tmp_path / "in" / "photo.png", "RGB")
+    runs = {}
+    for name, route in (("file", f"jpeg={candidate}"), ("keep", "jpeg=keep"), ("entry", "jpeg=sr2"),
+                        ("other", "noise=keep")):
+        report = tmp_path / f"{name}.json"
+        result = _invoke("restore", str(src), "-o", str(tmp_path / name), "--auto", "--route", route,
+                         "--json", str(report), "-q")
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads(report.read_text())["results"][0]
+    assert runs["file"]["model"] == "final.safetensors" and runs["keep"]["model"] == "copy"
+    assert runs["entry"]["model"] == "sr2" and runs["other"]["model"] == "aio"  # jpeg keeps weights.toml's route
+    assert (tmp_path / "keep" / "photo.png").read_bytes() == src.read_bytes()
+    from irtool.zoo import EngineSettings, ModelZoo
+
+    expected = ModelZoo(EngineSettings()).from_file(candidate).run_image(np.asarray(Image.open(src), np.float32) / 255)
+    written = np.asarray(Image.open(tmp_path / "file" / "photo.png"), np.float32) / 255
+    assert np.abs(written - expected).max() <= 0.5 / 255 + 1e-6
+    for args, message in ((["--route", f"jpeg={tmp_path / 'missing.safetensors'}"], "no such file"),
+                          (["--route", "fog=keep"], "'fog': not a degradation type"),
+                          (["--route", "jpeg"], "write TYPE=MODEL"),
+                          (["--route", "jpeg=keep", "--route", "jpeg=sr2"], "given twice"),
+                          (["--route", "jpeg=nonesuch"], "nonesuch")):
+        result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), "--auto", *args, "-q")
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert not (tmp_path / "bad").exists()
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "bad"), "--task", "denoise", "--route", "jpeg=keep")
+    assert result.exit_code != 0 and "route goes with auto" in result.output
+
+
 def test_auto_brings_an_exact_enlargement_back_to_its_small_original_and_anything_else_by_bicubic():
     from irtool.degrade import imresize, quantize_uint8
     from irtool.restore import native_size
@@ -607,6 +644,14 @@ def test_eval_auto_scores_restore_auto_against_the_clean_originals(tmp_path, zoo
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "r.json").read_text())["auto"]
     assert saved["types"][0]["type"] == "clean" and saved["detection"]["type_accuracy"] == 0.5
+    # --route: the same set with noise left as it is (how a candidate model is measured in a route's place).
+    result = _invoke("eval", "--task", "auto", "--data", str(root), "--route", "noise=keep", "--json",
+                     str(tmp_path / "kept.json"))
+    assert result.exit_code == 0, result.output
+    kept = {s["image"]: s for s in json.loads((tmp_path / "kept.json").read_text())["auto"]["samples"]}
+    assert kept["noise/a__gauss.png"]["model"] == "copy" and kept["noise/a__gauss.png"]["unchanged"]
+    result = _invoke("eval", "--task", "denoise", "--data", str(root / "clean"), "--route", "noise=keep")
+    assert result.exit_code == 2 and "--route is for --task auto" in result.output
 
 
 def test_eval_auto_refuses_folders_it_cannot_score(tmp_path, zoo, use_catalog):

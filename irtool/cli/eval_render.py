@@ -205,7 +205,7 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
 
 
 def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_report, quiet, precision: str = "auto",
-             unused: dict[str, Any]) -> None:
+             routes: Sequence[str] = (), unused: dict[str, Any]) -> None:
     """``--task auto``: :func:`irtool.evaluate.auto.evaluate_auto` with the CLI's detector choice."""
     import json
 
@@ -214,7 +214,7 @@ def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_repor
 
     from irtool.errors import UsageError
     from irtool.evaluate.auto import evaluate_auto
-    from irtool.restore import BatchRestorer, RestoreRequest
+    from irtool.restore import BatchRestorer, RestoreRequest, parse_route
     from irtool.zoo import EngineSettings
 
     if bench:
@@ -229,7 +229,8 @@ def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_repor
         raise UsageError(f"--task auto runs one detector, got {' '.join(chosen)}")
     if arch:
         raise UsageError("--arch does not apply to --task auto (a detector file names its preset)")
-    restorer = BatchRestorer(RestoreRequest(auto=True, detector=chosen[0] if chosen else None),
+    restorer = BatchRestorer(RestoreRequest(auto=True, detector=chosen[0] if chosen else None,
+                                            routes=tuple(parse_route(r) for r in routes)),
                              engine=EngineSettings(device=device, precision=precision, tile=tile))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True, quiet=quiet), transient=True) as bar:

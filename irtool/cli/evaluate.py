@@ -15,6 +15,7 @@ from irtool.cli.options import (
     JsonReport,
     PrecisionOption,
     Quiet,
+    RouteOption,
     Tile,
     WeightsFiles,
 )
@@ -37,6 +38,7 @@ def evaluate(
     protocol: Optional[str] = typer.Option(None, "--protocol", help="Named evaluation protocol (default per task)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise level for denoise protocols."),
     quality: Optional[int] = typer.Option(None, "--quality", help="JPEG quality for jpeg protocols."),
+    route: RouteOption = None,
     device: Device = "auto",
     precision: PrecisionOption = "auto",
     compile: CompileOption = False,
@@ -84,7 +86,7 @@ def evaluate(
         from irtool.cli.eval_render import run_auto
 
         run_auto(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
-                 precision=precision, tile=tile,
+                 precision=precision, tile=tile, routes=route or [],
                  json_report=json_report, quiet=quiet,
                  unused={"data_lq": data_lq, "protocol": protocol, "sigma": sigma, "quality": quality, "csv": csv,
                          "save_images": save_images, "classical": classical, "synthesis": synthesis != "default",
@@ -93,11 +95,13 @@ def evaluate(
     if task == "detect":
         run_detect(out, bench=bench, model=model, weights=weights, arch=arch, data=data, device=device,
                    json_report=json_report, markdown=markdown, quiet=quiet, synthesis=synthesis, labelled=labelled,
-                        unused={"data_lq": data_lq, "protocol": protocol,
+                        unused={"data_lq": data_lq, "protocol": protocol, "route": route,
                                 "precision": None if precision == "auto" else precision,
                                 "sigma": sigma, "quality": quality, "tile": tile, "csv": csv,
                                 "save_images": save_images, "classical": classical, "compile": compile})
         return
+    if route:
+        raise UsageError("--route is for --task auto")
     if markdown or labelled or synthesis != "default":
         raise UsageError("--markdown, --labelled and --synthesis are for --task detect")
     if classical and task != "denoise":

@@ -39,6 +39,10 @@ CompileOption = Annotated[bool, typer.Option(
 Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]
 JsonReport = Annotated[Optional[Path], typer.Option("--json", help="Also write the results as a JSON report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables; errors still go to stderr.")]
+RouteOption = Annotated[Optional[List[str]], typer.Option(
+    "--route", help="With --auto: TYPE=MODEL sends images of that degradation to MODEL (a weights.toml entry or a "
+    "weights file) instead of weights.toml's route, or leaves them as they are with TYPE=keep (e.g. low-light=keep "
+    "for photos dark on purpose). Repeatable.")]
 
 RESTORE_TASK_HELP = task_help(RESTORE_TASKS)
 EVAL_TASK_HELP = task_help(SINGLE_TASKS, extra=f", {DETECT} (the degradation detector), or auto (restore --auto on a "

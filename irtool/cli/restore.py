@@ -17,6 +17,7 @@ from irtool.cli.options import (
     JsonReport,
     PrecisionOption,
     Quiet,
+    RouteOption,
     Tile,
     WeightsFile,
 )
@@ -38,6 +39,7 @@ def restore(
     detector: Optional[str] = typer.Option(
         None, "--detector", help="With --auto: a detector entry or checkpoint file (default: weights.toml's detector)."
     ),
+    route: RouteOption = None,
     device: Device = "auto",
     precision: PrecisionOption = "auto",
     compile: CompileOption = False,
@@ -51,11 +53,12 @@ def restore(
     quiet: Quiet = False,
 ) -> None:
     """Restore images in batches; bad files are reported and skipped, and the exit code says so."""
-    from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, plan_jobs
+    from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, parse_route, plan_jobs
     from irtool.zoo import EngineSettings
 
     request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch, detect_only=detect_only,
-                             min_confidence=min_confidence, detector=detector)
+                             min_confidence=min_confidence, detector=detector,
+                             routes=tuple(parse_route(r) for r in route or ()))
     request.validate()
     jobs = plan_jobs(inputs, output, fmt=fmt, shard=shard)
     restorer = BatchRestorer(
