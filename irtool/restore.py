@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from irtool.degradations import CLEAN, RESTORE_TASKS
+from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names
 from irtool.detect import Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
 from irtool.weights.routes import RouteChoice
@@ -74,8 +74,6 @@ class RestoreRequest:
             raise InvalidArgumentError("detector goes with auto", argument="detector")
         if self.routes and not self.auto:
             raise InvalidArgumentError("route goes with auto", argument="route")
-        from irtool.degradations import degradation_names
-
         kinds = [kind for kind, _ in self.routes]
         for kind in kinds:
             if kind not in degradation_names():
