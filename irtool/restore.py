@@ -338,6 +338,8 @@ class BatchRestorer:
         self._detector: Detector | None = None
         self._fixed: LoadedModel | None = None
         self._routes: dict[str, RouteChoice] = {}
+        #: The models ``--route`` names, by the name given (a file path or an entry), loaded by :meth:`prepare`.
+        self._route_models: dict[str, LoadedModel] = {}
         self._prepared = False
 
     # ..................................................................... model choice
@@ -352,8 +354,14 @@ class BatchRestorer:
 
             self._detector = _chosen_detector(self.zoo, r.detector)
             for _, target in r.routes:  # a missing file or entry fails here, before any image
-                if target != KEEP_ROUTE:
-                    self._load_route(target)
+                if target == KEEP_ROUTE:
+                    continue
+                if not _is_weights_file(target):
+                    self._route_models[target] = self.zoo.from_entry(target)
+                elif Path(target).is_file():
+                    self._route_models[target] = self.zoo.from_file(target)
+                else:
+                    raise InvalidArgumentError(f"route model {target}: no such file", argument="route")
         elif r.weights:
             self._fixed = self.zoo.from_file(r.weights, r.arch)
         elif r.model:
@@ -405,12 +413,8 @@ class BatchRestorer:
         return None if name is None else self._load_route(name)
 
     def _load_route(self, name: str) -> LoadedModel:
-        """A route's model: a weights.toml entry, or (``--route``) a weights file."""
-        if any(target == name for _, target in self.request.routes) and _is_weights_file(name):
-            if not Path(name).is_file():
-                raise InvalidArgumentError(f"route model {name}: no such file", argument="route")
-            return self.zoo.from_file(name)
-        return self.zoo.from_entry(name)
+        """A route's model: one ``--route`` named (a weights file or an entry), else a weights.toml entry."""
+        return self._route_models.get(name) or self.zoo.from_entry(name)
 
     # ..................................................................... one image
     def _detect(self, image: torch.Tensor) -> Detection:
