@@ -25,6 +25,12 @@ vote, as ``--auto`` makes it), and the share below one half.
 ``--test haze-severity``: the severity the bundled detector gives the windows it calls hazy (the others are not
 counted), and the share below 0.25, the lowest severity the issue calls visible.
 
+``--test change``: how far ``--auto`` (as shipped, without the visible change test) moves each window from itself,
+as the PSNR of its output against its input (windows it copies are not counted), and the share below
+:data:`irtool.detect.INVISIBLE_CHANGE_PSNR`, the changes it keeps; for the degraded types, the share at or above it
+is the corrections of visible faults the test gives up. It runs the routed restorers on every window: use
+``--windows 2`` (about 30 minutes on 2 cores).
+
 ``--darkest``: one more clean row, the darkest window of each photo (lowest mean luma) at a half, a third and a
 quarter of its sides: the low-key crops (shadows, dark foliage) a random window rarely is, where a darkening
 generator and a scene that is dark by nature meet (``--test exposure``).
@@ -52,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
     parser.add_argument("--test", default="veil",
-                        choices=["veil", "noise", "exposure", "sharpness", "low-light-probability", "haze-severity"])
+                        choices=["veil", "noise", "exposure", "sharpness", "low-light-probability", "haze-severity",
+                                 "change"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -67,9 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from irtool.data.transforms import _luma
     from irtool.degradations import CLEAN, detector_types
+    import irtool.detect
     from irtool.detect import (
         EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
+        INVISIBLE_CHANGE_PSNR,
         NOISE_FLOOR_MIN,
         VEIL_DARK_CHANNEL_MIN,
         edge_sharpness,
@@ -93,6 +102,21 @@ def main(argv: list[str] | None = None) -> int:
         detection = detector.detect(image)
         return detection.severity if detection.type == "haze" else float("nan")  # only haze calls count
 
+    def change(image: torch.Tensor) -> float:
+        pixels = image.permute(1, 2, 0).numpy()
+        outcome = restorer.auto_restore(pixels)
+        return float("nan") if outcome.pixels is None else psnr(outcome.pixels, pixels)  # copies are not counted
+
+    if args.test == "change":
+        from irtool.engine.host import retain_freed_host_memory
+        from irtool.metrics import psnr
+        from irtool.restore import BatchRestorer, RestoreRequest
+        from irtool.zoo import EngineSettings
+
+        retain_freed_host_memory()  # as the irtool command runs
+        irtool.detect.INVISIBLE_CHANGE_PSNR = math.inf  # what --auto would change without the test
+        restorer = BatchRestorer(RestoreRequest(auto=True), engine=EngineSettings(device="cpu"))
+        restorer.prepare()
     if args.test in ("low-light-probability", "haze-severity"):
         from irtool.detect import load_detector
         from irtool.zoo import EngineSettings, ModelZoo
@@ -105,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
         "low-light-probability": (low_light_probability, "the bundled detector's probability of low light", 0.5),
         "haze-severity": (haze_severity, "the bundled detector's haze severity, where it calls haze", 0.25),
+        "change": (change, "PSNR of --auto's output against its input (dB), where it changes the window",
+                   INVISIBLE_CHANGE_PSNR),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"

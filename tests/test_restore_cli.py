@@ -487,7 +487,7 @@ def test_auto_copies_an_image_its_route_would_not_visibly_change_and_says_why(tm
     assert kept["model"] == "copy (no visible change)" and kept["decided"] == "jpeg"
     assert "identity.safetensors would change it by 0.0/255" in kept["note"] and "too little to see" in kept["note"]
     assert (tmp_path / "identity" / "photo.png").read_bytes() == src.read_bytes()
-    assert records["random"]["model"] == "aio" and records["detect"]["model"] == "identity.safetensors"
+    assert records["random"]["model"] == "aio" and records["detect"]["model"].endswith("identity.safetensors")
     written = np.asarray(Image.open(tmp_path / "random" / "photo.png"), np.float64)
     change = np.sqrt(np.mean((written - np.asarray(Image.open(src), np.float64)) ** 2))
     assert 20 * np.log10(255 / change) < INVISIBLE_CHANGE_PSNR
@@ -717,11 +717,15 @@ class _ScriptedDetector:
 
 @pytest.mark.parametrize("second, chained", [("noise", True), ("blur", False)])
 def test_auto_judges_a_whole_image_correction_again_and_cleans_up_noise_it_revealed(
-        tmp_path, zoo, use_catalog, second, chained):
+        tmp_path, zoo, use_catalog, monkeypatch, second, chained):
     """Low light goes to a whole-image model; brightening reveals noise and JPEG artefacts, so --auto judges the
     corrected image again and sends those (only those) on to their own route."""
     from irtool.models import build
     from irtool.restore import BatchRestorer, RestoreRequest
+
+    # A grid of random weights starts as the identity, which the visible change test would copy: switched off
+    # here, where the second look is under test.
+    monkeypatch.setattr(BatchRestorer, "_unless_invisible", staticmethod(lambda outcome, pixels: outcome))
 
     torch.manual_seed(0)
     save_safetensors(build("bilateral_grid_lite").state_dict(), tmp_path / "grid.safetensors",
