@@ -72,11 +72,6 @@ NOISE_FLOOR_MIN = 7.6
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
 #: low-light windows 0.244 median, 0.427 at their 90th percentile), fixed before any held-out image was measured.
 HIGHLIGHT_LEVEL_MAX = 0.43
-#: PSNR (dB) of a routed model's output against its input from which ``--auto`` copies the image instead: a change
-#: of at most 2.55 of 255 levels RMS, the usual bound of a visually lossless change, where a restorer's own errors
-#: are as large as what it corrects (``scripts/pixel_tests.py --test change``: PLACEHOLDER), fixed before any
-#: held-out image was measured with it.
-INVISIBLE_CHANGE_PSNR = 40.0
 #: Side of the blocks :func:`edge_sharpness` measures, the contrast (8-bit levels) a block needs to count, and the
 #: share of the sharpest counted blocks it reads per direction.
 SHARPNESS_BLOCK = 16

@@ -11,7 +11,6 @@ Guarantees a batch of thousands of files relies on:
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -520,33 +519,7 @@ class BatchRestorer:
         loaded = self._load_route(override) if override else self.route(detection)
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None, note=note, decided=decided)
-        outcome = self._restore_routed(loaded, pixels, detection, progress, enlarged[1] if enlarged else None,
-                                       note=note, decided=decided)
-        return self._unless_invisible(outcome, pixels)
-
-    @staticmethod
-    def _unless_invisible(outcome: AutoOutcome, pixels: np.ndarray) -> AutoOutcome:
-        """``outcome``, or a copy where its output is within :data:`~irtool.detect.INVISIBLE_CHANGE_PSNR` of the
-        image: a correction too small to see is no correction to the user, but as likely to harm as to help (a
-        restorer's own errors are of that size on a photo that was already good)."""
-        from irtool.detect import INVISIBLE_CHANGE_PSNR
-
-        restored = outcome.pixels
-        if restored is None or restored.shape != pixels.shape:
-            return outcome
-        change = np.subtract(restored, pixels, dtype=np.float32)
-        rms = 255.0 * math.sqrt(float(np.mean(np.square(change, out=change), dtype=np.float64)))
-        if rms > 255.0 * 10.0 ** (-INVISIBLE_CHANGE_PSNR / 20.0):
-            return outcome
-        return AutoOutcome(None, outcome.detection, "copy (no visible change)", None, decided=outcome.decided,
-                           note=_notes(outcome.note, f"{outcome.model} would change it by {rms:.1f}/255 (RMS), "
-                                                     "too little to see: left as it is"))
-
-    def _restore_routed(self, loaded: LoadedModel, pixels: np.ndarray, detection: Detection, progress: Progress,
-                        enlarged: tuple[int, int, str] | None, *, note: str | None,
-                        decided: str | None) -> AutoOutcome:
-        """Run the route ``--auto`` chose, and for a whole-image correction the follow-up route it calls for."""
-        restored = self._run_auto(loaded, pixels, progress, enlarged)
+        restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)
         if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note, decided=decided)
         # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the
