@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         below = float(np.mean(np.asarray(found) < threshold))
         print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below:.1%} |")
     if args.test == "change":
-        print(f"\nDegraded windows changed by {VISUALLY_LOSSLESS_PSNR:g} dB or more (a change too small to see), and what "
+        print(f"\nDegraded windows changed by {VISUALLY_LOSSLESS_PSNR:g} dB or more (too little to see), and what "
               "that change gained:\n")
         print("| true type | windows | mean gain (dB) | least | most |")
         print("|---|---:|---:|---:|---:|")
