@@ -300,6 +300,10 @@ _ENTRIES: tuple[Degradation, ...] = (
             Generator(name="fractal", function="irtool.degrade.generators:fractal_haze",
                       ramps=(Ramp(name="beta", at_0=0.3, at_1=2.5),),
                       default=False, description="patchy fog from fractal noise, coloured airlight"),
+            Generator(name="scattering", function="irtool.degrade.generators:scattering_fog",
+                      ramps=(Ramp(name="beta", at_0=0.3, at_1=2.0), Ramp(name="sigma", at_0=0.8, at_1=3.0)),
+                      default=False, description="patchy fog over a scene its forward scattering softens (a "
+                                                 "Gaussian blur, sigma in pixels)"),
         ),
     ),
     Degradation(

@@ -249,6 +249,25 @@ def test_darkening_by_subtraction_crushes_the_shadows_and_a_tone_curve_keeps_whi
     np.testing.assert_allclose(curved, img**gamma, atol=1e-6)
 
 
+def test_scattering_fog_is_the_fractal_fog_over_a_softened_scene():
+    """``scattering`` veils the photo as ``fractal`` does (same draws: same transmission and airlight) and also
+    blurs the scene behind the veil by its sigma, as forward scattering softens photos in mist and fog."""
+    from irtool.degrade import generators, synth
+
+    img = _textured((64, 64))
+    params = reg.DEGRADATIONS["haze"].generator("scattering").parameters(0.5)
+    _, info = degrade(img, "haze", severity=0.5, generator="scattering", rng=np.random.default_rng(5))
+    assert info.params["sigma"] == pytest.approx(params["sigma"]) and 0.8 < params["sigma"] < 3.0
+    options = generators.DegradeOptions()
+    fog, _ = generators.scattering_fog(img, params, rng=np.random.default_rng(5), options=options)
+    # The same draws over the scene blurred by hand, through the fractal generator at the same beta.
+    softened = synth.gaussian_blur(img, sigma=params["sigma"])
+    expected, _ = generators.fractal_haze(softened, params, rng=np.random.default_rng(5), options=options)
+    np.testing.assert_allclose(fog, expected, atol=1e-6)
+    veiled_only, _ = generators.fractal_haze(img, params, rng=np.random.default_rng(5), options=options)
+    assert np.abs(np.diff(fog, axis=1)).mean() < 0.7 * np.abs(np.diff(veiled_only, axis=1)).mean()
+
+
 def test_low_resolution_as_people_have_it_is_the_input_size_from_many_kernels_and_factors():
     """same_size=True: the detector's view of a low-resolution photo. The original generator's small image is
     enlarged back by MATLAB bicubic exactly as before; the wide draw adds enlargements by other kernels and

@@ -248,6 +248,20 @@ def fractal_haze(img: np.ndarray, params: Params, *, rng: np.random.Generator,
     return out, {"airlight_r": airlight[0], "airlight_g": airlight[1], "airlight_b": airlight[2]}
 
 
+def scattering_fog(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                   options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """Fog that also softens the scene: patchy fractal fog, and the scene behind it blurred by the light the fog
+    scatters forward on its way (the atmospheric point-spread function: Narasimhan and Nayar, "Shedding light on the
+    weather", 2003), as photos in mist and fog are soft as well as veiled. One blur over the whole photo."""
+    height, width = img.shape[:2]
+    top, left, full_h, full_w = _depth_window(height, width, options)
+    field = synth.fractal_field(full_h, full_w, rng=rng)[top : top + height, left : left + width]
+    airlight = _airlight(rng)
+    softened = synth.gaussian_blur(img, sigma=params["sigma"])
+    out = synth.add_transmission_haze(softened, transmission=np.exp(-params["beta"] * field), airlight=airlight)
+    return out, {"airlight_r": airlight[0], "airlight_g": airlight[1], "airlight_b": airlight[2]}
+
+
 def exposure_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
                     options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
     """Plain under-exposure: every value scaled down, no added noise (a dark photo from a good sensor)."""
