@@ -412,6 +412,12 @@ class BatchRestorer:
         name = self.route_name(detection)
         return None if name is None else self._load_route(name)
 
+    def _route_label(self, name: str) -> str:
+        """What the report calls a route's model without running it: the name a restoring run shows (a ``--route``
+        weights file by its file name, as loaded), else the entry."""
+        loaded = self._route_models.get(name)
+        return loaded.name if loaded is not None else name
+
     def _load_route(self, name: str) -> LoadedModel:
         """A route's model: one ``--route`` named (a weights file or an entry), else a weights.toml entry."""
         return self._route_models.get(name) or self.zoo.from_entry(name)
@@ -514,7 +520,8 @@ class BatchRestorer:
             # haze correction of a photo without haze stretches its contrast; deblurring a sharp one rings).
             return AutoOutcome(None, detection, doubt[0], None, note=doubt[1], decided=CLEAN)  # no route ran
         if self.request.detect_only:
-            label = override or self.route_name(detection) or self._copy_label(detection)
+            name = override or self.route_name(detection)
+            label = self._route_label(name) if name else self._copy_label(detection)
             return AutoOutcome(None, detection, label, None, note=note, decided=decided)
         loaded = self._load_route(override) if override else self.route(detection)
         if loaded is None:

@@ -518,14 +518,15 @@ def test_route_option_sends_a_degradation_to_a_weights_file_or_keeps_it(tmp_path
     save_safetensors(build("hi_ir_unet_lite").state_dict(), candidate, metadata={"preset": "hi_ir_unet_lite"})
     src = _save(tmp_path / "in" / "photo.png", "RGB")
     runs = {}
-    for name, route in (("file", f"jpeg={candidate}"), ("keep", "jpeg=keep"), ("entry", "jpeg=sr2"),
-                        ("other", "noise=keep")):
+    for name, route, *extra in (("file", f"jpeg={candidate}"), ("keep", "jpeg=keep"), ("entry", "jpeg=sr2"),
+                                ("other", "noise=keep"), ("detect", f"jpeg={candidate}", "--detect-only")):
         report = tmp_path / f"{name}.json"
         result = _invoke("restore", str(src), "-o", str(tmp_path / name), "--auto", "--route", route,
-                         "--json", str(report), "-q")
+                         "--json", str(report), "-q", *extra)
         assert result.exit_code == 0, result.output
         runs[name] = json.loads(report.read_text())["results"][0]
     assert runs["file"]["model"] == "final.safetensors" and runs["keep"]["model"] == "copy"
+    assert runs["detect"]["model"] == "final.safetensors"  # --detect-only names the route as a run would
     assert runs["entry"]["model"] == "sr2" and runs["other"]["model"] == "aio"  # jpeg keeps weights.toml's route
     assert (tmp_path / "keep" / "photo.png").read_bytes() == src.read_bytes()
     from irtool.zoo import EngineSettings, ModelZoo
