@@ -88,6 +88,33 @@ def test_same_size_tasks_shapes_ranges_and_labels(photos: Path, task: str) -> No
             assert not torch.equal(item["lq"], item["gt"])
 
 
+def _is_uniform_veil(item: dict) -> bool:
+    """Whether ``lq = t gt + a_c (1 - t)`` with one transmission ``t`` over the whole patch (a per-channel affine
+    map of the target, the same slope in every channel)."""
+    gt, lq = item["gt"].double().reshape(3, -1), item["lq"].double().reshape(3, -1)
+    slopes = []
+    for c in range(3):
+        design = torch.stack([gt[c], torch.ones_like(gt[c])], dim=1)
+        fit = torch.linalg.lstsq(design, lq[c, :, None]).solution
+        if float((design @ fit - lq[c, :, None]).abs().max()) > 1e-4:
+            return False
+        slopes.append(float(fit[0]))
+    return max(slopes) - min(slopes) < 1e-4
+
+
+def test_a_named_generator_makes_every_patch_of_its_degradation(photos: Path) -> None:
+    """generators={"haze": "veil"}: every hazy patch is a uniform veil, where the default pool's depth haze (a
+    transmission that varies over the patch) is not; other tasks are untouched."""
+    veiled = DegradedFolderDataset(photos, task_mix="dehaze", patch_size=24, length=6, generators={"haze": "veil"})
+    assert all(_is_uniform_veil(item) for item in _items(veiled))
+    assert not all(_is_uniform_veil(item) for item in _items(DegradedFolderDataset(photos, task_mix="dehaze",
+                                                                                    patch_size=24, length=6)))
+    noisy = {"task_mix": "denoise", "patch_size": 24, "length": 4}
+    assert all(_same(a, b) for a, b in zip(_items(DegradedFolderDataset(photos, **noisy)),
+                                           _items(DegradedFolderDataset(photos, generators={"haze": "veil"},
+                                                                        **noisy))))
+
+
 @pytest.mark.parametrize("task,scale", [("sr2", 2), ("sr3", 3), ("sr4", 4)])
 def test_sr_patch_is_lq_size_and_target_is_scaled(photos: Path, task: str, scale: int) -> None:
     dataset = DegradedFolderDataset(photos, task_mix=task, patch_size=8)

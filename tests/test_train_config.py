@@ -41,6 +41,17 @@ def test_toml_then_overrides(tmp_path):
     assert load_config(config_file=saved) == cfg
 
 
+def test_a_recipe_may_name_the_one_generator_of_a_degradation_and_it_round_trips(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('preset = "hi_ir_unet_lite"\ntask = "all"\nsynthesis = "wide"\n[generators]\nhaze = "scattering"\n')
+    cfg = load_config(config_file=path)
+    assert dict(cfg.generators) == {"haze": "scattering"}
+    saved = tmp_path / "saved.toml"
+    saved.write_text(cfg.to_toml())
+    assert load_config(config_file=saved) == cfg
+    assert not load_config(preset="hi_ir_unet_lite", task="all").generators
+
+
 def test_downscale_is_off_by_default_and_round_trips_through_a_config_file(tmp_path):
     cfg = load_config(preset="res_hair_lite", task="detect")
     assert cfg.downscale == (1.0, 1.0) and cfg.quantize_lq
@@ -55,7 +66,9 @@ def test_downscale_is_off_by_default_and_round_trips_through_a_config_file(tmp_p
      ({"loss": "l2"}, "loss must be"), ({"downscale": (0.5, 2.0)}, "downscale must"),
      ({"unclipped_noise": 1.5}, "unclipped_noise must"), ({"tone_jitter": -0.1}, "tone_jitter must"),
      ({"gray_photos": 1.1}, "gray_photos must"),
-     ({"unclipped_noise": 0.5, "quantize_lq": True}, "needs quantize_lq off")],
+     ({"unclipped_noise": 0.5, "quantize_lq": True}, "needs quantize_lq off"),
+     ({"generators": {"haze": "fog"}}, "generators: haze has no generator 'fog'"),
+     ({"generators": {"smoke": "veil"}}, "generators: unknown")],
 )
 def test_bad_config_fails_before_any_work(overrides, message):
     with pytest.raises(UsageError, match=message):

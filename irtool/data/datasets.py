@@ -110,17 +110,33 @@ def check_synthesis(synthesis: str) -> str:
     return synthesis
 
 
+def check_generators(generators: Mapping[str, str]) -> dict[str, str]:
+    """A recipe's ``generators``: degradation -> one of its registered generators (one that enlarges, only for
+    low resolution as the detector sees it)."""
+    from irtool.degradations import get_degradation
+    from irtool.errors import InvalidArgumentError
+
+    checked = {}
+    for kind, name in generators.items():
+        try:
+            checked[kind] = get_degradation(kind).generator(name).name
+        except (InvalidArgumentError, UsageError) as exc:
+            raise UsageError(f"generators: {exc}") from None
+    return checked
+
+
 def _degrade(gt: np.ndarray, task: str, *, rng: np.random.Generator, same_size: bool,
              unclipped_noise: float = 0.0, window: tuple[int, int, int, int] | None = None,
-             synthesis: str = "default") -> tuple[np.ndarray, int, float]:
-    """(lq, kind index, severity) for one clean float image; ``window``: where it sits in its photo."""
+             synthesis: str = "default", generators: Mapping[str, str] | None = None) -> tuple[np.ndarray, int, float]:
+    """(lq, kind index, severity) for one clean float image; ``window``: where it sits in its photo;
+    ``generators``: the one generator of each degradation named there (see :func:`check_generators`)."""
     if task == CLEAN_TASK:
         return gt.copy(), kind_index("clean"), 0.0
     # No extra draw unless used, so other tasks' (and existing seeds') patches stay the same.
     noise = unclipped_noise > 0 and TASK_DEGRADATIONS[task] == "noise"
     clip_noise = not (noise and rng.uniform() < unclipped_noise)
     lq, info = degrade_for_task(gt, task, rng=rng, clip_noise=clip_noise, window=window, synthesis=synthesis,
-                                same_size=same_size)
+                                same_size=same_size, generator=(generators or {}).get(TASK_DEGRADATIONS[task]))
     return lq, kind_index(info.kind), float(info.severity)
 
 
@@ -196,10 +212,12 @@ class DegradedFolderDataset(Dataset):
         unclipped_noise: float = 0.0,
         transforms: Sequence[PatchTransform] = (),
         synthesis: str = "default",
+        generators: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.mixture = parse_task_mix(task_mix)
+        self.generators = check_generators(generators or {})
         self.patch_size = _check_positive("patch_size", patch_size)
         self.sr_as_same_size = bool(sr_as_same_size)
         self.scale = _resolve_scale(self.mixture, scale=scale, same_size=self.sr_as_same_size)
@@ -256,7 +274,8 @@ class DegradedFolderDataset(Dataset):
         for transform in self.transforms:
             gt = transform.clean(gt, rng)
         lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size,
-                                      unclipped_noise=self.unclipped_noise, window=window, synthesis=self.synthesis)
+                                      unclipped_noise=self.unclipped_noise, window=window, synthesis=self.synthesis,
+                                      generators=self.generators)
         for transform in self.transforms:
             lq, gt = transform.degraded(lq, gt)
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": task, "kind": kind, "severity": severity}
@@ -421,10 +440,12 @@ class ValidationSet(Dataset):
         cache_in_memory: CacheMode = "auto",
         quantize_lq: bool = False,
         synthesis: str = "default",
+        generators: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.seed = _check_seed(seed)
         self.synthesis = check_synthesis(synthesis)
+        self.generators = check_generators(generators or {})
         self.sr_as_same_size = bool(sr_as_same_size)
         if crop_size < 0 or max_images < 0:
             raise UsageError("crop_size and max_images must be >= 0 (0 = no limit)")
@@ -505,7 +526,8 @@ class ValidationSet(Dataset):
         multiple = task_scale(task)
         gt = _to_float(modcrop(gt_img, multiple))
         rng = _item_rng(self.seed, _STREAM_VALIDATION, 0, index)
-        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size, synthesis=self.synthesis)
+        lq, kind, severity = _degrade(gt, task, rng=rng, same_size=self.sr_as_same_size, synthesis=self.synthesis,
+                                      generators=self.generators)
         if self.quantize_lq:
             lq = quantize_uint8(lq)
         return {

@@ -145,10 +145,11 @@ def degrade_for_task(
     window: tuple[int, int, int, int] | None = None,
     synthesis: str = "default",
     same_size: bool = False,
+    generator: str | None = None,
 ) -> tuple[np.ndarray, DegradationInfo]:
     """Degrade ``img`` as the restoration ``task`` expects its input (e.g. ``"sr4"`` -> x4 bicubic LR;
-    ``same_size``: enlarged back to ``img``'s size, as the detector sees it)."""
+    ``same_size``: enlarged back to ``img``'s size, as the detector sees it; ``generator``: as :func:`degrade`)."""
     entry = get_task(task)
     return degrade(img, entry.degradation, severity=severity, rng=rng,
                    scale=entry.scale if entry.scale != 1 else None, clip_noise=clip_noise, window=window,
-                   synthesis=synthesis, same_size=same_size)
+                   synthesis=synthesis, same_size=same_size, generator=generator)

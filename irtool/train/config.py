@@ -72,6 +72,9 @@ class TrainConfig:
     #: Degradation generators to draw from: "default" (the original ones) or "wide" (every registered one, see
     #: ``irtool.degradations``); validation uses the same pool.
     synthesis: str = "default"
+    #: Degradation -> the one generator its patches are made by (e.g. ``{ haze = "scattering" }``), in place of a
+    #: draw from the ``synthesis`` pool; degradations not named draw as usual.
+    generators: Mapping[str, str] = field(default_factory=dict)
     #: Probability that a patch's clean photo is re-exposed and re-graded before degrading (see
     #: ``DegradedFolderDataset``); 0 = off.
     tone_jitter: float = 0.0
@@ -125,6 +128,7 @@ class TrainConfig:
         values: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         mix = {k: float(v) for k, v in self.task_mix.items()}
         values["task_mix"] = mix or None  # an empty mixture (the task's default) is left out
+        values["generators"] = dict(self.generators) or None
         return dumps(values)
 
     @property
@@ -160,7 +164,7 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
         from .memory import parse_memory_size
 
         parse_memory_size(cfg.memory_limit)
-    from irtool.data.datasets import check_synthesis, check_unclipped_noise
+    from irtool.data.datasets import check_generators, check_synthesis, check_unclipped_noise
     from irtool.data.transforms import check_downscale_range, check_probability
 
     check_downscale_range(cfg.downscale)
@@ -169,6 +173,7 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
     check_probability("vote_clean_target", cfg.vote_clean_target)
     check_unclipped_noise(cfg.unclipped_noise, quantize_lq=cfg.quantize_lq)
     check_synthesis(cfg.synthesis)
+    check_generators(cfg.generators)
     bad = [k for k in cfg.task_mix if k not in MIXTURE_TASKS]
     if bad:
         raise UsageError(f"unknown task(s) in task_mix: {bad}")

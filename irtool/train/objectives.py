@@ -107,7 +107,7 @@ class TrainingObjective(ABC):
             train = data.DegradedFolderDataset(
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
                 seed=cfg.seed, sr_as_same_size=scale == 1, unclipped_noise=cfg.unclipped_noise,
-                transforms=patch_transforms(cfg), synthesis=cfg.synthesis,
+                transforms=patch_transforms(cfg), synthesis=cfg.synthesis, generators=cfg.generators,
             )
         val = None
         if cfg.val:
@@ -116,7 +116,7 @@ class TrainingObjective(ABC):
                 cfg.val, lq_folder=cfg.val_lq or None, task_mix=None if paired and label is None else cfg.mixture,
                 scale=scale, seed=cfg.seed + 1, crop_size=cfg.val_crop, max_images=cfg.val_max_images,
                 sr_as_same_size=scale == 1, all_tasks=self.validates_every_type and not paired,
-                quantize_lq=cfg.quantize_lq, synthesis=cfg.synthesis,
+                quantize_lq=cfg.quantize_lq, synthesis=cfg.synthesis, generators=cfg.generators,
             )
         return train, val
 
