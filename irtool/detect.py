@@ -82,6 +82,11 @@ SHARPNESS_SHARPEST_SHARE = 0.1
 #: blur generator at severity 0.25-1: 0.331 at the 98th percentile, 0.347 at the most; clean windows 0.266 at their
 #: 2nd percentile, 0.601 median), fixed before any held-out image was measured.
 EDGE_SHARPNESS_MIN = 0.35
+#: Streak coherence (:func:`streak_coherence`) below which ``--auto`` takes an image the detector calls rainy for one
+#: without rain streaks: just below the least coherent visibly rainy training window (``scripts/pixel_tests.py --test
+#: streaks``, both registered rain generators at severity 0.25-1: 0.156 at the least, 0.305 at the 2nd percentile;
+#: noisy windows 0.057 median), fixed before any held-out image was measured.
+STREAK_COHERENCE_MIN = 0.15
 
 
 def summary_size(num_types: int, *, scene: bool = True) -> int:
@@ -186,6 +191,25 @@ def edge_sharpness(image: torch.Tensor) -> float:
         share = per_block(step.abs(), "max")[counted] / contrast[counted]
         sharpest.append(float(torch.quantile(share, 1.0 - SHARPNESS_SHARPEST_SHARE)))
     return min(sharpest)
+
+
+def streak_coherence(image: torch.Tensor) -> float:
+    """How much of the fine detail of ``image`` (``[C, H, W]`` in [0, 1]) runs in one common direction, in [0, 1].
+
+    Rain falls in parallel streaks (drops blurred along their common path by the exposure: Garg and Nayar, "Vision
+    and Rain", 2007), so in a rainy photo the luma gradients of the streaks' edges all point across that path; noise
+    has no direction. Measured as the coherence of the structure tensor summed over the whole image (Bigün and
+    Granlund 1987): ``|sum (gx + i gy)^2| / sum |g|^2`` with central differences at native resolution, 1 for
+    gradients that all share one axis, near 0 for noise. Edges of the scene count too, so it is a test for the
+    absence of streaks (noise drowns the scene's own directions), not for their presence. 0 for a flat image."""
+    luma = _luma(image.detach().float().cpu())
+    if min(luma.shape) < 3:
+        return 0.0
+    gx = luma[1:-1, 2:] - luma[1:-1, :-2]
+    gy = luma[2:, 1:-1] - luma[:-2, 1:-1]
+    xx, yy, xy = float(gx.square().sum()), float(gy.square().sum()), float((gx * gy).sum())
+    energy = xx + yy
+    return math.hypot(xx - yy, 2.0 * xy) / energy if energy > 0 else 0.0
 
 
 def noise_floor(image: torch.Tensor) -> float:

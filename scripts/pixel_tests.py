@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
     parser.add_argument("--test", default="veil",
-                        choices=["veil", "noise", "exposure", "sharpness", "low-light-probability", "haze-severity",
-                                 "change"])
+                        choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
+                                 "haze-severity", "change"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -83,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
         NOISE_FLOOR_MIN,
+        STREAK_COHERENCE_MIN,
         VEIL_DARK_CHANNEL_MIN,
         edge_sharpness,
         highlight_level,
         median_dark_channel,
         noise_floor,
+        streak_coherence,
     )
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
@@ -141,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
+        "streaks": (streak_coherence, "streak coherence", STREAK_COHERENCE_MIN),
         "low-light-probability": (low_light_probability, "the bundled detector's probability of low light", 0.5),
         "haze-severity": (haze_severity, "the bundled detector's haze severity, where it calls haze", 0.25),
         "change": (change, "PSNR of --auto's output against its input (dB), where it changes the window",

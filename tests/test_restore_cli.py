@@ -406,6 +406,37 @@ def test_auto_denoises_an_image_whose_flattest_regions_are_noisy_whatever_it_is_
     assert (tmp_path / "out" / "smooth.png").read_bytes() == (tmp_path / "in" / "smooth.png").read_bytes()
 
 
+def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_that_has(tmp_path, zoo, use_catalog):
+    """A detector that always says "rain": a smooth photo with Gaussian noise of 15/255 has no common direction in
+    its fine detail (streak coherence far below irtool.detect.STREAK_COHERENCE_MIN) and a noise floor above
+    NOISE_FLOOR_MIN, so it goes to the noise route with the reason; the same photo with parallel rain streaks and
+    noise that also reads above NOISE_FLOOR_MIN keeps its rain call (its route is "keep" here: copied byte for byte),
+    since streaks are what rain is. --detect-only reports the same decisions."""
+    from irtool.degrade import synth
+    from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
+
+    _catalog_with_detector_saying("rain", tmp_path, zoo, use_catalog, routes={"noise": "aio", "rain": "keep"})
+    yy, xx = np.mgrid[0:96, 0:128]
+    smooth = np.stack([0.3 + 0.4 * xx / 128, 0.5 + 0.2 * np.sin(yy / 20), 0.4 + 0.3 * yy / 96], axis=-1)
+    noisy = np.clip(smooth + np.random.default_rng(4).normal(0, 15 / 255, smooth.shape), 0, 1)
+    rainy = synth.add_rain(smooth, density=0.04, length=20.0, angle_deg=80.0, rng=np.random.default_rng(5))
+    rainy = np.clip(rainy + np.random.default_rng(4).normal(0, 12 / 255, smooth.shape), 0, 1)
+    (tmp_path / "in").mkdir()
+    for name, pixels in (("noisy.png", noisy), ("rainy.png", rainy)):
+        levels = (pixels * 255).round().astype(np.uint8)
+        Image.fromarray(levels).save(tmp_path / "in" / name)
+        as_read = torch.from_numpy(levels.astype(np.float32) / 255).permute(2, 0, 1)
+        assert noise_floor(as_read) > NOISE_FLOOR_MIN
+        assert (streak_coherence(as_read) > 2 * STREAK_COHERENCE_MIN) == (name == "rainy.png")
+        assert (streak_coherence(as_read) < STREAK_COHERENCE_MIN / 2) == (name == "noisy.png")
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        noisy_record, rainy_record = records["noisy.png"], records["rainy.png"]
+        assert noisy_record["detected"]["type"] == "rain" and noisy_record["model"] == "aio"
+        assert noisy_record["decided"] == "noise" and "no streaks" in noisy_record["note"]
+        assert rainy_record["decided"] == "rain" and rainy_record["model"] == "copy" and not rainy_record["note"]
+    assert (tmp_path / "out" / "rainy.png").read_bytes() == (tmp_path / "in" / "rainy.png").read_bytes()
+
+
 def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_path, zoo, use_catalog):
     """A detector that always says "blur": a photo darkened to 30% of its exposure (its brightest 1% far below
     irtool.detect.HIGHLIGHT_LEVEL_MAX) goes to the low-light route with the reason; the photo itself follows the
