@@ -67,13 +67,6 @@ NOISE_CLIP_MARGIN = 0.04
 #: 2.85 except the texture ``skimage-grass``, 7.97), fixed before any held-out image was measured. Texture without a
 #: flat region reads like noise, so the threshold favours leaving noise over smoothing texture.
 NOISE_FLOOR_MIN = 7.6
-#: Colour noise floor (:func:`chroma_noise_floor`, 8-bit levels) from which ``--auto`` denoises an image it checks
-#: for noise (as at :data:`NOISE_FLOOR_MIN` of luma noise): just above the highest training window of every type it
-#: checks (``scripts/pixel_tests.py --test chroma-noise``, 222 windows per type: rain 2.42 at the most, clean 0.72,
-#: hazy 0.39, JPEG 0.42, blurred 0.20; noisy windows 12.8 median), fixed before any held-out image was measured.
-#: The clean windows alone would allow 0.7; the margin leaves alone photos with a trace of colour noise that no
-#: one would call noisy.
-CHROMA_NOISE_FLOOR_MIN = 2.5
 #: Highlight level (:func:`highlight_level`) below which ``--auto`` brightens an image the detector calls clean or
 #: blurred: just below the lowest training window of every type but low light (``scripts/pixel_tests.py --test
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
@@ -219,34 +212,6 @@ def streak_coherence(image: torch.Tensor) -> float:
     return math.hypot(xx - yy, 2.0 * xy) / energy if energy > 0 else 0.0
 
 
-def _block_noise(channel: torch.Tensor) -> torch.Tensor:
-    """Immerkaer's noise sigma (in the units of ``channel`` ``[H, W]``) per :data:`NOISE_BLOCK` px block, ``[rows,
-    cols]`` over the blocks that fit inside the one-pixel border the 3x3 mask needs."""
-    h, w = channel.shape
-    rows, cols = (h - 2) // NOISE_BLOCK, (w - 2) // NOISE_BLOCK
-    # The mask is [1, -2, 1] across rows times [1, -2, 1] down columns: applied as two second differences, which
-    # on a CPU is over ten times faster than a one-channel 3x3 convolution of a 12 MP photo (0.4 s against 6 s).
-    across = channel[:, :-2] - 2.0 * channel[:, 1:-1] + channel[:, 2:]
-    response = (across[:-2] - 2.0 * across[1:-1] + across[2:]).abs_()
-    blocks = response[:rows * NOISE_BLOCK, :cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
-    return blocks.mean(dim=(1, 3)) * (math.pi / 2) ** 0.5 / 6.0
-
-
-def _unclipped_blocks(luma: torch.Tensor) -> torch.Tensor:
-    """Which :func:`_block_noise` blocks of an image of luma ``luma`` are far enough from black and white for their
-    noise not to be clipped away (:data:`NOISE_CLIP_MARGIN`)."""
-    h, w = luma.shape
-    rows, cols = (h - 2) // NOISE_BLOCK, (w - 2) // NOISE_BLOCK
-    level = luma[1:1 + rows * NOISE_BLOCK, 1:1 + cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
-    level = level.mean(dim=(1, 3))
-    return (level > NOISE_CLIP_MARGIN) & (level < 1 - NOISE_CLIP_MARGIN)
-
-
-def _flattest(sigma: torch.Tensor, usable: torch.Tensor) -> float:
-    found = sigma[usable]
-    return 0.0 if found.numel() == 0 else float(torch.quantile(found, NOISE_FLATTEST_SHARE))
-
-
 def noise_floor(image: torch.Tensor) -> float:
     """The noise standard deviation, in 8-bit levels, of the flattest tenth of ``image`` (``[C, H, W]`` in [0, 1]).
 
@@ -257,26 +222,23 @@ def noise_floor(image: torch.Tensor) -> float:
     Blocks near black or white (clipped) are skipped. 0 for an image with no such block.
     """
     luma = _luma(image.detach().float().cpu())
-    if min(luma.shape) < NOISE_BLOCK + 2:
+    h, w = luma.shape
+    rows, cols = (h - 2) // NOISE_BLOCK, (w - 2) // NOISE_BLOCK
+    if rows < 1 or cols < 1:
         return 0.0
-    return _flattest(_block_noise(luma * 255.0), _unclipped_blocks(luma))
-
-
-def chroma_noise_floor(image: torch.Tensor) -> float:
-    """:func:`noise_floor` of ``image``'s colour (``[C, H, W]`` in [0, 1]), in 8-bit levels: per block the RMS of
-    Immerkaer's sigma in the two BT.601 colour-difference channels (Cb, Cr), read at the flattest tenth of the blocks.
-
-    A camera's noise at high ISO is partly in colour (each photosite's own shot noise, demosaicked), which luma
-    averages down: a photo can hold visible colour speckle with a quiet luma. A scene's colour is smoother than its
-    luma (and JPEG's chroma subsampling smooths it more), so its flattest blocks read near 0 without noise.
-    0 for a gray image or one with no usable block."""
-    x = image.detach().float().cpu()
-    if x.shape[0] < 3 or min(x.shape[1:]) < NOISE_BLOCK + 2:
+    # The mask is [1, -2, 1] across rows times [1, -2, 1] down columns: applied as two second differences, which
+    # on a CPU is over ten times faster than a one-channel 3x3 convolution of a 12 MP photo (0.4 s against 6 s).
+    levels = luma * 255.0
+    across = levels[:, :-2] - 2.0 * levels[:, 1:-1] + levels[:, 2:]
+    response = (across[:-2] - 2.0 * across[1:-1] + across[2:]).abs_()
+    blocks = response[:rows * NOISE_BLOCK, :cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
+    sigma = blocks.mean(dim=(1, 3)) * (math.pi / 2) ** 0.5 / 6.0
+    level = luma[1:1 + rows * NOISE_BLOCK, 1:1 + cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
+    level = level.mean(dim=(1, 3))
+    usable = sigma[(level > NOISE_CLIP_MARGIN) & (level < 1 - NOISE_CLIP_MARGIN)]
+    if usable.numel() == 0:
         return 0.0
-    luma = _luma(x)
-    cb = _block_noise((x[2] - luma) * (0.564 * 255.0))
-    cr = _block_noise((x[0] - luma) * (0.713 * 255.0))
-    return _flattest(((cb.square() + cr.square()) / 2).sqrt(), _unclipped_blocks(luma))
+    return float(torch.quantile(usable, NOISE_FLATTEST_SHARE))
 
 
 def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

@@ -476,35 +476,21 @@ class BatchRestorer:
         name = self.route_name(_pixels_call(detection, "low-light")) if level < HIGHLIGHT_LEVEL_MAX else None
         return None if name is None else (name, level)
 
-    def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, str] | None:
-        """The noise route, and what the pixels showed, for an image called clean, JPEG, blurred or hazy
+    def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
+        """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
         (:data:`NOISE_CHECKED_TYPES`), or rainy without streaks (:func:`~irtool.detect.streak_coherence` <
-        :data:`~irtool.detect.STREAK_COHERENCE_MIN`), whose flattest regions hold noise in their luma
-        (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`) or their colour
-        (:func:`~irtool.detect.chroma_noise_floor` >= :data:`~irtool.detect.CHROMA_NOISE_FLOOR_MIN`): noise the
-        detector's crops did not recognise (other generators, gray photos, noise under JPEG, colour noise taken for
-        rain) is still noise in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where
-        it has no streaks."""
-        from irtool.detect import (
-            CHROMA_NOISE_FLOOR_MIN,
-            NOISE_FLOOR_MIN,
-            STREAK_COHERENCE_MIN,
-            chroma_noise_floor,
-            noise_floor,
-            streak_coherence,
-        )
+        :data:`~irtool.detect.STREAK_COHERENCE_MIN`), whose flattest regions hold noise
+        (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did
+        not recognise (other generators, gray photos, noise under JPEG, colour noise taken for rain) is still noise
+        in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no streaks."""
+        from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
         if detection.type not in NOISE_CHECKED_TYPES and not (
                 detection.type == "rain" and streak_coherence(image) < STREAK_COHERENCE_MIN):
             return None
-        name = self.route_name(_pixels_call(detection, "noise"))
-        if name is None:
-            return None
         floor = noise_floor(image)
-        if floor >= NOISE_FLOOR_MIN:
-            return name, f"noise of {floor:.1f}/255"
-        colour = chroma_noise_floor(image)
-        return (name, f"colour noise of {colour:.1f}/255") if colour >= CHROMA_NOISE_FLOOR_MIN else None
+        name = self.route_name(_pixels_call(detection, "noise")) if floor >= NOISE_FLOOR_MIN else None
+        return None if name is None else (name, floor)
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
         """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it
@@ -529,7 +515,7 @@ class BatchRestorer:
             streaks = (" its fine detail runs in no common direction (no streaks) and" if detection.type == "rain"
                        else "")
             note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but{streaks} its flattest regions "
-                          f"hold {hidden_noise[1]}: denoised",
+                          f"hold noise of {hidden_noise[1]:.1f}/255: denoised",
                           self.route_note(_pixels_call(detection, "noise")))
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else

@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=6, help="random windows per photo and type")
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
     parser.add_argument("--test", default="veil",
-                        choices=["veil", "noise", "chroma-noise", "exposure", "sharpness", "streaks",
-                                 "low-light-probability", "haze-severity", "change"])
+                        choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
+                                 "haze-severity", "change"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -80,13 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.data.transforms import _luma
     from irtool.degradations import CLEAN, detector_types
     from irtool.detect import (
-        CHROMA_NOISE_FLOOR_MIN,
         EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
         NOISE_FLOOR_MIN,
         STREAK_COHERENCE_MIN,
         VEIL_DARK_CHANNEL_MIN,
-        chroma_noise_floor,
         edge_sharpness,
         highlight_level,
         median_dark_channel,
@@ -143,7 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     measure, measured, threshold = {
         "veil": (median_dark_channel, "median dark channel", VEIL_DARK_CHANNEL_MIN),
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
-        "chroma-noise": (chroma_noise_floor, "colour noise floor (8-bit levels)", CHROMA_NOISE_FLOOR_MIN),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
         "streaks": (streak_coherence, "streak coherence", STREAK_COHERENCE_MIN),

@@ -296,30 +296,3 @@ def test_streak_coherence_tells_parallel_rain_streaks_from_noise_on_a_textured_s
     assert streak_coherence(noisy) < STREAK_COHERENCE_MIN
     assert streak_coherence(torch.full((3, 64, 64), 0.5)) == 0.0
     assert streak_coherence(torch.rand(3, 2, 40)) == 0.0
-
-
-def _with_colour_noise(luma: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
-    """``[3, H, W]`` whose BT.601 luma is ``luma`` and whose Cb and Cr carry Gaussian noise of ``sigma`` levels."""
-    g = torch.Generator().manual_seed(seed)
-    cb, cr = (torch.randn(luma.shape, generator=g) * sigma / 255 for _ in range(2))
-    red, blue = luma + cr / 0.713, luma + cb / 0.564
-    green = (luma - 0.299 * red - 0.114 * blue) / 0.587
-    return torch.stack([red, green, blue])
-
-
-@pytest.mark.parametrize("sigma", [4.0, 10.0])
-def test_chroma_noise_floor_reads_colour_noise_that_luma_does_not_show(sigma: float) -> None:
-    """Noise in Cb and Cr only, on a smooth scene: the colour floor reads sigma (within 15%) while the luma floor
-    stays near 0; Gaussian noise of the same sigma in R, G and B reads in both; a gray image has no colour."""
-    from irtool.detect import chroma_noise_floor, noise_floor
-
-    y, x = torch.meshgrid(torch.arange(128.0), torch.arange(160.0), indexing="ij")
-    luma = 0.3 + 0.3 * x / 160 + 0.1 * torch.sin(y / 17)
-    speckled = _with_colour_noise(luma, sigma, seed=int(sigma))
-    assert chroma_noise_floor(speckled) == pytest.approx(sigma, rel=0.15)
-    assert noise_floor(speckled) < 0.5
-    rgb_noise = luma + torch.randn(3, 128, 160, generator=torch.Generator().manual_seed(1)) * sigma / 255
-    assert chroma_noise_floor(rgb_noise) > 0.5 * sigma and noise_floor(rgb_noise) > 0.5 * sigma
-    assert chroma_noise_floor(speckled[:1]) == 0.0
-    assert chroma_noise_floor(luma.expand(3, -1, -1)) < 0.01
-    assert chroma_noise_floor(torch.rand(3, 10, 10)) == 0.0  # no whole 16 px block

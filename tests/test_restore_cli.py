@@ -406,32 +406,6 @@ def test_auto_denoises_an_image_whose_flattest_regions_are_noisy_whatever_it_is_
     assert (tmp_path / "out" / "smooth.png").read_bytes() == (tmp_path / "in" / "smooth.png").read_bytes()
 
 
-def test_auto_denoises_an_image_whose_noise_is_in_its_colour_only(tmp_path, zoo, use_catalog):
-    """A detector that always says clean: a smooth photo whose Cb and Cr carry noise of 8 levels and whose luma is
-    quiet (noise floor far below NOISE_FLOOR_MIN, colour noise floor above CHROMA_NOISE_FLOOR_MIN) goes to the noise
-    route, with "colour noise" in the note; the photo without it is copied. --detect-only reports the same."""
-    from irtool.detect import CHROMA_NOISE_FLOOR_MIN, NOISE_FLOOR_MIN, chroma_noise_floor, noise_floor
-
-    _catalog_with_detector_saying("clean", tmp_path, zoo, use_catalog, routes={"noise": "aio"})
-    yy, xx = np.mgrid[0:96, 0:128]
-    luma = 0.35 + 0.3 * xx / 128 + 0.1 * np.sin(yy / 20)
-    noise = np.random.default_rng(6).normal(0, 8 / 255, (2, 96, 128))
-    red, blue = luma + noise[0] / 0.713, luma + noise[1] / 0.564
-    speckled = np.stack([red, (luma - 0.299 * red - 0.114 * blue) / 0.587, blue], axis=-1)
-    (tmp_path / "in").mkdir()
-    for name, pixels in (("plain.png", np.repeat(luma[..., None], 3, axis=-1)), ("speckled.png", speckled)):
-        levels = (np.clip(pixels, 0, 1) * 255).round().astype(np.uint8)
-        Image.fromarray(levels).save(tmp_path / "in" / name)
-        as_read = torch.from_numpy(levels.astype(np.float32) / 255).permute(2, 0, 1)
-        assert noise_floor(as_read) < NOISE_FLOOR_MIN / 2
-        assert (chroma_noise_floor(as_read) > CHROMA_NOISE_FLOOR_MIN) == (name == "speckled.png")
-    for records in _auto_records_with_and_without_detect_only(tmp_path):
-        plain, speckled_record = records["plain.png"], records["speckled.png"]
-        assert plain["model"] == "copy" and plain["decided"] == "clean"
-        assert speckled_record["model"] == "aio" and speckled_record["decided"] == "noise"
-        assert "colour noise of" in speckled_record["note"]
-
-
 def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_that_has(tmp_path, zoo, use_catalog):
     """A detector that always says "rain": a smooth photo with Gaussian noise of 15/255 has no common direction in
     its fine detail (streak coherence far below irtool.detect.STREAK_COHERENCE_MIN) and a noise floor above
