@@ -439,10 +439,10 @@ def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_t
 
 @pytest.mark.parametrize("called", ["haze", "clean"])
 def test_auto_denoises_instead_of_dehazing_a_hazy_call_with_moderate_noise(tmp_path, zoo, use_catalog, called):
-    """Noise of 9/255 per channel (6 in luma) on a veiled, smooth photo reads a noise floor between HAZE_NOISE_FLOOR_MIN and NOISE_FLOOR_MIN:
-    called hazy it goes to the noise route (a haze correction would stretch the noise with the contrast); called
-    clean it is copied, since clear photos' texture reads that high. The veiled photo without noise stays on the
-    haze route. --detect-only reports the same decisions."""
+    """Noise of 9/255 per channel (6 in luma) on a veiled, smooth photo reads a noise floor between
+    HAZE_NOISE_FLOOR_MIN and NOISE_FLOOR_MIN: called hazy it goes to the noise route (a haze correction would
+    stretch the noise with the contrast); called clean it is copied, since clear photos' texture reads that high.
+    The veiled photo without noise follows its call. --detect-only reports the same decisions."""
     from irtool.detect import HAZE_NOISE_FLOOR_MIN, NOISE_FLOOR_MIN, noise_floor, shows_veil
 
     _catalog_with_detector_saying(called, tmp_path, zoo, use_catalog, routes={"noise": "aio", "haze": "keep"})
