@@ -67,12 +67,6 @@ NOISE_CLIP_MARGIN = 0.04
 #: 2.85 except the texture ``skimage-grass``, 7.97), fixed before any held-out image was measured. Texture without a
 #: flat region reads like noise, so the threshold favours leaving noise over smoothing texture.
 NOISE_FLOOR_MIN = 7.6
-#: Noise floor from which ``--auto`` denoises, instead of dehazing, an image the detector calls hazy: just above the
-#: noisiest hazy training window (``scripts/pixel_tests.py --test noise``, every registered haze generator at severity
-#: 0.25-1: 4.07 at the most, 1.20 at the 98th percentile), fixed before any held-out image was measured. Haze
-#: multiplies the scene's contrast by its transmission, so its flattest regions are flatter than a clear photo's
-#: (whose texture sets :data:`NOISE_FLOOR_MIN`); a haze correction divides by it again and would amplify noise.
-HAZE_NOISE_FLOOR_MIN = 4.1
 #: Highlight level (:func:`highlight_level`) below which ``--auto`` brightens an image the detector calls clean or
 #: blurred: just below the lowest training window of every type but low light (``scripts/pixel_tests.py --test
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;

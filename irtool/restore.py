@@ -482,23 +482,14 @@ class BatchRestorer:
         :data:`~irtool.detect.STREAK_COHERENCE_MIN`), whose flattest regions hold noise
         (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did
         not recognise (other generators, gray photos, noise under JPEG, colour noise taken for rain) is still noise
-        in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no streaks. A
-        hazy call is held to the lower :data:`~irtool.detect.HAZE_NOISE_FLOOR_MIN`: haze flattens a scene, and its
-        correction would amplify the noise."""
-        from irtool.detect import (
-            HAZE_NOISE_FLOOR_MIN,
-            NOISE_FLOOR_MIN,
-            STREAK_COHERENCE_MIN,
-            noise_floor,
-            streak_coherence,
-        )
+        in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no streaks."""
+        from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
         if detection.type not in NOISE_CHECKED_TYPES and not (
                 detection.type == "rain" and streak_coherence(image) < STREAK_COHERENCE_MIN):
             return None
         floor = noise_floor(image)
-        threshold = HAZE_NOISE_FLOOR_MIN if detection.type == "haze" else NOISE_FLOOR_MIN
-        name = self.route_name(_pixels_call(detection, "noise")) if floor >= threshold else None
+        name = self.route_name(_pixels_call(detection, "noise")) if floor >= NOISE_FLOOR_MIN else None
         return None if name is None else (name, floor)
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:

@@ -437,35 +437,6 @@ def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_t
     assert (tmp_path / "out" / "rainy.png").read_bytes() == (tmp_path / "in" / "rainy.png").read_bytes()
 
 
-@pytest.mark.parametrize("called", ["haze", "clean"])
-def test_auto_denoises_instead_of_dehazing_a_hazy_call_with_moderate_noise(tmp_path, zoo, use_catalog, called):
-    """Noise of 9/255 per channel (6 in luma) on a veiled, smooth photo reads a noise floor between
-    HAZE_NOISE_FLOOR_MIN and NOISE_FLOOR_MIN: called hazy it goes to the noise route (a haze correction would
-    stretch the noise with the contrast); called clean it is copied, since clear photos' texture reads that high.
-    The veiled photo without noise follows its call. --detect-only reports the same decisions."""
-    from irtool.detect import HAZE_NOISE_FLOOR_MIN, NOISE_FLOOR_MIN, noise_floor, shows_veil
-
-    _catalog_with_detector_saying(called, tmp_path, zoo, use_catalog, routes={"noise": "aio", "haze": "keep"})
-    yy, xx = np.mgrid[0:96, 0:128]
-    veiled = 0.55 + 0.3 * np.stack([xx / 128, 0.5 + 0.4 * np.sin(yy / 20), yy / 96], axis=-1)
-    noisy = np.clip(veiled + np.random.default_rng(7).normal(0, 9 / 255, veiled.shape), 0, 1)
-    (tmp_path / "in").mkdir()
-    for name, pixels in (("veiled.png", veiled), ("noisy.png", noisy)):
-        levels = (pixels * 255).round().astype(np.uint8)
-        Image.fromarray(levels).save(tmp_path / "in" / name)
-        as_read = torch.from_numpy(levels.astype(np.float32) / 255).permute(2, 0, 1)
-        assert shows_veil(as_read)
-        assert (HAZE_NOISE_FLOOR_MIN < noise_floor(as_read) < NOISE_FLOOR_MIN) == (name == "noisy.png")
-    for records in _auto_records_with_and_without_detect_only(tmp_path):
-        plain, noisy_record = records["veiled.png"], records["noisy.png"]
-        assert plain["model"] == "copy" and plain["decided"] == called
-        if called == "haze":
-            assert noisy_record["model"] == "aio" and noisy_record["decided"] == "noise"
-            assert "called haze (" in noisy_record["note"] and "flattest regions hold noise of" in noisy_record["note"]
-        else:
-            assert noisy_record["model"] == "copy" and noisy_record["decided"] == "clean"
-
-
 def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_path, zoo, use_catalog):
     """A detector that always says "blur": a photo darkened to 30% of its exposure (its brightest 1% far below
     irtool.detect.HIGHLIGHT_LEVEL_MAX) goes to the low-light route with the reason; the photo itself follows the
