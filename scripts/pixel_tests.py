@@ -19,6 +19,11 @@ blocks, 8-bit levels) per true type, and the share below :data:`irtool.detect.NO
 ``--auto`` denoises an image the detector calls clean; the rest are, for clean windows, the false alarms and, for
 noise, the noisy images a clean call would no longer leave noisy.
 
+``--test streaks``: :func:`irtool.detect.streak_coherence` (how much of the fine detail runs in one direction: the
+structure tensor's coherence over the whole image) per true type, and the share below
+:data:`irtool.detect.STREAK_COHERENCE_MIN`; an image called rainy below it has no rain streaks, and ``--auto`` tests
+it for noise (for rain: visible rain the test would take for something else).
+
 ``--test low-light-probability``: the bundled detector's probability of low light (its call, with the crops and the
 vote, as ``--auto`` makes it), and the share below one half.
 
