@@ -36,6 +36,9 @@ counted), and the share below 0.25, the lowest severity the issue calls visible.
 test would give up (README "No visible change, no change": measured, not shipped). It runs the routed restorers on
 every window: use ``--windows 2`` (about 45 minutes on 2 cores).
 
+``--generator KIND=NAME``: every window of degradation KIND made by its registered generator NAME alone (e.g.
+``haze=scattering``: where fog that blurs sits among blurred windows).
+
 ``--darkest``: one more clean row, the darkest window of each photo (lowest mean luma) at a half, a third and a
 quarter of its sides: the low-key crops (shadows, dark foliage) a random window rarely is, where a darkening
 generator and a scene that is dark by nature meet (``--test exposure``).
@@ -75,13 +78,20 @@ def main(argv: list[str] | None = None) -> int:
                              "camera or a black-and-white conversion makes them")
     parser.add_argument("--darkest", action="store_true",
                         help="also measure the darkest window of each clean photo at 1/2, 1/3 and 1/4 of its sides")
+    parser.add_argument("--generator", action="append", default=[], metavar="KIND=NAME",
+                        help="make every window of degradation KIND with its registered generator NAME (repeatable; "
+                             "e.g. haze=scattering)")
     parser.add_argument("--where-dim", action="store_true",
                         help="measure only windows whose highlight level is below the dim highlights threshold")
     args = parser.parse_args(argv)
+    generators = dict(item.split("=", 1) for item in args.generator if "=" in item)
+    if len(generators) != len(args.generator):
+        parser.error("--generator takes KIND=NAME")
 
     import numpy as np
     import torch
 
+    from irtool.data.datasets import check_generators
     from irtool.data.transforms import _luma
     from irtool.degradations import CLEAN, detector_types
     from irtool.detect import (
@@ -96,11 +106,17 @@ def main(argv: list[str] | None = None) -> int:
         noise_floor,
         streak_coherence,
     )
+    from irtool.errors import UsageError
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
     from irtool.restore import EXPOSURE_CHECKED_TYPES
     from irtool.train.vote import _window
+
+    try:
+        generators = check_generators(generators)  # an unknown kind or generator fails before any work
+    except UsageError as exc:
+        parser.error(str(exc))
 
     def low_light_probability(image: torch.Tensor) -> float:
         detection = detector.detect(image)
@@ -185,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 window = _window(clean, rng)
                 current.update(kind=kind, window=window)
                 severity = 0.0 if kind == CLEAN else float(rng.uniform(0.25, 1.0))
-                pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis)
+                pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis,
+                                            generator=generators.get(kind))
                 record(kind, pixels)
     print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, severity 0.25-1, "
-          f"{args.synthesis} generators{', gray' if args.gray else ''}"
+          f"{args.synthesis} generators"
+          f"{''.join(f', {kind} only by {name}' for kind, name in generators.items())}{', gray' if args.gray else ''}"
           f"{f', only windows with highlights below {HIGHLIGHT_LEVEL_MAX}' if args.where_dim else ''}; "
           f"threshold {threshold}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | 98% | max | below the threshold |")

@@ -211,6 +211,22 @@ def test_wide_synthesis_draws_other_generators_and_says_so(photos):
     assert "wide synthesis" in report.to_markdown()
 
 
+def test_detection_input_can_name_one_generator():
+    """``generator`` makes the degradation with that registered generator alone, as ``degrade`` does with it (the
+    same draws from the same seed); without it the generator is drawn."""
+    from irtool.degrade.pipeline import degrade
+
+    clean = _photo(0).astype(np.float32) / 255
+    veiled, _ = detection_input(clean, "haze", 0.5, rng=np.random.default_rng(3), synthesis="wide", generator="veil")
+    direct, _ = degrade(clean, "haze", severity=0.5, rng=np.random.default_rng(3), synthesis="wide", generator="veil")
+    assert np.array_equal(veiled, quantize_uint8(direct))
+    drawn = [detection_input(clean, "haze", 0.5, rng=np.random.default_rng(s), synthesis="wide")[0] for s in range(6)]
+    assert any(not np.array_equal(veiled, image) for image in drawn)
+    enlarged, _ = detection_input(clean, "low-resolution", 0.5, rng=np.random.default_rng(3), synthesis="wide",
+                                  generator="resampled")
+    assert enlarged.shape[2] == 3 and enlarged.dtype == np.float32
+
+
 def _labelled_folder(root: Path) -> Path:
     for kind, count in (("clean", 2), ("noise", 3), ("haze", 1)):
         (root / kind).mkdir(parents=True)

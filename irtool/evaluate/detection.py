@@ -56,12 +56,13 @@ def _sample_rng(seed: int, image: str, kind: str, severity: float) -> np.random.
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
-def detection_input(image: np.ndarray, kind: str, severity: float, *,
-                    rng: np.random.Generator, synthesis: str = "default") -> tuple[np.ndarray, float]:
+def detection_input(image: np.ndarray, kind: str, severity: float, *, rng: np.random.Generator,
+                    synthesis: str = "default", generator: str | None = None) -> tuple[np.ndarray, float]:
     """(the detector's input, the severity label ``degrade`` records) for a clean float HxWx3 image in [0, 1].
 
     The input is float32 in [0, 1], quantised to 8-bit levels; "low-resolution" is enlarged back to the size of
     the image cropped to a multiple of its scale (so it is the image's size when that is already a multiple).
+    ``generator`` names one registered generator of ``kind`` to make it with (default: drawn from ``synthesis``).
     """
     if kind == CLEAN:
         return quantize_uint8(image), 0.0
@@ -69,9 +70,9 @@ def detection_input(image: np.ndarray, kind: str, severity: float, *,
         scale = sr_scale_of(severity)
         target = modcrop(image, scale)
         enlarged, info = degrade(target, kind, severity=severity, rng=rng, scale=scale, synthesis=synthesis,
-                                 same_size=True)
+                                 same_size=True, generator=generator)
         return quantize_uint8(enlarged), info.severity
-    degraded, info = degrade(image, kind, severity=severity, rng=rng, synthesis=synthesis)
+    degraded, info = degrade(image, kind, severity=severity, rng=rng, synthesis=synthesis, generator=generator)
     return quantize_uint8(degraded), info.severity
 
 
