@@ -84,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where-dim", action="store_true",
                         help="measure only windows whose highlight level is below the dim highlights threshold")
     args = parser.parse_args(argv)
-    generators = dict(item.split("=", 1) for item in args.generator if "=" in item)
-    if len(generators) != len(args.generator):
-        parser.error("--generator takes KIND=NAME")
+    generators: dict[str, str] = {}
+    for item in args.generator:
+        kind, sep, name = item.partition("=")
+        if not sep or kind in generators:
+            parser.error(f"--generator {item}: write KIND=NAME, one per degradation")
+        generators[kind] = name
 
     import numpy as np
     import torch

@@ -252,14 +252,9 @@ def scattering_fog(img: np.ndarray, params: Params, *, rng: np.random.Generator,
                    options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
     """Fog that also softens the scene: patchy fractal fog, and the scene behind it blurred by the light the fog
     scatters forward on its way (the atmospheric point-spread function: Narasimhan and Nayar, "Shedding light on the
-    weather", 2003), as photos in mist and fog are soft as well as veiled. One blur over the whole photo."""
-    height, width = img.shape[:2]
-    top, left, full_h, full_w = _depth_window(height, width, options)
-    field = synth.fractal_field(full_h, full_w, rng=rng)[top : top + height, left : left + width]
-    airlight = _airlight(rng)
-    softened = synth.gaussian_blur(img, sigma=params["sigma"])
-    out = synth.add_transmission_haze(softened, transmission=np.exp(-params["beta"] * field), airlight=airlight)
-    return out, {"airlight_r": airlight[0], "airlight_g": airlight[1], "airlight_b": airlight[2]}
+    weather", 2003), as photos in mist and fog are soft as well as veiled. One blur over the whole photo, then
+    :func:`fractal_haze` over it."""
+    return fractal_haze(synth.gaussian_blur(img, sigma=params["sigma"]), params, rng=rng, options=options)
 
 
 def exposure_darken(img: np.ndarray, params: Params, *, rng: np.random.Generator,
