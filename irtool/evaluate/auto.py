@@ -26,10 +26,12 @@ import numpy as np
 from irtool.degradations import CLEAN
 from irtool.errors import UsageError
 
-__all__ = ["AutoReport", "AutoSample", "WORSE_DB", "evaluate_auto"]
+__all__ = ["AutoReport", "AutoSample", "WORSE_DB", "compare_reports", "evaluate_auto"]
 
 #: An output more than this below its input's PSNR counts as made worse (the issue's "no harm" line).
 WORSE_DB = 0.1
+#: The decision of an image ``--auto`` did not judge (too small), in :meth:`AutoReport.decisions`.
+NOT_JUDGED = "not judged"
 #: The largest displacement (px, each axis) the best-shift PSNR searches.
 ALIGN_SHIFT = 8
 
@@ -94,6 +96,48 @@ class AutoReport:
     def types(self) -> list[str]:
         return list(dict.fromkeys(s.true_type for s in self.samples))
 
+    def decisions(self) -> dict[str, dict[str, int]]:
+        """The confusion matrix of what ``--auto`` did: per true type, how many images it acted on as each type
+        (``clean``: copied as clean; ``not judged``: too small to judge), after the pixel tests."""
+        matrix: dict[str, dict[str, int]] = {kind: {} for kind in self.types()}
+        for sample in self.samples:
+            row = matrix[sample.true_type]
+            decided = sample.decided or NOT_JUDGED
+            row[decided] = row.get(decided, 0) + 1
+        return matrix
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AutoReport:
+        """The report :meth:`to_dict` wrote (the ``auto`` entry of ``irtool eval --task auto --json``). JSON has no
+        infinity, so a PSNR saved as null is read back as infinite (an output equal to its original) and a
+        best-shift PSNR as infinite where the plain one is, else NaN (not measured)."""
+        def db(value: object, fallback: float) -> float:
+            return fallback if value is None else float(value)  # type: ignore[arg-type]
+
+        samples = []
+        for item in data["samples"]:
+            psnr_input, psnr_output = db(item["psnr_input"], math.inf), db(item["psnr_output"], math.inf)
+            samples.append(AutoSample(
+                image=item["image"], true_type=item["true_type"], setting=item.get("setting", ""),
+                detected=item.get("detected"), confidence=item.get("confidence"), model=item["model"],
+                psnr_input=psnr_input, psnr_output=psnr_output, unchanged=bool(item["unchanged"]),
+                psnr_input_aligned=db(item.get("psnr_input_aligned"), math.inf if math.isinf(psnr_input) else math.nan),
+                psnr_output_aligned=db(item.get("psnr_output_aligned"),
+                                       math.inf if math.isinf(psnr_output) else math.nan),
+                decided=item.get("decided")))
+        labels = tuple((data.get("detection") or {}).get("types") or ())
+        return cls(source=str(data.get("source", "")), detector=str(data.get("detector", "")), samples=samples,
+                   seconds=float(data.get("seconds") or 0.0), labels=labels)
+
+    @classmethod
+    def load(cls, path: str | Path) -> AutoReport:
+        """The report of an ``irtool eval --task auto --json FILE`` run."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls.from_dict(data["auto"] if "auto" in data else data)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: not a report of `irtool eval --task auto --json` ({exc})") from None
+
     def rows(self) -> list[dict[str, object]]:
         """One row per true type: images, named right, mean PSNR in/out, mean and worst gain, images made worse."""
         rows = []
@@ -154,7 +198,72 @@ class AutoReport:
             lines += ["", f"`--auto` acted on the right type for {right / max(1, len(degraded)):.1%} ({right}/"
                       f"{len(degraded)}) of the degraded images and treated {clean_right}/{len(clean)} clean ones "
                       "as clean (the detector's call unless a pixel test overruled it)."]
-        return "\n".join([*lines, "", "What the detector said:", "", self.detection().to_markdown()])
+        return "\n".join([*lines, "", *self.decisions_markdown(), "", "What the detector said:", "",
+                          self.detection().to_markdown()])
+
+    def decisions_markdown(self) -> list[str]:
+        """:meth:`decisions` as a Markdown table (columns: the detector's labels, then any other decision)."""
+        matrix = self.decisions()
+        columns = list(dict.fromkeys([*self.labels, *(d for row in matrix.values() for d in row)]))
+        lines = ["What `--auto` acted on (rows: the true type; columns: the type it restored the image as, after the "
+                 "pixel tests; clean: copied):", "",
+                 "| true \\ acted on | " + " | ".join(columns) + " | right |",
+                 "|---|" + "---:|" * (len(columns) + 1)]
+        for kind, row in matrix.items():
+            total = sum(row.values())
+            cells = [f"**{row.get(c, 0)}**" if c == kind else str(row.get(c, 0)) for c in columns]
+            lines.append(f"| {kind} | " + " | ".join(cells) + f" | {row.get(kind, 0) / max(1, total):.1%} |")
+        return lines
+
+
+def compare_reports(before: AutoReport, after: AutoReport, *, changed: bool = True) -> str:
+    """Markdown: per true type, ``before`` against ``after`` (mean gain, images made worse, decided right, left
+    unchanged) over the images both scored, then (``changed``) every image whose decision, model or gain (by more
+    than 0.05 dB) differs. How a candidate is read against the shipped run."""
+    theirs = {s.image: s for s in after.samples}
+    pairs = [(s, theirs[s.image]) for s in before.samples if s.image in theirs]
+    if not pairs:
+        raise UsageError("the two reports share no image")
+    lines = [f"{before.source} ({len(pairs)} images in both): before -> after", "",
+             "| true type | images | mean gain | made worse | decided right | left unchanged |",
+             "|---|---:|---:|---:|---:|---:|"]
+
+    def gain(group: list[AutoSample]) -> str:
+        finite = [s.gain for s in group if math.isfinite(s.gain)]
+        return f"{np.mean(finite):+.2f}" if finite else "-"
+
+    for kind in dict.fromkeys(s.true_type for s, _ in pairs):
+        group = [(a, b) for a, b in pairs if a.true_type == kind]
+        olds, news = [a for a, _ in group], [b for _, b in group]
+        if kind == CLEAN:
+            worse = f"{sum(not s.unchanged for s in olds)} -> {sum(not s.unchanged for s in news)} changed"
+            gains = "-"
+        else:
+            worse = f"{sum(s.gain < -WORSE_DB for s in olds)} -> {sum(s.gain < -WORSE_DB for s in news)}"
+            gains = f"{gain(olds)} -> {gain(news)}"
+        right = f"{sum(s.decided == kind for s in olds)} -> {sum(s.decided == kind for s in news)}"
+        kept = f"{sum(s.unchanged for s in olds)} -> {sum(s.unchanged for s in news)}"
+        lines.append(f"| {kind} | {len(group)} | {gains} | {worse} | {right} | {kept} |")
+    degraded = [(a, b) for a, b in pairs if a.true_type != CLEAN]
+    lines += ["", f"Degraded images made worse: {sum(a.gain < -WORSE_DB for a, _ in degraded)} -> "
+              f"{sum(b.gain < -WORSE_DB for _, b in degraded)}; decided right: "
+              f"{sum(a.decided == a.true_type for a, _ in degraded)} -> "
+              f"{sum(b.decided == b.true_type for _, b in degraded)} of {len(degraded)}."]
+    if changed:
+        moved = [(a, b) for a, b in pairs if a.decided != b.decided or a.model != b.model
+                 or not _same_gain(a.gain, b.gain)]
+        lines += ["", f"Images whose outcome changed: {len(moved)}", ""]
+        lines += [f"- {a.image}: {a.decided} / {a.model} / {_db(a.gain)} -> {b.decided} / {b.model} / {_db(b.gain)}"
+                  for a, b in moved]
+    return "\n".join(lines)
+
+
+def _same_gain(a: float, b: float) -> bool:
+    return a == b or (math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 0.05)
+
+
+def _db(value: float) -> str:
+    return f"{value:+.2f} dB" if math.isfinite(value) else "-"
 
 
 def _originals(root: Path) -> dict[str, str]:

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Read saved ``irtool eval --task auto --json`` reports: one report's tables, or a candidate against a baseline.
+
+    .venv/bin/python scripts/compare_auto.py runs/evals/auto34_heldout40c_streaks.json            # its tables
+    .venv/bin/python scripts/compare_auto.py BASELINE.json CANDIDATE.json                          # before -> after
+
+With one report it prints what ``irtool eval --task auto`` printed (per true type: named, decided right, PSNR,
+gain, made worse; what ``--auto`` acted on; the detector's confusion matrix and calibration). With two it prints,
+per true type, the mean gain, the images made worse, the right decisions and the images left unchanged before and
+after, then every image whose decision, model or gain (by more than 0.05 dB) changed: how a candidate is read
+against the shipped run under the README's rules (``--quiet``: without that list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json",
+                        help="one report (its tables) or two (baseline, candidate)")
+    parser.add_argument("--quiet", action="store_true", help="with two reports: leave out the changed images")
+    args = parser.parse_args(argv)
+    if len(args.reports) > 2:
+        parser.error("give one report, or two to compare")
+
+    from irtool.errors import UsageError
+    from irtool.evaluate.auto import AutoReport, compare_reports
+
+    try:
+        reports = [AutoReport.load(path) for path in args.reports]
+        print(reports[0].to_markdown() if len(reports) == 1 else
+              compare_reports(reports[0], reports[1], changed=not args.quiet))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""Saved `irtool eval --task auto` reports: read back, what --auto acted on, and a candidate read against a baseline
+(`scripts/compare_auto.py`, how every --auto candidate is judged)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from irtool.errors import UsageError
+from irtool.evaluate.auto import AutoReport, AutoSample, compare_reports
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_auto.py"
+
+
+def _sample(image: str, true_type: str, decided: str | None, model: str, gain: float, *,
+            unchanged: bool = False) -> AutoSample:
+    """A scored image: input at 20 dB (a clean one is its own original: infinite), output ``gain`` above it."""
+    if true_type == "clean":
+        return AutoSample(image=image, true_type="clean", setting="", detected=decided, confidence=0.9, model=model,
+                          psnr_input=math.inf, psnr_output=math.inf if unchanged else 40.0, unchanged=unchanged,
+                          psnr_input_aligned=math.inf, psnr_output_aligned=math.inf if unchanged else 41.0,
+                          decided=decided)
+    return AutoSample(image=image, true_type=true_type, setting="s", detected=decided, confidence=0.7, model=model,
+                      psnr_input=20.0, psnr_output=20.0 + gain, unchanged=unchanged, psnr_input_aligned=21.0,
+                      psnr_output_aligned=21.0 + gain, decided=decided)
+
+
+def _baseline() -> AutoReport:
+    return AutoReport(source="set", detector="det", labels=("clean", "noise", "blur", "low-light"), samples=[
+        _sample("clean/a.png", "clean", "clean", "copy", 0.0, unchanged=True),
+        _sample("clean/b.png", "clean", "low-light", "grid", 0.0),
+        _sample("noise/a__n.png", "noise", "noise", "denoise", 5.0),
+        _sample("noise/b__n.png", "noise", "blur", "deblur", -0.5),
+        _sample("blur/a__b.png", "blur", "low-light", "grid", -12.0),
+        AutoSample(image="blur/tiny__b.png", true_type="blur", setting="b", detected=None, confidence=None,
+                   model="copy (too small)", psnr_input=30.0, psnr_output=30.0, unchanged=True, decided=None),
+    ])
+
+
+def test_a_saved_report_reads_back_as_it_was_written(tmp_path):
+    """to_dict -> JSON -> load gives the same rows, decisions and tables, infinite PSNRs (saved as null) included."""
+    report = _baseline()
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"auto": report.to_dict()}))
+    again = AutoReport.load(path)
+    assert json.dumps(again.rows()) == json.dumps(report.rows())  # NaN (not measured) compares as text
+    assert again.decisions() == report.decisions()
+    assert again.labels == report.labels
+    assert again.to_markdown() == report.to_markdown()
+    clean = {s.image: s for s in again.samples}["clean/a.png"]
+    assert math.isinf(clean.psnr_input) and math.isinf(clean.psnr_output_aligned) and clean.gain == 0.0
+
+
+def test_decisions_count_what_auto_acted_on_after_the_pixel_tests():
+    """Rows are true types, cells what --auto restored them as (clean: copied; too small: not judged)."""
+    matrix = _baseline().decisions()
+    assert matrix == {"clean": {"clean": 1, "low-light": 1}, "noise": {"noise": 1, "blur": 1},
+                      "blur": {"low-light": 1, "not judged": 1}}
+    table = "\n".join(_baseline().decisions_markdown())
+    assert "| true \\ acted on | clean | noise | blur | low-light | not judged | right |" in table
+    assert "| noise | 0 | **1** | 1 | 0 | 0 | 50.0% |" in table
+    assert "| blur | 0 | 0 | **0** | 1 | 1 | 0.0% |" in table
+
+
+def test_a_candidate_is_read_against_its_baseline_image_by_image():
+    """Per type before -> after, and only the images whose decision, model or gain moved are listed."""
+    before = _baseline()
+    after = AutoReport(source="set", detector="det", samples=[
+        *(s for s in before.samples if s.image not in {"blur/a__b.png", "noise/b__n.png"}),
+        _sample("blur/a__b.png", "blur", "blur", "deblur", 0.4),          # no longer brightened
+        _sample("noise/b__n.png", "noise", "blur", "deblur", -0.47),       # within 0.05 dB: not listed
+    ])
+    text = compare_reports(before, after)
+    assert "| blur | 2 | -6.00 -> +0.20 | 1 -> 0 | 0 -> 1 | 1 -> 1 |" in text
+    assert "| clean | 2 | - | 1 -> 1 changed | 1 -> 1 | 1 -> 1 |" in text
+    assert "Degraded images made worse: 2 -> 1; decided right: 1 -> 2 of 4." in text
+    assert "Images whose outcome changed: 1" in text
+    assert "- blur/a__b.png: low-light / grid / -12.00 dB -> blur / deblur / +0.40 dB" in text
+    assert "noise/b__n.png:" not in text
+    assert "Images whose outcome changed" not in compare_reports(before, after, changed=False)
+    with pytest.raises(UsageError, match="share no image"):
+        compare_reports(before, AutoReport(source="other", detector="det", samples=[
+            _sample("x/y.png", "noise", "noise", "denoise", 1.0)]))
+
+
+def test_compare_script_prints_tables_and_refuses_what_is_not_a_report(tmp_path):
+    base, cand = tmp_path / "base.json", tmp_path / "cand.json"
+    base.write_text(json.dumps({"auto": _baseline().to_dict()}))
+    cand.write_text(json.dumps({"auto": _baseline().to_dict()}))
+    one = subprocess.run([sys.executable, str(SCRIPT), str(base)], capture_output=True, text=True, check=True)
+    assert "What `--auto` acted on" in one.stdout and "What the detector said" in one.stdout
+    two = subprocess.run([sys.executable, str(SCRIPT), str(base), str(cand)], capture_output=True, text=True,
+                         check=True)
+    assert "Images whose outcome changed: 0" in two.stdout
+    (tmp_path / "bad.json").write_text("{\"results\": []}")
+    bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "bad.json")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a report of `irtool eval --task auto --json`" in bad.stderr
