@@ -8,7 +8,8 @@ With one report it prints what ``irtool eval --task auto`` printed (per true typ
 gain, made worse; what ``--auto`` acted on; the detector's confusion matrix and calibration). With two it prints,
 per true type, the mean gain, the images made worse, the right decisions and the images left unchanged before and
 after, then every image whose decision, model or gain (by more than 0.05 dB) changed: how a candidate is read
-against the shipped run under the README's rules (``--quiet``: without that list).
+against the shipped run under the README's rules (``--quiet``: without that list). ``--exclude TEXT`` leaves out
+every image whose path contains TEXT (e.g. one photo's crops, to see how much of a figure that photo makes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json",
                         help="one report (its tables) or two (baseline, candidate)")
     parser.add_argument("--quiet", action="store_true", help="with two reports: leave out the changed images")
+    parser.add_argument("--exclude", action="append", default=[], metavar="TEXT",
+                        help="leave out images whose path contains TEXT (repeatable)")
     args = parser.parse_args(argv)
     if len(args.reports) > 2:
         parser.error("give one report, or two to compare")
@@ -34,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         reports = [AutoReport.load(path) for path in args.reports]
+        for report in reports:
+            report.samples = [s for s in report.samples if not any(text in s.image for text in args.exclude)]
+            if not report.samples:
+                raise UsageError(f"--exclude leaves no image of {report.source}")
         print(reports[0].to_markdown() if len(reports) == 1 else
               compare_reports(reports[0], reports[1], changed=not args.quiet))
     except UsageError as exc:

@@ -36,6 +36,14 @@ counted), and the share below 0.25, the lowest severity the issue calls visible.
 test would give up (README "No visible change, no change": measured, not shipped). It runs the routed restorers on
 every window: use ``--windows 2`` (about 45 minutes on 2 cores).
 
+``--test black-point``, ``--test midtones``, ``--test low-light-severity`` (cues measured against the dim
+highlights test's harm, none shipped; use with ``--where-dim --darkest``): the 1st and the 50th percentile of the
+luma (:func:`irtool.detect.scene_statistics`: under-exposure pushes the darkest pixels to black, and gamma
+darkening the mid-tones far below the highlights), and the bundled detector's severity read as low light (its
+crops' severities weighted by their probability of low light). Each asks whether the darkened windows and the
+darkest windows of clean photos (a scene dark by nature) part anywhere; no threshold is set, so the last column is
+empty.
+
 ``--generator KIND=NAME``: every window of degradation KIND made by its registered generator NAME alone (e.g.
 ``haze=scattering``: where fog that blurs sits among blurred windows).
 
@@ -72,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
-                                 "haze-severity", "change"])
+                                 "haze-severity", "change", "black-point", "midtones", "low-light-severity"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -101,12 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
         NOISE_FLOOR_MIN,
+        SCENE_STATISTICS,
         STREAK_COHERENCE_MIN,
         VEIL_DARK_CHANNEL_MIN,
         edge_sharpness,
         highlight_level,
         median_dark_channel,
         noise_floor,
+        scene_statistics,
         streak_coherence,
     )
     from irtool.errors import UsageError
@@ -126,6 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.where_dim and detection.type not in EXPOSURE_CHECKED_TYPES:
             return float("nan")  # called low light (or anything the dim highlights test never overrules)
         return detection.probabilities["low-light"]
+
+    def low_light_severity(image: torch.Tensor) -> float:
+        logits, severity = detector._read_crops(detector._rgb(image))
+        weights = torch.softmax(logits.float(), dim=-1)[:, detector.types.index("low-light")]
+        severities = severity.float().reshape(-1).clamp(0, 1)
+        return float((weights * severities).sum() / weights.sum().clamp_min(1e-12))
+
+    def luma_quantile(name: str):
+        index = SCENE_STATISTICS.index(name)
+        return lambda image: float(scene_statistics(image)[index])
 
     def haze_severity(image: torch.Tensor) -> float:
         detection = detector.detect(image)
@@ -157,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         retain_freed_host_memory()  # as the irtool command runs
         restorer = BatchRestorer(RestoreRequest(auto=True), engine=EngineSettings(device="cpu"))
         restorer.prepare()
-    if args.test in ("low-light-probability", "haze-severity"):
+    if args.test in ("low-light-probability", "haze-severity", "low-light-severity"):
         from irtool.detect import load_detector
         from irtool.zoo import EngineSettings, ModelZoo
 
@@ -172,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         "haze-severity": (haze_severity, "the bundled detector's haze severity, where it calls haze", 0.25),
         "change": (change, "PSNR of --auto's output against its input (dB), where it changes the window",
                    VISUALLY_LOSSLESS_PSNR),
+        "black-point": (luma_quantile("luma_p01"), "black point (1st percentile of luma)", None),
+        "midtones": (luma_quantile("luma_p50"), "mid-tones (median luma)", None),
+        "low-light-severity": (low_light_severity, "the bundled detector's severity read as low light", None),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"
@@ -211,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.synthesis} generators"
           f"{''.join(f', {kind} only by {name}' for kind, name in generators.items())}{', gray' if args.gray else ''}"
           f"{f', only windows with highlights below {HIGHLIGHT_LEVEL_MAX}' if args.where_dim else ''}; "
-          f"threshold {threshold}\n")
+          f"threshold {threshold if threshold is not None else 'none (a measurement)'}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | 98% | max | below the threshold |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind, found in values.items():
@@ -220,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {kind} | {samples} |" + " - |" * 8)
             continue
         q = np.quantile(found, [0.0, 0.02, 0.1, 0.5, 0.9, 0.98, 1.0])
-        below = float(np.mean(np.asarray(found) < threshold))
-        print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below:.1%} |")
+        below = "-" if threshold is None else f"{float(np.mean(np.asarray(found) < threshold)):.1%}"
+        print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below} |")
     if args.test == "change":
         print(f"\nDegraded windows changed by {VISUALLY_LOSSLESS_PSNR:g} dB or more (too little to see), and what "
               "that change gained:\n")

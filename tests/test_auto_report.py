@@ -97,6 +97,12 @@ def test_compare_script_prints_tables_and_refuses_what_is_not_a_report(tmp_path)
     two = subprocess.run([sys.executable, str(SCRIPT), str(base), str(cand)], capture_output=True, text=True,
                          check=True)
     assert "Images whose outcome changed: 0" in two.stdout
+    without = subprocess.run([sys.executable, str(SCRIPT), str(base), "--exclude", "blur/"], capture_output=True,
+                             text=True, check=True)
+    assert "| noise | 2 |" in without.stdout and "\n| blur |" not in without.stdout.split("What the detector said")[0]
+    nothing = subprocess.run([sys.executable, str(SCRIPT), str(base), "--exclude", "/"], capture_output=True,
+                             text=True)
+    assert nothing.returncode == 2 and "--exclude leaves no image" in nothing.stderr
     (tmp_path / "bad.json").write_text("{\"results\": []}")
     bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "bad.json")], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a report of `irtool eval --task auto --json`" in bad.stderr
