@@ -72,6 +72,11 @@ NOISE_FLOOR_MIN = 7.6
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
 #: low-light windows 0.244 median, 0.427 at their 90th percentile), fixed before any held-out image was measured.
 HIGHLIGHT_LEVEL_MAX = 0.43
+#: Black point (:func:`black_point`) from which the dim highlights test leaves an image as the detector called it:
+#: darkening pushes the darkest pixels towards black, a scene dark by nature keeps its own. The 90th percentile of
+#: darkened training windows with dim highlights (``scripts/pixel_tests.py --test black-point --where-dim
+#: --darkest``: 0.008 median, 0.083 at the 98th percentile; the darkest windows of clean photos 0.047 median).
+DIM_BLACK_POINT_MAX = 0.044
 #: Side of the blocks :func:`edge_sharpness` measures, the contrast (8-bit levels) a block needs to count, and the
 #: share of the sharpest counted blocks it reads per direction.
 SHARPNESS_BLOCK = 16
@@ -155,6 +160,13 @@ def highlight_level(image: torch.Tensor) -> float:
     cut) dims the highlights with everything else; most scenes that are dark by nature still have lights or bright
     patches near white."""
     return float(torch.quantile(_luma(_scene_copy(image)).reshape(-1), 0.99))
+
+
+def black_point(image: torch.Tensor) -> float:
+    """Where the darkest part of ``image`` (``[C, H, W]`` in [0, 1]) sits: the 1st percentile of its luma, as
+    :func:`scene_statistics` measures it. A darkening (exposure, gain, gamma, a brightness cut) pushes it towards
+    black with everything else; a scene exposed dark on purpose keeps the black point its light gave it."""
+    return float(scene_statistics(image)[SCENE_STATISTICS.index("luma_p01")])
 
 
 def edge_sharpness(image: torch.Tensor) -> float:

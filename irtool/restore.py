@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names
-from irtool.detect import Detection, Detector, load_detector, load_detector_file
+from irtool.detect import DIM_BLACK_POINT_MAX, Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
 from irtool.weights.routes import RouteChoice
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
@@ -463,18 +463,25 @@ class BatchRestorer:
         found = find_enlargement(pixels) if name is not None else None
         return None if found is None or name is None else (name, found)
 
-    def _underexposed(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
-        """The low-light route, and the highlight level measured, for an image called clean or blurred whose
-        brightest part stays dim (:func:`~irtool.detect.highlight_level` < :data:`~irtool.detect.HIGHLIGHT_LEVEL_MAX`,
-        below every clean, blurred or otherwise degraded training window): darkening the detector did not recognise
-        (without the noise it learnt to go with it) is still darkness in the pixels."""
-        from irtool.detect import HIGHLIGHT_LEVEL_MAX, highlight_level
+    def _underexposed(self, detection: Detection, image: torch.Tensor) -> tuple[str | None, float, float] | None:
+        """For an image called clean or blurred whose brightest part stays dim (:func:`~irtool.detect.highlight_level`
+        < :data:`~irtool.detect.HIGHLIGHT_LEVEL_MAX`, below every clean, blurred or otherwise degraded training
+        window): the low-light route, the highlight level and the black point (:func:`~irtool.detect.black_point`).
+        The route is None where the darkest part sits above :data:`~irtool.detect.DIM_BLACK_POINT_MAX` (or low light
+        has no route): darkening the detector did not recognise (without the noise it learnt to go with it) is still
+        darkness in the pixels, but it pushes the blacks towards black, while a scene dark by nature keeps its own.
+        None: not called clean or blurred, or its highlights are not dim."""
+        from irtool.detect import DIM_BLACK_POINT_MAX, HIGHLIGHT_LEVEL_MAX, SCENE_STATISTICS, scene_statistics
 
         if detection.type not in EXPOSURE_CHECKED_TYPES:
             return None
-        level = highlight_level(image)
-        name = self.route_name(_pixels_call(detection, "low-light")) if level < HIGHLIGHT_LEVEL_MAX else None
-        return None if name is None else (name, level)
+        statistics = scene_statistics(image)  # highlight_level and black_point, from one scene copy
+        level = float(statistics[SCENE_STATISTICS.index("luma_p99")])
+        black = float(statistics[SCENE_STATISTICS.index("luma_p01")])
+        if level >= HIGHLIGHT_LEVEL_MAX:
+            return None
+        name = self.route_name(_pixels_call(detection, "low-light")) if black < DIM_BLACK_POINT_MAX else None
+        return name, level, black
 
     def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
         """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
@@ -506,10 +513,15 @@ class BatchRestorer:
             h, w = pixels.shape[:2]
             note = _notes(f"an exact enlargement x{h / small_h:.2f} of {small_w}x{small_h} px ({kernel}): "
                           "super-resolved", self.route_note(_as_low_resolution(detection)))
-        dim = None if enlarged is not None else self._underexposed(detection, image)
+        exposure = None if enlarged is not None else self._underexposed(detection, image)
+        dim = None if exposure is None or exposure[0] is None else (exposure[0], exposure[1])
         if dim is not None:
             note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but its brightest 1% reaches only "
                           f"{dim[1]:.0%} of white: brightened", self.route_note(_pixels_call(detection, "low-light")))
+        elif exposure is not None and exposure[2] >= DIM_BLACK_POINT_MAX:
+            note = _notes(f"its brightest 1% reaches only {exposure[1]:.0%} of white, but its darkest 1% sits at "
+                          f"{exposure[2]:.0%} (blacks a darkening would have lowered: dark by nature), so not "
+                          "brightened", note)
         hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, image)
         if hidden_noise is not None:
             streaks = (" its fine detail runs in no common direction (no streaks) and" if detection.type == "rain"

@@ -36,13 +36,13 @@ counted), and the share below 0.25, the lowest severity the issue calls visible.
 test would give up (README "No visible change, no change": measured, not shipped). It runs the routed restorers on
 every window: use ``--windows 2`` (about 45 minutes on 2 cores).
 
-``--test black-point``, ``--test midtones``, ``--test low-light-severity`` (cues measured against the dim
-highlights test's harm, none shipped; use with ``--where-dim --darkest``): the 1st and the 50th percentile of the
-luma (:func:`irtool.detect.scene_statistics`: under-exposure pushes the darkest pixels to black, and gamma
-darkening the mid-tones far below the highlights), and the bundled detector's severity read as low light (its
-crops' severities weighted by their probability of low light). Each asks whether the darkened windows and the
-darkest windows of clean photos (a scene dark by nature) part anywhere; no threshold is set, so the last column is
-empty.
+``--test black-point``, ``--test midtones``, ``--test low-light-severity`` (cues against the dim highlights test's
+harm; use with ``--where-dim --darkest``): the 1st percentile of the luma (:func:`irtool.detect.black_point`:
+darkening pushes the darkest pixels to black; the share below :data:`irtool.detect.DIM_BLACK_POINT_MAX` is what the
+test still brightens), the median luma (gamma darkening sinks the mid-tones far below the highlights) and the
+bundled detector's severity read as low light (its crops' severities weighted by their probability of low light).
+Each asks whether the darkened windows and the darkest windows of clean photos (a scene dark by nature) part
+anywhere; the last two set no threshold, so their last column is empty.
 
 ``--generator KIND=NAME``: every window of degradation KIND made by its registered generator NAME alone (e.g.
 ``haze=scattering``: where fog that blurs sits among blurred windows).
@@ -106,12 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.data.transforms import _luma
     from irtool.degradations import CLEAN, detector_types
     from irtool.detect import (
+        DIM_BLACK_POINT_MAX,
         EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
         NOISE_FLOOR_MIN,
         SCENE_STATISTICS,
         STREAK_COHERENCE_MIN,
         VEIL_DARK_CHANNEL_MIN,
+        black_point,
         edge_sharpness,
         highlight_level,
         median_dark_channel,
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "haze-severity": (haze_severity, "the bundled detector's haze severity, where it calls haze", 0.25),
         "change": (change, "PSNR of --auto's output against its input (dB), where it changes the window",
                    VISUALLY_LOSSLESS_PSNR),
-        "black-point": (luma_quantile("luma_p01"), "black point (1st percentile of luma)", None),
+        "black-point": (black_point, "black point (1st percentile of luma)", DIM_BLACK_POINT_MAX),
         "midtones": (luma_quantile("luma_p50"), "mid-tones (median luma)", None),
         "low-light-severity": (low_light_severity, "the bundled detector's severity read as low light", None),
     }[args.test]

@@ -241,6 +241,20 @@ def test_highlight_level_is_the_99th_percentile_of_luma_and_dims_with_exposure()
     assert highlight_level(night) == pytest.approx(0.95, abs=0.01)
 
 
+def test_black_point_is_the_1st_percentile_of_luma_and_falls_with_any_darkening() -> None:
+    """A gain, a gamma curve and a brightness cut all push the darkest pixels towards black; lifted blacks (a
+    scene rendered dark on purpose) stay where they are."""
+    from irtool.detect import black_point
+
+    scene = torch.linspace(0.1, 0.9, 200)[None, None].expand(3, 100, -1)
+    assert black_point(scene) == pytest.approx(0.108, abs=0.005)
+    assert black_point(0.25 * scene) == pytest.approx(0.027, abs=0.002)
+    assert black_point(scene ** 2.5) < 0.005
+    assert black_point((scene - 0.3).clamp_min(0)) == 0.0
+    gray = scene[:1]
+    assert black_point(gray) == pytest.approx(black_point(scene), abs=1e-6)
+
+
 def _discs(h: int = 96, w: int = 128) -> torch.Tensor:
     """Dark discs on a light ground: step edges in every direction."""
     yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),

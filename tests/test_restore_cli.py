@@ -438,26 +438,40 @@ def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_t
 
 
 def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_path, zoo, use_catalog):
-    """A detector that always says "blur": a photo darkened to 30% of its exposure (its brightest 1% far below
-    irtool.detect.HIGHLIGHT_LEVEL_MAX) goes to the low-light route with the reason; the photo itself follows the
-    blur route ("keep" here: copied byte for byte). --detect-only reports the same decision."""
-    from irtool.detect import HIGHLIGHT_LEVEL_MAX, highlight_level
+    """A detector that always says "blur": a photo darkened by a gain and a gamma curve (its brightest 1% far below
+    irtool.detect.HIGHLIGHT_LEVEL_MAX, its darkest near black) goes to the low-light route with the reason; the
+    photo itself follows the blur route ("keep" here: copied byte for byte), and so does a low-key scene as dim
+    whose blacks are lifted (black point above irtool.detect.DIM_BLACK_POINT_MAX: dark by nature, not darkened).
+    --detect-only reports the same decisions."""
+    from irtool.detect import DIM_BLACK_POINT_MAX, HIGHLIGHT_LEVEL_MAX, black_point, highlight_level
 
     _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "keep", "low-light": "aio"})
     photo = 0.1 + 0.85 * _photo(64, 80, seed=6)
-    dark = 0.3 * photo
+    dark = 0.3 * photo ** 2
+    low_key = 0.08 + 0.25 * photo
+    images = {"photo.png": photo, "dark.png": dark, "low_key.png": low_key}
     (tmp_path / "in").mkdir()
-    for name, pixels in (("photo.png", photo), ("dark.png", dark)):
+    for name, pixels in images.items():
         Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
-    levels = [highlight_level(torch.from_numpy(p.astype(np.float32)).permute(2, 0, 1)) for p in (photo, dark)]
-    assert levels[0] > HIGHLIGHT_LEVEL_MAX > levels[1]
+    as_read = {name: torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / name), np.float32) / 255).permute(2, 0, 1)
+               for name in images}
+    levels = {name: highlight_level(image) for name, image in as_read.items()}
+    blacks = {name: black_point(image) for name, image in as_read.items()}
+    assert levels["photo.png"] > HIGHLIGHT_LEVEL_MAX > max(levels["dark.png"], levels["low_key.png"])
+    assert blacks["dark.png"] < DIM_BLACK_POINT_MAX / 2 and blacks["low_key.png"] > 2 * DIM_BLACK_POINT_MAX
     for records in _auto_records_with_and_without_detect_only(tmp_path):
-        kept, dim = records["photo.png"], records["dark.png"]
-        assert kept["detected"]["type"] == "blur" and kept["model"] == "copy" and not kept["note"]
+        dim = records["dark.png"]
+        for name in ("photo.png", "low_key.png"):
+            kept = records[name]
+            assert kept["detected"]["type"] == "blur" and kept["model"] == "copy" and kept["decided"] == "blur"
+        assert not records["photo.png"]["note"]
+        assert (f"reaches only {levels['low_key.png']:.0%} of white, but its darkest 1% sits at "
+                f"{blacks['low_key.png']:.0%}") in records["low_key.png"]["note"]
+        assert "dark by nature" in records["low_key.png"]["note"]
         assert dim["detected"]["type"] == "blur" and dim["model"] == "aio" and dim["decided"] == "low-light"
-        assert kept["decided"] == "blur"
-        assert f"brightest 1% reaches only {levels[1]:.0%} of white: brightened" in dim["note"]
-    assert (tmp_path / "out" / "photo.png").read_bytes() == (tmp_path / "in" / "photo.png").read_bytes()
+        assert f"brightest 1% reaches only {levels['dark.png']:.0%} of white: brightened" in dim["note"]
+    for name in ("photo.png", "low_key.png"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
 
 
 def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(tmp_path, zoo, use_catalog):
