@@ -44,6 +44,9 @@ bundled detector's severity read as low light (its crops' severities weighted by
 Each asks whether the darkened windows and the darkest windows of clean photos (a scene dark by nature) part
 anywhere; the last two set no threshold, so their last column is empty.
 
+``--where-called TYPE``: measure only the windows the bundled detector calls TYPE (``low-light``: where a test on
+the detector's own low-light calls would act).
+
 ``--generator KIND=NAME``: every window of degradation KIND made by its registered generator NAME alone (e.g.
 ``haze=scattering``: where fog that blurs sits among blurred windows).
 
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                              "e.g. haze=scattering)")
     parser.add_argument("--where-dim", action="store_true",
                         help="measure only windows whose highlight level is below the dim highlights threshold")
+    parser.add_argument("--where-called", metavar="TYPE",
+                        help="measure only windows the bundled detector calls TYPE (e.g. low-light)")
     args = parser.parse_args(argv)
     generators: dict[str, str] = {}
     for item in args.generator:
@@ -179,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         retain_freed_host_memory()  # as the irtool command runs
         restorer = BatchRestorer(RestoreRequest(auto=True), engine=EngineSettings(device="cpu"))
         restorer.prepare()
-    if args.test in ("low-light-probability", "haze-severity", "low-light-severity"):
+    if args.where_called is not None and args.where_called not in detector_types():
+        parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
+    if args.test in ("low-light-probability", "haze-severity", "low-light-severity") or args.where_called:
         from irtool.detect import load_detector
         from irtool.zoo import EngineSettings, ModelZoo
 
@@ -213,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     def record(kind: str, pixels: np.ndarray) -> None:
         image = as_input(pixels)
         seen[kind] += 1
-        if not args.where_dim or highlight_level(image) < HIGHLIGHT_LEVEL_MAX:
+        called = args.where_called is None or detector.detect(image).type == args.where_called
+        if called and (not args.where_dim or highlight_level(image) < HIGHLIGHT_LEVEL_MAX):
             value = measure(image)
             if not math.isnan(value):  # NaN: not a window the test applies to
                 values[kind].append(value)
@@ -235,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, severity 0.25-1, "
           f"{args.synthesis} generators"
           f"{''.join(f', {kind} only by {name}' for kind, name in generators.items())}{', gray' if args.gray else ''}"
-          f"{f', only windows with highlights below {HIGHLIGHT_LEVEL_MAX}' if args.where_dim else ''}; "
+          f"{f', only windows with highlights below {HIGHLIGHT_LEVEL_MAX}' if args.where_dim else ''}"
+          f"{f', only windows the detector calls {args.where_called}' if args.where_called else ''}; "
           f"threshold {threshold if threshold is not None else 'none (a measurement)'}\n")
     print("| true type | samples | min | 2% | 10% | 50% | 90% | 98% | max | below the threshold |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
