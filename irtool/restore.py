@@ -520,7 +520,7 @@ class BatchRestorer:
                           f"{dim[1]:.0%} of white: brightened", self.route_note(_pixels_call(detection, "low-light")))
         elif exposure is not None and exposure[2] >= DIM_BLACK_POINT_MAX:
             note = _notes(f"its brightest 1% reaches only {exposure[1]:.0%} of white, but its darkest 1% sits at "
-                          f"{exposure[2]:.0%} (blacks a darkening would have lowered: dark by nature), so not "
+                          f"{exposure[2]:.0%} (a darkening would have pushed it to black: dark by nature), so not "
                           "brightened", note)
         hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, image)
         if hidden_noise is not None:
