@@ -220,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     def record(kind: str, pixels: np.ndarray) -> None:
         image = as_input(pixels)
         seen[kind] += 1
-        called = args.where_called is None or detector.detect(image).type == args.where_called
-        if called and (not args.where_dim or highlight_level(image) < HIGHLIGHT_LEVEL_MAX):
+        dim = not args.where_dim or highlight_level(image) < HIGHLIGHT_LEVEL_MAX
+        if dim and (args.where_called is None or detector.detect(image).type == args.where_called):
             value = measure(image)
             if not math.isnan(value):  # NaN: not a window the test applies to
                 values[kind].append(value)
