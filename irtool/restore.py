@@ -192,7 +192,15 @@ def plan_jobs(
 
     items, problems = io.find_inputs(list(inputs), exclude=(out_dir,))
     if not items:
-        raise UsageError(f"{problems[0][0]}: {problems[0][1]}" if problems else "no inputs given")
+        if problems:
+            raise UsageError(f"{problems[0][0]}: {problems[0][1]}")
+        if not inputs:
+            raise UsageError("no inputs given")
+        # Folders without an image: say what they hold instead (a folder of HEIC or GIF files is the usual case).
+        others = io.other_files(list(inputs), exclude=(out_dir,))
+        held = (f"no image irtool reads, only {len(others)} other file{'s' if len(others) != 1 else ''} "
+                f"({io.count_kinds(others)})" if others else "no image files")
+        raise UsageError(f"{', '.join(inputs)}: {held}; irtool reads PNG, JPEG, WebP, TIFF, BMP and PPM/PGM")
     # Plan every output before sharding, so all shards agree on names and collisions fail up front.
     planned = io.plan_outputs(items, out_dir, format=fmt)
     selected = io.parse_shard(shard) if shard else io.shard_from_env()

@@ -804,6 +804,38 @@ def test_output_folder_inside_the_input_folder_is_never_read_as_input(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png"]
 
 
+def test_files_of_the_input_folders_that_are_not_images_are_counted_not_silently_dropped(tmp_path):
+    """A folder with a GIF, an iPhone HEIC and notes beside its photo: the batch restores the photo and says which
+    files it left out (hidden files and the output folder inside the input folder are not counted); the JSON report
+    lists them."""
+    from irtool.io import other_files
+
+    _save(tmp_path / "in" / "photo.png", "RGB")
+    for name in ("clip.gif", "notes.txt", "sub/IMG_0001.HEIC", ".hidden.gif", "restored/old.txt"):
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(b"not read")
+    out = tmp_path / "in" / "restored"
+    expected = [tmp_path / "in" / name for name in ("clip.gif", "notes.txt", "sub/IMG_0001.HEIC")]
+    assert other_files([str(tmp_path / "in")], exclude=(out,)) == sorted(p.absolute() for p in expected)
+    assert other_files([str(tmp_path / "in" / "photo.png")]) == []  # a file named on its own says nothing
+    report = tmp_path / "r.json"
+    result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(out), "--model", "aio", "--json",
+                                 str(report)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert ("left out 3 files of the input folders that are not images irtool reads (.gif 1, .heic 1, .txt 1)"
+            in result.output)
+    saved = json.loads(report.read_text())
+    assert [r["status"] for r in saved["results"]] == ["ok"]
+    assert sorted(Path(p).name for p in saved["left_out"]) == ["IMG_0001.HEIC", "clip.gif", "notes.txt"]
+    # A folder with no image at all says what it holds instead of "no inputs".
+    result = _invoke("restore", str(tmp_path / "in" / "sub"), "-o", str(tmp_path / "o2"), "--model", "aio")
+    assert result.exit_code == 2
+    assert "no image irtool reads, only 1 other file (.heic 1); irtool reads PNG, JPEG" in result.output
+    (tmp_path / "empty").mkdir()
+    result = _invoke("restore", str(tmp_path / "empty"), "-o", str(tmp_path / "o2"), "--model", "aio")
+    assert result.exit_code == 2 and "empty: no image files; irtool reads PNG" in result.output
+
+
 def test_skipped_files_say_why_in_the_table_and_the_json(tmp_path):
     _save(tmp_path / "in" / "x.png", "RGB")
     out = tmp_path / "out"

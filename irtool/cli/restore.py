@@ -53,6 +53,7 @@ def restore(
     quiet: Quiet = False,
 ) -> None:
     """Restore images in batches; bad files are reported and skipped, and the exit code says so."""
+    from irtool import io
     from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, parse_route, plan_jobs
     from irtool.zoo import EngineSettings
 
@@ -61,15 +62,25 @@ def restore(
                              routes=tuple(parse_route(r) for r in route or ()))
     request.validate()
     jobs = plan_jobs(inputs, output, fmt=fmt, shard=shard)
+    left_out = io.other_files(list(inputs), exclude=(output,))
     restorer = BatchRestorer(
         request,
         engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap, compile=compile),
         output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
     )
-    _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet)
+    _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet, left_out=left_out)
 
 
-def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool) -> None:
+def _left_out_line(paths: list[Path]) -> str:
+    """"left out 3 files of the input folders that are not images irtool reads (.gif 2, no extension 1)"."""
+    from irtool.io import count_kinds
+
+    files = "file" if len(paths) == 1 else "files"
+    return f"left out {len(paths)} {files} of the input folders that are not images irtool reads ({count_kinds(paths)})"
+
+
+def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool,
+         left_out: list[Path] | None = None) -> None:
     """Run the batch with a progress display, then print the table and write the report."""
     import json
     import time
@@ -124,13 +135,16 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool)
         done = "judged" if detect_only else "ok"
         out.print(f"{c['ok']} {done}, {c['skipped']} skipped, {c['error']} failed {where}", highlight=False,
                   soft_wrap=True)
+        if left_out:
+            out.print(_left_out_line(left_out), highlight=False, soft_wrap=True)
     if json_report is not None:
         from irtool.io import atomic_write_text
 
         report = summary.to_json()
         for row in report["results"]:
             row["reason"] = _cli_reason(row["reason"])
-        atomic_write_text(json_report, json.dumps({**report, "interrupted": interrupted}, indent=2))
+        atomic_write_text(json_report, json.dumps({**report, "interrupted": interrupted,
+                                                   "left_out": [str(path) for path in left_out or ()]}, indent=2))
     if interrupted:
         err.print("interrupted: finished outputs are kept; run the same command again to resume")
         raise typer.Exit(130)

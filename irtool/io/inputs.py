@@ -20,10 +20,12 @@ from irtool.io.images import normalize_format
 __all__ = [
     "IMAGE_EXTENSIONS",
     "InputItem",
+    "count_kinds",
     "expand_inputs",
     "find_inputs",
     "is_image_name",
     "list_images",
+    "other_files",
     "output_path",
     "plan_outputs",
 ]
@@ -65,14 +67,41 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool = False) -> l
     root = Path(folder)
     if not root.is_dir():
         raise UsageError(f"image folder {root} does not exist or is not a folder")
+    found = [path for path in _visible_files(root, recursive=recursive) if is_image_name(path.name)]
+    return sorted(found, key=lambda path: path.relative_to(root).parts)
+
+
+def _visible_files(root: Path, *, recursive: bool) -> list[Path]:
+    """Regular files under ``root`` that are not hidden and not in a hidden folder (links to folders not followed)."""
     found: list[Path] = []
     for current, directories, files in os.walk(root, followlinks=False):
         # Pruning in place stops os.walk descending into hidden folders.
         directories[:] = [d for d in directories if not _is_skipped_name(d)] if recursive else []
         here = Path(current)
-        found += [here / name for name in files
-                  if not _is_skipped_name(name) and is_image_name(name) and (here / name).is_file()]
-    return sorted(found, key=lambda path: path.relative_to(root).parts)
+        found += [here / name for name in files if not _is_skipped_name(name) and (here / name).is_file()]
+    return found
+
+
+def count_kinds(paths: list[Path]) -> str:
+    """How many files of each extension, most first: ".gif 2, .heic 1, no extension 1"."""
+    from collections import Counter
+
+    kinds = Counter(path.suffix.lower() or "no extension" for path in paths)
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items(), key=lambda item: (-item[1], item[0])))
+
+
+def other_files(inputs: list[str], *, recursive: bool = True,
+                exclude: tuple[str | os.PathLike[str], ...] = ()) -> list[Path]:
+    """The files that folders among ``inputs`` hold but that are not images irtool reads (by extension: a GIF, a
+    HEIC, a raw file, notes), outside the ``exclude`` folders: a batch leaves them out, and says how many."""
+    excluded = tuple(Path(folder).resolve() for folder in exclude)
+    found: set[Path] = set()
+    for argument in inputs:
+        folder = Path(argument).expanduser()
+        if folder.is_dir():
+            found.update(path.absolute() for path in _visible_files(folder, recursive=recursive)
+                         if not is_image_name(path.name) and not (excluded and _inside(path, excluded)))
+    return sorted(found)
 
 
 def _walk_folder(folder: Path, *, recursive: bool, prefix: PurePath) -> list[InputItem]:
