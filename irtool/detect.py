@@ -383,10 +383,22 @@ class Detector:
             probs = crop_probs.mean(dim=0)
         idx = int(probs.argmax())
         kind = self.types[idx]
-        weights = crop_probs[:, idx]
-        severities = severity.float().reshape(-1).cpu().clamp(0, 1)
-        sev = 0.0 if kind == CLEAN else float((weights * severities).sum() / weights.sum().clamp_min(1e-12))
+        sev = 0.0 if kind == CLEAN else _severity_of(crop_probs, severity, idx)
         return Detection(kind, sev, float(probs[idx]), {t: float(p) for t, p in zip(self.types, probs)})
+
+    @torch.inference_mode()
+    def severity_as(self, image: torch.Tensor, kind: str) -> float:
+        """The severity the detector would report for ``image`` were it called ``kind``, whatever it is called: the
+        crops' severities weighted by their probability of ``kind`` (``scripts/pixel_tests.py`` measures it)."""
+        logits, severity = self._read_crops(self._rgb(image))
+        return _severity_of(torch.softmax(logits.float(), dim=-1).cpu(), severity, self.types.index(kind))
+
+
+def _severity_of(crop_probs: torch.Tensor, severity: torch.Tensor, index: int) -> float:
+    """An image's severity for type ``index``: its crops' severities weighted by their probability of that type."""
+    weights = crop_probs[:, index]
+    severities = severity.float().reshape(-1).cpu().clamp(0, 1)
+    return float((weights * severities).sum() / weights.sum().clamp_min(1e-12))
 
 
 def load_detector(zoo, name: str | None = None) -> Detector:

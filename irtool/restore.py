@@ -479,7 +479,7 @@ class BatchRestorer:
         has no route): darkening the detector did not recognise (without the noise it learnt to go with it) is still
         darkness in the pixels, but it pushes the blacks towards black, while a scene dark by nature keeps its own.
         None: not called clean or blurred, or its highlights are not dim."""
-        from irtool.detect import DIM_BLACK_POINT_MAX, HIGHLIGHT_LEVEL_MAX, SCENE_STATISTICS, scene_statistics
+        from irtool.detect import HIGHLIGHT_LEVEL_MAX, SCENE_STATISTICS, scene_statistics
 
         if detection.type not in EXPOSURE_CHECKED_TYPES:
             return None

@@ -145,10 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return detection.probabilities["low-light"]
 
     def low_light_severity(image: torch.Tensor) -> float:
-        logits, severity = detector._read_crops(detector._rgb(image))
-        weights = torch.softmax(logits.float(), dim=-1)[:, detector.types.index("low-light")]
-        severities = severity.float().reshape(-1).clamp(0, 1)
-        return float((weights * severities).sum() / weights.sum().clamp_min(1e-12))
+        return detector.severity_as(image, "low-light")
 
     def luma_quantile(name: str):
         index = SCENE_STATISTICS.index(name)
