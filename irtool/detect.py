@@ -77,6 +77,11 @@ HIGHLIGHT_LEVEL_MAX = 0.43
 #: darkened training windows with dim highlights (``scripts/pixel_tests.py --test black-point --where-dim
 #: --darkest``: 0.008 median, 0.083 at the 98th percentile; the darkest windows of clean photos 0.047 median).
 DIM_BLACK_POINT_MAX = 0.044
+#: Detector severity below which a degradation is slight: issue #17 draws the line of visible damage at 0.25. A
+#: low-light call rated below it on a scene whose blacks sit at or above :data:`DIM_BLACK_POINT_MAX` is left as it
+#: is (``irtool.restore``): on training photos at most 1 in 50 of the darkened windows the detector calls low light
+#: has both (``scripts/pixel_tests.py --test low-light-severity --where-called low-light``; README "Detection").
+SLIGHT_SEVERITY = 0.25
 #: Side of the blocks :func:`edge_sharpness` measures, the contrast (8-bit levels) a block needs to count, and the
 #: share of the sharpest counted blocks it reads per direction.
 SHARPNESS_BLOCK = 16

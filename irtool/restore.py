@@ -441,12 +441,21 @@ class BatchRestorer:
 
     def implausible(self, detection: Detection, image: torch.Tensor) -> tuple[str, str] | None:
         """(copy label, reason) when the pixels contradict the routed call, else None: an image called hazy whose
-        dark channel says it has no veil (:func:`~irtool.detect.shows_veil`), or one called blurred whose sharpest
-        edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`)."""
-        from irtool.detect import EDGE_SHARPNESS_MIN, edge_sharpness, shows_veil
+        dark channel says it has no veil (:func:`~irtool.detect.shows_veil`), one called blurred whose sharpest
+        edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`), or one called low light that
+        the detector rates slight (severity below :data:`~irtool.detect.SLIGHT_SEVERITY`) and whose blacks are
+        lifted (:func:`~irtool.detect.black_point` at or above :data:`~irtool.detect.DIM_BLACK_POINT_MAX`): a
+        darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin."""
+        from irtool.detect import EDGE_SHARPNESS_MIN, SLIGHT_SEVERITY, black_point, edge_sharpness, shows_veil
 
-        if detection.type not in ("haze", "blur") or self.route_name(detection) is None:
+        if detection.type not in ("haze", "blur", "low-light") or self.route_name(detection) is None:
             return None
+        if detection.type == "low-light":
+            if detection.severity >= SLIGHT_SEVERITY or (black := black_point(image)) < DIM_BLACK_POINT_MAX:
+                return None
+            return "copy (dark by nature)", (
+                f"called low light ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}), and its "
+                f"darkest 1% sits at {black:.0%} (a darkening would have pushed it to black): left as it is")
         if detection.type == "haze":
             if shows_veil(image):
                 return None

@@ -41,9 +41,11 @@ def write_catalog(path: Path, models: Mapping[str, Mapping[str, Any]], *,
     return path
 
 
-def write_detector_saying(kind: str, path: Path, *, logit: float = 10.0) -> Path:
+def write_detector_saying(kind: str, path: Path, *, logit: float = 10.0, severity: float = 0.5) -> Path:
     """A res_hair_lite GIV detector whose head always answers ``kind`` (with the confidence ``e**logit / (e**logit +
-    7)``: the other seven types have logit 0), saved as a detector weights file."""
+    7)``: the other seven types have logit 0) and ``severity``, saved as a detector weights file."""
+    import math
+
     import torch
 
     from irtool.degradations import detector_types
@@ -55,5 +57,6 @@ def write_detector_saying(kind: str, path: Path, *, logit: float = 10.0) -> Path
         for p in detector.head.parameters():
             p.zero_()
         detector.head.type_logits.bias[detector_types().index(kind)] = logit
+        detector.head.severity.bias.fill_(math.log(severity / (1 - severity)))  # sigmoid(bias) = severity
     save_safetensors(detector.state_dict(), path, metadata={"kind": "detector"})
     return path

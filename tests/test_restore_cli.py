@@ -296,10 +296,11 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, zoo):
 
 
 def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, use_catalog, *, routes=None,
-                                  logit: float = 10.0) -> None:
+                                  logit: float = 10.0, severity: float = 0.5) -> None:
     """Use a copy of the zoo's catalog whose detector always answers ``kind`` (with the confidence
-    ``e**logit / (e**logit + 7)``: its other seven types have logit 0) and whose ``routes`` replace the zoo's."""
-    head = write_detector_saying(kind, tmp_path / f"{kind}_head.safetensors", logit=logit)
+    ``e**logit / (e**logit + 7)``: its other seven types have logit 0) and ``severity``, and whose ``routes``
+    replace the zoo's."""
+    head = write_detector_saying(kind, tmp_path / f"{kind}_head.safetensors", logit=logit, severity=severity)
     models = _zoo_models(zoo, head=head)
     use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | (routes or {}), detector="head"))
 
@@ -472,6 +473,40 @@ def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_pat
         assert f"brightest 1% reaches only {levels['dark.png']:.0%} of white: brightened" in dim["note"]
     for name in ("photo.png", "low_key.png"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
+
+
+@pytest.mark.parametrize("severity", [0.1, 0.6])
+def test_auto_leaves_a_slight_low_light_call_on_a_scene_with_lifted_blacks(tmp_path, zoo, use_catalog, severity):
+    """A detector that always says "low-light": rated slight (severity below irtool.detect.SLIGHT_SEVERITY), a
+    low-key scene whose blacks are lifted (black point above DIM_BLACK_POINT_MAX: dark by nature) is copied byte
+    for byte as "copy (dark by nature)" with the reason, while a darkened photo (its blacks pushed to black) is
+    brightened; rated visible, both are brightened. --detect-only reports the same decisions."""
+    from irtool.detect import DIM_BLACK_POINT_MAX, SLIGHT_SEVERITY, black_point
+
+    _catalog_with_detector_saying("low-light", tmp_path, zoo, use_catalog, routes={"low-light": "aio"},
+                                  severity=severity)
+    photo = 0.1 + 0.85 * _photo(64, 80, seed=6)
+    images = {"dark.png": 0.3 * photo ** 2, "low_key.png": 0.08 + 0.25 * photo}
+    (tmp_path / "in").mkdir()
+    for name, pixels in images.items():
+        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
+    blacks = {name: black_point(torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / name), np.float32) / 255)
+                                .permute(2, 0, 1)) for name in images}
+    assert blacks["dark.png"] < DIM_BLACK_POINT_MAX / 2 and blacks["low_key.png"] > 2 * DIM_BLACK_POINT_MAX
+    slight = severity < SLIGHT_SEVERITY
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        dark, low_key = records["dark.png"], records["low_key.png"]
+        assert dark["detected"]["type"] == low_key["detected"]["type"] == "low-light"
+        assert dark["detected"]["severity"] == pytest.approx(severity, abs=1e-3)
+        assert dark["model"] == "aio" and dark["decided"] == "low-light"
+        if slight:
+            assert low_key["model"] == "copy (dark by nature)" and low_key["decided"] == "clean"
+            assert f"rated slight ({severity:.2f})" in low_key["note"]
+            assert f"darkest 1% sits at {blacks['low_key.png']:.0%}" in low_key["note"]
+        else:
+            assert low_key["model"] == "aio" and low_key["decided"] == "low-light"
+    copied = (tmp_path / "out" / "low_key.png").read_bytes() == (tmp_path / "in" / "low_key.png").read_bytes()
+    assert copied == slight
 
 
 def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(tmp_path, zoo, use_catalog):
