@@ -79,8 +79,8 @@ HIGHLIGHT_LEVEL_MAX = 0.43
 DIM_BLACK_POINT_MAX = 0.044
 #: Detector severity below which a degradation is slight: issue #17 draws the line of visible damage at 0.25. A
 #: low-light call rated below it on a scene whose blacks sit at or above :data:`DIM_BLACK_POINT_MAX` is left as it
-#: is (``irtool.restore``): on training photos at most 1 in 50 of the darkened windows the detector calls low light
-#: has both (``scripts/pixel_tests.py --test low-light-severity --where-called low-light``; README "Detection").
+#: is (``irtool.restore``): on training photos 1 of the 27 darkened windows the detector calls low light has both
+#: (``scripts/pixel_tests.py --test slight-black-point --where-called low-light --windows 3``; README "Detection").
 SLIGHT_SEVERITY = 0.25
 #: Side of the blocks :func:`edge_sharpness` measures, the contrast (8-bit levels) a block needs to count, and the
 #: share of the sharpest counted blocks it reads per direction.
