@@ -49,6 +49,10 @@ detector rates slight as low light (severity below :data:`irtool.detect.SLIGHT_S
 counted). Among the darkened windows, those at or above :data:`irtool.detect.DIM_BLACK_POINT_MAX` are the ones
 ``--auto`` leaves dark as "dark by nature"; their count against all darkened windows called low light is its cost.
 
+``--test slight-noise-floor`` (with ``--where-called low-light``): the noise floor of the windows the bundled
+detector rates slight as low light (the others are not counted); those at or above
+:data:`irtool.detect.NOISE_FLOOR_MIN` go to the noise route instead of being brightened.
+
 ``--where-called TYPE``: measure only the windows the bundled detector calls TYPE (``low-light``: where a test on
 the detector's own low-light calls would act).
 
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
-                                 "slight-black-point"])
+                                 "slight-black-point", "slight-noise-floor"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -154,10 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     def low_light_severity(image: torch.Tensor) -> float:
         return detector.severity_as(image, "low-light")
 
-    def slight_black_point(image: torch.Tensor) -> float:
-        if detector.severity_as(image, "low-light") >= SLIGHT_SEVERITY:
-            return float("nan")  # rated visible: not a window the test applies to
-        return black_point(image)
+    def where_slight(measure_slight):
+        def measure(image: torch.Tensor) -> float:
+            if detector.severity_as(image, "low-light") >= SLIGHT_SEVERITY:
+                return float("nan")  # rated visible: not a window the test applies to
+            return measure_slight(image)
+        return measure
 
     def luma_quantile(name: str):
         index = SCENE_STATISTICS.index(name)
@@ -195,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         restorer.prepare()
     if args.where_called is not None and args.where_called not in detector_types():
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
-    if args.test in ("low-light-probability", "haze-severity", "low-light-severity", "slight-black-point") or \
-            args.where_called:
+    if args.test in ("low-light-probability", "haze-severity", "low-light-severity", "slight-black-point",
+                     "slight-noise-floor") or args.where_called:
         from irtool.detect import load_detector
         from irtool.zoo import EngineSettings, ModelZoo
 
@@ -214,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         "black-point": (black_point, "black point (1st percentile of luma)", DIM_BLACK_POINT_MAX),
         "midtones": (luma_quantile("luma_p50"), "mid-tones (median luma)", None),
         "low-light-severity": (low_light_severity, "the bundled detector's severity read as low light", None),
-        "slight-black-point": (slight_black_point, "black point where the bundled detector rates low light slight",
-                               DIM_BLACK_POINT_MAX),
+        "slight-black-point": (where_slight(black_point),
+                               "black point where the bundled detector rates low light slight", DIM_BLACK_POINT_MAX),
+        "slight-noise-floor": (where_slight(noise_floor),
+                               "noise floor where the bundled detector rates low light slight", NOISE_FLOOR_MIN),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"
