@@ -502,17 +502,14 @@ class BatchRestorer:
 
     def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
         """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
-        (:data:`NOISE_CHECKED_TYPES`), rainy without streaks (:func:`~irtool.detect.streak_coherence` <
-        :data:`~irtool.detect.STREAK_COHERENCE_MIN`), or low light but rated slight (severity below
-        :data:`~irtool.detect.SLIGHT_SEVERITY`), whose flattest regions hold noise (:func:`~irtool.detect.noise_floor`
-        >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did not recognise (other generators,
-        gray photos, noise under JPEG, colour noise taken for rain, noise on a dark scene taken for a darkening) is
-        still noise in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no
-        streaks; a dark photo is noisy, so a low-light call only where the detector sees little darkening."""
-        from irtool.detect import NOISE_FLOOR_MIN, SLIGHT_SEVERITY, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
+        (:data:`NOISE_CHECKED_TYPES`), or rainy without streaks (:func:`~irtool.detect.streak_coherence` <
+        :data:`~irtool.detect.STREAK_COHERENCE_MIN`), whose flattest regions hold noise
+        (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did
+        not recognise (other generators, gray photos, noise under JPEG, colour noise taken for rain) is still noise
+        in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no streaks."""
+        from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
-        slight_darkening = detection.type == "low-light" and detection.severity < SLIGHT_SEVERITY
-        if detection.type not in NOISE_CHECKED_TYPES and not slight_darkening and not (
+        if detection.type not in NOISE_CHECKED_TYPES and not (
                 detection.type == "rain" and streak_coherence(image) < STREAK_COHERENCE_MIN):
             return None
         floor = noise_floor(image)
@@ -545,7 +542,7 @@ class BatchRestorer:
         hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, image)
         if hidden_noise is not None:
             streaks = (" its fine detail runs in no common direction (no streaks) and" if detection.type == "rain"
-                       else f" rated slight ({detection.severity:.2f}) and" if detection.type == "low-light" else "")
+                       else "")
             note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but{streaks} its flattest regions "
                           f"hold noise of {hidden_noise[1]:.1f}/255: denoised",
                           self.route_note(_pixels_call(detection, "noise")))

@@ -509,33 +509,6 @@ def test_auto_leaves_a_slight_low_light_call_on_a_scene_with_lifted_blacks(tmp_p
     assert copied == slight
 
 
-@pytest.mark.parametrize("severity", [0.1, 0.6])
-def test_auto_denoises_a_slight_low_light_call_whose_flattest_regions_are_noisy(tmp_path, zoo, use_catalog, severity):
-    """A detector that always says "low-light": rated slight, a smooth photo with Gaussian noise of 15/255 (noise
-    floor far above irtool.detect.NOISE_FLOOR_MIN) goes to the noise route with the reason; rated visible, it is
-    left to the low-light route ("keep" here: copied), since a dark photo is noisy. --detect-only reports the same
-    decisions."""
-    from irtool.detect import NOISE_FLOOR_MIN, SLIGHT_SEVERITY, noise_floor
-
-    _catalog_with_detector_saying("low-light", tmp_path, zoo, use_catalog,
-                                  routes={"noise": "aio", "low-light": "keep"}, severity=severity)
-    yy, xx = np.mgrid[0:96, 0:128]
-    smooth = np.stack([0.3 + 0.4 * xx / 128, 0.5 + 0.2 * np.sin(yy / 20), 0.4 + 0.3 * yy / 96], axis=-1)
-    noisy = np.clip(smooth + np.random.default_rng(4).normal(0, 15 / 255, smooth.shape), 0, 1)
-    (tmp_path / "in").mkdir()
-    levels = (noisy * 255).round().astype(np.uint8)
-    Image.fromarray(levels).save(tmp_path / "in" / "noisy.png")
-    assert noise_floor(torch.from_numpy(levels.astype(np.float32) / 255).permute(2, 0, 1)) > NOISE_FLOOR_MIN
-    for records in _auto_records_with_and_without_detect_only(tmp_path):
-        record = records["noisy.png"]
-        assert record["detected"]["type"] == "low-light"
-        if severity < SLIGHT_SEVERITY:
-            assert record["model"] == "aio" and record["decided"] == "noise"
-            assert f"rated slight ({severity:.2f}) and its flattest regions hold noise of" in record["note"]
-        else:
-            assert record["model"] == "copy" and record["decided"] == "low-light"
-
-
 def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(tmp_path, zoo, use_catalog):
     """A detector that always says "blur": a photo with step edges in every direction (edge sharpness far above
     irtool.detect.EDGE_SHARPNESS_MIN) is copied byte for byte as "copy (sharp)" with the reason; the same photo
