@@ -51,7 +51,8 @@ counted). Among the darkened windows, those at or above :data:`irtool.detect.DIM
 
 ``--test slight-noise-floor`` (with ``--where-called low-light``): the noise floor of the windows the bundled
 detector rates slight as low light (the others are not counted); those at or above
-:data:`irtool.detect.NOISE_FLOOR_MIN` go to the noise route instead of being brightened.
+:data:`irtool.detect.NOISE_FLOOR_MIN` are the ones a noise floor test on such calls would denoise instead of
+brighten (measured, not shipped: README "Noise under a slight low-light call").
 
 ``--where-called TYPE``: measure only the windows the bundled detector calls TYPE (``low-light``: where a test on
 the detector's own low-light calls would act).
