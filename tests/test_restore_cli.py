@@ -438,6 +438,19 @@ def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_t
     assert (tmp_path / "out" / "rainy.png").read_bytes() == (tmp_path / "in" / "rainy.png").read_bytes()
 
 
+def _dark_scenes(folder: Path, **extra: np.ndarray) -> dict[str, torch.Tensor]:
+    """Save a darkened photo (``dark.png``: a gain and a gamma curve push its blacks to black) and a low-key scene as
+    dim whose blacks are lifted (``low_key.png``: dark by nature), with any ``extra`` images, as 8-bit PNGs in
+    ``folder``; return each as read back, ``[C, H, W]`` in [0, 1] (what the pixel tests measure)."""
+    photo = 0.1 + 0.85 * _photo(64, 80, seed=6)
+    images = {"dark.png": 0.3 * photo ** 2, "low_key.png": 0.08 + 0.25 * photo, **extra}
+    folder.mkdir()
+    for name, pixels in images.items():
+        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(folder / name)
+    return {name: torch.from_numpy(np.asarray(Image.open(folder / name), np.float32) / 255).permute(2, 0, 1)
+            for name in images}
+
+
 def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_path, zoo, use_catalog):
     """A detector that always says "blur": a photo darkened by a gain and a gamma curve (its brightest 1% far below
     irtool.detect.HIGHLIGHT_LEVEL_MAX, its darkest near black) goes to the low-light route with the reason; the
@@ -447,15 +460,7 @@ def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_pat
     from irtool.detect import DIM_BLACK_POINT_MAX, HIGHLIGHT_LEVEL_MAX, black_point, highlight_level
 
     _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "keep", "low-light": "aio"})
-    photo = 0.1 + 0.85 * _photo(64, 80, seed=6)
-    dark = 0.3 * photo ** 2
-    low_key = 0.08 + 0.25 * photo
-    images = {"photo.png": photo, "dark.png": dark, "low_key.png": low_key}
-    (tmp_path / "in").mkdir()
-    for name, pixels in images.items():
-        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
-    as_read = {name: torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / name), np.float32) / 255).permute(2, 0, 1)
-               for name in images}
+    as_read = _dark_scenes(tmp_path / "in", **{"photo.png": 0.1 + 0.85 * _photo(64, 80, seed=6)})
     levels = {name: highlight_level(image) for name, image in as_read.items()}
     blacks = {name: black_point(image) for name, image in as_read.items()}
     assert levels["photo.png"] > HIGHLIGHT_LEVEL_MAX > max(levels["dark.png"], levels["low_key.png"])
@@ -485,13 +490,7 @@ def test_auto_leaves_a_slight_low_light_call_on_a_scene_with_lifted_blacks(tmp_p
 
     _catalog_with_detector_saying("low-light", tmp_path, zoo, use_catalog, routes={"low-light": "aio"},
                                   severity=severity)
-    photo = 0.1 + 0.85 * _photo(64, 80, seed=6)
-    images = {"dark.png": 0.3 * photo ** 2, "low_key.png": 0.08 + 0.25 * photo}
-    (tmp_path / "in").mkdir()
-    for name, pixels in images.items():
-        Image.fromarray((pixels * 255).round().astype(np.uint8)).save(tmp_path / "in" / name)
-    blacks = {name: black_point(torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / name), np.float32) / 255)
-                                .permute(2, 0, 1)) for name in images}
+    blacks = {name: black_point(image) for name, image in _dark_scenes(tmp_path / "in").items()}
     assert blacks["dark.png"] < DIM_BLACK_POINT_MAX / 2 and blacks["low_key.png"] > 2 * DIM_BLACK_POINT_MAX
     slight = severity < SLIGHT_SEVERITY
     for records in _auto_records_with_and_without_detect_only(tmp_path):
