@@ -260,6 +260,19 @@ def too_small_to_judge(shape: tuple[int, ...]) -> str | None:
 FOLLOW_UP_TYPES: tuple[str, ...] = ("noise", "jpeg")
 
 
+#: ``--auto`` writes the input as it was when the routed model's output differs from it by at most this RMS (on the
+#: [0, 1] scale): the rounding noise of an 8-bit file (1/sqrt(12) of a level). Such an output is the photo again,
+#: re-encoded; the copy keeps its bytes and says so.
+UNCHANGED_RMS = 1.0 / (255.0 * 12.0 ** 0.5)
+
+
+def change_rms(before: np.ndarray, after: np.ndarray) -> float | None:
+    """Root-mean-square difference of two float images in [0, 1], or None when their shapes differ."""
+    if before.shape != after.shape:
+        return None
+    return float(np.sqrt(np.mean(np.square(after - before, dtype=np.float32), dtype=np.float64)))
+
+
 #: log10 of the enlargement test's residual (in units of 8-bit rounding noise) up to which an image counts as an
 #: exact bicubic enlargement: twice the rounding noise (a true enlargement reads about -0.4, a photo 1 to 3).
 EXACT_ENLARGEMENT_RESIDUAL = float(np.log10(2.0))
@@ -561,7 +574,18 @@ class BatchRestorer:
         loaded = self._load_route(override) if override else self.route(detection)
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None, note=note, decided=decided)
-        restored = self._run_auto(loaded, pixels, progress, enlarged[1] if enlarged else None)
+        outcome = self._routed(loaded, detection, pixels, progress, enlarged[1] if enlarged else None, note, decided)
+        change = None if outcome.pixels is None else change_rms(pixels, outcome.pixels)
+        if change is None or change > UNCHANGED_RMS:
+            return outcome
+        # The model found next to nothing to do: writing its output would only re-encode the photo.
+        return AutoOutcome(None, detection, "copy (unchanged)", None, decided=CLEAN, note=_notes(
+            note, f"{outcome.model} changed it by {change * 255:.2f}/255 RMS, within 8-bit rounding: left as it is"))
+
+    def _routed(self, loaded: LoadedModel, detection: Detection, pixels: np.ndarray, progress: Progress,
+                enlargement: tuple[int, int, str] | None, note: str | None, decided: str) -> AutoOutcome:
+        """Run the routed model, and after a whole-image correction the follow-up route it calls for."""
+        restored = self._run_auto(loaded, pixels, progress, enlargement)
         if not (loaded.preset.whole_image and FOLLOW_UP_TYPES):
             return AutoOutcome(restored, detection, loaded.name, loaded, note=note, decided=decided)
         # A whole-image correction (exposure, haze) lifts the noise and JPEG artefacts a dark photo hid: judge the

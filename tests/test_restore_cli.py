@@ -529,6 +529,39 @@ def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(
     assert (tmp_path / "out" / "sharp.png").read_bytes() == (tmp_path / "in" / "sharp.png").read_bytes()
 
 
+@pytest.mark.parametrize(("shift", "kept"), [(0.1, True), (1.0, False)])
+def test_auto_copies_an_image_the_routed_model_leaves_within_rounding(tmp_path, zoo, use_catalog, shift, kept):
+    """A routed model whose output differs from the photo by less than 8-bit rounding noise (RMS at most
+    irtool.restore.UNCHANGED_RMS, 1/sqrt(12) of a level) has found nothing to do: --auto copies the photo byte for
+    byte as "copy (unchanged)", decided clean, and names the model and its change; a change of a whole level is
+    written. The route is a U-shape Hi-IR whose last convolution adds only its bias to the input."""
+    from irtool.restore import UNCHANGED_RMS
+
+    _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog)
+    network = build("hi_ir_unet_lite")
+    with torch.no_grad():
+        network.conv_last.weight.zero_()
+        network.conv_last.bias.fill_(shift / 255)
+    weights = tmp_path / "shifted.safetensors"
+    save_safetensors(network.state_dict(), weights, metadata={"preset": "hi_ir_unet_lite"})
+    src = _save(tmp_path / "in" / "photo.png", "RGB")
+    report = tmp_path / "r.json"
+    result = _invoke("restore", str(src), "-o", str(tmp_path / "out"), "--auto", "--route", f"jpeg={weights}",
+                     "--json", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads(report.read_text())["results"][0]
+    assert record["detected"]["type"] == "jpeg"
+    copied = (tmp_path / "out" / "photo.png").read_bytes() == src.read_bytes()
+    assert copied == kept and (shift / 255 <= UNCHANGED_RMS) == kept
+    if kept:
+        assert record["model"] == "copy (unchanged)" and record["decided"] == "clean"
+        assert f"shifted.safetensors changed it by {shift:.2f}/255 RMS" in record["note"]
+    else:
+        assert record["model"] == "shifted.safetensors" and record["decided"] == "jpeg"
+        written = np.asarray(Image.open(tmp_path / "out" / "photo.png"), np.float32)
+        assert np.abs(written - np.asarray(Image.open(src), np.float32)).mean() > 0.5
+
+
 def test_auto_keeps_images_whose_route_is_keep(tmp_path, zoo, use_catalog):
     """A degradation routed to "keep" (no model improves it) is copied byte for byte, like a clean image."""
     _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, routes={"jpeg": "keep"})
