@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/compare_auto.py runs/evals/auto34_heldout40c_streaks.json            # its tables
     .venv/bin/python scripts/compare_auto.py BASELINE.json CANDIDATE.json                          # before -> after
+    .venv/bin/python scripts/compare_auto.py BASELINE.json SUBSET.json --patch --save MERGED.json  # a subset run
 
 With one report it prints what ``irtool eval --task auto`` printed (per true type: named, decided right, PSNR,
 gain, made worse; what ``--auto`` acted on; the detector's confusion matrix and calibration). With two it prints,
@@ -10,11 +11,15 @@ per true type, the mean gain, the images made worse, the right decisions and the
 after, then every image whose decision, model or gain (by more than 0.05 dB) changed: how a candidate is read
 against the shipped run under the README's rules (``--quiet``: without that list). ``--exclude TEXT`` leaves out
 every image whose path contains TEXT (e.g. one photo's crops, to see how much of a figure that photo makes).
+``--patch``: the candidate ran only on the images it can change (a folder of links to them); its results replace
+the baseline's for those images and the comparison covers the whole baseline; ``--save FILE`` writes that merged
+report, which reads like any other.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -28,15 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="with two reports: leave out the changed images")
     parser.add_argument("--exclude", action="append", default=[], metavar="TEXT",
                         help="leave out images whose path contains TEXT (repeatable)")
+    parser.add_argument("--patch", action="store_true",
+                        help="the candidate scored a subset: read it as the baseline with those images replaced")
+    parser.add_argument("--save", type=Path, metavar="MERGED.json", help="with --patch: write the merged report")
     args = parser.parse_args(argv)
     if len(args.reports) > 2:
         parser.error("give one report, or two to compare")
+    if (args.patch or args.save) and len(args.reports) != 2:
+        parser.error("--patch and --save need two reports (baseline, subset)")
+    if args.save and not args.patch:
+        parser.error("--save goes with --patch")
 
     from irtool.errors import UsageError
     from irtool.evaluate.auto import AutoReport, compare_reports
 
     try:
         reports = [AutoReport.load(path) for path in args.reports]
+        if args.patch:
+            reports[1] = reports[0].patched(reports[1])
+            if args.save:
+                from irtool.io.atomic import atomic_write_text
+
+                atomic_write_text(args.save, json.dumps({"auto": reports[1].to_dict()}, indent=1))
         for report in reports:
             report.samples = [s for s in report.samples if not any(text in s.image for text in args.exclude)]
             if not report.samples:

@@ -106,3 +106,28 @@ def test_compare_script_prints_tables_and_refuses_what_is_not_a_report(tmp_path)
     (tmp_path / "bad.json").write_text("{\"results\": []}")
     bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "bad.json")], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a report of `irtool eval --task auto --json`" in bad.stderr
+
+
+def test_a_subset_run_is_read_as_the_whole_set_with_those_images_replaced(tmp_path):
+    """--patch: a candidate run on only the images it can change replaces the baseline's results for them; the
+    comparison covers the whole baseline, --save writes the merged report, and a subset with an image the baseline
+    never scored is refused."""
+    base, subset, merged = tmp_path / "base.json", tmp_path / "subset.json", tmp_path / "merged.json"
+    base.write_text(json.dumps({"auto": _baseline().to_dict()}))
+    part = AutoReport(source="subset", detector="det", samples=[_sample("blur/a__b.png", "blur", "blur", "deblur",
+                                                                        0.4)])
+    subset.write_text(json.dumps({"auto": part.to_dict()}))
+    run = subprocess.run([sys.executable, str(SCRIPT), str(base), str(subset), "--patch", "--save", str(merged)],
+                         capture_output=True, text=True, check=True)
+    assert "set (6 images in both)" in run.stdout and "| blur | 2 | -6.00 -> +0.20 | 1 -> 0 |" in run.stdout
+    assert "Images whose outcome changed: 1" in run.stdout
+    whole = AutoReport.load(merged)
+    assert [s.image for s in whole.samples] == [s.image for s in _baseline().samples]
+    assert {s.image: s.gain for s in whole.samples}["blur/a__b.png"] == pytest.approx(0.4)
+    assert {s.image: s.gain for s in whole.samples}["noise/a__n.png"] == pytest.approx(5.0)
+    stray = AutoReport(source="subset", detector="det", samples=[_sample("x/y.png", "noise", "noise", "dn", 1.0)])
+    with pytest.raises(UsageError, match="scored 1 image"):
+        _baseline().patched(stray)
+    alone = subprocess.run([sys.executable, str(SCRIPT), str(base), "--save", str(merged)], capture_output=True,
+                           text=True)
+    assert alone.returncode == 2 and "need two reports" in alone.stderr

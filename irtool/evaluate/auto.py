@@ -106,6 +106,16 @@ class AutoReport:
             row[decided] = row.get(decided, 0) + 1
         return matrix
 
+    def patched(self, subset: AutoReport) -> AutoReport:
+        """This report with ``subset``'s results in place of its own for the images ``subset`` scored: a candidate
+        run only on the images it can change (e.g. those sent to the route it replaces), read as a whole-set run."""
+        theirs = {s.image: s for s in subset.samples}
+        unknown = sorted(theirs.keys() - {s.image for s in self.samples})
+        if unknown:
+            raise UsageError(f"{subset.source} scored {len(unknown)} image(s) {self.source} did not, e.g. {unknown[0]}")
+        return AutoReport(source=self.source, detector=self.detector, labels=self.labels, seconds=self.seconds,
+                          samples=[theirs.get(s.image, s) for s in self.samples])
+
     @classmethod
     def from_dict(cls, data: dict) -> AutoReport:
         """The report :meth:`to_dict` wrote (the ``auto`` entry of ``irtool eval --task auto --json``). JSON has no
