@@ -803,11 +803,14 @@ def test_auto_judges_a_whole_image_correction_again_and_cleans_up_noise_it_revea
     """Low light goes to a whole-image model; brightening reveals noise and JPEG artefacts, so --auto judges the
     corrected image again and sends those (only those) on to their own route."""
     from irtool.models import build
-    from irtool.restore import BatchRestorer, RestoreRequest
+    from irtool.restore import UNCHANGED_RMS, BatchRestorer, RestoreRequest
 
     torch.manual_seed(0)
-    save_safetensors(build("bilateral_grid_lite").state_dict(), tmp_path / "grid.safetensors",
-                     metadata={"preset": "bilateral_grid_lite"})
+    grid = build("bilateral_grid_lite")
+    with torch.no_grad():  # a freshly built grid is the identity, which --auto would copy as "unchanged"
+        for parameter in grid.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    save_safetensors(grid.state_dict(), tmp_path / "grid.safetensors", metadata={"preset": "bilateral_grid_lite"})
     models = _zoo_models(zoo) | {"grid": {"preset": "bilateral_grid_lite", "tasks": ["lowlight"],
                                           "file": tmp_path / "grid.safetensors"}}
     use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | {"low-light": "grid"},
@@ -819,6 +822,7 @@ def test_auto_judges_a_whole_image_correction_again_and_cleans_up_noise_it_revea
     outcome = restorer.auto_restore(dark)
     assert outcome.detection is not None and outcome.detection.type == "low-light" and scripted.calls == 2
     grid_only = restorer.zoo.from_entry("grid").run_image(dark)
+    assert np.sqrt(np.mean((grid_only - dark) ** 2)) > 10 * UNCHANGED_RMS  # a visible correction
     if chained:
         assert outcome.model == "grid + aio" and outcome.note == f"then {second} (90%)"
         assert outcome.pixels is not None
