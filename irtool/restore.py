@@ -270,7 +270,9 @@ def change_rms(before: np.ndarray, after: np.ndarray) -> float | None:
     """Root-mean-square difference of two float images in [0, 1], or None when their shapes differ."""
     if before.shape != after.shape:
         return None
-    return float(np.sqrt(np.mean(np.square(after - before, dtype=np.float32), dtype=np.float64)))
+    difference = np.subtract(after, before, dtype=np.float32)
+    np.square(difference, out=difference)  # in place: one image-sized temporary on --auto's path, not two
+    return float(np.sqrt(np.mean(difference, dtype=np.float64)))
 
 
 #: log10 of the enlargement test's residual (in units of 8-bit rounding noise) up to which an image counts as an

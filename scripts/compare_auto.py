@@ -19,7 +19,6 @@ report, which reads like any other.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -52,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.patch:
             reports[1] = reports[0].patched(reports[1])
             if args.save:
-                from irtool.io.atomic import atomic_write_text
-
-                atomic_write_text(args.save, json.dumps({"auto": reports[1].to_dict()}, indent=1))
+                reports[1].save(args.save)
         for report in reports:
             report.samples = [s for s in report.samples if not any(text in s.image for text in args.exclude)]
             if not report.samples:

@@ -207,8 +207,6 @@ def run_detect(out, *, bench, model, weights, arch, data, device, json_report, m
 def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_report, quiet, precision: str = "auto",
              routes: Sequence[str] = (), unused: dict[str, Any]) -> None:
     """``--task auto``: :func:`irtool.evaluate.auto.evaluate_auto` with the CLI's detector choice."""
-    import json
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -239,8 +237,5 @@ def run_auto(out, *, bench, model, weights, arch, data, device, tile, json_repor
                                                                                        total=total))
     out.print(report.to_markdown(), markup=False)
     if json_report is not None:
-        from irtool.io import atomic_write_text
-
-        payload = {"tool": "irtool eval", "auto": report.to_dict(), "markdown": report.to_markdown()}
-        atomic_write_text(json_report, json.dumps(payload, indent=2))
+        report.save(json_report)
         out.print(f"JSON report: {json_report}")

@@ -139,6 +139,13 @@ class AutoReport:
         return cls(source=str(data.get("source", "")), detector=str(data.get("detector", "")), samples=samples,
                    seconds=float(data.get("seconds") or 0.0), labels=labels)
 
+    def save(self, path: str | Path) -> Path:
+        """Write the report as ``irtool eval --task auto --json FILE`` does (what :meth:`load` reads back)."""
+        from irtool.io import atomic_write_text
+
+        payload = {"tool": "irtool eval", "auto": self.to_dict(), "markdown": self.to_markdown()}
+        return atomic_write_text(path, json.dumps(payload, indent=2))
+
     @classmethod
     def load(cls, path: str | Path) -> AutoReport:
         """The report of an ``irtool eval --task auto --json FILE`` run."""
