@@ -57,6 +57,15 @@ DARK_CHANNEL_WINDOW = 7
 #: by the airlight it adds): just below the lowest of visibly hazed training windows (0.257 at severity >= 0.25,
 #: every registered haze generator; ``scripts/pixel_tests.py``).
 VEIL_DARK_CHANNEL_MIN = 0.25
+#: Largest difference between an image's channels (8-bit levels, on its scene copy) at which it counts as gray
+#: (:func:`is_gray`): a gray photo saved as RGB, through JPEG's chroma rounding too, differs by a level at most.
+GRAY_CHANNEL_SPREAD = 2.0
+#: Detector haze severity from which ``--auto`` dehazes a gray photo it calls hazy: without colour, haze (a
+#: contrast pulled towards the airlight) looks like a scene's own low contrast, and on gray training windows the
+#: detector calls a sixth of the clean ones hazy, rated 0.143-0.404, and 149 of 222 hazed ones, 0.363 at their median
+#: (``scripts/pixel_tests.py --test haze-severity --gray --where-called haze --windows 6 --synthesis wide``): just
+#: above every clean one, so a gray photo keeps only the heavier hazes' correction. Fixed before any held-out run.
+GRAY_HAZE_SEVERITY_MIN = 0.41
 #: Side of the blocks :func:`noise_floor` measures, and the share of the flattest ones it reads.
 NOISE_BLOCK = 16
 NOISE_FLATTEST_SHARE = 0.1
@@ -157,6 +166,16 @@ def shows_veil(image: torch.Tensor) -> bool:
     :data:`VEIL_DARK_CHANNEL_MIN`. Haze adds airlight to every channel of every region, so an image whose
     regions mostly hold a near-black pixel in some channel has no veil to remove, whatever the crops looked like."""
     return median_dark_channel(image) >= VEIL_DARK_CHANNEL_MIN
+
+
+def is_gray(image: torch.Tensor) -> bool:
+    """Whether ``image`` (``[C, H, W]`` in [0, 1]) holds no colour: one channel, or channels that differ by at most
+    :data:`GRAY_CHANNEL_SPREAD` levels everywhere on its scene copy (averaging down also evens out JPEG's chroma
+    rounding, so a gray photo saved as an RGB JPEG still counts; a toned print does not)."""
+    if image.shape[0] == 1:
+        return True
+    x = _scene_copy(image)
+    return float((x.max(dim=0).values - x.min(dim=0).values).max()) * 255.0 <= GRAY_CHANNEL_SPREAD
 
 
 def highlight_level(image: torch.Tensor) -> float:

@@ -460,8 +460,11 @@ class BatchRestorer:
         edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`), or one called low light that
         the detector rates slight (severity below :data:`~irtool.detect.SLIGHT_SEVERITY`) and whose blacks are
         lifted (:func:`~irtool.detect.black_point` at or above :data:`~irtool.detect.DIM_BLACK_POINT_MAX`): a
-        darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin."""
-        from irtool.detect import EDGE_SHARPNESS_MIN, SLIGHT_SEVERITY, black_point, edge_sharpness, shows_veil
+        darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin; or a gray
+        photo called hazy that the detector rates below :data:`~irtool.detect.GRAY_HAZE_SEVERITY_MIN`
+        (:func:`~irtool.detect.is_gray`): without colour a light veil cannot be told from a low-contrast scene."""
+        from irtool.detect import (EDGE_SHARPNESS_MIN, GRAY_HAZE_SEVERITY_MIN, SLIGHT_SEVERITY, black_point,
+                                   edge_sharpness, is_gray, shows_veil)
 
         if detection.type not in ("haze", "blur", "low-light") or self.route_name(detection) is None:
             return None
@@ -472,10 +475,14 @@ class BatchRestorer:
                 f"called low light ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}), and its "
                 f"darkest 1% sits at {black:.0%} (a darkening would have pushed it to black): left as it is")
         if detection.type == "haze":
-            if shows_veil(image):
+            if not shows_veil(image):
+                return "copy (no veil)", (f"called haze ({detection.confidence:.0%}), but most of it reaches black "
+                                          "in some colour (no veil): left as it is")
+            if detection.severity >= GRAY_HAZE_SEVERITY_MIN or not is_gray(image):
                 return None
-            return "copy (no veil)", (f"called haze ({detection.confidence:.0%}), but most of it reaches black in "
-                                      "some colour (no veil): left as it is")
+            return "copy (gray, slight)", (
+                f"called haze ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}) in a gray "
+                "photo, where a light veil looks like the scene's own low contrast: left as it is")
         sharpness = edge_sharpness(image)
         if sharpness < EDGE_SHARPNESS_MIN:
             return None

@@ -377,6 +377,40 @@ def test_auto_leaves_an_image_called_hazy_without_a_veil_and_says_why(tmp_path, 
     assert (tmp_path / "out" / "clear.png").read_bytes() == (tmp_path / "in" / "clear.png").read_bytes()
 
 
+@pytest.mark.parametrize("above", [False, True])
+def test_auto_leaves_a_gray_photo_called_slightly_hazy_and_dehazes_a_colour_one(tmp_path, zoo, use_catalog, above):
+    """A detector that always says "haze" at one severity: below irtool.detect.GRAY_HAZE_SEVERITY_MIN, a veiled gray
+    photo (saved as RGB and as one-channel PNG) is copied byte for byte as "copy (gray, slight)" with the reason,
+    while the same veiled photo in colour goes to the haze route; at the threshold the gray ones are dehazed too.
+    --detect-only reports the same decisions."""
+    from irtool.detect import GRAY_HAZE_SEVERITY_MIN, is_gray
+
+    severity = GRAY_HAZE_SEVERITY_MIN + (0.05 if above else -0.05)
+    _catalog_with_detector_saying("haze", tmp_path, zoo, use_catalog, routes={"haze": "aio"}, severity=severity)
+    veiled = 0.4 * _photo(64, 80, seed=5) + 0.6 * 0.9
+    gray = veiled @ np.array([0.299, 0.587, 0.114])
+    (tmp_path / "in").mkdir()
+    Image.fromarray((veiled * 255).round().astype(np.uint8)).save(tmp_path / "in" / "colour.png")
+    gray_levels = (gray * 255).round().astype(np.uint8)
+    Image.fromarray(np.repeat(gray_levels[:, :, None], 3, axis=2)).save(tmp_path / "in" / "gray_rgb.png")
+    Image.fromarray(gray_levels).save(tmp_path / "in" / "gray_l.png")
+    assert is_gray(torch.from_numpy(gray_levels.astype(np.float32) / 255)[None].expand(3, -1, -1))
+    assert not is_gray(torch.from_numpy(veiled.astype(np.float32)).permute(2, 0, 1))
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        assert records["colour.png"]["model"] == "aio"
+        for name in ("gray_rgb.png", "gray_l.png"):
+            record = records[name]
+            assert record["detected"]["type"] == "haze"
+            if above:
+                assert record["model"] == "aio" and record["decided"] == "haze"
+            else:
+                assert record["model"] == "copy (gray, slight)" and record["decided"] == "clean"
+                assert "gray photo" in record["note"] and f"({severity:.2f})" in record["note"]
+    if not above:
+        for name in ("gray_rgb.png", "gray_l.png"):
+            assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
+
+
 @pytest.mark.parametrize("called", ["clean", "jpeg", "blur", "haze"])
 def test_auto_denoises_an_image_whose_flattest_regions_are_noisy_whatever_it_is_called(tmp_path, zoo, use_catalog,
                                                                                         called):
