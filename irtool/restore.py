@@ -463,8 +463,15 @@ class BatchRestorer:
         darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin; or a gray
         photo called hazy that the detector rates below :data:`~irtool.detect.GRAY_HAZE_SEVERITY_MIN`
         (:func:`~irtool.detect.is_gray`): without colour a light veil cannot be told from a low-contrast scene."""
-        from irtool.detect import (EDGE_SHARPNESS_MIN, GRAY_HAZE_SEVERITY_MIN, SLIGHT_SEVERITY, black_point,
-                                   edge_sharpness, is_gray, shows_veil)
+        from irtool.detect import (
+            EDGE_SHARPNESS_MIN,
+            GRAY_HAZE_SEVERITY_MIN,
+            SLIGHT_SEVERITY,
+            black_point,
+            edge_sharpness,
+            is_gray,
+            shows_veil,
+        )
 
         if detection.type not in ("haze", "blur", "low-light") or self.route_name(detection) is None:
             return None
