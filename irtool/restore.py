@@ -23,6 +23,7 @@ import torch
 from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names
 from irtool.detect import DIM_BLACK_POINT_MAX, Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
+from irtool.io.jobs import Job, ReadAhead, plan_jobs, will_decode
 from irtool.weights.routes import RouteChoice
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
 
@@ -141,15 +142,6 @@ class AutoOutcome:
     decided: str | None = None
 
 
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    output: Path
-    #: Why this input argument gave no file (a missing path, a pattern matching nothing): reported as an error
-    #: record in its place, while the rest of the batch runs.
-    problem: str | None = None
-
-
 #: Detected types whose images ``--auto`` also tests for an exact enlargement (which then goes to the
 #: low-resolution route): blur and enlargement look alike to the detector, not to a least-squares fit.
 ENLARGEMENT_CHECKED_TYPES = ("blur",)
@@ -173,48 +165,6 @@ class Progress:
     on_start: Callable[[Job], None] = lambda job: None
     on_tiles: Callable[[int, int], None] = lambda done, total: None
     on_done: Callable[[RestoreRecord], None] = lambda rec: None
-
-
-def plan_jobs(
-    inputs: Sequence[str],
-    out_dir: Path,
-    *,
-    fmt: str | None = None,
-    shard: str | None = None,
-) -> list[Job]:
-    """Expand inputs, pick this process's shard, and map each file to its mirrored output path.
-
-    An argument that names nothing becomes a :class:`Job` with its ``problem`` (so one mistyped name among many
-    costs one error record, not the batch); ``UsageError`` only when no argument names an image. The output
-    folder is never read as input, even when it lies inside an input folder.
-    """
-    from irtool import io
-
-    items, problems = io.find_inputs(list(inputs), exclude=(out_dir,))
-    if not items:
-        if problems:
-            raise UsageError(f"{problems[0][0]}: {problems[0][1]}")
-        if not inputs:
-            raise UsageError("no inputs given")
-        # Folders without an image: say what they hold instead (a folder of HEIC or GIF files is the usual case).
-        others = io.other_files(list(inputs), exclude=(out_dir,))
-        held = (f"no image irtool reads, only {len(others)} other file{'s' if len(others) != 1 else ''} "
-                f"({io.count_kinds(others)})" if others else "no image files")
-        raise UsageError(f"{', '.join(inputs)}: {held}; irtool reads PNG, JPEG, WebP, TIFF, BMP and PPM/PGM")
-    # Plan every output before sharding, so all shards agree on names and collisions fail up front.
-    planned = io.plan_outputs(items, out_dir, format=fmt)
-    selected = io.parse_shard(shard) if shard else io.shard_from_env()
-    if selected is not None:
-        planned = io.select_shard(planned, selected.index, selected.count)
-    jobs = [Job(Path(item.source), Path(target)) for item, target in planned]
-    sources = {j.source.resolve() for j in jobs}
-    clashes = [j for j in jobs if j.output.resolve() in sources]
-    if clashes:
-        raise InvalidArgumentError(f"output {clashes[0].output} would overwrite an input; choose another output "
-                                   "folder", argument="output")
-    if selected is None or selected.index == 0:  # one shard (the first) reports the arguments that named nothing
-        jobs += [Job(Path(argument), Path(), problem=reason) for argument, reason in problems]
-    return jobs
 
 
 def _chosen_detector(zoo: ModelZoo, detector: str | None) -> Detector:
@@ -614,7 +564,13 @@ class BatchRestorer:
                            loaded, note=_notes(note, f"then {again.type} ({again.confidence:.0%})",
                                                self.route_note(again)), decided=decided)
 
-    def process(self, job: Job, progress: Progress = Progress()) -> RestoreRecord:
+    def will_read(self, job: Job) -> bool:
+        """Whether :meth:`process` decodes ``job``'s image: not for an input that named nothing, nor for an output
+        that exists and is not to be redone."""
+        return will_decode(job, overwrite=self.output.overwrite, detect_only=self.request.detect_only)
+
+    def process(self, job: Job, progress: Progress = Progress(), reader: ReadAhead | None = None) -> RestoreRecord:
+        """Restore one job's image (decoded by ``reader`` when one reads the batch ahead) and write its output."""
         from irtool import io
 
         started = time.perf_counter()
@@ -623,10 +579,10 @@ class BatchRestorer:
             if job.problem is not None:
                 record.status, record.error, record.output = "error", job.problem, None
                 return record
-            if job.output.exists() and not self.output.overwrite and not self.request.detect_only:
+            if not self.will_read(job):
                 record.status, record.note = "skipped", OUTPUT_EXISTS
                 return record
-            image = io.read_image(job.source)
+            image = reader.read(job) if reader is not None else io.read_image(job.source)
             record.megapixels = image.pixels.shape[0] * image.pixels.shape[1] / 1e6
             if self.request.auto:
                 outcome = self.auto_restore(image.pixels, progress)
@@ -677,13 +633,22 @@ class BatchRestorer:
             io.write_image(job.output, image.pixels, like=image, format=self.output.format,
                            quality=self.output.quality, alpha=image.alpha)
 
-    def run(self, jobs: Sequence[Job], progress: Progress = Progress()) -> Iterator[RestoreRecord]:
-        self.prepare()
-        for job in jobs:
-            progress.on_start(job)
-            record = self.process(job, progress)
-            progress.on_done(record)
-            yield record
+    def run(self, jobs: Sequence[Job], progress: Progress = Progress(),
+            reader: ReadAhead | None = None) -> Iterator[RestoreRecord]:
+        """Process ``jobs`` in order, each image decoded one ahead on a background thread (``reader``, else one
+        started here, before the models load): decoding overlaps the network's work on the image before it."""
+        own_reader = reader is None
+        reader = reader or ReadAhead(jobs, will_read=self.will_read)
+        try:
+            self.prepare()
+            for job in jobs:
+                progress.on_start(job)
+                record = self.process(job, progress, reader)
+                progress.on_done(record)
+                yield record
+        finally:
+            if own_reader:
+                reader.close()
 
 
 @dataclass

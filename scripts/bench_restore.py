@@ -11,7 +11,10 @@ tool a user would otherwise reach for; ``pip install opencv-python-headless``, a
 reading, denoising and writing the same photo. ``--compile`` adds each ``--model`` command with ``--compile``, first
 with an empty Inductor cache and then with the cache that run left. PHOTO is ``--photo FILE``, or a 12 MP
 photo-like test image: the bundled sample ``clean_picture1a.png`` enlarged (Lanczos) to 4000x3000 with Gaussian
-noise (sigma 15/255) added.
+noise (sigma 15/255) added. ``--photos N`` gives each command a folder of N copies instead (a batch: OpenCV's row
+denoises them one after the other in one process); ``--against DIR`` times each ``irtool restore --model``,
+``--auto`` and ``--auto --detect-only`` command with this checkout and with checkout DIR in turn (from a folder
+outside both), for a change's effect in one run (``--detect-only-against``: only the last, without OpenCV's row).
 It prints each time, its ratio to OpenCV's, the network's share, and (``--profile``) where one ``irtool restore``
 spends its time: start-up, decode, detection, network, tile blending, encode.
 
@@ -74,8 +77,9 @@ def measure(preset: str, megapixels: float, mode: str, tile: int, device: str, t
 
 SAMPLE_PHOTO = "clean_picture1a.png"
 OPENCV_NLM = (
-    "import sys, cv2; a = cv2.imread(sys.argv[1]); "
-    "cv2.imwrite(sys.argv[2], cv2.fastNlMeansDenoisingColored(a, None, 10, 10, 7, 21))"
+    "import sys, cv2\n"
+    "for source, target in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+    "    cv2.imwrite(target, cv2.fastNlMeansDenoisingColored(cv2.imread(source), None, 10, 10, 7, 21))"
 )
 
 
@@ -149,6 +153,25 @@ def profile_split(cmd: list[str], workdir: Path) -> list[tuple[str, float]]:
     return split + [(label, cumulative[label]) for label, _, _ in PROFILE_STAGES[:-1] if label in cumulative]
 
 
+def _checkout_env(checkout: Path) -> dict[str, str]:
+    """The environment that makes ``python -m irtool`` (run from a folder outside every checkout) import
+    ``checkout``'s irtool."""
+    return {**os.environ, "PYTHONPATH": str(checkout)}
+
+
+def _timed_against(cmd: list[str], repeats: int, here: Path, other: Path, workdir: Path) -> tuple[float | str, ...]:
+    """Median wall time of ``cmd`` with this checkout's irtool and with ``other``'s, the runs alternating."""
+    times: dict[Path, list[float]] = {here: [], other: []}
+    for _ in range(repeats):
+        for checkout in (here, other):
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=_checkout_env(checkout), cwd=workdir)
+            if proc.returncode != 0:
+                return ((proc.stderr.strip().splitlines() or ["failed"])[-1][:100],)
+            times[checkout].append(time.perf_counter() - started)
+    return statistics.median(times[here]), statistics.median(times[other])
+
+
 def end_to_end(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -157,14 +180,33 @@ def end_to_end(args: argparse.Namespace) -> int:
     if not args.photo:
         make_test_photo(photo, args.megapixels)
     out = workdir / "out"
-    irtool = [sys.executable, "-m", "irtool", "restore", str(photo), "-o", str(out), "--overwrite", "--quiet"]
+    batch = [photo]
+    if args.photos > 1:  # a folder of copies: one command restores them all, as a batch of photos runs
+        (workdir / "batch").mkdir()
+        batch = [workdir / "batch" / f"photo{k}{photo.suffix}" for k in range(args.photos)]
+        for copy in batch:
+            shutil.copyfile(photo, copy)
+    source = str(workdir / "batch") if args.photos > 1 else str(photo)
+    irtool = [sys.executable, "-m", "irtool", "restore", source, "-o", str(out), "--overwrite", "--quiet"]
     rows: list[tuple[str, float | str]] = []
-    if importlib.util.find_spec("cv2") is not None:
+    if args.detect_only_against:
+        pass
+    elif importlib.util.find_spec("cv2") is not None:
+        pairs = [str(p) for k, path in enumerate(batch) for p in (path, workdir / f"nlm{k}.png")]
         rows.append(("OpenCV fastNlMeansDenoisingColored (h=10), read + denoise + write",
-                     _timed([sys.executable, "-c", OPENCV_NLM, str(photo), str(workdir / "nlm.png")], args.repeats)))
+                     _timed([sys.executable, "-c", OPENCV_NLM, *pairs], args.repeats)))
     else:
         print("(OpenCV not installed: pip install opencv-python-headless for the reference row)\n")
-    for model in args.models:
+    if args.against:
+        # This checkout against another (e.g. `git worktree add DIR REV`), each command alternating between them.
+        here, other = Path(__file__).resolve().parents[1], Path(args.against).resolve()
+        commands = [["--model", model] for model in args.models] + [["--auto"], ["--auto", "--detect-only"]]
+        for extra in commands[-1:] if args.detect_only_against else commands:
+            timed = _timed_against([*irtool, *extra], args.repeats, here, other, workdir)
+            rows.append((f"irtool restore {' '.join(extra)}", timed[0]))
+            if len(timed) == 2:
+                rows.append((f"  the same with {other}", timed[1]))
+    for model in args.models if not args.against else ():
         for precision in args.precisions:
             flag = [] if precision == "auto" else ["--precision", precision]
             command = [*irtool, "--model", model, *flag]
@@ -184,9 +226,11 @@ def end_to_end(args: argparse.Namespace) -> int:
                 rows.append((f"{label} --compile, empty compile cache", _timed([*command, "--compile"], 1, cache)))
                 rows.append((f"{label} --compile, cache from the run above",
                              _timed([*command, "--compile"], args.repeats, cache)))
-    rows.append(("irtool restore --auto", _timed([*irtool, "--auto"], args.repeats)))
-    rows.append(("irtool restore --auto --detect-only", _timed([*irtool, "--auto", "--detect-only"], args.repeats)))
-    with_size = f"{photo.name}, {_megapixels(photo):.1f} MP"
+    if not args.against:
+        rows.append(("irtool restore --auto", _timed([*irtool, "--auto"], args.repeats)))
+        rows.append(("irtool restore --auto --detect-only",
+                     _timed([*irtool, "--auto", "--detect-only"], args.repeats)))
+    with_size = f"{photo.name}, {_megapixels(photo):.1f} MP" + (f", {args.photos} copies" if args.photos > 1 else "")
     print(f"{with_size}; {torch_threads()} thread(s); median of {args.repeats}\n")
     reference = rows[0][1] if rows and rows[0][0].startswith("OpenCV") else None
     print("| command | seconds | x OpenCV NLM |")
@@ -242,6 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true",
                         help="--end-to-end: also time each --model command with --compile (empty and warm cache)")
     parser.add_argument("--profile", action="store_true", help="--end-to-end: split one restore into its stages")
+    parser.add_argument("--photos", type=int, default=1,
+                        help="--end-to-end: restore a folder of this many copies of the photo in one command")
+    parser.add_argument("--detect-only-against", action="store_true",
+                        help="with --against: time only `--auto --detect-only` (no OpenCV row): decoding's share")
+    parser.add_argument("--against", metavar="DIR",
+                        help="--end-to-end: time each irtool command also with the irtool of checkout DIR (e.g. "
+                        "`git worktree add DIR REV`), alternating, from a folder outside both")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one measurement, print JSON
     parser.add_argument("--one-engine", help=argparse.SUPPRESS)  # internal: MODEL:PRECISION:PHOTO, time as JSON
     args = parser.parse_args(argv)

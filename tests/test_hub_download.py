@@ -50,6 +50,41 @@ def test_download_good_file_lands_in_the_hf_cache(tmp_path):
         assert sum(m == "GET" for m, _ in hub.requests) == gets
 
 
+LOOKUP = """
+import sys
+from huggingface_hub import hf_hub_download
+from irtool.errors import WeightsNotFoundError
+from irtool.weights.hub import hub_download
+for revision in (sys.argv[1], sys.argv[2]):
+    try:
+        found = hub_download("irtool-test/tiny", "tiny.safetensors", revision=revision, sha256=sys.argv[3],
+                             local_only=True)
+    except WeightsNotFoundError as exc:
+        print("missing:", exc)
+        continue
+    print(found == __import__("pathlib").Path(hf_hub_download("irtool-test/tiny", "tiny.safetensors",
+                                                              revision=revision, local_files_only=True)))
+"""
+
+
+def test_a_cached_pinned_file_is_found_where_huggingface_hub_finds_it(tmp_path):
+    """After a download through the loopback Hub, the local lookup of a pinned commit (a path in the cache, without
+    huggingface_hub's download code) returns the file huggingface_hub itself returns; another commit is missing."""
+    sha = hashlib.sha256(BODY).hexdigest()
+    _catalog(tmp_path, sha)
+    with HubServer() as hub:
+        hub.add("irtool-test/tiny", REV, "tiny.safetensors", BODY)
+        assert _run(["download", "tiny"], tmp_path, hub.url).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    other = "f" * 40
+    proc = subprocess.run([sys.executable, "-c", LOOKUP, REV, other, sha], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True", f"missing: irtool-test/tiny/tiny.safetensors@{other[:12]} is not in "
+                                        "the local cache"]
+
+
 def test_tampered_file_is_deleted_and_fails_loudly(tmp_path):
     _catalog(tmp_path, hashlib.sha256(BODY).hexdigest())
     with HubServer() as hub:

@@ -54,21 +54,26 @@ def restore(
 ) -> None:
     """Restore images in batches; bad files are reported and skipped, and the exit code says so."""
     from irtool import io
-    from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, parse_route, plan_jobs
-    from irtool.zoo import EngineSettings
 
-    request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch, detect_only=detect_only,
-                             min_confidence=min_confidence, detector=detector,
-                             routes=tuple(parse_route(r) for r in route or ()))
-    request.validate()
-    jobs = plan_jobs(inputs, output, fmt=fmt, shard=shard)
-    left_out = io.other_files(list(inputs), exclude=(output,))
-    restorer = BatchRestorer(
-        request,
-        engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap, compile=compile),
-        output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
-    )
-    _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet, left_out=left_out)
+    # Plan the batch and start decoding its first photo before importing the network code (PyTorch takes a second
+    # or two to import): io needs no PyTorch, so the decode runs meanwhile.
+    jobs = io.plan_jobs(inputs, output, fmt=fmt, shard=shard)
+    with io.ReadAhead(jobs, will_read=lambda job: io.will_decode(job, overwrite=overwrite,
+                                                                  detect_only=detect_only)) as reader:
+        from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, parse_route
+        from irtool.zoo import EngineSettings
+
+        request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch,
+                                 detect_only=detect_only, min_confidence=min_confidence, detector=detector,
+                                 routes=tuple(parse_route(r) for r in route or ()))
+        request.validate()
+        left_out = io.other_files(list(inputs), exclude=(output,))
+        restorer = BatchRestorer(
+            request,
+            engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap, compile=compile),
+            output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
+        )
+        _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet, left_out=left_out, reader=reader)
 
 
 def _left_out_line(paths: list[Path]) -> str:
@@ -80,7 +85,7 @@ def _left_out_line(paths: list[Path]) -> str:
 
 
 def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool,
-         left_out: list[Path] | None = None) -> None:
+         left_out: list[Path] | None = None, reader=None) -> None:
     """Run the batch with a progress display, then print the table and write the report."""
     import json
     import time
@@ -123,7 +128,7 @@ def _run(restorer, jobs, *, output: Path, json_report: Path | None, quiet: bool,
                           soft_wrap=True)
 
         try:
-            for rec in restorer.run(jobs, Callbacks(on_start=on_start, on_tiles=on_tiles, on_done=on_done)):
+            for rec in restorer.run(jobs, Callbacks(on_start=on_start, on_tiles=on_tiles, on_done=on_done), reader):
                 summary.records.append(rec)
         except KeyboardInterrupt:
             interrupted = True

@@ -1,4 +1,5 @@
-"""Files in and out: image decoding and encoding, atomic writes, image listing, input expansion and sharding.
+"""Files in and out: image decoding and encoding, atomic writes, image listing, input expansion, sharding, and a
+batch's plan with its read-ahead decoder.
 
 numpy and Pillow, plus imagecodecs (16-bit colour PNG) and tifffile (16-bit colour TIFF, all TIFF output).
 """
@@ -26,6 +27,7 @@ from irtool.io.inputs import (
     output_path,
     plan_outputs,
 )
+from irtool.io.jobs import Job, ReadAhead, plan_jobs, will_decode
 from irtool.io.shard import Shard, parse_shard, select_shard, shard_from_env
 
 __all__ = [
@@ -34,7 +36,9 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "SUPPORTED_FORMATS",
     "InputItem",
+    "Job",
     "LoadedImage",
+    "ReadAhead",
     "Shard",
     "atomic_directory",
     "atomic_output",
@@ -50,10 +54,12 @@ __all__ = [
     "other_files",
     "output_path",
     "parse_shard",
+    "plan_jobs",
     "plan_outputs",
     "read_image",
     "resize_alpha",
     "select_shard",
     "shard_from_env",
+    "will_decode",
     "write_image",
 ]
