@@ -52,6 +52,7 @@ def test_download_good_file_lands_in_the_hf_cache(tmp_path):
 
 LOOKUP = """
 import sys
+from pathlib import Path
 from huggingface_hub import hf_hub_download
 from irtool.errors import WeightsNotFoundError
 from irtool.weights.hub import hub_download
@@ -62,8 +63,8 @@ for revision in (sys.argv[1], sys.argv[2]):
     except WeightsNotFoundError as exc:
         print("missing:", exc)
         continue
-    print(found == __import__("pathlib").Path(hf_hub_download("irtool-test/tiny", "tiny.safetensors",
-                                                              revision=revision, local_files_only=True)))
+    print(found == Path(hf_hub_download("irtool-test/tiny", "tiny.safetensors", revision=revision,
+                                        local_files_only=True)))
 """
 
 

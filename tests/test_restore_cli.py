@@ -396,6 +396,9 @@ def test_auto_leaves_a_gray_photo_called_slightly_hazy_and_dehazes_a_colour_one(
     Image.fromarray(gray_levels).save(tmp_path / "in" / "gray_l.png")
     assert is_gray(torch.from_numpy(gray_levels.astype(np.float32) / 255)[None].expand(3, -1, -1))
     assert not is_gray(torch.from_numpy(veiled.astype(np.float32)).permute(2, 0, 1))
+    Image.fromarray(np.repeat(gray_levels[:, :, None], 3, axis=2)).save(tmp_path / "gray.jpg", quality=40)
+    with Image.open(tmp_path / "gray.jpg") as as_jpeg:  # JPEG's chroma rounding keeps a gray photo gray
+        assert is_gray(torch.from_numpy(np.asarray(as_jpeg.convert("RGB"), np.float32) / 255).permute(2, 0, 1))
     for records in _auto_records_with_and_without_detect_only(tmp_path):
         assert records["colour.png"]["model"] == "aio"
         for name in ("gray_rgb.png", "gray_l.png"):
