@@ -110,15 +110,23 @@ def engine_seconds(model: str, photo: str, precision: str = "auto") -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
+def _run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float | str:
+    """Wall time of one run of a whole command, or the last line of its error output when it fails."""
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    if proc.returncode != 0:
+        return (proc.stderr.strip().splitlines() or ["failed"])[-1][:100]
+    return time.perf_counter() - started
+
+
 def _timed(cmd: list[str], repeats: int, env: dict[str, str] | None = None) -> float | str:
     """Median wall time of a whole command, or the last line of its error output when it fails."""
     times = []
     for _ in range(repeats):
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            return (proc.stderr.strip().splitlines() or ["failed"])[-1][:100]
-        times.append(time.perf_counter() - started)
+        seconds = _run_once(cmd, env)
+        if isinstance(seconds, str):
+            return seconds
+        times.append(seconds)
     return statistics.median(times)
 
 
@@ -164,11 +172,10 @@ def _timed_against(cmd: list[str], repeats: int, here: Path, other: Path, workdi
     times: dict[Path, list[float]] = {here: [], other: []}
     for _ in range(repeats):
         for checkout in (here, other):
-            started = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=_checkout_env(checkout), cwd=workdir)
-            if proc.returncode != 0:
-                return ((proc.stderr.strip().splitlines() or ["failed"])[-1][:100],)
-            times[checkout].append(time.perf_counter() - started)
+            seconds = _run_once(cmd, _checkout_env(checkout), workdir)
+            if isinstance(seconds, str):
+                return (seconds,)
+            times[checkout].append(seconds)
     return statistics.median(times[here]), statistics.median(times[other])
 
 
@@ -189,7 +196,7 @@ def end_to_end(args: argparse.Namespace) -> int:
     source = str(workdir / "batch") if args.photos > 1 else str(photo)
     irtool = [sys.executable, "-m", "irtool", "restore", source, "-o", str(out), "--overwrite", "--quiet"]
     rows: list[tuple[str, float | str]] = []
-    if args.detect_only_against:
+    if args.detect_only_against:  # decoding's share only: no reference row
         pass
     elif importlib.util.find_spec("cv2") is not None:
         pairs = [str(p) for k, path in enumerate(batch) for p in (path, workdir / f"nlm{k}.png")]

@@ -116,8 +116,6 @@ class ReadAhead:
     def close(self) -> None:
         """Cancel what is queued and wait for a decode under way (an interrupted batch leaves no thread behind)."""
         if self._executor is not None:
-            for _, future in self._queued:
-                future.cancel()
             self._queued.clear()
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -129,9 +129,9 @@ def _entry(name: str, raw: Mapping[str, Any], where: Path) -> WeightsEntry:
     if has_hub and not ("filename" in raw and "revision" in raw):
         raise UsageError(f"{where.name}: hub entry {name!r} needs 'filename' and a pinned 'revision'")
     sha = raw.get("sha256")
-    if sha is not None and not _is_hex(sha, 64):
+    if sha is not None and not is_hex(sha, 64):
         raise UsageError(f"{where.name}: entry {name!r}: sha256 must be 64 lowercase hex digits")
-    if has_hub and not _is_hex(raw["revision"], 40):
+    if has_hub and not is_hex(raw["revision"], 40):
         raise UsageError(f"{where.name}: hub entry {name!r}: revision must be a full commit hash (40 lowercase hex "
                          "digits), not a branch or tag, so the file cannot change under the pinned sha256")
     if has_hub and (sha is None or not raw.get("license")):
@@ -142,7 +142,8 @@ def _entry(name: str, raw: Mapping[str, Any], where: Path) -> WeightsEntry:
     return WeightsEntry(name=name, **{**raw, "tasks": tasks, **frozen})
 
 
-def _is_hex(value: object, length: int) -> bool:
+def is_hex(value: object, length: int) -> bool:
+    """Whether ``value`` is ``length`` lowercase hex digits (a sha256, a pinned commit)."""
     return isinstance(value, str) and len(value) == length and all(c in "0123456789abcdef" for c in value)
 
 

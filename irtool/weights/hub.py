@@ -8,14 +8,13 @@ A file whose sha256 differs from ``weights.toml`` is deleted and the call fails 
 from __future__ import annotations
 
 import os
-import re
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from irtool.errors import ChecksumError, DownloadError, WeightsNotFoundError
 
-from .catalog import WeightsEntry
+from .catalog import WeightsEntry, is_hex
 from .hashing import sha256_file_cached
 
 
@@ -43,17 +42,13 @@ def _delete_cached(path: Path) -> None:
             pass
 
 
-#: A revision that names one commit: its files sit at a fixed place in the cache.
-_COMMIT = re.compile(r"[0-9a-f]{40}")
-
-
 def pinned_snapshot(repo_id: str, filename: str, *, revision: str, repo_type: str = "model") -> Path | None:
     """Where huggingface_hub's cache keeps ``filename`` of a repository at a pinned commit
     (``HF_HUB_CACHE/{type}s--{owner}--{name}/snapshots/{commit}/{filename}``), or None when ``revision`` is a branch
     or tag (those resolve through the cache's refs, which huggingface_hub reads). Looking there needs only
     ``huggingface_hub.constants``, a fifth of a second less than importing its download code, which every ``--auto``
     run whose routes start with a hub entry used to pay."""
-    if not _COMMIT.fullmatch(revision):
+    if not is_hex(revision, 40):  # a commit, as weights.toml pins them: its files sit at a fixed place
         return None
     from huggingface_hub import constants
 
