@@ -1,0 +1,65 @@
+"""scripts/gather_photos.py: the allow-list's collections and the extra collection's bundle reader."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gather_photos.py"
+
+
+@pytest.fixture(scope="module")
+def gather():
+    spec = importlib.util.spec_from_file_location("gather_photos", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+def _webp(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="WEBP", quality=80)
+    return buffer.getvalue()
+
+
+def test_base_collection_is_the_photos_the_bundled_models_learnt_from(gather) -> None:
+    base = gather.selected("base")
+    assert len(base) == 47
+    assert sum(p.split == "val" for p in base) == 10
+    extra = gather.selected("extra")
+    # Added photos are for training only, so every held-out measurement keeps its meaning.
+    assert extra and all(p.split == "train" and p.reduce >= 2 for p in extra)
+    assert len(gather.selected("all")) == len(base) + len(extra)
+    gather.validate_allow_list()
+
+
+def test_webp_in_bundle_finds_the_image_by_its_hash(gather) -> None:
+    first, second = _webp(0), _webp(1)
+    # A Qt resource bundle stores files back to back between other bytes; a stray "RIFF" must not confuse it.
+    bundle = b"qres\x00RIFF\x04\x00\x00\x00WAVE" + first + b"\x00\x01padding" + second + b"tail"
+    found = gather.webp_in_bundle(bundle, hashlib.sha256(second).hexdigest())
+    assert found == second
+    with Image.open(io.BytesIO(found)) as image:
+        assert image.size == (60, 40)
+    with pytest.raises(gather.GatherError, match="no WebP image"):
+        gather.webp_in_bundle(bundle, hashlib.sha256(b"other").hexdigest())
+
+
+def test_downscale_halves_at_least_when_asked(gather) -> None:
+    image = Image.new("RGB", (800, 600))
+    assert gather.downscale(image, max_side=1024).size == (800, 600)
+    assert gather.downscale(image, max_side=1024, reduce=2).size == (400, 300)
+    assert gather.downscale(image, max_side=300, reduce=2).size == (300, 225)
