@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only windows whose highlight level is below the dim highlights threshold")
     parser.add_argument("--where-called", metavar="TYPE",
                         help="measure only windows the bundled detector calls TYPE (e.g. low-light)")
+    parser.add_argument("--detector", type=Path, metavar="FILE",
+                        help="a detector checkpoint (the final.safetensors of irtool train --task detect) for the "
+                             "tests that read the detector and for --where-called, instead of the bundled one "
+                             "(thresholds set on one network's calls or severities must be set again for another)")
     args = parser.parse_args(argv)
     generators: dict[str, str] = {}
     for item in args.generator:
@@ -204,10 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
     if args.test in ("low-light-probability", "haze-severity", "low-light-severity", "slight-black-point",
                      "slight-noise-floor") or args.where_called:
-        from irtool.detect import load_detector
+        from irtool.detect import load_detector, load_detector_file
         from irtool.zoo import EngineSettings, ModelZoo
 
-        detector = load_detector(ModelZoo(EngineSettings(device="cpu")))
+        zoo = ModelZoo(EngineSettings(device="cpu"))
+        detector = load_detector(zoo) if args.detector is None else load_detector_file(zoo, args.detector)
     measure, measured, threshold = {
         "veil": (median_dark_channel, "median dark channel", VEIL_DARK_CHANNEL_MIN),
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
