@@ -463,19 +463,34 @@ def selected(collection: str) -> tuple[PhotoSource, ...]:
 
 
 def validate_allow_list() -> None:
-    names = [p.name for p in PHOTOS + EXTRA_PHOTOS]
+    names = [p.name for p in selected("all")]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise GatherError(f"duplicate output names in the allow-list: {duplicates}")
-    for photo in PHOTOS + EXTRA_PHOTOS:
+    for photo in selected("all"):
         if photo.split not in SPLITS:
             raise GatherError(f"{photo.name}: split must be one of {SPLITS}")
+        if photo.collection not in COLLECTIONS[:-1]:
+            raise GatherError(f"{photo.name}: collection must be one of {COLLECTIONS[:-1]}")
         if photo.origin != "skimage" and photo.origin not in DEBIAN_PACKAGES:
             raise GatherError(f"{photo.name}: unknown origin {photo.origin!r}")
 
 
+def check_out_dir(out_dir: Path, collection: str) -> None:
+    """Refuse a folder another collection was gathered into: a rerun removes the files its manifest lists and this
+    run does not produce, which would be the other collection's photos (``all`` produces every one of them)."""
+    manifest_path = out_dir / "manifest.json"
+    if not manifest_path.exists():
+        return
+    earlier = json.loads(manifest_path.read_text()).get("collection", "base")
+    if collection != "all" and earlier != collection:
+        raise GatherError(f"{out_dir} holds the {earlier!r} collection; gather {collection!r} into another --out "
+                          "(or --collection all, which keeps every photo there)")
+
+
 def gather(*, out_dir: Path, cache_dir: Path, max_side: int, collection: str = "base") -> dict:
     validate_allow_list()
+    check_out_dir(out_dir, collection)
     photos = selected(collection)
     import skimage  # only the script needs it; imported late so --help stays fast
 

@@ -63,3 +63,15 @@ def test_downscale_halves_at_least_when_asked(gather) -> None:
     assert gather.downscale(image, max_side=1024).size == (800, 600)
     assert gather.downscale(image, max_side=1024, reduce=2).size == (400, 300)
     assert gather.downscale(image, max_side=300, reduce=2).size == (300, 225)
+
+
+def test_a_folder_of_one_collection_is_not_emptied_by_another(gather, tmp_path) -> None:
+    gather.check_out_dir(tmp_path, "extra")  # a new folder is fine
+    (tmp_path / "manifest.json").write_text('{"images": []}')  # written before collections existed: base
+    gather.check_out_dir(tmp_path, "base")
+    with pytest.raises(gather.GatherError, match="holds the 'base' collection"):
+        gather.check_out_dir(tmp_path, "extra")
+    gather.check_out_dir(tmp_path, "all")  # every photo of the base collection is among those
+    (tmp_path / "manifest.json").write_text('{"collection": "all", "images": []}')
+    with pytest.raises(gather.GatherError, match="holds the 'all' collection"):
+        gather.check_out_dir(tmp_path, "base")
