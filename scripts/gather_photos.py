@@ -101,7 +101,9 @@ DEBIAN_PACKAGES = {
         DebianPackage(name="palapeli-data", version="4:22.12.3-1"),
     )
 }
-COLLECTIONS = ("base", "extra", "all")
+#: What a photo belongs to; ``--collection`` takes one of them or ``all``.
+PHOTO_COLLECTIONS = ("base", "extra")
+COLLECTIONS = (*PHOTO_COLLECTIONS, "all")
 
 _LOMIRI16 = "usr/share/backgrounds/"
 _MATE = "usr/share/backgrounds/mate/nature/"
@@ -463,15 +465,16 @@ def selected(collection: str) -> tuple[PhotoSource, ...]:
 
 
 def validate_allow_list() -> None:
-    names = [p.name for p in selected("all")]
+    every = selected("all")
+    names = [p.name for p in every]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise GatherError(f"duplicate output names in the allow-list: {duplicates}")
-    for photo in selected("all"):
+    for photo in every:
         if photo.split not in SPLITS:
             raise GatherError(f"{photo.name}: split must be one of {SPLITS}")
-        if photo.collection not in COLLECTIONS[:-1]:
-            raise GatherError(f"{photo.name}: collection must be one of {COLLECTIONS[:-1]}")
+        if photo.collection not in PHOTO_COLLECTIONS:
+            raise GatherError(f"{photo.name}: collection must be one of {PHOTO_COLLECTIONS}")
         if photo.origin != "skimage" and photo.origin not in DEBIAN_PACKAGES:
             raise GatherError(f"{photo.name}: unknown origin {photo.origin!r}")
 
