@@ -54,6 +54,12 @@ detector rates slight as low light (the others are not counted); those at or abo
 :data:`irtool.detect.NOISE_FLOOR_MIN` are the ones a noise floor test on such calls would denoise instead of
 brighten (measured, not shipped: README "Noise under a slight low-light call").
 
+``--test enlargement-dip``: how far the best exact fit of an enlargement stands below the fits of its neighbouring
+sizes (:func:`irtool.degrade.enlargement.enlargement_dip`), the evidence :func:`~irtool.degrade.enlargement.
+find_enlargement` needs at :data:`~irtool.degrade.enlargement.MIN_DIP` (-inf: no size fits exactly). For low
+resolution, the share below it is the enlargements the search misses; for the others, the share at or above it is
+the images it would take for enlargements (``--auto`` searches the images called blur).
+
 ``--where-called TYPE``: measure only the windows the bundled detector calls TYPE (``low-light``: where a test on
 the detector's own low-light calls would act).
 
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
-                                 "slight-black-point", "slight-noise-floor"])
+                                 "slight-black-point", "slight-noise-floor", "enlargement-dip"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -125,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.data.datasets import check_generators
     from irtool.data.transforms import _luma
     from irtool.degradations import CLEAN, detector_types
+    from irtool.degrade.enlargement import MIN_DIP
     from irtool.detect import (
         DIM_BLACK_POINT_MAX,
         EDGE_SHARPNESS_MIN,
@@ -169,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
                 return float("nan")  # rated visible: not a window the test applies to
             return measure_slight(image)
         return measure
+
+    def dip(image: torch.Tensor) -> float:
+        from irtool.degrade.enlargement import enlargement_dip
+
+        value = enlargement_dip(image.permute(1, 2, 0).numpy())
+        return -math.inf if math.isnan(value) else value  # no exact fit: found at no threshold
 
     def luma_quantile(name: str):
         index = SCENE_STATISTICS.index(name)
@@ -230,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                                "black point where the bundled detector rates low light slight", DIM_BLACK_POINT_MAX),
         "slight-noise-floor": (where_slight(noise_floor),
                                "noise floor where the bundled detector rates low light slight", NOISE_FLOOR_MIN),
+        "enlargement-dip": (dip, "enlargement dip (log10 below the neighbouring sizes' fits; -inf: no exact fit)",
+                            MIN_DIP),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"

@@ -431,3 +431,19 @@ def test_photos_and_softened_photos_are_not_enlargements():
     # enlargement by 1.5, and then it is one as far as its pixels can tell; undoing it loses nothing either.)
     soft = np.round(gaussian_filter(photo.astype(np.float32), sigma=(0.8, 0.8, 0))) / 255
     assert find_enlargement(soft) is None
+
+
+def test_the_enlargement_dip_is_the_evidence_the_search_needs():
+    """``enlargement_dip`` says how far the best exact fit stands out: the search finds the enlargement at any
+    ``min_dip`` up to it and nothing above it; an image no size fits exactly has none."""
+    from PIL import Image
+
+    from irtool.degrade.enlargement import MIN_DIP, enlargement_dip, find_enlargement
+
+    small = _textured(100, 130, seed=4)
+    big = np.asarray(Image.fromarray(small).resize((300, 240), Image.Resampling.LANCZOS)).astype(np.float32) / 255
+    dip = enlargement_dip(big)
+    assert dip >= MIN_DIP
+    assert find_enlargement(big, min_dip=dip - 0.01) == find_enlargement(big) == (100, 130, "lanczos3")
+    assert find_enlargement(big, min_dip=dip + 0.01) is None
+    assert np.isnan(enlargement_dip(_textured(240, 320, seed=2).astype(np.float32) / 255))

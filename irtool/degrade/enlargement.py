@@ -201,52 +201,72 @@ def _fit_residual(lines: np.ndarray, small: int, kernel: str) -> float:
 #: A fit counts only if it stands out: at least this much (log10) below the fits of the sizes a few samples either
 #: side with the same kernel (a size one sample off drifts by a whole sample between the two blocks, so it cannot
 #: fit a true enlargement; smooth content, which any size fits, has no such dip).
-_MIN_DIP = 0.5
+MIN_DIP = 0.5
 _NEIGHBOURS = (-3, -2, -1, 1, 2, 3)
 #: Fits this close (log10) to the best count as equally good: the smallest size among them is taken (an
 #: enlargement from n samples is also nearly one from 2n), then the first kernel listed.
 _TIE = 0.15
 
 
-def _standing_out(fit: Callable[[int, str], float], candidates: Iterable[tuple[int, str]],
-                  sizes: range) -> list[tuple[float, int, str]]:
-    """``(residual, size, kernel)`` of each candidate whose fit is exact and stands :data:`_MIN_DIP` below the
-    median fit of the sizes a few samples either side with the same kernel (within ``sizes``)."""
+def _exact_fits(fit: Callable[[int, str], float], candidates: Iterable[tuple[int, str]],
+                sizes: range) -> list[tuple[float, int, str, float]]:
+    """``(residual, size, kernel, dip)`` of each candidate whose fit is exact, with how far (log10) it lies below
+    the median fit of the sizes a few samples either side with the same kernel (within ``sizes``)."""
     exact = []
     for small, kernel in candidates:
         residual = fit(small, kernel)
         if residual > EXACT_RESIDUAL:
             continue
         around = [fit(small + d, kernel) for d in _NEIGHBOURS if small + d in sizes]
-        if around and float(np.median(around)) - residual >= _MIN_DIP:
-            exact.append((residual, small, kernel))
+        if around:
+            exact.append((residual, small, kernel, float(np.median(around)) - residual))
     return exact
 
 
-def _find_axis(lines: np.ndarray, kernels: tuple[str, ...], detailed: np.ndarray | None = None
-               ) -> tuple[int, str] | None:
-    """The size and kernel that explain the lines exactly and stand out from their neighbours: the smallest size
-    among the best such fits, then the first kernel of :data:`ENLARGEMENT_KERNELS` (along one axis the x2 bicubic
-    and bilinear enlargements span nearly the same signals).
+def _axis_fits(lines: np.ndarray, kernels: tuple[str, ...], detailed: np.ndarray | None,
+               min_dip: float) -> list[tuple[float, int, str, float]]:
+    """The exact fits of ``lines`` (see :func:`_exact_fits`) that stand ``min_dip`` out; where none does and
+    ``detailed`` lines are given, the sizes that fit exactly without standing out, and their neighbours, fitted
+    again on those (smooth content: every size nearby fits the spread lines as well, only the true one the most
+    detailed lines). Only sizes already exact are refitted, so an image that is no enlargement costs nothing more."""
+    exact = _spread_fits(lines, kernels)
+    standing = [fit for fit in exact if fit[3] >= min_dip]
+    if standing or detailed is None:
+        return standing
+    return [fit for fit in _detailed_fits(detailed, exact) if fit[3] >= min_dip]
 
-    ``detailed``: other lines of the same axis, the most detailed ones. Where a size fits ``lines`` exactly but
-    does not stand out (smooth content: every size nearby fits it as well), that size and its neighbours are fitted
-    again on ``detailed``, where only the true size can fit. Only sizes already exact are refitted, so an image
-    that is no enlargement (no exact size) costs nothing more."""
-    large = lines.shape[0]
+
+def _sizes(large: int) -> range:
+    """The small sizes an axis of ``large`` samples can be enlarged from (:data:`FACTOR_RANGE`)."""
     low, high = FACTOR_RANGE
-    sizes = range(max(2, int(np.ceil(large / high))), int(large / low) + 1)
+    return range(max(2, int(np.ceil(large / high))), int(large / low) + 1)
+
+
+def _spread_fits(lines: np.ndarray, kernels: tuple[str, ...]) -> list[tuple[float, int, str, float]]:
+    """Every exact fit of ``lines`` at every size and kernel (:func:`_exact_fits`)."""
+    sizes = _sizes(lines.shape[0])
     fits = {(small, kernel): _fit_residual(lines, small, kernel) for small in sizes for kernel in kernels}
-    exact = _standing_out(lambda small, kernel: fits[(small, kernel)], fits, sizes)
-    if not exact and detailed is not None:
-        flat = [key for key, residual in fits.items() if residual <= EXACT_RESIDUAL]
-        refit = lru_cache(maxsize=None)(lambda small, kernel: _fit_residual(detailed, small, kernel))
-        exact = _standing_out(refit, flat, sizes)
+    return _exact_fits(lambda small, kernel: fits[(small, kernel)], fits, sizes)
+
+
+def _detailed_fits(detailed: np.ndarray, exact: list[tuple[float, int, str, float]]
+                   ) -> list[tuple[float, int, str, float]]:
+    """The sizes and kernels of ``exact`` fitted again on the ``detailed`` lines (:func:`_exact_fits`)."""
+    refit = lru_cache(maxsize=None)(lambda small, kernel: _fit_residual(detailed, small, kernel))
+    return _exact_fits(refit, [fit[1:3] for fit in exact], _sizes(detailed.shape[0]))
+
+
+def _find_axis(lines: np.ndarray, kernels: tuple[str, ...], detailed: np.ndarray | None = None,
+               min_dip: float = MIN_DIP) -> tuple[int, str] | None:
+    """The size and kernel that explain the lines exactly and stand out from their neighbours (:func:`_axis_fits`):
+    the smallest size among the best such fits, then the first kernel of :data:`ENLARGEMENT_KERNELS` (along one
+    axis the x2 bicubic and bilinear enlargements span nearly the same signals)."""
+    exact = _axis_fits(lines, kernels, detailed, min_dip)
     if not exact:
         return None
     best = min(fit[0] for fit in exact)
     order = {kernel: i for i, kernel in enumerate(ENLARGEMENT_KERNELS)}
-    _, small, kernel = min((fit for fit in exact if fit[0] <= best + _TIE), key=lambda fit: (fit[1], order[fit[2]]))
+    _, small, kernel, _ = min((fit for fit in exact if fit[0] <= best + _TIE), key=lambda fit: (fit[1], order[fit[2]]))
     return small, kernel
 
 
@@ -262,7 +282,13 @@ def _axis_lines(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return spread, detailed
 
 
-def find_enlargement(image: np.ndarray) -> tuple[int, int, str] | None:
+def _luma_lines(image: np.ndarray) -> np.ndarray | None:
+    """The float64 luma :func:`find_enlargement` tests, or None for an image too small to test."""
+    luma = image if image.ndim == 2 else image[..., :3].mean(axis=2) if image.shape[2] >= 3 else image[..., 0]
+    return None if min(luma.shape) < 4 * _EDGE_CLEARANCE else luma.astype(np.float64)
+
+
+def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP) -> tuple[int, int, str] | None:
     """``(small height, small width, kernel)`` when ``image`` (float HxW or HxWxC in [0, 1]) is an enlargement,
     rounded to 8 bits, of a smaller image by one of :data:`ENLARGEMENT_KERNELS` and a factor in
     :data:`FACTOR_RANGE` (not necessarily an integer, nor the same along both axes); else None.
@@ -271,20 +297,39 @@ def find_enlargement(image: np.ndarray) -> tuple[int, int, str] | None:
     an enlarged column), on a few lines, so the cost grows with the photo's side, not its area. Along one axis
     the x2 enlargements by bicubic and bilinear weights span the same signals; the first kernel listed is taken.
     """
-    luma = image if image.ndim == 2 else image[..., :3].mean(axis=2) if image.shape[2] >= 3 else image[..., 0]
-    luma = luma.astype(np.float64)
-    height, width = luma.shape
-    if min(height, width) < 4 * _EDGE_CLEARANCE:
+    luma = _luma_lines(image)
+    if luma is None:
         return None
     columns, detailed_columns = _axis_lines(luma)
-    vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS), detailed_columns)
+    vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS), detailed_columns, min_dip)
     if vertical is None:
         return None
     rows, detailed_rows = _axis_lines(luma.T)
-    horizontal = _find_axis(rows, (vertical[1],), detailed_rows)
+    horizontal = _find_axis(rows, (vertical[1],), detailed_rows, min_dip)
     if horizontal is None:
         return None
     return vertical[0], horizontal[0], vertical[1]
+
+
+def enlargement_dip(image: np.ndarray) -> float:
+    """How far (log10) the best exact fit of ``image`` stands below its neighbouring sizes: the largest
+    ``min_dip`` at which an enlargement by some kernel stands out along both axes (:func:`find_enlargement` with
+    any lower ``min_dip`` finds one, at some size). NaN when no size fits both axes exactly with one kernel, or the
+    image is too small to test. A measurement for setting :data:`MIN_DIP` (``scripts/pixel_tests.py --test
+    enlargement-dip``)."""
+    luma = _luma_lines(image)
+    if luma is None:
+        return float("nan")
+    per_axis = []
+    for lines in (luma, luma.T):
+        spread, detailed = _axis_lines(lines)
+        exact = _spread_fits(spread, tuple(ENLARGEMENT_KERNELS))
+        dips: dict[str, float] = {}
+        for fit in exact + _detailed_fits(detailed, exact):  # the search reads both where none stands out
+            dips[fit[2]] = max(dips.get(fit[2], -np.inf), fit[3])
+        per_axis.append(dips)
+    both = [min(per_axis[0][kernel], per_axis[1][kernel]) for kernel in set(per_axis[0]) & set(per_axis[1])]
+    return max(both) if both else float("nan")
 
 
 def recover_enlarged(image: np.ndarray, small_height: int, small_width: int, kernel: str) -> np.ndarray:
