@@ -320,16 +320,19 @@ def enlargement_dip(image: np.ndarray) -> float:
     luma = _luma_lines(image)
     if luma is None:
         return float("nan")
-    per_axis = []
+    per_axis: list[dict[str, float]] = []
+    kernels = tuple(ENLARGEMENT_KERNELS)
     for lines in (luma, luma.T):
         spread, detailed = _axis_lines(lines)
-        exact = _spread_fits(spread, tuple(ENLARGEMENT_KERNELS))
+        exact = _spread_fits(spread, kernels)
         dips: dict[str, float] = {}
         for fit in exact + _detailed_fits(detailed, exact):  # the search reads both where none stands out
             dips[fit[2]] = max(dips.get(fit[2], -np.inf), fit[3])
         per_axis.append(dips)
-    both = [min(per_axis[0][kernel], per_axis[1][kernel]) for kernel in set(per_axis[0]) & set(per_axis[1])]
-    return max(both) if both else float("nan")
+        kernels = tuple(dips)  # the other axis needs an exact fit with the same kernel
+        if not kernels:
+            return float("nan")
+    return max(min(per_axis[0][kernel], per_axis[1][kernel]) for kernel in per_axis[1])
 
 
 def recover_enlarged(image: np.ndarray, small_height: int, small_width: int, kernel: str) -> np.ndarray:
