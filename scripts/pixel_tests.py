@@ -294,9 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         if not found:
             print(f"| {kind} | {samples} |" + " - |" * 8)
             continue
-        # -inf (enlargement-dip: no exact fit) has no linear interpolation; read the nearest lower sample there
-        q = np.quantile(found, [0.0, 0.02, 0.1, 0.5, 0.9, 0.98, 1.0],
-                        method="linear" if np.all(np.isfinite(found)) else "lower")
+        with np.errstate(invalid="ignore"):
+            q = np.quantile(found, [0.0, 0.02, 0.1, 0.5, 0.9, 0.98, 1.0])
+        q = np.where(np.isnan(q), -np.inf, q)  # interpolated from a -inf sample (enlargement-dip: no exact fit)
         below = "-" if threshold is None else f"{float(np.mean(np.asarray(found) < threshold)):.1%}"
         print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below} |")
     if args.test == "change":
