@@ -447,3 +447,21 @@ def test_the_enlargement_dip_is_the_evidence_the_search_needs():
     assert find_enlargement(big, min_dip=dip - 0.01) == find_enlargement(big) == (100, 130, "lanczos3")
     assert find_enlargement(big, min_dip=dip + 0.01) is None
     assert np.isnan(enlargement_dip(_textured(240, 320, seed=2).astype(np.float32) / 255))
+
+
+def test_lines_clipped_at_white_can_be_left_out_of_the_enlargement_search():
+    """A photo with blown highlights enlarged by Lanczos: the overshoot past white is clipped on every column that
+    crosses the bright band, so fitting those columns leaves more than rounding; the columns clear of it fit."""
+    from PIL import Image
+
+    from irtool.degrade.enlargement import _axis_lines, _clipped, _test_rows
+
+    small = _textured(100, 130, seed=5)
+    small[12:28, :65] = 255  # a blown band across half the columns, inside the first block of test rows
+    big = np.asarray(Image.fromarray(small).resize((390, 300), Image.Resampling.LANCZOS)).astype(np.float32) / 255
+    clipped = _clipped(big)
+    rows = _test_rows(big.shape[0])
+    assert clipped[rows].any(axis=0).sum() > big.shape[1] // 3
+    spread, _ = _axis_lines(big.mean(axis=2).astype(np.float64), clipped)
+    kept = big.mean(axis=2)[:, ~clipped[rows].any(axis=0)]
+    assert all(any(np.array_equal(line, column) for column in kept.T) for line in spread.T)

@@ -270,13 +270,22 @@ def _find_axis(lines: np.ndarray, kernels: tuple[str, ...], detailed: np.ndarray
     return small, kernel
 
 
-def _axis_lines(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _axis_lines(luma: np.ndarray, clipped: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two samples of test lines along axis 0 of ``luma`` ``[large, n]``: :data:`_TEST_LINES` spread evenly, and the
-    :data:`_TEST_LINES` of :data:`_DETAIL_POOL` spread lines whose test rows change most from sample to sample."""
-    count = luma.shape[1]
-    spread = luma[:, np.linspace(0, count - 1, min(_TEST_LINES, count)).astype(int)]
-    pool = luma[:, np.unique(np.linspace(0, count - 1, min(_DETAIL_POOL, count)).astype(int))]
+    :data:`_TEST_LINES` of :data:`_DETAIL_POOL` spread lines whose test rows change most from sample to sample.
+
+    ``clipped`` (``[large, n]``, where a channel sits at black or white): lines with a clipped sample in their test
+    rows are left out while enough others remain. An enlargement's overshoot beyond black or white is clipped by the
+    library, and a clipped sample is no linear function of the small image, so such a line does not fit exactly."""
     rows = _test_rows(luma.shape[0])
+    candidates = np.arange(luma.shape[1])
+    if clipped is not None:
+        unclipped = candidates[~clipped[rows].any(axis=0)]
+        if len(unclipped) >= _TEST_LINES:
+            candidates = unclipped
+    count = len(candidates)
+    spread = luma[:, candidates[np.linspace(0, count - 1, min(_TEST_LINES, count)).astype(int)]]
+    pool = luma[:, candidates[np.unique(np.linspace(0, count - 1, min(_DETAIL_POOL, count)).astype(int))]]
     detail = np.sum(np.diff(pool[rows], axis=0) ** 2, axis=0)
     detailed = pool[:, np.sort(np.argsort(detail, kind="stable")[::-1][:_TEST_LINES])]
     return spread, detailed
@@ -288,7 +297,15 @@ def _luma_lines(image: np.ndarray) -> np.ndarray | None:
     return None if min(luma.shape) < 4 * _EDGE_CLEARANCE else luma.astype(np.float64)
 
 
-def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP) -> tuple[int, int, str] | None:
+def _clipped(image: np.ndarray) -> np.ndarray:
+    """``[H, W]``: where some channel of ``image`` (float in [0, 1], 8-bit levels) sits at black or white."""
+    channels = image if image.ndim == 2 else image[..., :3]
+    at_edge = np.asarray((channels <= 0.5 / 255.0) | (channels >= 1.0 - 0.5 / 255.0))
+    return at_edge if at_edge.ndim == 2 else np.asarray(at_edge.any(axis=2))
+
+
+def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP,
+                     skip_clipped: bool = False) -> tuple[int, int, str] | None:
     """``(small height, small width, kernel)`` when ``image`` (float HxW or HxWxC in [0, 1]) is an enlargement,
     rounded to 8 bits, of a smaller image by one of :data:`ENLARGEMENT_KERNELS` and a factor in
     :data:`FACTOR_RANGE` (not necessarily an integer, nor the same along both axes); else None.
@@ -296,15 +313,18 @@ def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP) -> tuple[in
     Each axis is tested on its own (an enlargement is separable: every column of an image enlarged vertically is
     an enlarged column), on a few lines, so the cost grows with the photo's side, not its area. Along one axis
     the x2 enlargements by bicubic and bilinear weights span the same signals; the first kernel listed is taken.
+    ``skip_clipped``: test lines free of samples clipped at black or white where there are enough (a candidate,
+    off by default until measured: README "Clipped lines").
     """
     luma = _luma_lines(image)
     if luma is None:
         return None
-    columns, detailed_columns = _axis_lines(luma)
+    clipped = _clipped(image) if skip_clipped else None
+    columns, detailed_columns = _axis_lines(luma, clipped)
     vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS), detailed_columns, min_dip)
     if vertical is None:
         return None
-    rows, detailed_rows = _axis_lines(luma.T)
+    rows, detailed_rows = _axis_lines(luma.T, None if clipped is None else clipped.T)
     horizontal = _find_axis(rows, (vertical[1],), detailed_rows, min_dip)
     if horizontal is None:
         return None
