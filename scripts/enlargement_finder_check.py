@@ -12,6 +12,7 @@ and their Gaussian-softened copies (sigma 0.5 and 0.8 px, saved as 8 bits) shoul
 from __future__ import annotations
 
 import argparse
+import functools
 
 import numpy as np
 from PIL import Image
@@ -41,7 +42,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--photos", type=int, default=6)
+    parser.add_argument("--skip-clipped", action="store_true",
+                        help="find_enlargement(skip_clipped=True): test lines free of samples clipped at black "
+                             "or white")
     args = parser.parse_args()
+    search = functools.partial(find_enlargement, skip_clipped=args.skip_clipped)
     found = total = false_positives = checked = 0
     by_kernel: dict[str, list[int]] = {}
     for path in list_images(args.data)[: args.photos]:
@@ -50,14 +55,14 @@ def main() -> int:
         for name, enlarge in enlargers().items():
             for size in SMALL_SIZES:
                 small = np.asarray(Image.fromarray(crop).resize(size[::-1], Image.Resampling.BICUBIC))
-                result = find_enlargement(enlarge(small).astype(np.float32) / 255)
+                result = search(enlarge(small).astype(np.float32) / 255)
                 hit = result is not None and result[:2] == size
                 found, total = found + hit, total + 1
                 by_kernel.setdefault(name, [0, 0])[0] += hit
                 by_kernel[name][1] += 1
         for sigma in (0.0, 0.5, 0.8):
             image = crop if sigma == 0 else np.round(gaussian_filter(crop.astype(np.float32), (sigma, sigma, 0)))
-            false_positives += find_enlargement(image.astype(np.float32) / 255) is not None
+            false_positives += search(image.astype(np.float32) / 255) is not None
             checked += 1
     print(f"enlargements found: {found} of {total}; photos taken for one: {false_positives} of {checked}")
     for name, (hits, count) in by_kernel.items():
