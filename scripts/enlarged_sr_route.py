@@ -22,6 +22,8 @@ from PIL import Image
 
 from irtool.degrade import imresize
 from irtool.degrade.enlargement import find_enlargement, recover_enlarged
+from irtool.evaluate.auto import labelled_pairs
+from irtool.evaluate.runner import read_uint8
 from irtool.metrics import psnr
 from irtool.zoo import EngineSettings, ModelZoo
 
@@ -29,15 +31,10 @@ FACTORS = (2.5, 3.0, 4.0)
 KERNELS = {"pillow-lanczos": Image.Resampling.LANCZOS, "pillow-bicubic": Image.Resampling.BICUBIC}
 
 
-def _read(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
-
-
 def own_enlargements(folder: Path):
     """(label, enlarged float image, clean uint8 photo) for every clean photo, factor and kernel."""
     for path in sorted(folder.glob("*.png")):
-        clean = _read(path)
+        clean = read_uint8(path, mode="rgb")
         h, w = clean.shape[:2]
         for factor in FACTORS:
             small = Image.fromarray(clean).resize((round(w / factor), round(h / factor)), Image.Resampling.BICUBIC)
@@ -47,9 +44,10 @@ def own_enlargements(folder: Path):
 
 def labelled_enlargements(root: Path):
     """(setting, image, clean crop) for every low-resolution image of a labelled set."""
-    for path in sorted((root / "low-resolution").glob("*.png")):
-        name, _, setting = path.stem.partition("__")
-        yield setting, _read(path).astype(np.float32) / 255, _read(root / "clean" / f"{name}.png")
+    for kind, path, original in labelled_pairs(root):
+        if kind == "low-resolution":
+            setting = path.stem.split("__")[1] if "__" in path.stem else ""
+            yield setting, read_uint8(path, mode="rgb").astype(np.float32) / 255, read_uint8(original, mode="rgb")
 
 
 def main() -> int:

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.data.datasets import check_generators
     from irtool.data.transforms import _luma
     from irtool.degradations import CLEAN, detector_types
-    from irtool.degrade.enlargement import MIN_DIP
+    from irtool.degrade.enlargement import MIN_DIP, enlargement_dip
     from irtool.detect import (
         DIM_BLACK_POINT_MAX,
         EDGE_SHARPNESS_MIN,
@@ -178,8 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         return measure
 
     def dip(image: torch.Tensor) -> float:
-        from irtool.degrade.enlargement import enlargement_dip
-
         value = enlargement_dip(image.permute(1, 2, 0).numpy())
         return -math.inf if math.isnan(value) else value  # no exact fit: found at no threshold
 

@@ -291,7 +291,7 @@ def _axis_lines(luma: np.ndarray, clipped: np.ndarray | None = None) -> tuple[np
     return spread, detailed
 
 
-def _luma_lines(image: np.ndarray) -> np.ndarray | None:
+def _searched_luma(image: np.ndarray) -> np.ndarray | None:
     """The float64 luma :func:`find_enlargement` tests, or None for an image too small to test."""
     luma = image if image.ndim == 2 else image[..., :3].mean(axis=2) if image.shape[2] >= 3 else image[..., 0]
     return None if min(luma.shape) < 4 * _EDGE_CLEARANCE else luma.astype(np.float64)
@@ -316,7 +316,7 @@ def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP,
     ``skip_clipped``: test lines free of samples clipped at black or white where there are enough (a candidate,
     off by default until measured: README "Clipped lines").
     """
-    luma = _luma_lines(image)
+    luma = _searched_luma(image)
     if luma is None:
         return None
     clipped = _clipped(image) if skip_clipped else None
@@ -337,7 +337,7 @@ def enlargement_dip(image: np.ndarray) -> float:
     any lower ``min_dip`` finds one, at some size). NaN when no size fits both axes exactly with one kernel, or the
     image is too small to test. A measurement for setting :data:`MIN_DIP` (``scripts/pixel_tests.py --test
     enlargement-dip``)."""
-    luma = _luma_lines(image)
+    luma = _searched_luma(image)
     if luma is None:
         return float("nan")
     per_axis: list[dict[str, float]] = []
