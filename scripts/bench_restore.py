@@ -4,7 +4,8 @@
     .venv/bin/python scripts/bench_restore.py --presets res_hair_lite --megapixels 24 --modes tiled
     .venv/bin/python scripts/bench_restore.py --end-to-end --models hi_ir_unet_lite_denoise   # files in, files out
 
-``--end-to-end`` times whole commands as people run them, in one run and in turn (median of ``--repeats``): ``irtool
+``--end-to-end`` times whole commands as people run them, in one run, in rounds of one run per row (median of
+``--repeats`` rounds, so a slow spell of the machine slows every row alike): ``irtool
 restore PHOTO --model M`` for each model, ``irtool restore PHOTO --auto`` and ``--auto --detect-only``, the engine
 alone on the same decoded photo with the same weights, and OpenCV's ``fastNlMeansDenoisingColored`` (h = 10, the
 tool a user would otherwise reach for; ``pip install opencv-python-headless``, an optional benchmark dependency)
@@ -29,6 +30,7 @@ as it does by default in ``irtool restore``; the tiles column shows what ran). P
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -38,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 
 def _vm_hwm_bytes() -> int:
@@ -119,15 +122,28 @@ def _run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | Non
     return time.perf_counter() - started
 
 
-def _timed(cmd: list[str], repeats: int, env: dict[str, str] | None = None) -> float | str:
-    """Median wall time of a whole command, or the last line of its error output when it fails."""
-    times = []
+def _engine_once(model: str, precision: str, photo: Path) -> float:
+    """Seconds of the engine alone on the decoded photo, in a fresh process (as a command's engine starts)."""
+    proc = subprocess.run([sys.executable, __file__, "--one-engine", f"{model}:{precision}:{photo}"],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def _in_rounds(rows: list[tuple[str, Callable[[], float | str]]], repeats: int) -> list[tuple[str, float | str]]:
+    """Each row's median over ``repeats`` rounds, every row run once per round in turn; a row that fails keeps
+    the last line of its error output and is not run again."""
+    times: list[list[float]] = [[] for _ in rows]
+    failed: dict[int, str] = {}
     for _ in range(repeats):
-        seconds = _run_once(cmd, env)
-        if isinstance(seconds, str):
-            return seconds
-        times.append(seconds)
-    return statistics.median(times)
+        for k, (_, run) in enumerate(rows):
+            if k in failed:
+                continue
+            seconds = run()
+            if isinstance(seconds, str):
+                failed[k] = seconds
+            else:
+                times[k].append(seconds)
+    return [(label, failed.get(k) or statistics.median(times[k])) for k, (label, _) in enumerate(rows)]
 
 
 #: ``irtool restore``'s stages in a cProfile of the command: (label, module path suffix, function name).
@@ -167,18 +183,6 @@ def _checkout_env(checkout: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(checkout)}
 
 
-def _timed_against(cmd: list[str], repeats: int, here: Path, other: Path, workdir: Path) -> tuple[float | str, ...]:
-    """Median wall time of ``cmd`` with this checkout's irtool and with ``other``'s, the runs alternating."""
-    times: dict[Path, list[float]] = {here: [], other: []}
-    for _ in range(repeats):
-        for checkout in (here, other):
-            seconds = _run_once(cmd, _checkout_env(checkout), workdir)
-            if isinstance(seconds, str):
-                return (seconds,)
-            times[checkout].append(seconds)
-    return statistics.median(times[here]), statistics.median(times[other])
-
-
 def end_to_end(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -195,54 +199,53 @@ def end_to_end(args: argparse.Namespace) -> int:
             shutil.copyfile(photo, copy)
     source = str(workdir / "batch") if args.photos > 1 else str(photo)
     irtool = [sys.executable, "-m", "irtool", "restore", source, "-o", str(out), "--overwrite", "--quiet"]
-    rows: list[tuple[str, float | str]] = []
+    # Each row is a way to time one run; the rows take turns, one run each per round, so a busy spell of the
+    # machine (this VM's speed drifts by 15% within minutes) slows every row alike and the ratios stand.
+    rows: list[tuple[str, Callable[[], float | str]]] = []
     if args.detect_only_against:  # decoding's share only: no reference row
         pass
     elif importlib.util.find_spec("cv2") is not None:
         pairs = [str(p) for k, path in enumerate(batch) for p in (path, workdir / f"nlm{k}.png")]
         rows.append(("OpenCV fastNlMeansDenoisingColored (h=10), read + denoise + write",
-                     _timed([sys.executable, "-c", OPENCV_NLM, *pairs], args.repeats)))
+                     functools.partial(_run_once, [sys.executable, "-c", OPENCV_NLM, *pairs])))
     else:
         print("(OpenCV not installed: pip install opencv-python-headless for the reference row)\n")
+    once: list[tuple[str, float | str]] = []  # rows timed once, outside the rounds (an empty compile cache)
     if args.against:
         # This checkout against another (e.g. `git worktree add DIR REV`), each command alternating between them.
         here, other = Path(__file__).resolve().parents[1], Path(args.against).resolve()
         commands = [["--model", model] for model in args.models] + [["--auto"], ["--auto", "--detect-only"]]
         for extra in commands[-1:] if args.detect_only_against else commands:
-            timed = _timed_against([*irtool, *extra], args.repeats, here, other, workdir)
-            rows.append((f"irtool restore {' '.join(extra)}", timed[0]))
-            if len(timed) == 2:
-                rows.append((f"  the same with {other}", timed[1]))
+            rows.append((f"irtool restore {' '.join(extra)}",
+                         functools.partial(_run_once, [*irtool, *extra], _checkout_env(here), workdir)))
+            rows.append((f"  the same with {other}",
+                         functools.partial(_run_once, [*irtool, *extra], _checkout_env(other), workdir)))
     for model in args.models if not args.against else ():
         for precision in args.precisions:
             flag = [] if precision == "auto" else ["--precision", precision]
             command = [*irtool, "--model", model, *flag]
             label = " ".join(["irtool restore --model", model, *flag])
-            rows.append((label, _timed(command, args.repeats)))
-            engine = []
-            for _ in range(args.repeats):
-                proc = subprocess.run([sys.executable, __file__, "--one-engine", f"{model}:{precision}:{photo}"],
-                                      capture_output=True, text=True, check=True)
-                engine.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+            rows.append((label, functools.partial(_run_once, command)))
             rows.append((f"  engine alone ({model}{'' if precision == 'auto' else ', ' + precision}, decoded photo "
-                         "in memory)", statistics.median(engine)))
+                         "in memory)", functools.partial(_engine_once, model, precision, photo)))
             if args.compile:
                 # Inductor caches compiled kernels on disk: the first command in an empty cache pays the whole
                 # compile, later ones (the same tile shape) mostly load it. Both are what a user meets.
                 cache = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(workdir / f"inductor-{model}-{precision}")}
-                rows.append((f"{label} --compile, empty compile cache", _timed([*command, "--compile"], 1, cache)))
+                once.append((f"{label} --compile, empty compile cache", _run_once([*command, "--compile"], cache)))
                 rows.append((f"{label} --compile, cache from the run above",
-                             _timed([*command, "--compile"], args.repeats, cache)))
+                             functools.partial(_run_once, [*command, "--compile"], cache)))
     if not args.against:
-        rows.append(("irtool restore --auto", _timed([*irtool, "--auto"], args.repeats)))
+        rows.append(("irtool restore --auto", functools.partial(_run_once, [*irtool, "--auto"])))
         rows.append(("irtool restore --auto --detect-only",
-                     _timed([*irtool, "--auto", "--detect-only"], args.repeats)))
+                     functools.partial(_run_once, [*irtool, "--auto", "--detect-only"])))
+    timed = _in_rounds(rows, args.repeats) + once
     with_size = f"{photo.name}, {_megapixels(photo):.1f} MP" + (f", {args.photos} copies" if args.photos > 1 else "")
     print(f"{with_size}; {torch_threads()} thread(s); median of {args.repeats}\n")
-    reference = rows[0][1] if rows and rows[0][0].startswith("OpenCV") else None
+    reference = timed[0][1] if timed and timed[0][0].startswith("OpenCV") else None
     print("| command | seconds | x OpenCV NLM |")
     print("|---|---:|---:|")
-    for label, value in rows:
+    for label, value in timed:
         if isinstance(value, str):
             print(f"| {label} | failed: {value} | |")
             continue

@@ -1005,6 +1005,26 @@ def test_results_go_to_stdout_and_do_not_wrap_when_piped(tmp_path, zoo):
     assert "1 ok, 0 skipped, 0 failed" in proc.stdout and "irtool restore:" not in proc.stderr
 
 
+def test_the_command_skips_teardown_yet_flushes_everything_and_keeps_its_exit_code(tmp_path, zoo):
+    # `irtool restore` ends with os._exit once its outputs are closed (irtool.cli.skip_teardown): the piped
+    # results, the JSON report, the outputs and the exit code of a batch with a bad file must all still arrive.
+    good = _save(tmp_path / "in" / "good.png", "RGB")
+    (tmp_path / "in" / "cut.png").write_bytes(good.read_bytes()[:-300])
+    report = tmp_path / "r.json"
+    env = {**os.environ, "IRTOOL_WEIGHTS_TOML": str(zoo / "weights.toml")}
+    proc = subprocess.run([sys.executable, "-m", "irtool", "restore", str(tmp_path / "in"), "-o",
+                           str(tmp_path / "out"), "--model", "aio", "--json", str(report)], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.rstrip().endswith("1 ok, 0 skipped, 1 failed -> " + str(tmp_path / "out"))
+    assert "cut.png: file is truncated" in proc.stderr
+    statuses = {Path(r["input"]).name: r["status"] for r in json.loads(report.read_text())["results"]}
+    assert statuses == {"good.png": "ok", "cut.png": "error"}
+    with Image.open(tmp_path / "out" / "good.png") as im:
+        im.load()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
+
+
 def test_detect_only_says_nothing_was_written(tmp_path):
     _save(tmp_path / "in" / "a.png", "RGB")
     result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--detect-only"],

@@ -131,11 +131,49 @@ app.command("models", cls=IrtoolCommand, epilog=examples(
 ))(_reported(_models.models))
 
 
+_skip_teardown = False
+
+
+def skip_teardown() -> None:
+    """Called by a command whose outputs are all written and closed by the time it returns (``irtool restore``):
+    :func:`main` then ends the process without the interpreter's teardown, which for a process that imported
+    PyTorch takes a few tenths of a second of what the user waits for (README "Speed and memory")."""
+    global _skip_teardown
+    _skip_teardown = True
+
+
+def _exit_now(code: object) -> None:
+    """``sys.exit(code)`` without the interpreter's teardown: streams flushed, logging shut down, then
+    ``os._exit`` (no atexit handlers, no module or C++ static destructors)."""
+    import logging
+    import os
+
+    if code is not None and not isinstance(code, int):  # sys.exit("message") prints it and exits 1
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(code or 0)
+
+
 def main() -> None:
     """Console-script entry point: library errors become one red line and their exit code."""
     from irtool.engine.host import retain_freed_host_memory
 
     retain_freed_host_memory()  # a command-line run: keep freed tile buffers (faster CPU tiles, same peak)
+    try:
+        _run_app()
+    except SystemExit as exc:
+        if _skip_teardown:
+            _exit_now(exc.code)
+        raise
+
+
+def _run_app() -> None:
     try:
         app()
     except IrtoolError as exc:
