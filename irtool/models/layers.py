@@ -189,7 +189,10 @@ def gdfn(x: Tensor, kernels: FeedForwardKernels) -> Tensor:
     hidden = depthwise_conv3x3(pointwise_conv(x, kernels["in_weight"], kernels.get("in_bias")),
                                kernels["dw_weight"], kernels.get("dw_bias"))
     x1, x2 = hidden.chunk(2, dim=1)
-    return pointwise_conv(F.gelu(x1) * x2, kernels["out_weight"], kernels.get("out_bias"))
+    gated = F.gelu(x1)
+    # In place when no gradient needs gelu's output (inference): one hidden-sized buffer less to write and read.
+    gated = gated * x2 if gated.requires_grad else gated.mul_(x2)
+    return pointwise_conv(gated, kernels["out_weight"], kernels.get("out_bias"))
 
 
 class _NormParams(nn.Module):
@@ -225,7 +228,9 @@ class ChannelLayerNorm(nn.Module):
         if self.body.bias is None:
             out = flat * inv_std * weight
         else:
-            out = torch.addcmul(self.body.bias[:, None], centred * inv_std, weight)
+            # In place when no gradient needs ``centred`` (inference), as in gdfn.
+            normalised = centred * inv_std if centred.requires_grad else centred.mul_(inv_std)
+            out = torch.addcmul(self.body.bias[:, None], normalised, weight)
         return out.view(b, c, h, w)
 
 
