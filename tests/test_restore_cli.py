@@ -1025,6 +1025,19 @@ def test_the_command_skips_teardown_yet_flushes_everything_and_keeps_its_exit_co
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
 
 
+def test_a_restore_run_in_process_does_not_end_a_later_command_line_run(tmp_path, zoo, monkeypatch):
+    # A restore through CliRunner asks for the fast exit; a later call of the console entry point in the same
+    # process (another command) must end with SystemExit as usual, not os._exit (which would end this test run).
+    from irtool.cli import main
+
+    _save(tmp_path / "in" / "a.png", "RGB")
+    assert _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "aio", "-q").exit_code == 0
+    monkeypatch.setattr(sys, "argv", ["irtool", "download", "no-such-entry-anywhere"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+
+
 def test_detect_only_says_nothing_was_written(tmp_path):
     _save(tmp_path / "in" / "a.png", "RGB")
     result = runner.invoke(app, ["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--detect-only"],

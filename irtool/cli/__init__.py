@@ -164,7 +164,9 @@ def main() -> None:
     """Console-script entry point: library errors become one red line and their exit code."""
     from irtool.engine.host import retain_freed_host_memory
 
+    global _skip_teardown
     retain_freed_host_memory()  # a command-line run: keep freed tile buffers (faster CPU tiles, same peak)
+    _skip_teardown = False  # only a command this call runs may ask (not one run before in the same process)
     try:
         _run_app()
     except SystemExit as exc:
