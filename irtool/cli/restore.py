@@ -58,28 +58,26 @@ def restore(
     # Plan the batch and start decoding its first photo before importing the network code (PyTorch takes a second
     # or two to import): io needs no PyTorch, so the decode runs meanwhile.
     jobs = io.plan_jobs(inputs, output, fmt=fmt, shard=shard)
-    try:
-        with io.ReadAhead(jobs, will_read=lambda job: io.will_decode(job, overwrite=overwrite,
-                                                                      detect_only=detect_only)) as reader:
-            from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, parse_route
-            from irtool.zoo import EngineSettings
+    if not compile:  # --compile leaves Inductor's workers, which the normal exit shuts down
+        from irtool.cli import skip_teardown
 
-            request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch,
-                                     detect_only=detect_only, min_confidence=min_confidence, detector=detector,
-                                     routes=tuple(parse_route(r) for r in route or ()))
-            request.validate()
-            left_out = io.other_files(list(inputs), exclude=(output,))
-            restorer = BatchRestorer(
-                request,
-                engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap, compile=compile),
-                output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
-            )
-            _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet, left_out=left_out, reader=reader)
-    finally:
-        if not compile:  # Inductor's compile workers (--compile) are shut down by the normal exit
-            from irtool.cli import skip_teardown
+        skip_teardown()  # main() acts on it once this command has returned: every output and the reader closed
+    with io.ReadAhead(jobs, will_read=lambda job: io.will_decode(job, overwrite=overwrite,
+                                                                  detect_only=detect_only)) as reader:
+        from irtool.restore import BatchRestorer, OutputSettings, RestoreRequest, parse_route
+        from irtool.zoo import EngineSettings
 
-            skip_teardown()  # every output is written and closed (the reader thread too): no teardown to wait for
+        request = RestoreRequest(auto=auto, task=task, model=model, weights=weights, arch=arch,
+                                 detect_only=detect_only, min_confidence=min_confidence, detector=detector,
+                                 routes=tuple(parse_route(r) for r in route or ()))
+        request.validate()
+        left_out = io.other_files(list(inputs), exclude=(output,))
+        restorer = BatchRestorer(
+            request,
+            engine=EngineSettings(device=device, precision=precision, tile=tile, overlap=overlap, compile=compile),
+            output=OutputSettings(format=fmt, quality=quality, overwrite=overwrite),
+        )
+        _run(restorer, jobs, output=output, json_report=json_report, quiet=quiet, left_out=left_out, reader=reader)
 
 
 def _left_out_line(paths: list[Path]) -> str:
