@@ -16,6 +16,7 @@ from torch import nn
 
 from irtool.engine import InferenceEngine
 from irtool.models import build, get_preset, preset_names
+from irtool.models.layers import ChannelLayerNorm, pixel_map, pixel_matrix
 from irtool.models.strips import RowStrips, count_blocks
 
 STRIP_PRESETS = ["restormer_lite", "res_hair_lite"]
@@ -57,6 +58,20 @@ def test_strips_equal_the_whole_image_forward(name: str, strip_pixels: int) -> N
     assert strips.shape == whole.shape == image.shape
     assert (whole - image).abs().mean() > 0.01  # the network does change the image
     torch.testing.assert_close(strips, whole, atol=2e-6, rtol=0)
+
+
+@pytest.mark.parametrize("layernorm_type", ["WithBias", "BiasFree"])
+def test_the_pixel_matrix_norm_is_the_channel_norm(layernorm_type: str) -> None:
+    """One image on a CPU runs as pixel matrices (rows: pixels); the norm of those rows is the channel norm."""
+    torch.manual_seed(5)
+    norm = ChannelLayerNorm(dim=24, layernorm_type=layernorm_type)
+    with torch.no_grad():
+        for parameter in norm.parameters():
+            parameter.normal_()
+    x = torch.randn(1, 24, 7, 9) * 3 + 1
+    with torch.inference_mode():
+        by_rows = pixel_map(norm.pixels(pixel_matrix(x)), 7, 9)
+        torch.testing.assert_close(by_rows, norm(x), atol=2e-6, rtol=0)
 
 
 def test_strips_take_a_given_giv_and_a_batch_of_images() -> None:

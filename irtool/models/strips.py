@@ -25,14 +25,20 @@ from torch import Tensor, nn
 
 from .layers import (
     AttentionKernels,
+    ChannelLayerNorm,
     Downsample,
     FeedForwardKernels,
     Upsample,
     gdfn,
+    gdfn_pixels,
     mdta_mixing,
     mdta_output,
+    mdta_output_pixels,
     mdta_qkv,
+    mdta_qkv_pixels,
     mdta_statistics,
+    mdta_statistics_pixels,
+    pixel_matrix,
 )
 
 __all__ = [
@@ -54,8 +60,8 @@ StripProgress = Callable[[int, int], None]
 class RestormerBlock(Protocol):
     """What a runner needs from a Restormer-style block (``TransformerBlock``, ``HyperTransformerBlock``)."""
 
-    norm1: nn.Module
-    norm2: nn.Module
+    norm1: ChannelLayerNorm
+    norm2: ChannelLayerNorm
 
     def kernels(self, weights: Tensor | None = None) -> tuple[AttentionKernels, FeedForwardKernels]: ...
 
@@ -143,7 +149,8 @@ class RowStrips:
                 result = shuffle(result)
             if out is None:
                 ratio = result.shape[2] / (bottom - top)
-                out = result.new_empty(*result.shape[:2], round(x.shape[2] * ratio), result.shape[3])
+                out = torch.empty(*result.shape[:2], round(x.shape[2] * ratio), result.shape[3], dtype=result.dtype,
+                                  device=result.device, memory_format=_layout(result))
             out[:, :, round(top * ratio):round(bottom * ratio)] = result
         assert out is not None
         return out
@@ -153,6 +160,8 @@ class RowStrips:
         CPU the page faults of a fresh allocation)."""
         if x.requires_grad:
             raise ValueError("RowStrips overwrites its input: run it under torch.no_grad() or inference_mode()")
+        if x.device.type == "cpu" and x.shape[0] == 1:
+            return self._block_pixels(block, x, weights)
         attention, feed_forward = block.kernels(weights)
         height, width = x.shape[2:]
         channels = x.shape[1]
@@ -188,13 +197,61 @@ class RowStrips:
             self._progress(min(self._done, self._blocks), self._blocks)
         return x
 
+    def _block_pixels(self, block: RestormerBlock, x: Tensor, weights: Tensor | None) -> Tensor:
+        """:meth:`block` on one image on a CPU, as pixel matrices (``layers.pixel_matrix``): the same sweeps, on
+        ``x`` in channels-last memory (converted once; the blocks after it, and the local modules between them,
+        keep that layout). Strip ``top:bottom`` is matrix rows ``top * width:bottom * width``."""
+        attention, feed_forward = block.kernels(weights)
+        x = x.contiguous(memory_format=torch.channels_last)
+        height, width = x.shape[2:]
+        channels = x.shape[1]
+        strips = self._strips(height, width, max(3 * channels, feed_forward["in_weight"].shape[-2]))
+        if not self._done:
+            self.first_block_strips = len(strips)
+        pixels = pixel_matrix(x)  # a view: writing it writes x
+        values = pixel_matrix(self._values_buffer(x))
+        statistics: Tensor | None = None
+        for top, bottom in strips:
+            first, last = max(0, top - 1), min(height, bottom + 1)
+            qkv = mdta_qkv_pixels(block.norm1.pixels(pixels[first * width:last * width]), last - first, attention)
+            qkv = qkv[(top - first) * width:(bottom - first) * width]
+            summed = mdta_statistics_pixels(qkv, attention["num_heads"])
+            statistics = summed if statistics is None else statistics + summed
+            values[top * width:bottom * width] = qkv[:, 2 * channels:]
+        assert statistics is not None
+        mixing = mdta_mixing(statistics, attention)
+        carried: Tensor | None = None
+        for top, bottom in strips:
+            first, last = max(0, top - 1), min(height, bottom + 1)
+            piece = pixels[top * width:last * width]
+            if carried is not None:
+                piece = torch.cat([carried, piece])
+            attended = mdta_output_pixels(mixing[0], values[first * width:last * width], piece,
+                                          attention.get("out_bias"))
+            result = gdfn_pixels(block.norm2.pixels(attended), last - first, feed_forward, attended)
+            carried = pixels[(bottom - 1) * width:bottom * width].clone()
+            pixels[top * width:bottom * width] = result[(top - first) * width:(bottom - first) * width]
+        self._done += 1
+        if self._progress is not None and self._blocks:
+            self._progress(min(self._done, self._blocks), self._blocks)
+        return x
+
     def _values_buffer(self, x: Tensor) -> Tensor:
-        """A full-resolution map for a block's values, reused by the next block of the same size (it never leaves
-        this runner, so reuse is safe)."""
-        if self._values is None or self._values.shape != x.shape or self._values.dtype != x.dtype:
+        """A full-resolution map for a block's values (in ``x``'s layout), reused by the next block of the same size
+        and layout (it never leaves this runner, so reuse is safe)."""
+        layout = _layout(x)
+        if (self._values is None or self._values.shape != x.shape or self._values.dtype != x.dtype
+                or _layout(self._values) != layout):
             self._values = None  # release the old one before allocating
-            self._values = torch.empty_like(x, memory_format=torch.contiguous_format)
+            self._values = torch.empty_like(x, memory_format=layout)
         return self._values
+
+
+def _layout(x: Tensor) -> torch.memory_format:
+    """Channels-last for a map stored that way (and not also contiguous: one channel or one pixel), else NCHW."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def strip_rows(strip_pixels: int, width: int) -> int:
