@@ -1025,6 +1025,22 @@ def test_the_command_skips_teardown_yet_flushes_everything_and_keeps_its_exit_co
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
 
 
+def test_the_command_under_a_profiler_exits_normally_so_the_profile_is_written(tmp_path, zoo):
+    # A profiler (cProfile, coverage) writes its results in the interpreter's teardown, which the fast exit skips.
+    _save(tmp_path / "in" / "a.png", "RGB")
+    profile = tmp_path / "restore.prof"
+    env = {**os.environ, "IRTOOL_WEIGHTS_TOML": str(zoo / "weights.toml")}
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "irtool", "restore",
+                           str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "aio", "-q"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "a.png").is_file()
+    import pstats
+
+    assert any(function == "main" and filename.endswith("irtool/cli/__init__.py")
+               for filename, _, function in pstats.Stats(str(profile)).stats)  # type: ignore[attr-defined]
+
+
 def test_a_restore_run_in_process_does_not_end_a_later_command_line_run(tmp_path, zoo, monkeypatch):
     # A restore through CliRunner asks for the fast exit; a later call of the console entry point in the same
     # process (another command) must end with SystemExit as usual, not os._exit (which would end this test run).

@@ -170,7 +170,8 @@ def main() -> None:
     try:
         _run_app()
     except SystemExit as exc:
-        if _skip_teardown:
+        # Not under a profiler, tracer or coverage tool: they write their results in the teardown.
+        if _skip_teardown and sys.getprofile() is None and sys.gettrace() is None:
             _exit_now(exc.code)
         raise
 
