@@ -226,9 +226,14 @@ def _shared(weight: Tensor) -> Tensor:
 
 
 def pixel_pointwise(p: Tensor, weight: Tensor, bias: Tensor | None = None, residual: Tensor | None = None) -> Tensor:
-    """:func:`pointwise_conv` of a pixel matrix (``p W^T``, plus ``residual`` in the same product)."""
+    """:func:`pointwise_conv` of a pixel matrix (``p W^T``), plus ``residual``: in the same product, except under
+    autocast, whose half-precision product would round the float32 residual stream."""
     w = _shared(weight).t()
-    out = torch.mm(p, w) if residual is None else torch.addmm(residual, p, w)
+    if residual is not None and not torch.is_autocast_enabled(p.device.type):
+        out = torch.addmm(residual, p, w)
+    else:
+        out = torch.mm(p, w)
+        out = out if residual is None else residual + out
     return out if bias is None else out.add_(bias)
 
 

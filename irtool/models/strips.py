@@ -10,6 +10,10 @@ first adds up the strips' scores and norms (:func:`~irtool.models.layers.mdta_st
 the attention they define. The result is the one-pass result up to float summation order, in memory that holds
 the network's feature maps at full resolution but only a strip of each block's wider intermediate tensors.
 
+On a CPU, one image's blocks run as pixel matrices (``[pixels, channels]``, the map in channels-last memory), in
+which mkldnn's depthwise convolution and PyTorch's LayerNorm are several times faster than on NCHW planes
+(``layers.pixel_matrix``); batches and GPUs keep NCHW.
+
 A network's forward takes a *runner*: :data:`WHOLE_IMAGE` calls each piece on its whole input (the plain
 forward), :class:`RowStrips` runs it as above. The network describes its wiring once; the runner decides the
 order of computation.
@@ -192,10 +196,7 @@ class RowStrips:
             result = attended + gdfn(block.norm2(attended), feed_forward)
             carried = x[:, :, bottom - 1:bottom].clone()
             x[:, :, top:bottom] = result[:, :, top - first:top - first + bottom - top]
-        self._done += 1
-        if self._progress is not None and self._blocks:
-            self._progress(min(self._done, self._blocks), self._blocks)
-        return x
+        return self._block_done(x)
 
     def _block_pixels(self, block: RestormerBlock, x: Tensor, weights: Tensor | None) -> Tensor:
         """:meth:`block` on one image on a CPU, as pixel matrices (``layers.pixel_matrix``): the same sweeps, on
@@ -208,8 +209,10 @@ class RowStrips:
         strips = self._strips(height, width, max(3 * channels, feed_forward["in_weight"].shape[-2]))
         if not self._done:
             self.first_block_strips = len(strips)
-        pixels = pixel_matrix(x)  # a view: writing it writes x
-        values = pixel_matrix(self._values_buffer(x))
+        buffer = self._values_buffer(x)
+        pixels, values = pixel_matrix(x), pixel_matrix(buffer)
+        # Views, not copies (both maps are channels-last): the sweeps write the block's output and values through them.
+        assert pixels.data_ptr() == x.data_ptr() and values.data_ptr() == buffer.data_ptr()
         statistics: Tensor | None = None
         for top, bottom in strips:
             first, last = max(0, top - 1), min(height, bottom + 1)
@@ -231,6 +234,9 @@ class RowStrips:
             result = gdfn_pixels(block.norm2.pixels(attended), last - first, feed_forward, attended)
             carried = pixels[(bottom - 1) * width:bottom * width].clone()
             pixels[top * width:bottom * width] = result[(top - first) * width:(bottom - first) * width]
+        return self._block_done(x)
+
+    def _block_done(self, x: Tensor) -> Tensor:
         self._done += 1
         if self._progress is not None and self._blocks:
             self._progress(min(self._done, self._blocks), self._blocks)
