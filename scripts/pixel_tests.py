@@ -36,6 +36,13 @@ counted), and the share below 0.25, the lowest severity the issue calls visible.
 test would give up (README "No visible change, no change": measured, not shipped). It runs the routed restorers on
 every window: use ``--windows 2`` (about 45 minutes on 2 cores).
 
+``--test tone-shift``: how far ``--auto`` moves the tone of each window it restores as a tone-keeping type (noise,
+JPEG, blur, rain, low resolution: :func:`irtool.restore.tone_shift`, the mean change of 16 px block means in 8-bit
+levels; whole-image corrections and copies are not counted), with the test itself switched off; then, for the
+windows restored as their own type (the restorations the test must let through) and for those restored as another,
+the spread and what the test at :data:`irtool.restore.TONE_SHIFT_MAX` would refuse. Runs the routed restorers on
+every window: use ``--windows 1``.
+
 ``--test black-point``, ``--test midtones``, ``--test low-light-severity`` (cues against the dim highlights test's
 harm; use with ``--where-dim --darkest``): the 1st percentile of the luma (:func:`irtool.detect.black_point`:
 darkening pushes the darkest pixels to black; the share below :data:`irtool.detect.DIM_BLACK_POINT_MAX` is what the
@@ -100,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
-                                 "slight-black-point", "slight-noise-floor", "enlargement-dip"])
+                                 "slight-black-point", "slight-noise-floor", "enlargement-dip", "tone-shift"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -153,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
-    from irtool.restore import EXPOSURE_CHECKED_TYPES
+    from irtool.restore import EXPOSURE_CHECKED_TYPES, TONE_SHIFT_MAX
     from irtool.train.vote import _window
 
     try:
@@ -206,7 +213,25 @@ def main(argv: list[str] | None = None) -> int:
                 psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window))
         return closeness
 
-    if args.test == "change":
+    # --test tone-shift: per true type, the shifts of windows restored as that type and as another (with the gain).
+    shifts_right: dict[str, list[float]] = {}
+    shifts_other: dict[str, list[tuple[float, float]]] = {}
+
+    def tone(image: torch.Tensor) -> float:
+        pixels = image.permute(1, 2, 0).numpy()
+        outcome = restorer.auto_restore(pixels)
+        shift = restorer.kept_tone_shift(outcome, pixels)
+        if shift is None:
+            return float("nan")  # copied, or a whole-image correction: not what the test judges
+        if outcome.decided == current["kind"]:
+            shifts_right.setdefault(current["kind"], []).append(shift)
+        else:
+            clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
+            gain = psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN else 0.0
+            shifts_other.setdefault(current["kind"], []).append((shift, gain))
+        return shift
+
+    if args.test in ("change", "tone-shift"):
         from irtool.engine.host import retain_freed_host_memory
         from irtool.metrics import psnr
         from irtool.restore import BatchRestorer, RestoreRequest
@@ -215,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         retain_freed_host_memory()  # as the irtool command runs
         restorer = BatchRestorer(RestoreRequest(auto=True), engine=EngineSettings(device="cpu"))
         restorer.prepare()
+        restorer.tone_shift_max = math.inf  # measure what the test would see, not what it lets through
     if args.where_called is not None and args.where_called not in detector_types():
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
     if args.test in ("low-light-probability", "haze-severity", "low-light-severity", "slight-black-point",
@@ -243,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                                "noise floor where the bundled detector rates low light slight", NOISE_FLOOR_MIN),
         "enlargement-dip": (dip, "enlargement dip (log10 below the neighbouring sizes' fits; -inf: no exact fit)",
                             MIN_DIP),
+        "tone-shift": (tone, "tone shift of --auto's restoration as a tone-keeping type (8-bit levels)",
+                       TONE_SHIFT_MAX),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"
@@ -297,6 +325,21 @@ def main(argv: list[str] | None = None) -> int:
         q = np.where(np.isnan(q), -np.inf, q)  # interpolated from a -inf sample (enlargement-dip: no exact fit)
         below = "-" if threshold is None else f"{float(np.mean(np.asarray(found) < threshold)):.1%}"
         print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below} |")
+    if args.test == "tone-shift":
+        print(f"\nWindows restored as their own type (the test must let these through), and as another type (with "
+              f"the gain over the input, against the clean window); refused: above {TONE_SHIFT_MAX:g}:\n")
+        print("| true type | restored as | windows | 50% | 98% | max | refused | refused and worse |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for kind in values:
+            for label, rows in (("itself", [(v, 0.0) for v in shifts_right.get(kind, [])]),
+                                ("another type", shifts_other.get(kind, []))):
+                if not rows:
+                    continue
+                found = np.array([v for v, _ in rows])
+                refused = [(v, g) for v, g in rows if v > TONE_SHIFT_MAX]
+                worse = sum(1 for _, g in refused if g < -0.1) if label == "another type" else "-"
+                print(f"| {kind} | {label} | {len(rows)} | {np.quantile(found, 0.5):.2f} | "
+                      f"{np.quantile(found, 0.98):.2f} | {found.max():.2f} | {len(refused)} | {worse} |")
     if args.test == "change":
         print(f"\nDegraded windows changed by {VISUALLY_LOSSLESS_PSNR:g} dB or more (too little to see), and what "
               "that change gained:\n")
