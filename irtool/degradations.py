@@ -151,10 +151,6 @@ class Degradation:
     #: The parameter a caller may fix instead of giving a severity (``degrade(..., scale=3)``); the recorded
     #: severity is then that parameter's severity.
     fixable: str | None = None
-    #: Whether removing it leaves the picture's tone where it was: its exposure and colours, the means of its
-    #: regions (noise, JPEG, blur, rain, enlargement do; brightening and dehazing exist to move them). ``--auto``
-    #: refuses a restoration of such a type that moves them far (``irtool.restore.TONE_SHIFT_MAX``).
-    keeps_tone: bool = True
 
     def __post_init__(self) -> None:
         if not any(g.default and not g.enlarges for g in self.generators):
@@ -290,7 +286,6 @@ _ENTRIES: tuple[Degradation, ...] = (
         name="haze",
         label="haze",
         description="haze or fog veiling the far part of a scene",
-        keeps_tone=False,
         tasks=(Task(name="dehaze", degradation="haze", all_in_one_weight=1.0, description="remove haze"),),
         generators=(
             Generator(name="depth", function="irtool.degrade.generators:depth_haze",
@@ -315,7 +310,6 @@ _ENTRIES: tuple[Degradation, ...] = (
         name="low-light",
         label="low light",
         description="an under-exposed photo",
-        keeps_tone=False,
         tasks=(Task(name="lowlight", degradation="low-light", all_in_one_weight=1.0,
                     description="brighten a dark photo"),),
         generators=(

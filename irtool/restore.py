@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names, get_degradation
+from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names
 from irtool.detect import DIM_BLACK_POINT_MAX, Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
 from irtool.io.jobs import Job, ReadAhead, plan_jobs, will_decode
@@ -225,33 +225,6 @@ def change_rms(before: np.ndarray, after: np.ndarray) -> float | None:
     return float(np.sqrt(np.mean(difference, dtype=np.float64)))
 
 
-#: The block side (pixels) over which :func:`tone_shift` compares means: large enough that restoring detail (noise,
-#: streaks, edges) averages out within a block, small enough to see a region brightened or recoloured.
-TONE_BLOCK = 16
-#: ``--auto`` copies an image instead of writing a restoration of a tone-keeping type (``Degradation.keeps_tone``)
-#: whose :func:`tone_shift` exceeds this many 8-bit levels: removing noise, JPEG artefacts, blur, rain or an
-#: enlargement does not brighten or recolour a photo, so such an output is a model answering another question
-#: (the all-in-one model brightening colour noise it was sent as rain). Set above every such restoration of the
-#: training windows (``scripts/pixel_tests.py --test tone-shift``; README "Restorations that move the tone").
-TONE_SHIFT_MAX = 20.0
-
-
-def tone_shift(before: np.ndarray, after: np.ndarray) -> float | None:
-    """How far a restoration moved the tone of an image: the mean absolute difference of the two images'
-    :data:`TONE_BLOCK` px block means, in 8-bit levels, for the channel that moved most (float HxWxC in [0, 1]);
-    None when their shapes differ or the image holds no whole block."""
-    if before.shape != after.shape:
-        return None
-    h, w = before.shape[0] // TONE_BLOCK * TONE_BLOCK, before.shape[1] // TONE_BLOCK * TONE_BLOCK
-    if h == 0 or w == 0:
-        return None
-    # Block means by average pooling (PyTorch's threads): no image-sized difference array on --auto's path.
-    before_means, after_means = (
-        torch.nn.functional.avg_pool2d(torch.from_numpy(image[:h, :w]).float().permute(2, 0, 1)[None], TONE_BLOCK)
-        for image in (before, after))
-    return float((after_means - before_means).abs().mean(dim=(0, 2, 3)).max()) * 255.0
-
-
 #: log10 of the enlargement test's residual (in units of 8-bit rounding noise) up to which an image counts as an
 #: exact bicubic enlargement: twice the rounding noise (a true enlargement reads about -0.4, a photo 1 to 3).
 EXACT_ENLARGEMENT_RESIDUAL = float(np.log10(2.0))
@@ -341,8 +314,6 @@ class BatchRestorer:
         #: The models ``--route`` names, by the name given (a file path or an entry), loaded by :meth:`prepare`.
         self._route_models: dict[str, LoadedModel] = {}
         self._prepared = False
-        #: :data:`TONE_SHIFT_MAX`, as an attribute so a measurement can switch the test off (infinity).
-        self.tone_shift_max = TONE_SHIFT_MAX
 
     # ..................................................................... model choice
     def prepare(self) -> None:
@@ -570,34 +541,12 @@ class BatchRestorer:
         if loaded is None:
             return AutoOutcome(None, detection, self._copy_label(detection), None, note=note, decided=decided)
         outcome = self._routed(loaded, detection, pixels, progress, enlarged[1] if enlarged else None, note, decided)
-        shift = self._tone_moved(outcome, pixels)
-        if shift is not None:
-            return AutoOutcome(None, detection, "copy (tone moved)", None, decided=CLEAN, note=_notes(
-                note, f"{outcome.model} moved its overall tone by {shift:.0f}/255, which removing "
-                      f"{get_degradation(decided).label} does not: left as it is"))
         change = None if outcome.pixels is None else change_rms(pixels, outcome.pixels)
         if change is None or change > UNCHANGED_RMS:
             return outcome
         # The model found next to nothing to do: writing its output would only re-encode the photo.
         return AutoOutcome(None, detection, "copy (unchanged)", None, decided=CLEAN, note=_notes(
             note, f"{outcome.model} changed it by {change * 255:.2f}/255 RMS, within 8-bit rounding: left as it is"))
-
-    @staticmethod
-    def kept_tone_shift(outcome: AutoOutcome, pixels: np.ndarray) -> float | None:
-        """The :func:`tone_shift` of an ``--auto`` restoration of ``pixels`` that should have kept their tone (its
-        decided type keeps tone, ``Degradation.keeps_tone``, and no whole-image correction ran); else None."""
-        if outcome.pixels is None or outcome.decided in (None, CLEAN):
-            return None
-        if not get_degradation(outcome.decided).keeps_tone:
-            return None
-        if outcome.loaded is not None and outcome.loaded.preset.whole_image:
-            return None
-        return tone_shift(pixels, outcome.pixels)
-
-    def _tone_moved(self, outcome: AutoOutcome, pixels: np.ndarray) -> float | None:
-        """:meth:`kept_tone_shift` when it exceeds :attr:`tone_shift_max`, else None."""
-        shift = self.kept_tone_shift(outcome, pixels)
-        return shift if shift is not None and shift > self.tone_shift_max else None
 
     def _routed(self, loaded: LoadedModel, detection: Detection, pixels: np.ndarray, progress: Progress,
                 enlargement: tuple[int, int, str] | None, note: str | None, decided: str) -> AutoOutcome:

@@ -36,12 +36,13 @@ counted), and the share below 0.25, the lowest severity the issue calls visible.
 test would give up (README "No visible change, no change": measured, not shipped). It runs the routed restorers on
 every window: use ``--windows 2`` (about 45 minutes on 2 cores).
 
-``--test tone-shift``: how far ``--auto`` moves the tone of each window it restores as a tone-keeping type (noise,
-JPEG, blur, rain, low resolution: :func:`irtool.restore.tone_shift`, the mean change of 16 px block means in 8-bit
-levels; whole-image corrections and copies are not counted), with the test itself switched off; then, for the
-windows restored as their own type (the restorations the test must let through) and for those restored as another,
-the spread and what the test at :data:`irtool.restore.TONE_SHIFT_MAX` would refuse. Runs the routed restorers on
-every window: use ``--windows 1``.
+``--test tone-shift``: how far ``--auto`` moves the tone of each window it restores as a type whose removal should
+keep it (noise, JPEG, blur, rain, low resolution; not low light or haze, and not after a whole-image correction):
+:func:`tone_shift`, the mean absolute change of the 16 px block means in 8-bit levels, of the channel that moved
+most; then, for the windows restored as their own type (what a test refusing large shifts would have to let through)
+and for those restored as another, the spread and what a refusal above ``--tone-shift-max`` would catch (README
+"Restorations that move the tone": measured, not shipped). Runs the routed restorers on every window: use
+``--windows 1``.
 
 ``--test black-point``, ``--test midtones``, ``--test low-light-severity`` (cues against the dim highlights test's
 harm; use with ``--where-dim --darkest``): the 1st percentile of the luma (:func:`irtool.detect.black_point`:
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only windows whose highlight level is below the dim highlights threshold")
     parser.add_argument("--where-called", metavar="TYPE",
                         help="measure only windows the bundled detector calls TYPE (e.g. low-light)")
+    parser.add_argument("--tone-shift-max", type=float, default=20.0,
+                        help="--test tone-shift: the refusal threshold to count against (8-bit levels)")
     parser.add_argument("--detector", type=Path, metavar="FILE",
                         help="a detector checkpoint (the final.safetensors of irtool train --task detect) for the "
                              "tests that read the detector and for --where-called, instead of the bundled one "
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.evaluate.benchmarks import folder_dataset
     from irtool.evaluate.detection import detection_input
     from irtool.evaluate.runner import read_uint8
-    from irtool.restore import EXPOSURE_CHECKED_TYPES, TONE_SHIFT_MAX
+    from irtool.restore import EXPOSURE_CHECKED_TYPES
     from irtool.train.vote import _window
 
     try:
@@ -220,9 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     def tone(image: torch.Tensor) -> float:
         pixels = image.permute(1, 2, 0).numpy()
         outcome = restorer.auto_restore(pixels)
-        shift = restorer.kept_tone_shift(outcome, pixels)
-        if shift is None:
-            return float("nan")  # copied, or a whole-image correction: not what the test judges
+        if (outcome.pixels is None or outcome.decided in (None, CLEAN, *TONE_MOVING_TYPES)
+                or (outcome.loaded is not None and outcome.loaded.preset.whole_image)):
+            return float("nan")  # copied, or a correction meant to move the tone: not what such a test judges
+        shift = tone_shift(pixels, outcome.pixels)
+        if math.isnan(shift):
+            return shift  # resized (super-resolved) or too small for a block
         if outcome.decided == current["kind"]:
             shifts_right.setdefault(current["kind"], []).append(shift)
         else:
@@ -240,7 +246,6 @@ def main(argv: list[str] | None = None) -> int:
         retain_freed_host_memory()  # as the irtool command runs
         restorer = BatchRestorer(RestoreRequest(auto=True), engine=EngineSettings(device="cpu"))
         restorer.prepare()
-        restorer.tone_shift_max = math.inf  # measure what the test would see, not what it lets through
     if args.where_called is not None and args.where_called not in detector_types():
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
     if args.test in ("low-light-probability", "haze-severity", "low-light-severity", "slight-black-point",
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         "enlargement-dip": (dip, "enlargement dip (log10 below the neighbouring sizes' fits; -inf: no exact fit)",
                             MIN_DIP),
         "tone-shift": (tone, "tone shift of --auto's restoration as a tone-keeping type (8-bit levels)",
-                       TONE_SHIFT_MAX),
+                       args.tone_shift_max),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"
@@ -327,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below} |")
     if args.test == "tone-shift":
         print(f"\nWindows restored as their own type (the test must let these through), and as another type (with "
-              f"the gain over the input, against the clean window); refused: above {TONE_SHIFT_MAX:g}:\n")
+              f"the gain over the input, against the clean window); refused: above {args.tone_shift_max:g}:\n")
         print("| true type | restored as | windows | 50% | 98% | max | refused | refused and worse |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         for kind in values:
@@ -336,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not rows:
                     continue
                 found = np.array([v for v, _ in rows])
-                refused = [(v, g) for v, g in rows if v > TONE_SHIFT_MAX]
+                refused = [(v, g) for v, g in rows if v > args.tone_shift_max]
                 worse = sum(1 for _, g in refused if g < -0.1) if label == "another type" else "-"
                 print(f"| {kind} | {label} | {len(rows)} | {np.quantile(found, 0.5):.2f} | "
                       f"{np.quantile(found, 0.98):.2f} | {found.max():.2f} | {len(refused)} | {worse} |")
@@ -348,6 +353,26 @@ def main(argv: list[str] | None = None) -> int:
         for kind, gains in small_change_gains.items():
             print(f"| {kind} | {len(gains)} | {np.mean(gains):+.2f} | {min(gains):+.2f} | {max(gains):+.2f} |")
     return 0
+
+
+#: ``--test tone-shift``: the types whose correction exists to move the tone (not judged).
+TONE_MOVING_TYPES = ("low-light", "haze")
+#: ``--test tone-shift``: the block side (pixels) over which :func:`tone_shift` compares means.
+TONE_BLOCK = 16
+
+
+def tone_shift(before, after) -> float:
+    """How far a restoration moved an image's tone: the mean absolute difference of the two images' 16 px block
+    means, in 8-bit levels, for the channel that moved most (float HxWxC in [0, 1]); NaN when their shapes differ or
+    the image holds no whole block."""
+    import numpy as np
+
+    h, w = before.shape[0] // TONE_BLOCK * TONE_BLOCK, before.shape[1] // TONE_BLOCK * TONE_BLOCK
+    if before.shape != after.shape or h == 0 or w == 0:
+        return float("nan")
+    difference = np.subtract(after[:h, :w], before[:h, :w], dtype=np.float32).reshape(
+        h // TONE_BLOCK, TONE_BLOCK, w // TONE_BLOCK, TONE_BLOCK, -1)
+    return float(np.abs(difference.mean(axis=(1, 3), dtype=np.float64)).mean(axis=(0, 1)).max() * 255.0)
 
 
 def _darkest_window(image, fraction: int):
