@@ -166,13 +166,8 @@ class RowStrips:
             raise ValueError("RowStrips overwrites its input: run it under torch.no_grad() or inference_mode()")
         if x.device.type == "cpu" and x.shape[0] == 1:
             return self._block_pixels(block, x, weights)
-        attention, feed_forward = block.kernels(weights)
-        height, width = x.shape[2:]
-        channels = x.shape[1]
-        # The widest strip tensors: q, k and v (3C), and the feed-forward's doubled hidden layer.
-        strips = self._strips(height, width, max(3 * channels, feed_forward["in_weight"].shape[-2]))
-        if not self._done:
-            self.first_block_strips = len(strips)
+        attention, feed_forward, strips = self._plan(block, x, weights)
+        height, channels = x.shape[2], x.shape[1]
         # Sweep 1: the attention's whole-image sums, and the values (kept: recomputing them costs a 1x1 and a 3x3
         # convolution per strip).
         values = self._values_buffer(x)
@@ -202,13 +197,9 @@ class RowStrips:
         """:meth:`block` on one image on a CPU, as pixel matrices (``layers.pixel_matrix``): the same sweeps, on
         ``x`` in channels-last memory (converted once; the blocks after it, and the local modules between them,
         keep that layout). Strip ``top:bottom`` is matrix rows ``top * width:bottom * width``."""
-        attention, feed_forward = block.kernels(weights)
         x = x.contiguous(memory_format=torch.channels_last)
-        height, width = x.shape[2:]
-        channels = x.shape[1]
-        strips = self._strips(height, width, max(3 * channels, feed_forward["in_weight"].shape[-2]))
-        if not self._done:
-            self.first_block_strips = len(strips)
+        attention, feed_forward, strips = self._plan(block, x, weights)
+        channels, height, width = x.shape[1:]
         buffer = self._values_buffer(x)
         pixels, values = pixel_matrix(x), pixel_matrix(buffer)
         # Views, not copies (both maps are channels-last): the sweeps write the block's output and values through them.
@@ -235,6 +226,16 @@ class RowStrips:
             carried = pixels[(bottom - 1) * width:bottom * width].clone()
             pixels[top * width:bottom * width] = result[(top - first) * width:(bottom - first) * width]
         return self._block_done(x)
+
+    def _plan(self, block: RestormerBlock, x: Tensor, weights: Tensor | None
+              ) -> tuple[AttentionKernels, FeedForwardKernels, list[tuple[int, int]]]:
+        """A block's kernels and the strips it runs in."""
+        attention, feed_forward = block.kernels(weights)
+        # The widest strip tensors: q, k and v (3C), and the feed-forward's doubled hidden layer.
+        strips = self._strips(x.shape[2], x.shape[3], max(3 * x.shape[1], feed_forward["in_weight"].shape[-2]))
+        if not self._done:
+            self.first_block_strips = len(strips)
+        return attention, feed_forward, strips
 
     def _block_done(self, x: Tensor) -> Tensor:
         self._done += 1
