@@ -76,6 +76,11 @@ NOISE_CLIP_MARGIN = 0.04
 #: 2.85 except the texture ``skimage-grass``, 7.97), fixed before any held-out image was measured. Texture without a
 #: flat region reads like noise, so the threshold favours leaving noise over smoothing texture.
 NOISE_FLOOR_MIN = 7.6
+#: Colour noise floor (:func:`chroma_noise_floor`, 8-bit levels) from which ``--auto`` denoises an image of the
+#: colour-noise-checked calls (``irtool.restore.CHROMA_NOISE_CHECKED_TYPES``): the 98th percentile of clean training
+#: windows, 0.782, rounded up (``scripts/pixel_tests.py --test chroma-noise --synthesis wide``: noisy windows median
+#: 13.2; JPEG at most 0.58, blur 0.20, haze 0.42, rain 3.05), fixed before any held-out image was measured.
+CHROMA_NOISE_FLOOR_MIN = 0.8
 #: Highlight level (:func:`highlight_level`) below which ``--auto`` brightens an image the detector calls clean or
 #: blurred: just below the lowest training window of every type but low light (``scripts/pixel_tests.py --test
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
@@ -258,13 +263,31 @@ def noise_floor(image: torch.Tensor) -> float:
     Blocks near black or white (clipped) are skipped. 0 for an image with no such block.
     """
     luma = _luma(image.detach().float().cpu())
-    h, w = luma.shape
+    return _flattest_noise(luma, luma)
+
+
+def chroma_noise_floor(image: torch.Tensor) -> float:
+    """:func:`noise_floor` of the colour-difference planes (BT.601 Cb and Cr, in 8-bit levels; the larger of the
+    two): the colour noise of phones and high ISO, which leaves the luma nearly clean. 0 for a gray image."""
+    x = image.detach().float().cpu()
+    if x.shape[0] < 3:
+        return 0.0
+    luma = _luma(x)
+    # BT.601 scaling, so a level of Cb or Cr spans what a level of luma does.
+    return max(_flattest_noise(0.564 * (x[2] - luma), luma), _flattest_noise(0.713 * (x[0] - luma), luma))
+
+
+def _flattest_noise(plane: torch.Tensor, luma: torch.Tensor) -> float:
+    """Immerkaer's noise sigma (8-bit levels) of ``plane`` ``[H, W]`` (on the [0, 1] scale) in the flattest
+    :data:`NOISE_FLATTEST_SHARE` of its :data:`NOISE_BLOCK` px blocks, skipping blocks whose mean ``luma`` is
+    clipped; 0 when no block is left."""
+    h, w = plane.shape
     rows, cols = (h - 2) // NOISE_BLOCK, (w - 2) // NOISE_BLOCK
     if rows < 1 or cols < 1:
         return 0.0
     # The mask is [1, -2, 1] across rows times [1, -2, 1] down columns: applied as two second differences, which
     # on a CPU is over ten times faster than a one-channel 3x3 convolution of a 12 MP photo (0.4 s against 6 s).
-    levels = luma * 255.0
+    levels = plane * 255.0
     across = levels[:, :-2] - 2.0 * levels[:, 1:-1] + levels[:, 2:]
     response = (across[:-2] - 2.0 * across[1:-1] + across[2:]).abs_()
     blocks = response[:rows * NOISE_BLOCK, :cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)

@@ -19,6 +19,9 @@ blocks, 8-bit levels) per true type, and the share below :data:`irtool.detect.NO
 ``--auto`` denoises an image the detector calls clean; the rest are, for clean windows, the false alarms and, for
 noise, the noisy images a clean call would no longer leave noisy.
 
+``--test chroma-noise``: :func:`irtool.detect.chroma_noise_floor` (the same estimate on the colour-difference planes)
+per true type: where clean windows' colour noise floor sits against noisy ones', for a colour noise test.
+
 ``--test streaks``: :func:`irtool.detect.streak_coherence` (how much of the fine detail runs in one direction: the
 structure tensor's coherence over the whole image) per true type, and the share below
 :data:`irtool.detect.STREAK_COHERENCE_MIN`; an image called rainy below it has no rain streaks, and ``--auto`` tests
@@ -108,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
-                                 "slight-black-point", "slight-noise-floor", "enlargement-dip", "tone-shift"])
+                                 "slight-black-point", "slight-noise-floor", "enlargement-dip", "tone-shift",
+                                 "chroma-noise"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -152,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         STREAK_COHERENCE_MIN,
         VEIL_DARK_CHANNEL_MIN,
         black_point,
+        chroma_noise_floor,
         edge_sharpness,
         highlight_level,
         median_dark_channel,
@@ -258,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     measure, measured, threshold = {
         "veil": (median_dark_channel, "median dark channel", VEIL_DARK_CHANNEL_MIN),
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
+        "chroma-noise": (chroma_noise_floor, "colour noise floor (Cb/Cr, 8-bit levels)", None),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
         "streaks": (streak_coherence, "streak coherence", STREAK_COHERENCE_MIN),
