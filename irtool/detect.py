@@ -76,11 +76,6 @@ NOISE_CLIP_MARGIN = 0.04
 #: 2.85 except the texture ``skimage-grass``, 7.97), fixed before any held-out image was measured. Texture without a
 #: flat region reads like noise, so the threshold favours leaving noise over smoothing texture.
 NOISE_FLOOR_MIN = 7.6
-#: Colour noise floor (:func:`chroma_noise_floor`, 8-bit levels) from which ``--auto`` denoises an image of the
-#: colour-noise-checked calls (``irtool.restore.CHROMA_NOISE_CHECKED_TYPES``): the 98th percentile of clean training
-#: windows, 0.782, rounded up (``scripts/pixel_tests.py --test chroma-noise --synthesis wide``: noisy windows median
-#: 13.2; JPEG at most 0.58, blur 0.20, haze 0.42, rain 3.05), fixed before any held-out image was measured.
-CHROMA_NOISE_FLOOR_MIN = 0.8
 #: Highlight level (:func:`highlight_level`) below which ``--auto`` brightens an image the detector calls clean or
 #: blurred: just below the lowest training window of every type but low light (``scripts/pixel_tests.py --test
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
@@ -268,7 +263,9 @@ def noise_floor(image: torch.Tensor) -> float:
 
 def chroma_noise_floor(image: torch.Tensor) -> float:
     """:func:`noise_floor` of the colour-difference planes (BT.601 Cb and Cr, in 8-bit levels; the larger of the
-    two): the colour noise of phones and high ISO, which leaves the luma nearly clean. 0 for a gray image."""
+    two): the colour noise of phones and high ISO, which leaves the luma nearly clean. 0 for a gray image. A
+    measurement (``scripts/pixel_tests.py --test chroma-noise``); ``--auto`` does not act on it (README "Colour noise
+    under other calls": not shipped)."""
     x = image.detach().float().cpu()
     if x.shape[0] < 3:
         return 0.0

@@ -153,10 +153,6 @@ EXPOSURE_CHECKED_TYPES = ("clean", "blur")
 #: noise``: JPEG 3.0 at most, blur 1.2, haze 4.1; clean 7.6 at its 98th percentile), so a floor that high is noise the
 #: detector named as something else, and the routes of those types sharpen, stretch or keep it.
 NOISE_CHECKED_TYPES = ("clean", "jpeg", "blur", "haze")
-#: The calls also tested for colour noise (:func:`~irtool.detect.chroma_noise_floor`): the noise-checked calls whose
-#: training windows all read below :data:`~irtool.detect.CHROMA_NOISE_FLOOR_MIN` (``scripts/pixel_tests.py --test
-#: chroma-noise``: JPEG 0.58 at most, blur 0.20, haze 0.42; rain reaches 3.05, so rainy calls are left out).
-CHROMA_NOISE_CHECKED_TYPES = ("clean", "jpeg", "blur", "haze")
 
 #: Why an existing output is left alone (``OutputSettings.overwrite`` redoes it).
 OUTPUT_EXISTS = "output exists (overwrite to redo)"
@@ -483,37 +479,21 @@ class BatchRestorer:
         name = self.route_name(_pixels_call(detection, "low-light")) if black < DIM_BLACK_POINT_MAX else None
         return name, level, black
 
-    def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float, str] | None:
+    def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
         """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
         (:data:`NOISE_CHECKED_TYPES`), or rainy without streaks (:func:`~irtool.detect.streak_coherence` <
         :data:`~irtool.detect.STREAK_COHERENCE_MIN`), whose flattest regions hold noise
         (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did
         not recognise (other generators, gray photos, noise under JPEG, colour noise taken for rain) is still noise
-        in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no streaks.
-        The colour-difference planes are measured too (:func:`~irtool.detect.chroma_noise_floor` >=
-        :data:`~irtool.detect.CHROMA_NOISE_FLOOR_MIN`, for :data:`CHROMA_NOISE_CHECKED_TYPES`): colour noise leaves
-        the luma nearly clean. Returns (route, floor, "" or "colour ")."""
-        from irtool.detect import (
-            CHROMA_NOISE_FLOOR_MIN,
-            NOISE_FLOOR_MIN,
-            STREAK_COHERENCE_MIN,
-            chroma_noise_floor,
-            noise_floor,
-            streak_coherence,
-        )
+        in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no streaks."""
+        from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
         if detection.type not in NOISE_CHECKED_TYPES and not (
                 detection.type == "rain" and streak_coherence(image) < STREAK_COHERENCE_MIN):
             return None
-        floor, kind = noise_floor(image), ""
-        if floor < NOISE_FLOOR_MIN and detection.type in CHROMA_NOISE_CHECKED_TYPES:
-            floor, kind = chroma_noise_floor(image), "colour "
-            if floor < CHROMA_NOISE_FLOOR_MIN:
-                return None
-        elif floor < NOISE_FLOOR_MIN:
-            return None
-        name = self.route_name(_pixels_call(detection, "noise"))
-        return None if name is None else (name, floor, kind)
+        floor = noise_floor(image)
+        name = self.route_name(_pixels_call(detection, "noise")) if floor >= NOISE_FLOOR_MIN else None
+        return None if name is None else (name, floor)
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
         """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it
@@ -543,7 +523,7 @@ class BatchRestorer:
             streaks = (" its fine detail runs in no common direction (no streaks) and" if detection.type == "rain"
                        else "")
             note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but{streaks} its flattest regions "
-                          f"hold {hidden_noise[2]}noise of {hidden_noise[1]:.1f}/255: denoised",
+                          f"hold noise of {hidden_noise[1]:.1f}/255: denoised",
                           self.route_note(_pixels_call(detection, "noise")))
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else
