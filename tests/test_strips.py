@@ -74,6 +74,19 @@ def test_the_pixel_matrix_norm_is_the_channel_norm(layernorm_type: str) -> None:
         torch.testing.assert_close(by_rows, norm(x), atol=2e-6, rtol=0)
 
 
+def test_strips_of_one_image_run_under_bf16_autocast_close_to_float32() -> None:
+    """The engine's opt-in bf16 on a CPU: the pixel-matrix strips under autocast (their residuals added outside the
+    bf16 products) stay near the float32 one-pass result."""
+    model = _random_model("res_hair_lite")
+    image = _photo_like(40, 56, seed=8)
+    with torch.inference_mode():
+        whole = model(image)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            in_bf16 = model.forward_in_strips(image, strips=RowStrips(300)).float()
+    assert (in_bf16 - whole).abs().max() <= 0.05 * max(1.0, float(whole.abs().max()))
+    assert (in_bf16 - whole).abs().mean() > 0  # it did run in bf16
+
+
 def test_strips_take_a_given_giv_and_a_batch_of_images() -> None:
     model = _random_model("res_hair_lite")
     images = torch.cat([_photo_like(40, 56, seed=2), _photo_like(40, 56, seed=3)])
