@@ -214,17 +214,21 @@ class RowStrips:
             values[top * width:bottom * width] = qkv[:, 2 * channels:]
         assert statistics is not None
         mixing = mdta_mixing(statistics, attention)
-        carried: Tensor | None = None
+        # Sweep 2 writes each strip's last output row only after the next strip has read that row's input (its
+        # context), so every strip reads its rows in place, without a copy of the strip with a carried row.
+        pending: tuple[int, Tensor] | None = None
         for top, bottom in strips:
             first, last = max(0, top - 1), min(height, bottom + 1)
-            piece = pixels[top * width:last * width]
-            if carried is not None:
-                piece = torch.cat([carried, piece])
+            piece = pixels[first * width:last * width]
             attended = mdta_output_pixels(mixing[0], values[first * width:last * width], piece,
                                           attention.get("out_bias"))
             result = gdfn_pixels(block.norm2.pixels(attended), last - first, feed_forward, attended)
-            carried = pixels[(bottom - 1) * width:bottom * width].clone()
-            pixels[top * width:bottom * width] = result[(top - first) * width:(bottom - first) * width]
+            if pending is not None:
+                pixels[pending[0] * width:(pending[0] + 1) * width] = pending[1]
+            pixels[top * width:(bottom - 1) * width] = result[(top - first) * width:(bottom - 1 - first) * width]
+            pending = (bottom - 1, result[(bottom - 1 - first) * width:(bottom - first) * width].clone())
+        if pending is not None:
+            pixels[pending[0] * width:(pending[0] + 1) * width] = pending[1]
         return self._block_done(x)
 
     def _plan(self, block: RestormerBlock, x: Tensor, weights: Tensor | None
