@@ -222,7 +222,11 @@ def pixel_map(p: Tensor, height: int, width: int) -> Tensor:
 
 def _shared(weight: Tensor) -> Tensor:
     """A weight of the one image (generated ``[1, ...]`` or static) without its batch axis."""
-    return weight[0] if weight.dim() in (3, 5) else weight
+    if weight.dim() in (3, 5):
+        if weight.shape[0] != 1:
+            raise ValueError(f"pixel matrices hold one image; got weights for {weight.shape[0]}")
+        return weight[0]
+    return weight
 
 
 def pixel_pointwise(p: Tensor, weight: Tensor, bias: Tensor | None = None, residual: Tensor | None = None) -> Tensor:
