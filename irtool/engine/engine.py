@@ -402,7 +402,14 @@ class InferenceEngine:
         x = self._to_device(batch)
         forward = self.model if self._compiled is None else self._compiled
         with self._precision.autocast():
-            if giv is None:
+            if self._compiled is None and self.preset.strips and x.device.type == "cpu" and x.shape[0] == 1:
+                # One tile of a Restormer-style network through the strips runner (the same maths): on a CPU its
+                # blocks then run as pixel matrices, the faster layout there (irtool.models.strips).
+                strips = RowStrips(x.shape[2] * x.shape[3], max_strip_bytes=CPU_MAX_STRIP_BYTES)
+                model = cast(StripModel, self.model)
+                out = model.forward_in_strips(x, strips=strips) if giv is None else model.forward_in_strips(
+                    x, giv, strips=strips)
+            elif giv is None:
                 out = forward(x)
             else:
                 # [1, D] shared by the batch: HAIR then generates one weight set for all tiles.
