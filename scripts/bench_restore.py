@@ -22,7 +22,9 @@ spends its time: start-up, decode, detection, network, tile blending, encode.
 Each (preset, mode) runs in a fresh subprocess on a synthetic photo-like image (random weights: speed and memory do
 not depend on them), through ``InferenceEngine.run`` exactly as ``irtool restore`` calls it. "tiled" uses ``--tile``
 (default 256) with 32 px overlap; "auto" lets the engine choose from free memory (one whole-image pass when it fits,
-as it does by default in ``irtool restore``; the tiles column shows what ran). Peak memory is the process's VmHWM
+as it does by default in ``irtool restore``; the tiles column shows what ran). A Restormer-style network runs in row
+strips in both whenever its feature maps fit (``--tile`` then sets the strip size); "forced-tiles" takes the tiles
+path anyway, as a photo too large for strips does. Peak memory is the process's VmHWM
 (peak RSS) minus its value before the run, so it includes the input and the output canvas; on CUDA it is
 ``torch.cuda.max_memory_allocated``. Prints a Markdown table.
 """
@@ -65,7 +67,10 @@ def measure(preset: str, megapixels: float, mode: str, tile: int, device: str, t
     h, w = int(side_in * 0.75), int(side_in / 0.75)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     image = torch.from_numpy(np.stack([np.sin(x / 17), np.cos(y / 23), np.sin((x + y) / 31)]) * 0.4 + 0.5)
-    engine = InferenceEngine(build(preset), spec, device=device, tile=tile if mode == "tiled" else None)
+    engine = InferenceEngine(build(preset), spec, device=device,
+                             tile=tile if mode in ("tiled", "forced-tiles") else None)
+    if mode == "forced-tiles":  # the tiles path a photo too large for strips takes, even where strips fit
+        engine._strips_fit = lambda image: False  # type: ignore[method-assign]
     base = _vm_hwm_bytes()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -279,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+",
                         default=["res_hair_lite", "hi_ir_unet_lite", "hi_ir_sr2_lite", "hi_ir_sr4_lite"])
     parser.add_argument("--megapixels", type=float, default=2.0, help="output size of the test photo")
-    parser.add_argument("--modes", nargs="+", default=["tiled", "auto"], choices=["tiled", "auto"])
+    parser.add_argument("--modes", nargs="+", default=["tiled", "auto"], choices=["tiled", "auto", "forced-tiles"])
     parser.add_argument("--tile", type=int, nargs="+", default=[256], help="tile sides to compare (mode tiled)")
     parser.add_argument("--allocator", nargs="+", default=["retained"], choices=["default", "retained"],
                         help="host allocator: glibc's defaults, or freed memory kept in the process as the irtool "
@@ -330,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| preset | mode | tile | host allocator | tiles | output MP | seconds | MP/s | peak mem (MiB) |")
     print("|---|---|---:|---|---:|---:|---:|---:|---:|")
     configs = [(preset, mode, tile, allocator) for preset in args.presets for mode in args.modes
-               for tile in (args.tile if mode == "tiled" else args.tile[:1]) for allocator in args.allocator]
+               for tile in (args.tile if mode in ("tiled", "forced-tiles") else args.tile[:1])
+               for allocator in args.allocator]
     results: dict[tuple, list[dict]] = {config: [] for config in configs}
     failures: dict[tuple, str] = {}
     for _ in range(args.repeats):  # rounds over every configuration, so a busy spell slows them alike
@@ -346,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             results[config].append(json.loads(proc.stdout.strip().splitlines()[-1]))
     for config in configs:
         preset, mode, tile, allocator = config
-        shown = tile if mode == "tiled" else "auto"
+        shown = tile if mode in ("tiled", "forced-tiles") else "auto"
         if not results[config]:
             print(f"| {preset} | {mode} | {shown} | {allocator} | failed: {failures.get(config, '')} | | | | |")
             continue
