@@ -193,3 +193,21 @@ def test_engine_tiles_a_strip_preset_whose_feature_maps_do_not_fit(monkeypatch: 
     out = engine.run(image)
     assert engine.last_run is not None and not engine.last_run.strips and engine.last_run.tiles > 1
     assert (out - expected).abs().max() > 1e-3
+
+
+def test_a_tile_of_a_strip_preset_runs_through_the_strips_runner_with_the_module_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo too large for strips is tiled; on a CPU each tile still goes through the strips runner (its faster
+    pixel-matrix blocks), with the module's own result for that tile."""
+    model = _random_model("res_hair_lite")
+    engine = InferenceEngine(model, get_preset("res_hair_lite"), device="cpu")
+    tile = _photo_like(64, 96, seed=9)
+    blocks: list[int] = []
+    run_block = RowStrips.block
+    monkeypatch.setattr(RowStrips, "block", lambda self, *args: blocks.append(1) or run_block(self, *args))
+    with torch.inference_mode():
+        giv = model.giv(tile)
+        out = engine._forward(tile, giv)
+        expected = model(tile, giv=giv)
+    assert len(blocks) == count_blocks(model)
+    torch.testing.assert_close(out, expected, atol=2e-6, rtol=0)
