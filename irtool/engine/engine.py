@@ -339,18 +339,26 @@ class InferenceEngine:
 
     def _run_strips(self, image: torch.Tensor, giv: torch.Tensor | None, tile: int,
                     progress: ProgressCallback | None) -> tuple[torch.Tensor, int]:
-        # A strip holds as many pixels as a tile; on a CPU its widest tensor also stays below the heap's mmap
-        # threshold (engine.host), so strips reuse freed memory instead of faulting fresh pages in.
-        strips = RowStrips(tile * tile, max_strip_bytes=CPU_MAX_STRIP_BYTES if self.device.type == "cpu" else None,
-                           progress=progress, blocks=count_blocks(self.model))
-        model = cast(StripModel, self.model)  # checked in __init__
+        # A strip holds as many pixels as a tile.
+        strips = self._row_strips(tile * tile, progress=progress, blocks=count_blocks(self.model))
         x = self._to_device(image[None])
         with self._precision.autocast():
-            out = model.forward_in_strips(x, strips=strips) if giv is None else model.forward_in_strips(
-                x, giv, strips=strips)
+            out = self._forward_in_strips(x, giv, strips)
         if self._precision.is_reduced and not bool(torch.isfinite(out).all()):
             raise _NonFiniteHalfPrecision
         return out[0].to(device="cpu", dtype=torch.float32).clamp_(0.0, 1.0), strips.first_block_strips
+
+    def _row_strips(self, strip_pixels: int, *, progress: ProgressCallback | None = None,
+                    blocks: int = 0) -> RowStrips:
+        """A strips runner; on a CPU a strip's widest tensor also stays below the heap's mmap threshold
+        (engine.host), so strips reuse freed memory instead of faulting fresh pages in."""
+        return RowStrips(strip_pixels, max_strip_bytes=CPU_MAX_STRIP_BYTES if self.device.type == "cpu" else None,
+                         progress=progress, blocks=blocks)
+
+    def _forward_in_strips(self, x: torch.Tensor, giv: torch.Tensor | None, strips: RowStrips) -> torch.Tensor:
+        model = cast(StripModel, self.model)  # checked in __init__
+        return model.forward_in_strips(x, strips=strips) if giv is None else model.forward_in_strips(
+            x, giv, strips=strips)
 
     def _smaller_tile(self, tile: int | None, image: torch.Tensor, message: str) -> int:
         if self.preset.whole_image:
@@ -405,10 +413,7 @@ class InferenceEngine:
             if self._compiled is None and self.preset.strips and x.device.type == "cpu" and x.shape[0] == 1:
                 # One tile of a Restormer-style network through the strips runner (the same maths): on a CPU its
                 # blocks then run as pixel matrices, the faster layout there (irtool.models.strips).
-                strips = RowStrips(x.shape[2] * x.shape[3], max_strip_bytes=CPU_MAX_STRIP_BYTES)
-                model = cast(StripModel, self.model)
-                out = model.forward_in_strips(x, strips=strips) if giv is None else model.forward_in_strips(
-                    x, giv, strips=strips)
+                out = self._forward_in_strips(x, giv, self._row_strips(x.shape[2] * x.shape[3]))
             elif giv is None:
                 out = forward(x)
             else:
