@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names
+from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names, get_degradation
 from irtool.detect import DIM_BLACK_POINT_MAX, Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
 from irtool.io.jobs import Job, ReadAhead, plan_jobs, will_decode
@@ -153,6 +153,13 @@ EXPOSURE_CHECKED_TYPES = ("clean", "blur")
 #: noise``: JPEG 3.0 at most, blur 1.2, haze 4.1; clean 7.6 at its 98th percentile), so a floor that high is noise the
 #: detector named as something else, and the routes of those types sharpen, stretch or keep it.
 NOISE_CHECKED_TYPES = ("clean", "jpeg", "blur", "haze")
+
+#: The finest JPEG quality ``--auto`` restores: the registry's lightest visible JPEG damage (severity 0 of the
+#: ``jpeg`` degradation's first generator), the top of what the JPEG route was trained on. A JPEG call whose pixels
+#: show a finer quantisation (:func:`~irtool.degrade.jpeg_grid.find_jpeg_grid`) is copied: the route's model, trained
+#: on quality 10-60, makes most quality-85 to 95 windows of the training photos worse (``scripts/jpeg_grid_check.py
+#: --route-gain``), and a camera's or a phone's JPEG is usually that fine.
+FINEST_RESTORED_JPEG_QUALITY = int(get_degradation("jpeg").generators[0].ramp("quality").at_0)
 
 #: Why an existing output is left alone (``OutputSettings.overwrite`` redoes it).
 OUTPUT_EXISTS = "output exists (overwrite to redo)"
@@ -404,8 +411,11 @@ class BatchRestorer:
                   enlargement: tuple[int, int, str] | None = None) -> np.ndarray:
         return restore_same_size(loaded, pixels, on_tiles=progress.on_tiles, enlargement=enlargement)
 
-    def implausible(self, detection: Detection, image: torch.Tensor) -> tuple[str, str] | None:
-        """(copy label, reason) when the pixels contradict the routed call, else None: an image called hazy whose
+    def implausible(self, detection: Detection, image: torch.Tensor, pixels: np.ndarray
+                    ) -> tuple[str, str] | None:
+        """(copy label, reason) when the pixels contradict the routed call, else None: an image called JPEG whose 8 x 8
+        quantisation is finer than :data:`FINEST_RESTORED_JPEG_QUALITY` (damage below what the route restores), or
+        an image called hazy whose
         dark channel says it has no veil (:func:`~irtool.detect.shows_veil`), one called blurred whose sharpest
         edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`), or one called low light that
         the detector rates slight (severity below :data:`~irtool.detect.SLIGHT_SEVERITY`) and whose blacks are
@@ -423,8 +433,18 @@ class BatchRestorer:
             shows_veil,
         )
 
-        if detection.type not in ("haze", "blur", "low-light") or self.route_name(detection) is None:
+        if detection.type not in ("jpeg", "haze", "blur", "low-light") or self.route_name(detection) is None:
             return None
+        if detection.type == "jpeg":
+            from irtool.degrade.jpeg_grid import find_jpeg_grid
+
+            grid = find_jpeg_grid(pixels)
+            if grid is None or grid.quality <= FINEST_RESTORED_JPEG_QUALITY:
+                return None
+            return "copy (fine JPEG)", (
+                f"called JPEG ({detection.confidence:.0%}), but its 8x8 blocks are quantised as at quality "
+                f"{grid.quality} or finer, above {FINEST_RESTORED_JPEG_QUALITY}, the lightest JPEG damage --auto "
+                "removes: left as it is")
         if detection.type == "low-light":
             if detection.severity >= SLIGHT_SEVERITY or (black := black_point(image)) < DIM_BLACK_POINT_MAX:
                 return None
@@ -528,7 +548,7 @@ class BatchRestorer:
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else
                    "noise" if hidden_noise is not None else detection.type)
-        doubt = None if override is not None else self.implausible(detection, image)
+        doubt = None if override is not None else self.implausible(detection, image, pixels)
         if doubt is not None:
             # The pixels contradict the call: correcting what is not there is the largest harm --auto can do (a
             # haze correction of a photo without haze stretches its contrast; deblurring a sharp one rings).

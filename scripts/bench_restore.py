@@ -134,9 +134,10 @@ def _engine_once(model: str, precision: str, photo: Path) -> float:
     return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
 
 
-def _in_rounds(rows: list[tuple[str, Callable[[], float | str]]], repeats: int) -> list[tuple[str, float | str]]:
-    """Each row's median over ``repeats`` rounds, every row run once per round in turn; a row that fails keeps
-    the last line of its error output and is not run again."""
+def _in_rounds(rows: list[tuple[str, Callable[[], float | str]]], repeats: int
+               ) -> tuple[list[tuple[str, float | str]], list[list[float]]]:
+    """Each row's median over ``repeats`` rounds, every row run once per round in turn, and each row's time in every
+    round; a row that fails keeps the last line of its error output and is not run again."""
     times: list[list[float]] = [[] for _ in rows]
     failed: dict[int, str] = {}
     for _ in range(repeats):
@@ -148,7 +149,16 @@ def _in_rounds(rows: list[tuple[str, Callable[[], float | str]]], repeats: int) 
                 failed[k] = seconds
             else:
                 times[k].append(seconds)
-    return [(label, failed.get(k) or statistics.median(times[k])) for k, (label, _) in enumerate(rows)]
+    return [(label, failed.get(k) or statistics.median(times[k])) for k, (label, _) in enumerate(rows)], times
+
+
+def paired_ratio(command: list[float], engine: list[float]) -> float | None:
+    """The median over rounds of a command's time over the engine's in the same round (None unless both ran in
+    every round). Within a round the two run one after the other, so a slow spell of the machine, which moves
+    both, cancels out of each ratio; the ratio of the two medians mixes rounds of different speed."""
+    if not command or len(command) != len(engine):
+        return None
+    return statistics.median(c / e for c, e in zip(command, engine))
 
 
 #: ``irtool restore``'s stages in a cProfile of the command: (label, module path suffix, function name).
@@ -244,7 +254,8 @@ def end_to_end(args: argparse.Namespace) -> int:
         rows.append(("irtool restore --auto", functools.partial(_run_once, [*irtool, "--auto"])))
         rows.append(("irtool restore --auto --detect-only",
                      functools.partial(_run_once, [*irtool, "--auto", "--detect-only"])))
-    timed = _in_rounds(rows, args.repeats) + once
+    medians, rounds = _in_rounds(rows, args.repeats)
+    timed = medians + once
     with_size = f"{photo.name}, {_megapixels(photo):.1f} MP" + (f", {args.photos} copies" if args.photos > 1 else "")
     print(f"{with_size}; {torch_threads()} thread(s); median of {args.repeats}\n")
     reference = timed[0][1] if timed and timed[0][0].startswith("OpenCV") else None
@@ -256,6 +267,23 @@ def end_to_end(args: argparse.Namespace) -> int:
             continue
         ratio = f"{value / reference:.2f}" if isinstance(reference, float) else "-"
         print(f"| {label} | {value:.1f} | {ratio} |")
+    # Issue #20's bound on what a command adds to its network: each `--model` row against the engine row after it.
+    pairs = [k for k in range(len(rows) - 1) if rows[k + 1][0].lstrip().startswith("engine alone")]
+    if pairs:
+        print("\n| command | above the engine alone: median of per-round ratios | ratio of the medians |")
+        print("|---|---:|---:|")
+        for k in pairs:
+            paired = paired_ratio(rounds[k], rounds[k + 1])
+            command, engine = timed[k][1], timed[k + 1][1]
+            of_medians = (f"{command / engine - 1:+.0%}" if isinstance(command, float) and isinstance(engine, float)
+                          else "-")
+            print(f"| {rows[k][0]} | {'-' if paired is None else f'{paired - 1:+.0%}'} | {of_medians} |")
+    labels = [label for label, _ in rows]
+    if pairs and "irtool restore --auto" in labels:  # issue #20's bound on what detection adds, paired the same way
+        auto, routed = labels.index("irtool restore --auto"), pairs[0]
+        paired = paired_ratio(rounds[auto], rounds[routed])
+        if paired is not None:
+            print(f"\n`--auto` against `{labels[routed]}`, median of per-round ratios: {paired - 1:+.0%}")
     if args.profile and args.models:
         print(f"\nWhere `irtool restore --model {args.models[0]}` spends its time (one run under cProfile):\n")
         print("| stage | seconds |")

@@ -4,6 +4,7 @@
     .venv/bin/python scripts/compare_auto.py runs/evals/auto34_heldout40c_streaks.json            # its tables
     .venv/bin/python scripts/compare_auto.py BASELINE.json CANDIDATE.json                          # before -> after
     .venv/bin/python scripts/compare_auto.py BASELINE.json SUBSET.json --patch --save MERGED.json  # a subset run
+    .venv/bin/python scripts/compare_auto.py BASELINE.json --write-subset runs/D_jpeg --decided jpeg  # its folder
 
 With one report it prints what ``irtool eval --task auto`` printed (per true type: named, decided right, PSNR,
 gain, made worse; what ``--auto`` acted on; the detector's confusion matrix and calibration). With two it prints,
@@ -13,7 +14,9 @@ against the shipped run under the README's rules (``--quiet``: without that list
 every image whose path contains TEXT (e.g. one photo's crops, to see how much of a figure that photo makes).
 ``--patch``: the candidate ran only on the images it can change (a folder of links to them); its results replace
 the baseline's for those images and the comparison covers the whole baseline; ``--save FILE`` writes that merged
-report, which reads like any other.
+report, which reads like any other. ``--write-subset DIR --decided TYPE`` writes that folder of links for one
+report: the images it decided as TYPE, every clean original, and the manifest's lines for them (a candidate that
+changes only what ``--auto`` does with TYPE calls can change only those images).
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch", action="store_true",
                         help="the candidate scored a subset: read it as the baseline with those images replaced")
     parser.add_argument("--save", type=Path, metavar="MERGED.json", help="with --patch: write the merged report")
+    parser.add_argument("--write-subset", type=Path, metavar="DIR",
+                        help="with one report and --decided: write a labelled folder of links to those images")
+    parser.add_argument("--decided", metavar="TYPE", help="with --write-subset: the decision whose images to take")
     args = parser.parse_args(argv)
+    if (args.write_subset is None) != (args.decided is None) or (args.write_subset and len(args.reports) != 1):
+        parser.error("--write-subset and --decided go together, with one report")
     if len(args.reports) > 2:
         parser.error("give one report, or two to compare")
     if (args.patch or args.save) and len(args.reports) != 2:
@@ -48,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         reports = [AutoReport.load(path) for path in args.reports]
+        if args.write_subset:
+            print(write_subset(reports[0], args.decided, args.write_subset))
+            return 0
         if args.patch:
             reports[1] = reports[0].patched(reports[1])
             if args.save:
@@ -62,6 +73,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def write_subset(report, decided: str, out: Path) -> str:
+    """Links under ``out`` to the images of ``report``'s labelled folder it decided as ``decided`` and to every clean
+    original, with the manifest filtered to them; returns a one-line summary."""
+    import json
+
+    from irtool.errors import UsageError
+
+    source = Path(report.source.split(" (")[0])  # a merged report names its parts after the folder
+    if not (source / "manifest.json").is_file():
+        raise UsageError(f"{source} has no manifest.json")
+    chosen = {s.image for s in report.samples if s.decided == decided}
+    manifest = json.loads((source / "manifest.json").read_text())
+    kept = [entry for entry in manifest["files"] if entry["type"] == "clean" or entry["file"] in chosen]
+    for entry in kept:
+        link = out / entry["file"]
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            link.symlink_to((source / entry["file"]).resolve())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "files": kept}, indent=1))
+    clean = sum(entry["type"] == "clean" for entry in kept)
+    return f"{out}: {len(kept) - clean} images decided {decided} and {clean} clean originals from {source}"
 
 
 if __name__ == "__main__":

@@ -465,3 +465,50 @@ def test_lines_clipped_at_white_can_be_left_out_of_the_enlargement_search():
     spread, _ = _axis_lines(big.mean(axis=2).astype(np.float64), clipped)
     kept = big.mean(axis=2)[:, ~clipped[rows].any(axis=0)]
     assert all(any(np.array_equal(line, column) for column in kept.T) for line in spread.T)
+
+
+# ------------------------------------------------------------------ JPEG quantisation read from pixels
+
+
+def _sample_photo() -> np.ndarray:
+    root = Path(__file__).resolve().parents[1] / "irtool" / "assets" / "samples"
+    with Image.open(root / "clean_picture1a.png") as photo:
+        return np.asarray(photo.convert("RGB"))
+
+
+def _jpeg(rgb: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=subsampling)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB"))
+
+
+@pytest.mark.parametrize(("quality", "subsampling", "shift"), [(30, 2, (0, 0)), (60, 0, (3, 5)), (80, 2, (0, 0)),
+                                                              (90, 2, (5, 2))])
+def test_find_jpeg_grid_reads_the_quality_a_photo_was_saved_at_wherever_the_grid_starts(quality, subsampling, shift):
+    """A photo saved by Pillow at an IJG quality, then cropped off its 8 x 8 grid by ``shift``: the grid is found at
+    the shifted phase, and the quality read is never finer than the truth (copying a visible JPEG is the error to
+    avoid; it reads up to 2 above where neighbouring qualities share every step read, and a coarse step's broad peak
+    may read a little coarser), on the side of FINEST_RESTORED_JPEG_QUALITY the truth is on."""
+    from irtool.degrade.jpeg_grid import find_jpeg_grid
+    from irtool.restore import FINEST_RESTORED_JPEG_QUALITY as finest
+
+    row, col = shift
+    decoded = _jpeg(_sample_photo(), quality, subsampling)[row:, col:]
+    grid = find_jpeg_grid(decoded.astype(np.float32) / 255)
+    assert grid is not None
+    assert grid.offset == ((8 - row) % 8, (8 - col) % 8)
+    assert grid.quality <= quality + 2
+    assert (grid.quality > finest) == (quality > finest)
+    assert grid.quality >= quality - 5
+
+
+def test_find_jpeg_grid_finds_none_in_a_photo_never_compressed_or_too_small():
+    from irtool.degrade.jpeg_grid import find_jpeg_grid, ijg_step
+
+    photo = _sample_photo()
+    assert find_jpeg_grid(photo.astype(np.float32) / 255) is None
+    assert find_jpeg_grid(_jpeg(photo, 30)[:60, :60].astype(np.float32) / 255) is None  # fewer than 64 blocks
+    # libjpeg's scaling of the quality-50 table (its DC step 16): quality 60 -> 13, 90 -> 3, 10 -> 80.
+    assert [ijg_step(16, q) for q in (50, 60, 90, 10)] == [16, 13, 3, 80]

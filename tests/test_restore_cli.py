@@ -377,6 +377,27 @@ def test_auto_leaves_an_image_called_hazy_without_a_veil_and_says_why(tmp_path, 
     assert (tmp_path / "out" / "clear.png").read_bytes() == (tmp_path / "in" / "clear.png").read_bytes()
 
 
+def test_auto_copies_an_image_called_jpeg_whose_blocks_are_finely_quantised_and_says_why(tmp_path, zoo, use_catalog):
+    """A detector that always says "jpeg": the same photo saved by Pillow at quality 90 (finer than
+    FINEST_RESTORED_JPEG_QUALITY, the lightest JPEG damage --auto restores) is copied byte for byte as "copy (fine
+    JPEG)" with the quality read from its pixels, while at quality 30 it goes to the JPEG route. --detect-only
+    reports the same decisions."""
+    from irtool.restore import FINEST_RESTORED_JPEG_QUALITY
+
+    assert FINEST_RESTORED_JPEG_QUALITY == 60  # the registry's severity 0 of JPEG damage
+    _catalog_with_detector_saying("jpeg", tmp_path, zoo, use_catalog, routes={"jpeg": "aio"})
+    photo = Image.fromarray((_photo(160, 200, seed=3) * 255).round().astype(np.uint8))
+    (tmp_path / "in").mkdir()
+    photo.save(tmp_path / "in" / "fine.jpg", quality=90)
+    photo.save(tmp_path / "in" / "coarse.jpg", quality=30)
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        fine, coarse = records["fine.jpg"], records["coarse.jpg"]
+        assert fine["detected"]["type"] == "jpeg" and fine["model"] == "copy (fine JPEG)"
+        assert "quality 9" in fine["note"] and "above 60" in fine["note"]
+        assert coarse["model"] == "aio"
+    assert (tmp_path / "out" / "fine.jpg").read_bytes() == (tmp_path / "in" / "fine.jpg").read_bytes()
+
+
 @pytest.mark.parametrize("above", [False, True])
 def test_auto_leaves_a_gray_photo_called_slightly_hazy_and_dehazes_a_colour_one(tmp_path, zoo, use_catalog, above):
     """A detector that always says "haze" at one severity: below irtool.detect.GRAY_HAZE_SEVERITY_MIN, a veiled gray
