@@ -131,3 +131,31 @@ def test_a_subset_run_is_read_as_the_whole_set_with_those_images_replaced(tmp_pa
     alone = subprocess.run([sys.executable, str(SCRIPT), str(base), "--save", str(merged)], capture_output=True,
                            text=True)
     assert alone.returncode == 2 and "need two reports" in alone.stderr
+
+
+def test_write_subset_links_the_images_a_report_decided_as_one_type_with_every_clean_original(tmp_path):
+    """--write-subset DIR --decided TYPE: a labelled folder (links, and the manifest's lines for them) holding the
+    images the report decided as TYPE and every clean original, so a candidate that can change only those runs on
+    them alone; it needs one report."""
+    source = tmp_path / "set"
+    report = _baseline()
+    report.source = str(source)
+    files = [{"file": s.image, "type": s.true_type, "photo": Path(s.image).name.split("__")[0]}
+             for s in report.samples]
+    for entry in files:
+        (source / entry["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (source / entry["file"]).write_bytes(entry["file"].encode())
+    (source / "manifest.json").write_text(json.dumps({"generator": "test", "seed": 0, "files": files}))
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps({"auto": report.to_dict()}))
+    out = tmp_path / "set_grid"
+    run = subprocess.run([sys.executable, str(SCRIPT), str(path), "--write-subset", str(out), "--decided",
+                          "low-light"], capture_output=True, text=True, check=True)
+    assert "1 images decided low-light and 2 clean originals" in run.stdout
+    kept = sorted(entry["file"] for entry in json.loads((out / "manifest.json").read_text())["files"])
+    assert kept == ["blur/a__b.png", "clean/a.png", "clean/b.png"]  # clean/b.png, decided low-light, is a clean one
+    assert all((out / name).is_symlink() and (out / name).read_bytes() == name.encode() for name in kept)
+    assert not (out / "noise").exists()
+    both = subprocess.run([sys.executable, str(SCRIPT), str(path), str(path), "--write-subset", str(out),
+                           "--decided", "noise"], capture_output=True, text=True)
+    assert both.returncode == 2 and "go together, with one report" in both.stderr

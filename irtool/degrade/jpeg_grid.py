@@ -3,7 +3,7 @@
 JPEG divides each 8 x 8 block's DCT coefficients by a quantiser step and rounds them, so after decoding, the DCT of
 every block on the same 8 x 8 grid is again a multiple of those steps, up to the decoder's rounding to 8-bit levels
 (Fan and de Queiroz, "Identification of bitmap compression history: JPEG detection and quantizer estimation",
-2003). Nothing else leaves that periodicity: it is read from the pixels, so it works alike for a ``.jpg`` file, a
+2003). A photo never compressed shows no such periodicity. Read from the pixels, it works alike for a ``.jpg`` file, a
 PNG saved from a JPEG, a crop that moved the grid and any encoder (libjpeg in Pillow or OpenCV, a camera's own
 tables). A step is found as the largest one whose multiples the coefficients sit on (its divisors fit too; its
 multiples do not). Read as the quality of the IJG tables that libjpeg scales (the "quality" of Pillow, OpenCV,
@@ -11,7 +11,8 @@ ImageMagick), the steps say how visible the damage is: a quality-95 photo from a
 restorer trained on quality 10-60 should remove (``irtool.restore``: "copy (fine JPEG)").
 
 Errors lean one way: where the evidence is weak (few textured blocks, a step of 2 in rounding noise) the search finds
-no grid (None) or a coarser step, never a finer one than the image was quantised with.
+no grid (None) or a coarser step, not a finer one than the image was quantised with (``scripts/jpeg_grid_check.py``
+counts the exceptions; below quality 7 a DC step beyond the largest tested reads as its largest divisor).
 """
 
 from __future__ import annotations
