@@ -414,10 +414,10 @@ class BatchRestorer:
     def implausible(self, detection: Detection, image: torch.Tensor, pixels: np.ndarray
                     ) -> tuple[str, str] | None:
         """(copy label, reason) when the pixels contradict the routed call, else None: an image called JPEG whose 8 x 8
-        quantisation is finer than :data:`FINEST_RESTORED_JPEG_QUALITY` (damage below what the route restores), or
-        an image called hazy whose
-        dark channel says it has no veil (:func:`~irtool.detect.shows_veil`), one called blurred whose sharpest
-        edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`), or one called low light that
+        quantisation reads finer than :data:`FINEST_RESTORED_JPEG_QUALITY` (damage below what the route restores),
+        one called hazy whose dark channel says it has no veil (:func:`~irtool.detect.shows_veil`), one called
+        blurred whose sharpest edges are sharp in every direction (:func:`~irtool.detect.edge_sharpness`), or one
+        called low light that
         the detector rates slight (severity below :data:`~irtool.detect.SLIGHT_SEVERITY`) and whose blacks are
         lifted (:func:`~irtool.detect.black_point` at or above :data:`~irtool.detect.DIM_BLACK_POINT_MAX`): a
         darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin; or a gray
