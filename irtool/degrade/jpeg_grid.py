@@ -160,8 +160,9 @@ def find_jpeg_grid(pixels: np.ndarray) -> JpegGrid | None:
     # The grid's phase: the DC coefficients (block sums) sit on multiples of a step best on the true one. A coarse
     # JPEG's blocks are mostly flat, and a wrong phase's blocks straddle two flat ones, whose sums line up on a finer
     # step (e.g. 10 for a DC step of 80): there the block edges, sharp at the true phase, pin it first.
+    columns = _phases(luma.T)  # read once, not once per row phase
     for row in _phases(luma):
-        for col in _phases(luma.T):
+        for col in columns:
             blocks = _textured_blocks(luma, clipped, row, col)
             if len(blocks) < _MIN_BLOCKS:
                 continue
