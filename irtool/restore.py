@@ -501,18 +501,23 @@ class BatchRestorer:
 
     def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
         """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
-        (:data:`NOISE_CHECKED_TYPES`), or rainy without streaks (:func:`~irtool.detect.streak_coherence` <
-        :data:`~irtool.detect.STREAK_COHERENCE_MIN`), whose flattest regions hold noise
-        (:func:`~irtool.detect.noise_floor` >= :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did
-        not recognise (other generators, gray photos, noise under JPEG, colour noise taken for rain) is still noise
-        in the pixels. Rain streaks raise the noise floor, so a rainy call is tested only where it has no streaks."""
+        (:data:`NOISE_CHECKED_TYPES`) whose flattest regions hold noise (:func:`~irtool.detect.noise_floor` >=
+        :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did not recognise (other generators, gray
+        photos, noise under JPEG) is still noise in the pixels; and for any image called rainy whose fine detail
+        runs in no common direction (:func:`~irtool.detect.streak_coherence` <
+        :data:`~irtool.detect.STREAK_COHERENCE_MIN`): the detector saw fine bright speckle, and speckle without the
+        streaks' common direction is noise (a camera's colour noise leaves the luma floor low, so no floor is asked
+        of it; README "Rain calls without streaks")."""
         from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
-        if detection.type not in NOISE_CHECKED_TYPES and not (
-                detection.type == "rain" and streak_coherence(image) < STREAK_COHERENCE_MIN):
+        if detection.type == "rain":
+            if streak_coherence(image) >= STREAK_COHERENCE_MIN:
+                return None
+        elif detection.type not in NOISE_CHECKED_TYPES:
             return None
         floor = noise_floor(image)
-        name = self.route_name(_pixels_call(detection, "noise")) if floor >= NOISE_FLOOR_MIN else None
+        enough = detection.type == "rain" or floor >= NOISE_FLOOR_MIN
+        name = self.route_name(_pixels_call(detection, "noise")) if enough else None
         return None if name is None else (name, floor)
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
@@ -540,10 +545,10 @@ class BatchRestorer:
                           "brightened", note)
         hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, image)
         if hidden_noise is not None:
-            streaks = (" its fine detail runs in no common direction (no streaks) and" if detection.type == "rain"
-                       else "")
-            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but{streaks} its flattest regions "
-                          f"hold noise of {hidden_noise[1]:.1f}/255: denoised",
+            found = (f"its fine detail runs in no common direction (no streaks: noise, its flattest regions at "
+                     f"{hidden_noise[1]:.1f}/255)" if detection.type == "rain" else
+                     f"its flattest regions hold noise of {hidden_noise[1]:.1f}/255")
+            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but {found}: denoised",
                           self.route_note(_pixels_call(detection, "noise")))
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else

@@ -467,10 +467,11 @@ def test_auto_denoises_an_image_whose_flattest_regions_are_noisy_whatever_it_is_
 
 def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_that_has(tmp_path, zoo, use_catalog):
     """A detector that always says "rain": a smooth photo with Gaussian noise of 15/255 has no common direction in
-    its fine detail (streak coherence far below irtool.detect.STREAK_COHERENCE_MIN) and a noise floor above
-    NOISE_FLOOR_MIN, so it goes to the noise route with the reason; the same photo with parallel rain streaks and
-    noise that also reads above NOISE_FLOOR_MIN keeps its rain call (its route is "keep" here: copied byte for byte),
-    since streaks are what rain is. --detect-only reports the same decisions."""
+    its fine detail (streak coherence far below irtool.detect.STREAK_COHERENCE_MIN), so it goes to the noise route
+    with the reason, and so does the same photo with fainter noise (6/255) whose floor reads below NOISE_FLOOR_MIN
+    (no floor is asked of a rain call without streaks: a camera's colour noise leaves the luma floor low); the same
+    photo with parallel rain streaks and noise that reads above NOISE_FLOOR_MIN keeps its rain call (its route is
+    "keep" here: copied byte for byte), since streaks are what rain is. --detect-only reports the same decisions."""
     from irtool.degrade import synth
     from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
@@ -480,18 +481,20 @@ def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_t
     noisy = np.clip(smooth + np.random.default_rng(4).normal(0, 15 / 255, smooth.shape), 0, 1)
     rainy = synth.add_rain(smooth, density=0.04, length=20.0, angle_deg=80.0, rng=np.random.default_rng(5))
     rainy = np.clip(rainy + np.random.default_rng(4).normal(0, 12 / 255, smooth.shape), 0, 1)
+    faint = np.clip(smooth + np.random.default_rng(6).normal(0, 6 / 255, smooth.shape), 0, 1)
     (tmp_path / "in").mkdir()
-    for name, pixels in (("noisy.png", noisy), ("rainy.png", rainy)):
+    for name, pixels in (("noisy.png", noisy), ("rainy.png", rainy), ("faint.png", faint)):
         levels = (pixels * 255).round().astype(np.uint8)
         Image.fromarray(levels).save(tmp_path / "in" / name)
         as_read = torch.from_numpy(levels.astype(np.float32) / 255).permute(2, 0, 1)
-        assert noise_floor(as_read) > NOISE_FLOOR_MIN
+        assert (noise_floor(as_read) > NOISE_FLOOR_MIN) == (name != "faint.png")
         assert (streak_coherence(as_read) > 2 * STREAK_COHERENCE_MIN) == (name == "rainy.png")
-        assert (streak_coherence(as_read) < STREAK_COHERENCE_MIN / 2) == (name == "noisy.png")
+        assert (streak_coherence(as_read) < STREAK_COHERENCE_MIN / 2) == (name != "rainy.png")
     for records in _auto_records_with_and_without_detect_only(tmp_path):
-        noisy_record, rainy_record = records["noisy.png"], records["rainy.png"]
-        assert noisy_record["detected"]["type"] == "rain" and noisy_record["model"] == "aio"
-        assert noisy_record["decided"] == "noise" and "no streaks" in noisy_record["note"]
+        rainy_record = records["rainy.png"]
+        for speckled in (records["noisy.png"], records["faint.png"]):
+            assert speckled["detected"]["type"] == "rain" and speckled["model"] == "aio"
+            assert speckled["decided"] == "noise" and "no streaks" in speckled["note"]
         assert rainy_record["decided"] == "rain" and rainy_record["model"] == "copy" and not rainy_record["note"]
     assert (tmp_path / "out" / "rainy.png").read_bytes() == (tmp_path / "in" / "rainy.png").read_bytes()
 
