@@ -545,10 +545,10 @@ class BatchRestorer:
                           "brightened", note)
         hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, image)
         if hidden_noise is not None:
-            found = (f"its fine detail runs in no common direction (no streaks: noise, its flattest regions at "
-                     f"{hidden_noise[1]:.1f}/255)" if detection.type == "rain" else
-                     f"its flattest regions hold noise of {hidden_noise[1]:.1f}/255")
-            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but {found}: denoised",
+            evidence = (f"its fine detail runs in no common direction (no streaks: noise, its flattest regions at "
+                        f"{hidden_noise[1]:.1f}/255)" if detection.type == "rain" else
+                        f"its flattest regions hold noise of {hidden_noise[1]:.1f}/255")
+            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but {evidence}: denoised",
                           self.route_note(_pixels_call(detection, "noise")))
         override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
         decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else
