@@ -104,7 +104,7 @@ EDGE_SHARPNESS_MIN = 0.35
 #: Streak coherence (:func:`streak_coherence`) below which ``--auto`` takes an image the detector calls rainy for one
 #: without rain streaks: just below the least coherent visibly rainy training window (``scripts/pixel_tests.py --test
 #: streaks``, both registered rain generators at severity 0.25-1: 0.156 at the least, 0.305 at the 2nd percentile;
-#: noisy windows 0.057 median), fixed before any held-out image was measured.
+#: noisy windows 0.057 median), fixed before any held-out image was measured. Such an image goes to the noise route.
 STREAK_COHERENCE_MIN = 0.15
 
 

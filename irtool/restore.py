@@ -505,9 +505,9 @@ class BatchRestorer:
         :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did not recognise (other generators, gray
         photos, noise under JPEG) is still noise in the pixels; and for any image called rainy whose fine detail
         runs in no common direction (:func:`~irtool.detect.streak_coherence` <
-        :data:`~irtool.detect.STREAK_COHERENCE_MIN`): the detector saw fine bright speckle, and speckle without the
-        streaks' common direction is noise (a camera's colour noise leaves the luma floor low, so no floor is asked
-        of it; README "Rain calls without streaks")."""
+        :data:`~irtool.detect.STREAK_COHERENCE_MIN`): the detector saw fine corruption it took for rain, and fine
+        corruption without the streaks' common direction is noise (a camera's colour noise leaves the luma floor low,
+        so no floor is asked of it; README "Rain calls without streaks"). The floor is returned for the note."""
         from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
         if detection.type == "rain":
