@@ -81,6 +81,7 @@ def write_subset(report, decided: str, out: Path) -> str:
     import json
 
     from irtool.errors import UsageError
+    from irtool.io import atomic_write_text
 
     source = Path(report.source.split(" (")[0])  # a merged report names its parts after the folder
     if not (source / "manifest.json").is_file():
@@ -93,7 +94,7 @@ def write_subset(report, decided: str, out: Path) -> str:
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.exists():
             link.symlink_to((source / entry["file"]).resolve())
-    (out / "manifest.json").write_text(json.dumps({**manifest, "files": kept}, indent=1))
+    atomic_write_text(out / "manifest.json", json.dumps({**manifest, "files": kept}, indent=1))
     clean = sum(entry["type"] == "clean" for entry in kept)
     return f"{out}: {len(kept) - clean} images decided {decided} and {clean} clean originals from {source}"
 

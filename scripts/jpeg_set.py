@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,8 @@ import numpy as np
 
 def main(argv: list[str] | None = None) -> int:
     from PIL import Image
+
+    from irtool.io import atomic_output, atomic_write_bytes, atomic_write_text
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="folder of clean PNG photos")
@@ -29,24 +30,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     out = Path(args.out)
-    (out / "clean").mkdir(parents=True, exist_ok=True)
-    (out / "jpeg").mkdir(parents=True, exist_ok=True)
     if args.encoder == "opencv":
         import cv2
     files = []
     for path in sorted(Path(args.data).glob("*.png")):
-        shutil.copyfile(path, out / "clean" / path.name)
+        atomic_write_bytes(out / "clean" / path.name, path.read_bytes())
         files.append({"file": f"clean/{path.name}", "type": "clean", "photo": path.name})
         rgb = np.asarray(Image.open(path).convert("RGB"))
+        bgr = np.ascontiguousarray(rgb[..., ::-1])  # OpenCV's channel order
         for quality in args.qualities:
             name = f"jpeg/{path.stem}__q{quality}.jpg"
             if args.encoder == "opencv":
-                cv2.imwrite(str(out / name), np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+                _, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+                atomic_write_bytes(out / name, encoded.tobytes())
             else:
-                Image.fromarray(rgb).save(out / name, quality=quality)
+                with atomic_output(out / name) as handle:
+                    Image.fromarray(rgb).save(handle, format="JPEG", quality=quality)
             files.append({"file": name, "type": "jpeg", "photo": path.name, "quality": quality})
-    generator = "OpenCV imwrite" if args.encoder == "opencv" else "Pillow 4:2:0"
-    (out / "manifest.json").write_text(json.dumps({"generator": generator, "seed": None, "files": files}, indent=1))
+    generator = "OpenCV imencode" if args.encoder == "opencv" else "Pillow 4:2:0"
+    manifest = {"generator": generator, "seed": None, "files": files}
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
     print(f"{out}: {len(files)} images ({generator}, qualities {', '.join(map(str, args.qualities))})")
     return 0
 
