@@ -106,6 +106,15 @@ EDGE_SHARPNESS_MIN = 0.35
 #: streaks``, both registered rain generators at severity 0.25-1: 0.156 at the least, 0.305 at the 2nd percentile;
 #: noisy windows 0.057 median), fixed before any held-out image was measured. Such an image goes to the noise route.
 STREAK_COHERENCE_MIN = 0.15
+#: :func:`tone_gaps`: the levels a histogram is read over. Shadows: 0-63; highlights: 128-255.
+TONE_SHADOWS_END, TONE_HIGHLIGHTS_START = 64, 128
+#: :func:`tone_gaps`: a level counts as populated where its 9-level neighbourhood holds this many pixels a level
+#: (an empty level there is a gap, not the sparse tail of the histogram), and a channel is read only with this
+#: many populated levels in both its shadows and its highlights.
+TONE_MIN_EXPECTED, TONE_MIN_LEVELS = 4.0, 16
+#: :func:`tone_gaps` from which ``--auto`` takes an image called clean or blurred for one darkened by a tone curve
+#: (README "Gaps in the highlights"). Provisional: set from the training windows before any held-out image is read.
+TONE_GAPS_MIN = 0.42
 
 
 def summary_size(num_types: int, *, scene: bool = True) -> int:
@@ -191,6 +200,37 @@ def black_point(image: torch.Tensor) -> float:
     :func:`scene_statistics` measures it. A darkening (exposure, gain, gamma, a brightness cut) pushes it towards
     black with everything else; a scene exposed dark on purpose keeps the black point its light gave it."""
     return float(scene_statistics(image)[SCENE_STATISTICS.index("luma_p01")])
+
+
+def tone_gaps(image: torch.Tensor) -> float:
+    """The share of empty 8-bit levels among the populated highlight levels of ``image`` (``[C, H, W]`` in [0, 1])
+    where its shadows hold fewer gaps than half that share, the least over its channels; 0 where the highlights are
+    no gappier than that, NaN where no channel has enough populated levels in both to read.
+
+    A tone curve applied to a photo already stored in 8 bits leaves a fingerprint in its histogram (Stamm and Liu,
+    "Forensic detection of image manipulation using statistical intrinsic fingerprints", 2010): where the curve is
+    steeper than 1, neighbouring input levels land more than one level apart and the levels between them stay
+    empty; where it is flatter, levels merge. A darkening curve that keeps white white (a gamma above 1) is steep
+    at the top and flat at the bottom: gaps among the highlights, dense shadows. A camera applies its tone curve
+    before it rounds to 8 bits, so a photo straight from it has no such gaps, however dark its scene; a contrast
+    stretch leaves gaps in the shadows too, and noise or a JPEG saved after the curve fills them.
+    """
+    import torch.nn.functional as F
+
+    levels = torch.round(image.detach().float().cpu().clamp(0, 1) * 255).to(torch.int64)
+    shares: list[float] = []
+    for channel in levels.reshape(levels.shape[0], -1):
+        counts = torch.bincount(channel, minlength=256).double()
+        expected = F.avg_pool1d(counts[None, None], 9, stride=1, padding=4, count_include_pad=False)[0, 0]
+        populated = expected >= TONE_MIN_EXPECTED
+        empty = (counts == 0) & populated
+        shadows, highlights = populated[:TONE_SHADOWS_END], populated[TONE_HIGHLIGHTS_START:]
+        if int(shadows.sum()) < TONE_MIN_LEVELS or int(highlights.sum()) < TONE_MIN_LEVELS:
+            continue
+        top = float(empty[TONE_HIGHLIGHTS_START:].sum()) / float(highlights.sum())
+        bottom = float(empty[:TONE_SHADOWS_END].sum()) / float(shadows.sum())
+        shares.append(top if bottom < top / 2 else 0.0)
+    return min(shares) if shares else math.nan
 
 
 def edge_sharpness(image: torch.Tensor) -> float:

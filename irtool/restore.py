@@ -499,6 +499,22 @@ class BatchRestorer:
         name = self.route_name(_pixels_call(detection, "low-light")) if black < DIM_BLACK_POINT_MAX else None
         return name, level, black
 
+    def _tone_darkened(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
+        """The low-light route, and the share of empty highlight levels, for an image called clean or blurred whose
+        histogram holds a darkening tone curve's fingerprint (:func:`~irtool.detect.tone_gaps` at or above
+        :data:`~irtool.detect.TONE_GAPS_MIN`): a gamma darkening keeps the highlights bright, so the dim highlights
+        test misses it, but applied to 8-bit pixels it leaves every other highlight level empty, which no camera's
+        own curve and no scene dark by nature does."""
+        from irtool.detect import TONE_GAPS_MIN, tone_gaps
+
+        if detection.type not in EXPOSURE_CHECKED_TYPES:
+            return None
+        share = tone_gaps(image)
+        if not share >= TONE_GAPS_MIN:  # NaN: too few populated levels to read
+            return None
+        name = self.route_name(_pixels_call(detection, "low-light"))
+        return None if name is None else (name, share)
+
     def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
         """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
         (:data:`NOISE_CHECKED_TYPES`) whose flattest regions hold noise (:func:`~irtool.detect.noise_floor` >=
@@ -550,8 +566,15 @@ class BatchRestorer:
                         f"its flattest regions hold noise of {hidden_noise[1]:.1f}/255")
             note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but {evidence}: denoised",
                           self.route_note(_pixels_call(detection, "noise")))
-        override = next((found[0] for found in (enlarged, dim, hidden_noise) if found is not None), None)
-        decided = ("low-resolution" if enlarged is not None else "low-light" if dim is not None else
+        curved = (None if exposure is not None or hidden_noise is not None or enlarged is not None
+                  else self._tone_darkened(detection, image))
+        if curved is not None:
+            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but {curved[1]:.0%} of the levels "
+                          "among its highlights are empty while its shadows are dense (a darkening tone curve applied "
+                          "after it was stored in 8 bits): brightened",
+                          self.route_note(_pixels_call(detection, "low-light")))
+        override = next((found[0] for found in (enlarged, dim, hidden_noise, curved) if found is not None), None)
+        decided = ("low-resolution" if enlarged is not None else "low-light" if dim or curved else
                    "noise" if hidden_noise is not None else detection.type)
         doubt = None if override is not None else self.implausible(detection, image, pixels)
         if doubt is not None:

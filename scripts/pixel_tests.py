@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "enlargement-dip", "tone-shift",
-                                 "chroma-noise"])
+                                 "chroma-noise", "tone-gaps"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         SCENE_STATISTICS,
         SLIGHT_SEVERITY,
         STREAK_COHERENCE_MIN,
+        TONE_GAPS_MIN,
         VEIL_DARK_CHANNEL_MIN,
         black_point,
         chroma_noise_floor,
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         noise_floor,
         scene_statistics,
         streak_coherence,
+        tone_gaps,
     )
     from irtool.errors import UsageError
     from irtool.evaluate.benchmarks import folder_dataset
@@ -263,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     measure, measured, threshold = {
         "veil": (median_dark_channel, "median dark channel", VEIL_DARK_CHANNEL_MIN),
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
+        "tone-gaps": (tone_gaps, "tone gaps (share of empty highlight levels where the shadows are dense)",
+                      TONE_GAPS_MIN),
         "chroma-noise": (chroma_noise_floor, "colour noise floor (Cb/Cr, 8-bit levels)", None),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),

@@ -310,3 +310,34 @@ def test_streak_coherence_tells_parallel_rain_streaks_from_noise_on_a_textured_s
     assert streak_coherence(noisy) < STREAK_COHERENCE_MIN
     assert streak_coherence(torch.full((3, 64, 64), 0.5)) == 0.0
     assert streak_coherence(torch.rand(3, 2, 40)) == 0.0
+
+
+def _smooth_scene(h: int = 120, w: int = 160) -> torch.Tensor:
+    """A smooth colour scene whose levels spread over the whole range (every 8-bit level populated once rounded)."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    base = 0.5 * x + 0.5 * y
+    return torch.stack([base, (0.9 * base + 0.05 * torch.sin(7 * x)).clamp(0, 1), base.flip(1)])
+
+
+def test_tone_gaps_read_a_darkening_curve_applied_to_8_bit_pixels_and_nothing_a_camera_would_make() -> None:
+    """A gamma darkening (white stays white) applied to an 8-bit photo leaves every other highlight level empty: it
+    reads at or above TONE_GAPS_MIN at gamma 2.5 (the share grows with gamma); the same curve applied before the
+    rounding, as a camera applies its own, the clean photo, a contrast stretch (gaps in the shadows too), and the
+    darkened photo with faint noise added afterwards all read far below; a flat or tiny image cannot be read."""
+    import math
+
+    from irtool.detect import TONE_GAPS_MIN, tone_gaps
+
+    def stored(x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x.clamp(0, 1) * 255) / 255
+
+    photo = stored(_smooth_scene())
+    assert tone_gaps(photo) < 0.05
+    assert tone_gaps(stored(photo ** 2.5)) >= TONE_GAPS_MIN
+    assert tone_gaps(stored(photo ** 1.5)) < tone_gaps(stored(photo ** 2.5))
+    assert tone_gaps(stored(_smooth_scene() ** 2.5)) < 0.05  # curved before rounding: no fingerprint
+    assert tone_gaps(stored(photo * 1.6 - 0.2)) == 0.0  # a stretch skips levels everywhere, not a darkening
+    noise = torch.randn(photo.shape, generator=torch.Generator().manual_seed(0)) * 2 / 255
+    assert tone_gaps(stored(photo ** 2.5 + noise)) < 0.05
+    assert math.isnan(tone_gaps(torch.full((3, 64, 64), 0.5)))
+    assert math.isnan(tone_gaps(photo[:, :4, :4]))

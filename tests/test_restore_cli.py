@@ -1100,3 +1100,33 @@ def test_eval_without_a_model_scores_the_model_restore_would_use_and_says_so(tmp
                        str(out_json))
     assert baseline.exit_code == 0
     assert [s["model"] for s in json.loads(out_json.read_text())["reports"][0]["summary"]] == ["input"]
+
+
+def test_auto_brightens_an_image_called_clean_whose_highlights_skip_levels_after_a_darkening_curve(
+        tmp_path, zoo, use_catalog):
+    """A detector that always says "clean": a photo darkened by gamma 2.5 after it was stored in 8 bits (white stays
+    white, so its highlights are not dim, but every other highlight level is empty: irtool.detect.tone_gaps) goes to
+    the low-light route with the reason; the same scene with the curve applied before the rounding, as a camera
+    applies its own, has no gaps and is copied byte for byte. --detect-only reports the same decisions."""
+    from irtool.detect import HIGHLIGHT_LEVEL_MAX, TONE_GAPS_MIN, highlight_level, tone_gaps
+
+    _catalog_with_detector_saying("clean", tmp_path, zoo, use_catalog, routes={"low-light": "aio"})
+    y, x = np.mgrid[0:120, 0:160] / np.array([119.0, 159.0])[:, None, None]
+    scene = np.stack([0.5 * x + 0.5 * y, 0.45 * x + 0.45 * y + 0.05 * np.sin(7 * x), 0.5 * x[:, ::-1] + 0.5 * y], -1)
+    stored = np.round(np.clip(scene, 0, 1) * 255) / 255
+    (tmp_path / "in").mkdir()
+    for name, pixels in {"curved.png": stored ** 2.5, "camera.png": np.clip(scene, 0, 1) ** 2.5}.items():
+        Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(tmp_path / "in" / name)
+    read = {name: torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / name), np.float32) / 255).permute(2, 0, 1)
+            for name in ("curved.png", "camera.png")}
+    assert min(highlight_level(image) for image in read.values()) > HIGHLIGHT_LEVEL_MAX
+    share = tone_gaps(read["curved.png"])
+    assert share >= TONE_GAPS_MIN > 10 * tone_gaps(read["camera.png"])
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        curved, camera = records["curved.png"], records["camera.png"]
+        assert curved["detected"]["type"] == camera["detected"]["type"] == "clean"
+        assert curved["model"] == "aio" and curved["decided"] == "low-light"
+        assert f"{share:.0%} of the levels among its highlights are empty" in curved["note"]
+        assert camera["model"] == "copy" and camera["decided"] == "clean"
+    assert (tmp_path / "out" / "camera.png").read_bytes() == (tmp_path / "in" / "camera.png").read_bytes()
+    assert (tmp_path / "out" / "curved.png").read_bytes() != (tmp_path / "in" / "curved.png").read_bytes()
