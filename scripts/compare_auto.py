@@ -15,7 +15,8 @@ every image whose path contains TEXT (e.g. one photo's crops, to see how much of
 ``--patch``: the candidate ran only on the images it can change (a folder of links to them); its results replace
 the baseline's for those images and the comparison covers the whole baseline; ``--save FILE`` writes that merged
 report, which reads like any other. ``--write-subset DIR --decided TYPE`` writes that folder of links for one
-report: the images it decided as TYPE, every clean original, and the manifest's lines for them (a candidate that
+report: the images it decided as TYPE (repeatable; ``--where-tone-gaps``: only those whose tone gaps reach
+``irtool.detect.TONE_GAPS_MIN``), every clean original, and the manifest's lines for them (a candidate that
 changes only what ``--auto`` does with TYPE calls can change only those images).
 """
 
@@ -40,9 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, metavar="MERGED.json", help="with --patch: write the merged report")
     parser.add_argument("--write-subset", type=Path, metavar="DIR",
                         help="with one report and --decided: write a labelled folder of links to those images")
-    parser.add_argument("--decided", metavar="TYPE", help="with --write-subset: the decision whose images to take")
+    parser.add_argument("--decided", metavar="TYPE", action="append",
+                        help="with --write-subset: the decision whose images to take (repeatable)")
+    parser.add_argument("--where-tone-gaps", action="store_true",
+                        help="with --write-subset: only the images whose irtool.detect.tone_gaps reads TONE_GAPS_MIN "
+                             "or more (the ones the tone-gaps test can move)")
     args = parser.parse_args(argv)
-    if (args.write_subset is None) != (args.decided is None) or (args.write_subset and len(args.reports) != 1):
+    if (args.write_subset is None) != (not args.decided) or (args.write_subset and len(args.reports) != 1):
         parser.error("--write-subset and --decided go together, with one report")
     if len(args.reports) > 2:
         parser.error("give one report, or two to compare")
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reports = [AutoReport.load(path) for path in args.reports]
         if args.write_subset:
-            print(write_subset(reports[0], args.decided, args.write_subset))
+            print(write_subset(reports[0], args.decided, args.write_subset, tone_gaps=args.where_tone_gaps))
             return 0
         if args.patch:
             reports[1] = reports[0].patched(reports[1])
@@ -75,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_subset(report, decided: str, out: Path) -> str:
-    """Links under ``out`` to the images of ``report``'s labelled folder it decided as ``decided`` and to every clean
-    original, with the manifest filtered to them; returns a one-line summary."""
+def write_subset(report, decided: list[str], out: Path, *, tone_gaps: bool = False) -> str:
+    """Links under ``out`` to the images of ``report``'s labelled folder it decided as one of ``decided`` (with
+    ``tone_gaps``: only those reading :data:`irtool.detect.TONE_GAPS_MIN` or more) and to every clean original,
+    with the manifest filtered to them; returns a one-line summary."""
     import json
 
     from irtool.errors import UsageError
@@ -86,7 +92,20 @@ def write_subset(report, decided: str, out: Path) -> str:
     source = Path(report.source.split(" (")[0])  # a merged report names its parts after the folder
     if not (source / "manifest.json").is_file():
         raise UsageError(f"{source} has no manifest.json")
-    chosen = {s.image for s in report.samples if s.decided == decided}
+    chosen = {s.image for s in report.samples if s.decided in decided}
+    if tone_gaps:
+        import numpy as np
+        import torch
+
+        from irtool.detect import TONE_GAPS_MIN
+        from irtool.detect import tone_gaps as read_gaps
+        from irtool.io import read_image
+
+        def gaps(image: str) -> float:
+            pixels = read_image(source / image).pixels  # HxWxC, as --auto reads it
+            return read_gaps(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
+
+        chosen = {image for image in chosen if gaps(image) >= TONE_GAPS_MIN}
     manifest = json.loads((source / "manifest.json").read_text())
     kept = [entry for entry in manifest["files"] if entry["type"] == "clean" or entry["file"] in chosen]
     for entry in kept:
@@ -96,7 +115,8 @@ def write_subset(report, decided: str, out: Path) -> str:
             link.symlink_to((source / entry["file"]).resolve())
     atomic_write_text(out / "manifest.json", json.dumps({**manifest, "files": kept}, indent=1))
     clean = sum(entry["type"] == "clean" for entry in kept)
-    return f"{out}: {len(kept) - clean} images decided {decided} and {clean} clean originals from {source}"
+    return (f"{out}: {len(kept) - clean} images decided {' or '.join(decided)}"
+            f"{' with tone gaps' if tone_gaps else ''} and {clean} clean originals from {source}")
 
 
 if __name__ == "__main__":
