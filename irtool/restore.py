@@ -11,6 +11,7 @@ Guarantees a batch of thousands of files relies on:
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -420,17 +421,22 @@ class BatchRestorer:
         called low light that
         the detector rates slight (severity below :data:`~irtool.detect.SLIGHT_SEVERITY`) and whose blacks are
         lifted (:func:`~irtool.detect.black_point` at or above :data:`~irtool.detect.DIM_BLACK_POINT_MAX`): a
-        darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin; or a gray
+        darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin; or one
+        rated slight whose histogram shows no darkening curve's gaps (:func:`~irtool.detect.tone_gaps` below
+        :data:`~irtool.detect.TONE_GAPS_MIN`): the only evidence that tells a noise-free darkening, which the
+        detector also rates slight, from a scene dark by nature; or a gray
         photo called hazy that the detector rates below :data:`~irtool.detect.GRAY_HAZE_SEVERITY_MIN`
         (:func:`~irtool.detect.is_gray`): without colour a light veil cannot be told from a low-contrast scene."""
         from irtool.detect import (
             EDGE_SHARPNESS_MIN,
             GRAY_HAZE_SEVERITY_MIN,
             SLIGHT_SEVERITY,
+            TONE_GAPS_MIN,
             black_point,
             edge_sharpness,
             is_gray,
             shows_veil,
+            tone_gaps,
         )
 
         if detection.type not in ("jpeg", "haze", "blur", "low-light") or self.route_name(detection) is None:
@@ -446,11 +452,21 @@ class BatchRestorer:
                 f"{grid.quality} or finer, above {FINEST_RESTORED_JPEG_QUALITY}, the lightest JPEG damage --auto "
                 "removes: left as it is")
         if detection.type == "low-light":
-            if detection.severity >= SLIGHT_SEVERITY or (black := black_point(image)) < DIM_BLACK_POINT_MAX:
+            if detection.severity >= SLIGHT_SEVERITY:
                 return None
+            if (black := black_point(image)) >= DIM_BLACK_POINT_MAX:
+                return "copy (dark by nature)", (
+                    f"called low light ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}), and "
+                    f"its darkest 1% sits at {black:.0%} (a darkening would have pushed it to black): left as it is")
+            # The detector learnt darkness with the noise that comes with it, so it rates a noise-free darkening
+            # slight as it rates a scene dark by nature; only a darkening curve's gaps in the histogram tell them
+            # apart (README "A slight low-light call without a darkening's fingerprint").
+            if (share := tone_gaps(image)) >= TONE_GAPS_MIN:
+                return None
+            gaps = "too few levels to read" if math.isnan(share) else f"{share:.0%} of its highlight levels empty"
             return "copy (dark by nature)", (
                 f"called low light ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}), and its "
-                f"darkest 1% sits at {black:.0%} (a darkening would have pushed it to black): left as it is")
+                f"histogram shows no darkening curve ({gaps}, below {TONE_GAPS_MIN:.0%}): left as it is")
         if detection.type == "haze":
             if not shows_veil(image):
                 return "copy (no veil)", (f"called haze ({detection.confidence:.0%}), but most of it reaches black "

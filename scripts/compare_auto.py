@@ -15,9 +15,10 @@ every image whose path contains TEXT (e.g. one photo's crops, to see how much of
 ``--patch``: the candidate ran only on the images it can change (a folder of links to them); its results replace
 the baseline's for those images and the comparison covers the whole baseline; ``--save FILE`` writes that merged
 report, which reads like any other. ``--write-subset DIR --decided TYPE`` writes that folder of links for one
-report: the images it decided as TYPE (repeatable; ``--where-tone-gaps``: only those whose tone gaps reach
-``irtool.detect.TONE_GAPS_MIN``), every clean original, and the manifest's lines for them (a candidate that
-changes only what ``--auto`` does with TYPE calls can change only those images).
+report: the images it decided as TYPE (repeatable; ``--detected TYPE``: also those the detector called TYPE,
+whatever was decided; ``--where-tone-gaps``: only those whose tone gaps reach ``irtool.detect.TONE_GAPS_MIN``),
+every clean original, and the manifest's lines for them (a candidate that changes only what ``--auto`` does with
+TYPE calls can change only those images).
 """
 
 from __future__ import annotations
@@ -40,15 +41,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="the candidate scored a subset: read it as the baseline with those images replaced")
     parser.add_argument("--save", type=Path, metavar="MERGED.json", help="with --patch: write the merged report")
     parser.add_argument("--write-subset", type=Path, metavar="DIR",
-                        help="with one report and --decided: write a labelled folder of links to those images")
-    parser.add_argument("--decided", metavar="TYPE", action="append",
+                        help="with one report and --decided or --detected: write a labelled folder of links to "
+                             "those images")
+    parser.add_argument("--decided", metavar="TYPE", action="append", default=[],
                         help="with --write-subset: the decision whose images to take (repeatable)")
+    parser.add_argument("--detected", metavar="TYPE", action="append", default=[],
+                        help="with --write-subset: also the images the detector called TYPE (repeatable)")
     parser.add_argument("--where-tone-gaps", action="store_true",
                         help="with --write-subset: only the images whose irtool.detect.tone_gaps reads TONE_GAPS_MIN "
                              "or more (the ones the tone-gaps test can move)")
     args = parser.parse_args(argv)
-    if (args.write_subset is None) != (not args.decided) or (args.write_subset and len(args.reports) != 1):
-        parser.error("--write-subset and --decided go together, with one report")
+    chooses = bool(args.decided or args.detected)
+    if (args.write_subset is None) == chooses or (args.write_subset and len(args.reports) != 1):
+        parser.error("--write-subset goes with --decided or --detected, and one report")
     if len(args.reports) > 2:
         parser.error("give one report, or two to compare")
     if (args.patch or args.save) and len(args.reports) != 2:
@@ -62,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reports = [AutoReport.load(path) for path in args.reports]
         if args.write_subset:
-            print(write_subset(reports[0], args.decided, args.write_subset, tone_gaps=args.where_tone_gaps))
+            print(write_subset(reports[0], args.decided, args.write_subset, tone_gaps=args.where_tone_gaps,
+                               detected=args.detected))
             return 0
         if args.patch:
             reports[1] = reports[0].patched(reports[1])
@@ -80,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_subset(report, decided: list[str], out: Path, *, tone_gaps: bool = False) -> str:
-    """Links under ``out`` to the images of ``report``'s labelled folder it decided as one of ``decided`` (with
-    ``tone_gaps``: only those reading :data:`irtool.detect.TONE_GAPS_MIN` or more) and to every clean original,
-    with the manifest filtered to them; returns a one-line summary."""
+def write_subset(report, decided: list[str], out: Path, *, tone_gaps: bool = False,
+                 detected: list[str] = ()) -> str:
+    """Links under ``out`` to the images of ``report``'s labelled folder it decided as one of ``decided`` or the
+    detector called one of ``detected`` (with ``tone_gaps``: only those reading :data:`irtool.detect.TONE_GAPS_MIN`
+    or more) and to every clean original, with the manifest filtered to them; returns a one-line summary."""
     import json
 
     from irtool.errors import UsageError
@@ -92,7 +99,7 @@ def write_subset(report, decided: list[str], out: Path, *, tone_gaps: bool = Fal
     source = Path(report.source.split(" (")[0])  # a merged report names its parts after the folder
     if not (source / "manifest.json").is_file():
         raise UsageError(f"{source} has no manifest.json")
-    chosen = {s.image for s in report.samples if s.decided in decided}
+    chosen = {s.image for s in report.samples if s.decided in decided or s.detected in detected}
     if tone_gaps:
         import numpy as np
         import torch
@@ -115,7 +122,8 @@ def write_subset(report, decided: list[str], out: Path, *, tone_gaps: bool = Fal
             link.symlink_to((source / entry["file"]).resolve())
     atomic_write_text(out / "manifest.json", json.dumps({**manifest, "files": kept}, indent=1))
     clean = sum(entry["type"] == "clean" for entry in kept)
-    return (f"{out}: {len(kept) - clean} images decided {' or '.join(decided)}"
+    what = " or ".join([*(f"decided {name}" for name in decided), *(f"called {name}" for name in detected)])
+    return (f"{out}: {len(kept) - clean} images {what}"
             f"{' with tone gaps' if tone_gaps else ''} and {clean} clean originals from {source}")
 
 

@@ -65,6 +65,12 @@ detector rates slight as low light (the others are not counted); those at or abo
 :data:`irtool.detect.NOISE_FLOOR_MIN` are the ones a noise floor test on such calls would denoise instead of
 brighten (measured, not shipped: README "Noise under a slight low-light call").
 
+``--test slight-tone-gaps`` (with ``--where-called low-light``): the tone gaps (:func:`irtool.detect.tone_gaps`) of
+the windows the bundled detector rates slight as low light (the others are not counted). Among the darkened windows,
+those below :data:`irtool.detect.TONE_GAPS_MIN` (or unreadable, counted as below) are the ones a rule leaving slight
+low-light calls dark unless their histogram shows a darkening curve would leave dark; their count against all
+darkened windows called low light is its cost (README "A slight low-light call without a darkening's fingerprint").
+
 ``--test enlargement-dip``: how far the best exact fit of an enlargement stands below the fits of its neighbouring
 sizes (:func:`irtool.degrade.enlargement.enlargement_dip`), the evidence :func:`~irtool.degrade.enlargement.
 find_enlargement` needs at :data:`~irtool.degrade.enlargement.MIN_DIP` (-inf: no size fits exactly). For low
@@ -111,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
-                                 "slight-black-point", "slight-noise-floor", "enlargement-dip", "tone-shift",
+                                 "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
+                                 "tone-shift",
                                  "chroma-noise", "tone-gaps"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
@@ -194,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             return measure_slight(image)
         return measure
 
+    def readable_tone_gaps(image: torch.Tensor) -> float:
+        share = tone_gaps(image)
+        return -1.0 if math.isnan(share) else share  # unreadable counts as no fingerprint, not as no window
+
     def dip(image: torch.Tensor) -> float:
         value = enlargement_dip(image.permute(1, 2, 0).numpy())
         return -math.inf if math.isnan(value) else value  # no exact fit: found at no threshold
@@ -256,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.where_called is not None and args.where_called not in detector_types():
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
     if args.test in ("low-light-probability", "haze-severity", "low-light-severity", "slight-black-point",
-                     "slight-noise-floor") or args.where_called:
+                     "slight-noise-floor", "slight-tone-gaps") or args.where_called:
         from irtool.detect import load_detector, load_detector_file
         from irtool.zoo import EngineSettings, ModelZoo
 
@@ -282,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                                "black point where the bundled detector rates low light slight", DIM_BLACK_POINT_MAX),
         "slight-noise-floor": (where_slight(noise_floor),
                                "noise floor where the bundled detector rates low light slight", NOISE_FLOOR_MIN),
+        "slight-tone-gaps": (where_slight(readable_tone_gaps),
+                             "tone gaps where the bundled detector rates low light slight (unreadable: -1)",
+                             TONE_GAPS_MIN),
         "enlargement-dip": (dip, "enlargement dip (log10 below the neighbouring sizes' fits; -inf: no exact fit)",
                             MIN_DIP),
         "tone-shift": (tone, "tone shift of --auto's restoration as a tone-keeping type (8-bit levels)",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -136,7 +137,7 @@ def test_a_subset_run_is_read_as_the_whole_set_with_those_images_replaced(tmp_pa
 def test_write_subset_links_the_images_a_report_decided_as_one_type_with_every_clean_original(tmp_path):
     """--write-subset DIR --decided TYPE: a labelled folder (links, and the manifest's lines for them) holding the
     images the report decided as TYPE and every clean original, so a candidate that can change only those runs on
-    them alone; it needs one report."""
+    them alone; it needs one report. --detected TYPE takes the images the detector called TYPE."""
     source = tmp_path / "set"
     report = _baseline()
     report.source = str(source)
@@ -158,4 +159,15 @@ def test_write_subset_links_the_images_a_report_decided_as_one_type_with_every_c
     assert not (out / "noise").exists()
     both = subprocess.run([sys.executable, str(SCRIPT), str(path), str(path), "--write-subset", str(out),
                            "--decided", "noise"], capture_output=True, text=True)
-    assert both.returncode == 2 and "go together, with one report" in both.stderr
+    assert both.returncode == 2 and "goes with --decided or --detected, and one report" in both.stderr
+    # --detected: also the images the detector called TYPE whatever --auto then decided (a pixel test may have
+    # overruled it, e.g. a low-light call left as it is).
+    report.samples = [dataclasses.replace(s, detected="low-light") if s.image == "noise/b__n.png" else s
+                      for s in report.samples]
+    path.write_text(json.dumps({"auto": report.to_dict()}))
+    called = tmp_path / "set_called"
+    run = subprocess.run([sys.executable, str(SCRIPT), str(path), "--write-subset", str(called), "--detected",
+                          "low-light"], capture_output=True, text=True, check=True)
+    assert "2 images called low-light and 2 clean originals" in run.stdout
+    kept = sorted(entry["file"] for entry in json.loads((called / "manifest.json").read_text())["files"])
+    assert kept == ["blur/a__b.png", "clean/a.png", "clean/b.png", "noise/b__n.png"]

@@ -542,31 +542,46 @@ def test_auto_brightens_an_image_called_blurred_whose_highlights_are_dim(tmp_pat
 
 
 @pytest.mark.parametrize("severity", [0.1, 0.6])
-def test_auto_leaves_a_slight_low_light_call_on_a_scene_with_lifted_blacks(tmp_path, zoo, use_catalog, severity):
-    """A detector that always says "low-light": rated slight (severity below irtool.detect.SLIGHT_SEVERITY), a
-    low-key scene whose blacks are lifted (black point above DIM_BLACK_POINT_MAX: dark by nature) is copied byte
-    for byte as "copy (dark by nature)" with the reason, while a darkened photo (its blacks pushed to black) is
-    brightened; rated visible, both are brightened. --detect-only reports the same decisions."""
-    from irtool.detect import DIM_BLACK_POINT_MAX, SLIGHT_SEVERITY, black_point
+def test_auto_brightens_a_slight_low_light_call_only_where_its_pixels_show_a_darkening(
+        tmp_path, zoo, use_catalog, severity):
+    """A detector that always says "low-light". Rated slight (severity below irtool.detect.SLIGHT_SEVERITY): a
+    low-key scene whose blacks are lifted (black point above DIM_BLACK_POINT_MAX) is copied byte for byte as "copy
+    (dark by nature)" with that reason; so is a dark scene whose blacks reach black but whose histogram shows no
+    darkening curve (its curve applied before the 8-bit rounding, as a camera's is: tone gaps below TONE_GAPS_MIN);
+    the same scene darkened by gamma 2.5 after it was stored in 8 bits (its highlight levels skip: tone gaps at or
+    above TONE_GAPS_MIN) is brightened. Rated visible, all three are brightened. --detect-only reports the same
+    decisions."""
+    from irtool.detect import DIM_BLACK_POINT_MAX, SLIGHT_SEVERITY, TONE_GAPS_MIN, black_point, tone_gaps
 
     _catalog_with_detector_saying("low-light", tmp_path, zoo, use_catalog, routes={"low-light": "aio"},
                                   severity=severity)
-    blacks = {name: black_point(image) for name, image in _dark_scenes(tmp_path / "in").items()}
-    assert blacks["dark.png"] < DIM_BLACK_POINT_MAX / 2 and blacks["low_key.png"] > 2 * DIM_BLACK_POINT_MAX
+    stored = np.round((0.1 + 0.85 * _photo(64, 80, seed=6)) * 255) / 255
+    read = _dark_scenes(tmp_path / "in", **{"curved.png": stored ** 2.5})
+    blacks = {name: black_point(image) for name, image in read.items()}
+    gaps = {name: tone_gaps(image) for name, image in read.items()}
+    assert max(blacks["dark.png"], blacks["curved.png"]) < DIM_BLACK_POINT_MAX / 1.5
+    assert blacks["low_key.png"] > 2 * DIM_BLACK_POINT_MAX
+    assert gaps["curved.png"] >= TONE_GAPS_MIN and not gaps["dark.png"] >= TONE_GAPS_MIN / 2
     slight = severity < SLIGHT_SEVERITY
     for records in _auto_records_with_and_without_detect_only(tmp_path):
-        dark, low_key = records["dark.png"], records["low_key.png"]
-        assert dark["detected"]["type"] == low_key["detected"]["type"] == "low-light"
-        assert dark["detected"]["severity"] == pytest.approx(severity, abs=1e-3)
-        assert dark["model"] == "aio" and dark["decided"] == "low-light"
+        dark, low_key, curved = records["dark.png"], records["low_key.png"], records["curved.png"]
+        for record in (dark, low_key, curved):
+            assert record["detected"]["type"] == "low-light"
+            assert record["detected"]["severity"] == pytest.approx(severity, abs=1e-3)
+        assert curved["model"] == "aio" and curved["decided"] == "low-light"
         if slight:
-            assert low_key["model"] == "copy (dark by nature)" and low_key["decided"] == "clean"
-            assert f"rated slight ({severity:.2f})" in low_key["note"]
+            for record in (dark, low_key):
+                assert record["model"] == "copy (dark by nature)" and record["decided"] == "clean"
+                assert f"rated slight ({severity:.2f})" in record["note"] and "left as it is" in record["note"]
             assert f"darkest 1% sits at {blacks['low_key.png']:.0%}" in low_key["note"]
+            assert "histogram shows no darkening curve" in dark["note"]
         else:
-            assert low_key["model"] == "aio" and low_key["decided"] == "low-light"
-    copied = (tmp_path / "out" / "low_key.png").read_bytes() == (tmp_path / "in" / "low_key.png").read_bytes()
-    assert copied == slight
+            assert dark["model"] == low_key["model"] == "aio"
+            assert dark["decided"] == low_key["decided"] == "low-light"
+    for name in ("dark.png", "low_key.png"):
+        copied = (tmp_path / "out" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
+        assert copied == slight
+    assert (tmp_path / "out" / "curved.png").read_bytes() != (tmp_path / "in" / "curved.png").read_bytes()
 
 
 def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(tmp_path, zoo, use_catalog):
