@@ -78,6 +78,30 @@ def test_batch_equals_one_image_at_a_time(name: str) -> None:
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["hi_ir_unet_lite", "hi_ir_sr2_lite"])
+def test_cpu_inference_in_bands_of_rows_equals_the_whole_map_layer(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPU inference runs a Hi-IR layer whose map is large one band of rows at a time (the FFN's 3x3 convolution
+    reading a row beyond each band); the network's output is the whole-map layers' (which training runs), with
+    bands shorter than the map and a partial last band, for every layer here."""
+    import irtool.models.hi_ir as hi_ir
+
+    monkeypatch.setattr(hi_ir, "_LAYER_STRIP_MIN_BYTES", 0)
+    monkeypatch.setattr(hi_ir, "_LAYER_STRIP_ROWS", 40)  # FFN bands of 40 rows: 64 = 40 + 24
+    banded = []
+    run_in_bands = hi_ir.HiIRLayer._forward_in_row_strips
+    monkeypatch.setattr(hi_ir.HiIRLayer, "_forward_in_row_strips",
+                        lambda layer, x: banded.append(x.shape) or run_in_bands(layer, x))
+    model = seeded_model(name)
+    x = image(3, 64, 96, seed=3)
+    with torch.enable_grad():
+        whole = model(x).detach()
+    assert not banded
+    with torch.inference_mode():
+        in_bands = model(x)
+    assert banded and any(shape[1] > 40 for shape in banded)
+    torch.testing.assert_close(in_bands, whole, rtol=1e-5, atol=1e-5)
+
+
 def naive_attention(qkv: torch.Tensor, heads: int) -> torch.Tensor:
     """Softmax attention over tokens (dim 0) of ``qkv`` = ``[L, C/2 + C/2 + C]``, head by head."""
     width = qkv.shape[-1] // 4

@@ -201,8 +201,46 @@ class HiIRLayer(nn.Module):
         self.ffn = ConvBottleneck(channels=dim, mid_channels=max(1, round(ffn_expansion * dim / 4)), activation=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        if _in_row_strips(x):
+            return self._forward_in_row_strips(x)
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
+
+    def _forward_in_row_strips(self, x: Tensor) -> Tensor:
+        """The same layer one band of rows at a time, so each band's norms, window shuffles, attention and residual
+        stay in cache instead of streaming the whole map through memory once per step (CPU inference). The
+        attention half is exact per band of regions (attention never crosses a region); the FFN's 3x3 convolution
+        reads one row beyond its band on either side, recomputed from the band's neighbours."""
+        height = x.shape[1]
+        region = self.attn.region_size
+        band = region * max(1, _LAYER_STRIP_ROWS // region)
+        mid = torch.empty_like(x)
+        for top in range(0, height, band):
+            rows = x[:, top:top + band]
+            mid[:, top:top + band] = rows + self.attn(self.norm1(rows))
+        out = torch.empty_like(x)
+        ffn = self.ffn
+        for top in range(0, height, _LAYER_STRIP_ROWS):
+            first, last = max(0, top - 1), min(height, top + _LAYER_STRIP_ROWS + 1)
+            hidden = ffn.act(ffn.reduce(self.norm2(mid[:, first:last])))
+            hidden = ffn.spatial(hidden.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)[:, top - first:top - first
+                                                                                  + _LAYER_STRIP_ROWS]
+            out[:, top:top + _LAYER_STRIP_ROWS] = mid[:, top:top + _LAYER_STRIP_ROWS] + ffn.expand(ffn.act(hidden))
+        return out
+
+
+#: CPU inference runs a Hi-IR layer in bands of rows (:meth:`HiIRLayer._forward_in_row_strips`) once its feature
+#: map holds more than this many bytes, in bands of about this many rows. 32 MiB is where glibc, as the ``irtool``
+#: command sets it (``irtool.engine.host``), maps every block afresh, so each full-map temporary of a larger map
+#: faults its pages in again; below it whole-map layers were as fast (README "Speed and memory", "Hi-IR layers in
+#: bands of rows").
+_LAYER_STRIP_MIN_BYTES = 32 * 2**20
+_LAYER_STRIP_ROWS = 64
+
+
+def _in_row_strips(x: Tensor) -> bool:
+    return (x.device.type == "cpu" and not torch.is_grad_enabled()
+            and x.numel() * x.element_size() > _LAYER_STRIP_MIN_BYTES and x.shape[1] > _LAYER_STRIP_ROWS)
 
 
 class HiIRStage(nn.Module):
