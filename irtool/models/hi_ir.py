@@ -216,16 +216,15 @@ class HiIRLayer(nn.Module):
         band = region * max(1, _LAYER_STRIP_ROWS // region)
         mid = torch.empty_like(x)
         for top in range(0, height, band):
-            rows = x[:, top:top + band]
-            mid[:, top:top + band] = rows + self.attn(self.norm1(rows))
+            part = x[:, top:top + band]
+            mid[:, top:top + band] = part + self.attn(self.norm1(part))
         out = torch.empty_like(x)
-        ffn = self.ffn
-        for top in range(0, height, _LAYER_STRIP_ROWS):
-            first, last = max(0, top - 1), min(height, top + _LAYER_STRIP_ROWS + 1)
-            hidden = ffn.act(ffn.reduce(self.norm2(mid[:, first:last])))
-            hidden = ffn.spatial(hidden.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)[:, top - first:top - first
-                                                                                  + _LAYER_STRIP_ROWS]
-            out[:, top:top + _LAYER_STRIP_ROWS] = mid[:, top:top + _LAYER_STRIP_ROWS] + ffn.expand(ffn.act(hidden))
+        ffn, rows = self.ffn, _LAYER_STRIP_ROWS
+        for top in range(0, height, rows):
+            first = max(0, top - 1)  # the row above the band, where there is one (the row below: the slice's end)
+            hidden = ffn.act(ffn.reduce(self.norm2(mid[:, first:top + rows + 1])))
+            hidden = ffn.spatial(hidden.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)[:, top - first:top - first + rows]
+            out[:, top:top + rows] = mid[:, top:top + rows] + ffn.expand(ffn.act(hidden))
         return out
 
 
