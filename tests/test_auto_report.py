@@ -134,6 +134,13 @@ def test_a_subset_run_is_read_as_the_whole_set_with_those_images_replaced(tmp_pa
     assert alone.returncode == 2 and "need two reports" in alone.stderr
 
 
+def _write_subset(report: Path, out: Path, *choice: str) -> tuple[str, list[str]]:
+    """Run ``compare_auto.py REPORT --write-subset OUT CHOICE...``: what it printed and the files its manifest kept."""
+    run = subprocess.run([sys.executable, str(SCRIPT), str(report), "--write-subset", str(out), *choice],
+                         capture_output=True, text=True, check=True)
+    return run.stdout, sorted(entry["file"] for entry in json.loads((out / "manifest.json").read_text())["files"])
+
+
 def test_write_subset_links_the_images_a_report_decided_as_one_type_with_every_clean_original(tmp_path):
     """--write-subset DIR --decided TYPE: a labelled folder (links, and the manifest's lines for them) holding the
     images the report decided as TYPE and every clean original, so a candidate that can change only those runs on
@@ -150,10 +157,8 @@ def test_write_subset_links_the_images_a_report_decided_as_one_type_with_every_c
     path = tmp_path / "base.json"
     path.write_text(json.dumps({"auto": report.to_dict()}))
     out = tmp_path / "set_grid"
-    run = subprocess.run([sys.executable, str(SCRIPT), str(path), "--write-subset", str(out), "--decided",
-                          "low-light"], capture_output=True, text=True, check=True)
-    assert "1 images decided low-light and 2 clean originals" in run.stdout
-    kept = sorted(entry["file"] for entry in json.loads((out / "manifest.json").read_text())["files"])
+    printed, kept = _write_subset(path, out, "--decided", "low-light")
+    assert "1 images decided low-light and 2 clean originals" in printed
     assert kept == ["blur/a__b.png", "clean/a.png", "clean/b.png"]  # clean/b.png, decided low-light, is a clean one
     assert all((out / name).is_symlink() and (out / name).read_bytes() == name.encode() for name in kept)
     assert not (out / "noise").exists()
@@ -165,9 +170,6 @@ def test_write_subset_links_the_images_a_report_decided_as_one_type_with_every_c
     report.samples = [dataclasses.replace(s, detected="low-light") if s.image == "noise/b__n.png" else s
                       for s in report.samples]
     path.write_text(json.dumps({"auto": report.to_dict()}))
-    called = tmp_path / "set_called"
-    run = subprocess.run([sys.executable, str(SCRIPT), str(path), "--write-subset", str(called), "--detected",
-                          "low-light"], capture_output=True, text=True, check=True)
-    assert "2 images called low-light and 2 clean originals" in run.stdout
-    kept = sorted(entry["file"] for entry in json.loads((called / "manifest.json").read_text())["files"])
+    printed, kept = _write_subset(path, tmp_path / "set_called", "--detected", "low-light")
+    assert "2 images called low-light and 2 clean originals" in printed
     assert kept == ["blur/a__b.png", "clean/a.png", "clean/b.png", "noise/b__n.png"]
