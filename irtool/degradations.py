@@ -51,8 +51,10 @@ __all__ = [
     "task_scale",
 ]
 
-#: Generator pools: the original generators only, or every registered one (see :attr:`Generator.default`).
-SYNTHESES: tuple[str, ...] = ("default", "wide")
+#: Generator pools: the original generators only, every registered one, or only those outside the original draw
+#: ("unseen": what the networks trained on the default draw never saw, a stand-in for other people's generators
+#: when a detector's confidence is calibrated; see :attr:`Generator.default`).
+SYNTHESES: tuple[str, ...] = ("default", "wide", "unseen")
 #: The label of an undamaged photo (the detector's first class; a pseudo-task whose input is its target).
 CLEAN = "clean"
 #: The pseudo-task of an all-in-one model: every task of :data:`ALL_IN_ONE_TASKS` at once.
@@ -167,12 +169,17 @@ class Degradation:
                          f"{', '.join(g.name for g in self.generators)}")
 
     def pool(self, synthesis: str, *, same_size: bool = False) -> tuple[Generator, ...]:
-        """The generators a draw chooses from: ``"default"`` (the original ones) or ``"wide"`` (every one); those
-        that return an enlarged image (:attr:`Generator.enlarges`) only for ``same_size`` draws."""
+        """The generators a draw chooses from: ``"default"`` (the original ones), ``"wide"`` (every one) or
+        ``"unseen"`` (every one but the original ones); those that return an enlarged image
+        (:attr:`Generator.enlarges`) only for ``same_size`` draws."""
         if synthesis not in SYNTHESES:
             raise InvalidArgumentError(f"synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
-        return tuple(g for g in self.generators
-                     if (g.default or synthesis == "wide") and (same_size or not g.enlarges))
+        wanted = {"default": (True,), "wide": (True, False), "unseen": (False,)}[synthesis]
+        pool = tuple(g for g in self.generators if g.default in wanted and (same_size or not g.enlarges))
+        if not pool:
+            raise InvalidArgumentError(f"{self.name} has no generator in the {synthesis!r} pool"
+                                       f"{'' if same_size else ' that returns the smaller image'}")
+        return pool
 
     def choose_generator(self, uniform: float, *, synthesis: str = "default", same_size: bool = False) -> Generator:
         """The generator a uniform draw in [0, 1) picks from the pool, by weight (callers draw only when the pool

@@ -231,6 +231,22 @@ def test_the_wide_pool_draws_every_generator_and_the_default_pool_only_the_origi
         degrade(img, "noise", synthesis="broad", rng=np.random.default_rng(0))
 
 
+def test_the_unseen_pool_draws_every_generator_outside_the_default_draw_and_says_when_there_is_none():
+    """``synthesis="unseen"`` (what a detector trained on the default draw never saw, for calibrating its
+    confidence): every kind has such generators for same-size draws (the detector's), and they are exactly the
+    non-default ones; a size-changing draw of low resolution has none (``resampled`` enlarges back) and says so."""
+    for kind, entry in reg.DEGRADATIONS.items():
+        unseen = entry.pool("unseen", same_size=True)
+        assert unseen and {g.name for g in unseen} == {g.name for g in entry.generators if not g.default}
+        assert set(entry.pool("wide", same_size=True)) == set(unseen) | set(entry.pool("default", same_size=True))
+    with pytest.raises(InvalidArgumentError, match="low-resolution has no generator in the 'unseen' pool that returns the smaller"):
+        reg.DEGRADATIONS["low-resolution"].pool("unseen", same_size=False)
+    img = _textured((32, 32))
+    drawn = {degrade(img, "blur", severity=0.5, synthesis="unseen", rng=np.random.default_rng(s))[1].generator
+             for s in range(20)}
+    assert drawn == {g.name for g in reg.DEGRADATIONS["blur"].generators if not g.default}
+
+
 def test_darkening_by_subtraction_crushes_the_shadows_and_a_tone_curve_keeps_white():
     """The two darkenings photo tools make besides scaling: ``lowered`` subtracts (every value below the offset is
     black, tone differences above it are kept), ``curve`` bends the tones (white stays white, a midtone drops)."""

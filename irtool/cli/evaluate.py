@@ -52,8 +52,8 @@ def evaluate(
         False, "--classical", help="Denoise only: add scikit-image's NLM, wavelet and TV denoisers as baseline rows."
     ),
     markdown: bool = typer.Option(False, "--markdown", help="--task detect: also print the results as Markdown."),
-    synthesis: str = typer.Option("default", "--synthesis", help="--task detect: degrade with the default generators "
-                                  "or every registered one (wide)."),
+    synthesis: str = typer.Option("default", "--synthesis", help="--task detect: degrade with the default generators, "
+                                  "every registered one (wide) or only those outside the default draw (unseen)."),
     labelled: bool = typer.Option(False, "--labelled", help="--task detect: --data holds degraded images made "
                                   "elsewhere, in subfolders named by their type (clean, noise, haze, ...)."),
     baseline_only: bool = typer.Option(

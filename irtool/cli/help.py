@@ -36,7 +36,7 @@ METAVARS = {
     "--export": "NAME",
     "--time-limit": "SECONDS",
     "--protocol": "NAME",
-    "--synthesis": "default|wide",
+    "--synthesis": "default|wide|unseen",
     "--export-checkpoint": "final|best",
     "--export-dtype": "DTYPE",
     "--recipe": "NAME",

@@ -57,8 +57,9 @@ def train(
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: the recipe's)."),
     synthesis: Optional[str] = typer.Option(
-        None, "--synthesis", help="Degradation generators: default, or wide (every registered generator: other "
-        "noises, blurs, hazes, darkenings, double JPEG)."
+        None, "--synthesis", help="Degradation generators: default, wide (every registered generator: other "
+        "noises, blurs, hazes, darkenings, double JPEG), or unseen (only those outside the default draw: with "
+        "--fit-vote --keep-vote, a confidence calibrated on degradations the detector never trained on)."
     ),
     unclipped_noise: Optional[float] = typer.Option(
         None, "--unclipped-noise", help="Fraction of noise samples left unclipped, as denoising benchmarks add noise "

@@ -102,7 +102,7 @@ def _check_positive(name: str, value: int) -> int:
 
 
 def check_synthesis(synthesis: str) -> str:
-    """A generator pool of :mod:`irtool.degradations` (``"default"`` or ``"wide"``)."""
+    """A generator pool of :mod:`irtool.degradations` (``"default"``, ``"wide"`` or ``"unseen"``)."""
     from irtool.degradations import SYNTHESES
 
     if synthesis not in SYNTHESES:

@@ -93,7 +93,8 @@ def degrade(
     ``window = (top, left, full_height, full_width)`` says the image is that window of a larger photo: haze then
     takes the photo's depth there (``synth.add_haze``); other kinds ignore it.
     ``generator`` picks one of the kind's generators by name; by default one is drawn by weight from the
-    ``synthesis`` pool (``"default"``: the original generators; ``"wide"``: every registered one).
+    ``synthesis`` pool (``"default"``: the original generators; ``"wide"``: every registered one; ``"unseen"``:
+    every one outside the default draw).
 
     ``scale`` is only for ``"low-resolution"`` (2, 3, 4, ...); the output is then smaller by that factor and
     the input's sides must be multiples of it. Every other kind keeps the shape. ``same_size=True`` asks for

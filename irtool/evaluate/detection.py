@@ -114,7 +114,8 @@ class DetectionReport:
     images: int
     seconds: float
     samples: list[DetectionSample] = field(default_factory=list)
-    #: The generator pool the degraded samples were drawn from ("default", "wide"), or "files" for a labelled folder.
+    #: The generator pool the degraded samples were drawn from ("default", "wide", "unseen"), or "files" for a
+    #: labelled folder.
     synthesis: str = "default"
 
     @property

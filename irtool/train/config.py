@@ -69,7 +69,8 @@ class TrainConfig:
     downscale: tuple[float, float] = (1.0, 1.0)
     #: Fraction of noise samples left unclipped, as denoising benchmarks add noise (see ``DegradedFolderDataset``).
     unclipped_noise: float = 0.0
-    #: Degradation generators to draw from: "default" (the original ones) or "wide" (every registered one, see
+    #: Degradation generators to draw from: "default" (the original ones), "wide" (every registered one) or "unseen"
+    #: (only those outside the default draw; see
     #: ``irtool.degradations``); validation uses the same pool.
     synthesis: str = "default"
     #: Degradation -> the one generator its patches are made by (e.g. ``{ haze = "scattering" }``), in place of a
