@@ -235,11 +235,12 @@ def test_the_unseen_pool_draws_every_generator_outside_the_default_draw_and_says
     """``synthesis="unseen"`` (what a detector trained on the default draw never saw, for calibrating its
     confidence): every kind has such generators for same-size draws (the detector's), and they are exactly the
     non-default ones; a size-changing draw of low resolution has none (``resampled`` enlarges back) and says so."""
-    for kind, entry in reg.DEGRADATIONS.items():
+    for entry in reg.DEGRADATIONS.values():
         unseen = entry.pool("unseen", same_size=True)
         assert unseen and {g.name for g in unseen} == {g.name for g in entry.generators if not g.default}
         assert set(entry.pool("wide", same_size=True)) == set(unseen) | set(entry.pool("default", same_size=True))
-    with pytest.raises(InvalidArgumentError, match="low-resolution has no generator in the 'unseen' pool that returns the smaller"):
+    with pytest.raises(InvalidArgumentError,
+                       match="low-resolution has no generator in the 'unseen' pool that returns the smaller"):
         reg.DEGRADATIONS["low-resolution"].pool("unseen", same_size=False)
     img = _textured((32, 32))
     drawn = {degrade(img, "blur", severity=0.5, synthesis="unseen", rng=np.random.default_rng(s))[1].generator
