@@ -4,7 +4,9 @@ a further temperature: what a refitted temperature (``irtool train --task detect
 show, without running the detector twice (a temperature divides every logit alike, so the probabilities of the
 refitted file are these, rescaled).
 
-    .venv/bin/python scripts/calibration_check.py --data runs/heldout40c runs/labelled10 --temperature 1.2683
+    .venv/bin/python scripts/calibration_check.py --data runs/heldout40c runs/labelled10 --temperature 1 1.2683
+
+``--detector FILE`` reads another detector file, e.g. the bundled one before a temperature was folded into it.
 
 The bins are ``irtool eval --task detect``'s (0-50-70-80-90-95-100%); nothing is saved (about 0.1 s an image on
 2 cores).
@@ -21,42 +23,41 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-BIN_EDGES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0 + 1e-9)
-
-
 def calibration_error(probabilities: list[dict[str, float]], truth: list[str], *, temperature: float) -> float:
-    """Expected calibration error (points) of the calls when each log-probability is divided by ``temperature``."""
-    confidence, right = [], []
-    for probs, true in zip(probabilities, truth):
+    """Expected calibration error (points; :meth:`irtool.evaluate.detection.DetectionReport.calibration`, the bins
+    of ``irtool eval --task detect``) of the calls when each log-probability is divided by ``temperature``."""
+    from irtool.evaluate.detection import DetectionReport, DetectionSample
+
+    samples = []
+    for index, (probs, true) in enumerate(zip(probabilities, truth)):
         names = list(probs)
         logits = np.log(np.maximum([probs[n] for n in names], 1e-12)) / temperature
         scaled = np.exp(logits - logits.max())
-        scaled /= scaled.sum()
         best = int(scaled.argmax())
-        confidence.append(scaled[best])
-        right.append(names[best] == true)
-    conf, hits = np.array(confidence), np.array(right, dtype=float)
-    error = 0.0
-    for low, high in zip(BIN_EDGES[:-1], BIN_EDGES[1:]):
-        inside = (conf >= low) & (conf < high)
-        if inside.any():
-            error += inside.mean() * abs(conf[inside].mean() - hits[inside].mean())
-    return 100.0 * error
+        samples.append(DetectionSample(image=str(index), true_type=true, severity=None, true_severity=float("nan"),
+                                       predicted_type=names[best], predicted_severity=float("nan"),
+                                       confidence=float(scaled[best] / scaled.sum())))
+    report = DetectionReport(detector="", source="", types=tuple(probabilities[0]), severities=(), seed=0,
+                             images=len(samples), seconds=0.0, samples=samples)
+    return 100.0 * report.calibration()[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", required=True, help="labelled folders (with manifest.json)")
     parser.add_argument("--temperature", type=float, nargs="+", default=[1.0], help="further temperatures")
+    parser.add_argument("--detector", metavar="FILE", help="a detector file instead of the bundled one (e.g. an "
+                        "earlier bundled file: git show REV:irtool/assets/weights/giv_detector_lite.safetensors)")
     args = parser.parse_args(argv)
 
     import torch
 
-    from irtool.detect import load_detector
+    from irtool.detect import load_detector, load_detector_file
     from irtool.io import read_image
     from irtool.zoo import EngineSettings, ModelZoo
 
-    detector = load_detector(ModelZoo(EngineSettings(device="cpu")))
+    zoo = ModelZoo(EngineSettings(device="cpu"))
+    detector = load_detector(zoo) if args.detector is None else load_detector_file(zoo, args.detector)
     print("| folder | images | " + " | ".join(f"T x {t:g}" for t in args.temperature) + " |")
     print("|---|---:|" + "---:|" * len(args.temperature))
     for folder in map(Path, args.data):
