@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
-                                 "tone-shift",
+                                 "tone-shift", "haze-highlights",
                                  "chroma-noise", "tone-gaps"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
@@ -255,7 +255,23 @@ def main(argv: list[str] | None = None) -> int:
             shifts_other.setdefault(current["kind"], []).append((shift, gain))
         return shift
 
-    if args.test in ("change", "tone-shift"):
+    # --test haze-highlights: per true type, (highlight drop, gain) of each window --auto dehazes.
+    haze_drops: dict[str, list[tuple[float, float]]] = {}
+
+    def haze_highlights(image: torch.Tensor) -> float:
+        pixels = image.permute(1, 2, 0).numpy()
+        outcome = restorer.auto_restore(pixels)
+        if outcome.pixels is None or outcome.decided != "haze":
+            return float("nan")  # not dehazed: not what the test judges
+        restored = torch.from_numpy(np.ascontiguousarray(outcome.pixels)).permute(2, 0, 1)
+        drop = (highlight_level(image) - highlight_level(restored)) * 255.0
+        clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
+        gain = (psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN
+                else -math.inf)  # a clean window changed at all is worse
+        haze_drops.setdefault(current["kind"], []).append((drop, gain))
+        return drop
+
+    if args.test in ("change", "tone-shift", "haze-highlights"):
         from irtool.engine.host import retain_freed_host_memory
         from irtool.metrics import psnr
         from irtool.restore import BatchRestorer, RestoreRequest
@@ -300,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                             MIN_DIP),
         "tone-shift": (tone, "tone shift of --auto's restoration as a tone-keeping type (8-bit levels)",
                        args.tone_shift_max),
+        "haze-highlights": (haze_highlights, "how far --auto's haze correction lowers the highlight level (8-bit "
+                            "levels), where it dehazes", None),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
     darkest_row = "clean, darkest windows"
@@ -369,6 +387,16 @@ def main(argv: list[str] | None = None) -> int:
                 worse = sum(1 for _, g in refused if g < -0.1) if label == "another type" else "-"
                 print(f"| {kind} | {label} | {len(rows)} | {np.quantile(found, 0.5):.2f} | "
                       f"{np.quantile(found, 0.98):.2f} | {found.max():.2f} | {len(refused)} | {worse} |")
+    if args.test == "haze-highlights":
+        print("\nWindows dehazed, with the gain over the input (dB, against the clean window):\n")
+        print("| true type | dehazed | drop 50% | drop 98% | drop max | mean gain | worse |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for kind, rows in haze_drops.items():
+            drops, gains = np.array([d for d, _ in rows]), np.array([g for _, g in rows])
+            finite = gains[np.isfinite(gains)]
+            mean = f"{finite.mean():+.2f}" if len(finite) else "-"
+            print(f"| {kind} | {len(rows)} | {np.quantile(drops, 0.5):.1f} | {np.quantile(drops, 0.98):.1f} | "
+                  f"{drops.max():.1f} | {mean} | {int(np.sum(gains < -0.1))} |")
     if args.test == "change":
         print(f"\nDegraded windows changed by {VISUALLY_LOSSLESS_PSNR:g} dB or more (too little to see), and what "
               "that change gained:\n")
