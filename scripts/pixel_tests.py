@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
                                  "haze-severity", "change", "black-point", "midtones", "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
-                                 "tone-shift", "haze-highlights",
+                                 "tone-shift", "haze-highlights", "relit-call",
                                  "chroma-noise", "tone-gaps"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         closeness = psnr(outcome.pixels, pixels)
         if closeness >= VISUALLY_LOSSLESS_PSNR and current["kind"] != CLEAN:
             clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]  # enlargements may crop
-            small_change_gains.setdefault(current["kind"], []).append(
+            small_change_gains.setdefault(current["row"], []).append(
                 psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window))
         return closeness
 
@@ -248,11 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         if math.isnan(shift):
             return shift  # resized (super-resolved) or too small for a block
         if outcome.decided == current["kind"]:
-            shifts_right.setdefault(current["kind"], []).append(shift)
+            shifts_right.setdefault(current["row"], []).append(shift)
         else:
             clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
             gain = psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN else 0.0
-            shifts_other.setdefault(current["kind"], []).append((shift, gain))
+            shifts_other.setdefault(current["row"], []).append((shift, gain))
         return shift
 
     # --test haze-highlights: per true type, (highlight drop, gain) of each window --auto dehazes.
@@ -268,10 +268,32 @@ def main(argv: list[str] | None = None) -> int:
         clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
         gain = (psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN
                 else -math.inf)  # a clean window changed at all is worse
-        haze_drops.setdefault(current["kind"], []).append((drop, gain))
+        haze_drops.setdefault(current["row"], []).append((drop, gain))
         return drop
 
-    if args.test in ("change", "tone-shift", "haze-highlights"):
+    # --test relit-call: per (true type, who called low light), the detector's calls on the brightened windows, with
+    # the gains.
+    relit_calls: dict[tuple[str, str], list[tuple[str, float]]] = {}
+
+    def relit_call(image: torch.Tensor) -> float:
+        from irtool.restore import Progress
+
+        pixels = image.permute(1, 2, 0).numpy()
+        outcome = restorer.auto_restore(pixels)
+        if (outcome.pixels is None or outcome.decided != "low-light" or outcome.loaded is None
+                or not outcome.loaded.preset.whole_image):
+            return float("nan")  # not brightened by a whole-image correction
+        corrected = restorer._run_auto(outcome.loaded, pixels, Progress())  # before any follow-up route
+        again = restorer._detect(torch.from_numpy(np.ascontiguousarray(corrected)).permute(2, 0, 1))
+        clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
+        gain = (psnr(corrected, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN
+                else -math.inf)
+        assert outcome.detection is not None
+        caller = "detector" if outcome.detection.type == "low-light" else "pixel tests"
+        relit_calls.setdefault((current["row"], caller), []).append((again.type, gain))
+        return again.probabilities["haze"]
+
+    if args.test in ("change", "tone-shift", "haze-highlights", "relit-call"):
         from irtool.engine.host import retain_freed_host_memory
         from irtool.metrics import psnr
         from irtool.restore import BatchRestorer, RestoreRequest
@@ -316,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                             MIN_DIP),
         "tone-shift": (tone, "tone shift of --auto's restoration as a tone-keeping type (8-bit levels)",
                        args.tone_shift_max),
+        "relit-call": (relit_call, "the detector's probability of haze on --auto's brightened window", None),
         "haze-highlights": (haze_highlights, "how far --auto's haze correction lowers the highlight level (8-bit "
                             "levels), where it dehazes", None),
     }[args.test]
@@ -345,11 +368,13 @@ def main(argv: list[str] | None = None) -> int:
         rng = np.random.default_rng([0, zlib.crc32(sample.name.encode("utf-8"))])
         if args.darkest:
             for fraction in (2, 3, 4):
-                record(darkest_row, _darkest_window(clean, fraction))
+                darkest = _darkest_window(clean, fraction)
+                current.update(kind=CLEAN, window=darkest, row=darkest_row)  # a clean window, in a row of its own
+                record(darkest_row, darkest)
         for kind in detector_types():
             for _ in range(args.windows):
                 window = _window(clean, rng)
-                current.update(kind=kind, window=window)
+                current.update(kind=kind, window=window, row=kind)
                 severity = 0.0 if kind == CLEAN else float(rng.uniform(0.25, 1.0))
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis,
                                             generator=generators.get(kind))
@@ -387,6 +412,19 @@ def main(argv: list[str] | None = None) -> int:
                 worse = sum(1 for _, g in refused if g < -0.1) if label == "another type" else "-"
                 print(f"| {kind} | {label} | {len(rows)} | {np.quantile(found, 0.5):.2f} | "
                       f"{np.quantile(found, 0.98):.2f} | {found.max():.2f} | {len(refused)} | {worse} |")
+    if args.test == "relit-call":
+        print("\nWindows brightened, by who called low light, with the detector's call on the brightened window and "
+              "the gain over the input (dB, against the clean window):\n")
+        print("| true type | called by | brightened | then called | mean gain | worse |")
+        print("|---|---|---:|---|---:|---:|")
+        for (kind, caller), rows in sorted(relit_calls.items()):
+            calls: dict[str, list[float]] = {}
+            for call, gain in rows:
+                calls.setdefault(call, []).append(gain)
+            for call, gains in sorted(calls.items()):
+                finite = [g for g in gains if math.isfinite(g)]
+                mean = f"{np.mean(finite):+.2f}" if finite else "-"
+                print(f"| {kind} | {caller} | {len(gains)} | {call} | {mean} | {sum(g < -0.1 for g in gains)} |")
     if args.test == "haze-highlights":
         print("\nWindows dehazed, with the gain over the input (dB, against the clean window):\n")
         print("| true type | dehazed | drop 50% | drop 98% | drop max | mean gain | worse |")
