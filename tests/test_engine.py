@@ -277,6 +277,24 @@ def test_tiles_spread_evenly_with_fewer_tiles_than_a_coarse_grid() -> None:
         assert max(overlaps[:-1]) - min(overlaps[:-1]) == 0
 
 
+@pytest.mark.parametrize("length", [130, 700, 1000, 3016, 4016])
+@pytest.mark.parametrize(("tile", "fit"), [(768, 64), (384, 64), (256, 16)])
+def test_fitted_tiles_are_as_many_and_no_larger_than_that_count_needs(length: int, tile: int, fit: int) -> None:
+    """``fit`` shrinks the tiles of an axis to the smallest multiple of ``fit`` that needs no more of them than
+    ``tile`` does: a 4000 x 3000 photo (padded to 4016 x 3016) in 768 px tiles is 6 x 5 tiles of 704 x 640."""
+    capped = plan_axis(length, tile=tile, overlap=32, multiple=TILE_GRID)
+    fitted = plan_axis(length, tile=tile, overlap=32, multiple=TILE_GRID, fit=fit)
+    assert fitted.count == capped.count and fitted.extent <= capped.extent
+    if fitted.count > 1:
+        assert fitted.extent % fit == 0
+        assert fitted.starts[0] == 0 and fitted.starts[-1] + fitted.extent == length
+        assert min(fitted.overlap_before(index) for index in range(1, fitted.count)) >= 32
+        assert plan_axis(length, tile=fitted.extent - fit, overlap=32, multiple=TILE_GRID).count > fitted.count
+        assert window_sum(fitted, axis_windows(fitted)).min() > 0
+    if tile == 768 and length in (4016, 3016):
+        assert (fitted.count, fitted.extent) == ((6, 704) if length == 4016 else (5, 640))
+
+
 class BareEdgeNet(Identity):
     """Identity, except that the last 8 rows and columns of whatever it is given come out black: a network that
     restores a bare bottom or right border badly, as the lite Hi-IR U-shape does (trained on crops its forward

@@ -67,15 +67,31 @@ class AxisTiles:
         return self.overlap_before(index + 1) if index + 1 < self.count else 0
 
 
-def plan_axis(length: int, *, tile: int, overlap: int, multiple: int = 1) -> AxisTiles:
+def plan_axis(length: int, *, tile: int, overlap: int, multiple: int = 1, fit: int | None = None) -> AxisTiles:
     """Place tiles of ``tile`` pixels with at least ``overlap`` pixels shared between neighbours.
 
     As few tiles as the overlap allows, spread evenly (every overlap at least ``overlap``, the slack shared out
     rather than left to the last pair); starts are multiples of ``multiple`` except the last, which ends at the
-    border.
+    border. ``fit``: then shrink the tiles, in steps of ``fit`` pixels (a multiple of it), to the smallest extent
+    that needs no more of them: the count is set by ``tile``, the pixels computed by the axis, not the cap.
     """
-    if length < 1 or tile < 1 or overlap < 0 or multiple < 1:
-        raise ValueError(f"bad tiling request: length={length}, tile={tile}, overlap={overlap}, multiple={multiple}")
+    if length < 1 or tile < 1 or overlap < 0 or multiple < 1 or (fit is not None and fit < 1):
+        raise ValueError(f"bad tiling request: length={length}, tile={tile}, overlap={overlap}, multiple={multiple}, "
+                         f"fit={fit}")
+    plan = _plan_axis(length, tile=tile, overlap=overlap, multiple=multiple)
+    if fit is None or plan.count == 1:
+        return plan
+    # A few candidates at most: the count only grows as the extent shrinks, so stop at the first that adds a tile.
+    extent = (tile - 1) // fit * fit
+    while extent >= fit and extent % fit == 0:
+        smaller = _plan_axis(length, tile=extent, overlap=overlap, multiple=multiple)
+        if smaller.count > plan.count:
+            break
+        plan, extent = smaller, extent - fit
+    return plan
+
+
+def _plan_axis(length: int, *, tile: int, overlap: int, multiple: int) -> AxisTiles:
     if length <= tile:
         return AxisTiles(length=length, extent=length, starts=(0,))
     overlap = min(overlap, tile // 2)
