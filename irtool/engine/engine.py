@@ -449,7 +449,7 @@ class InferenceEngine:
         padded_height, padded_width = image.shape[1:]
         side = tile if tile is not None else max(padded_height, padded_width)
         # Tiles fitted to each axis (as many as ``side`` needs, each no larger than that count needs): 4000 x 3000
-        # px in 768 px tiles is 6 x 5 tiles of 704 x 640, 1.13x the photo's pixels computed instead of 1.47x.
+        # px in 768 px tiles is 6 x 5 tiles of 704 x 640, 1.12x the photo's pixels computed instead of 1.47x.
         rows = plan_axis(padded_height, tile=side, overlap=self.overlap, multiple=self._tile_grid, fit=self._multiple)
         cols = plan_axis(padded_width, tile=side, overlap=self.overlap, multiple=self._tile_grid, fit=self._multiple)
         row_windows = axis_windows(rows, scale=scale)
