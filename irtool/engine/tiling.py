@@ -17,9 +17,11 @@ product of two 1-D sums, which is what the engine divides by. A network whose re
 radius is at most ``overlap // 4`` therefore gives the same result tiled as whole (the tests
 check this).
 
-Tiles are ``tile`` pixels wide (a multiple of the preset's ``size_multiple``, so no tile is padded); their
-starts sit on the model's grid, at most :data:`TILE_GRID` px, evenly spread, and the last tile is shifted inward
-to end exactly at the image border, so no tile reaches outside the image unless the image is smaller than a tile.
+Tiles are at most ``tile`` pixels wide (a multiple of the preset's ``size_multiple``, so no tile is padded): the
+engine takes as many per axis as ``tile`` needs and shrinks them to the smallest extent that needs no more
+(``plan_axis(..., fit=)``), so an axis computes little more than its own length. Their starts sit on the model's
+grid, at most :data:`TILE_GRID` px, evenly spread, and the last tile is shifted inward to end exactly at the image
+border, so no tile reaches outside the image unless the image is smaller than a tile.
 """
 
 from __future__ import annotations
