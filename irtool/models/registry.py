@@ -79,10 +79,11 @@ class Preset:
     #: Peak inference memory per input pixel in bytes, when known; None lets the engine estimate it
     #: (measured on CUDA, a width-based heuristic elsewhere: :mod:`irtool.engine.memory`).
     bytes_per_pixel: int | None = None
-    #: Automatic tile side on the CPU, in input pixels (images up to twice this run whole): the side measured
-    #: fastest per output pixel with the ``irtool`` command's host allocator (``scripts/bench_restore.py --tile
-    #: 256 384 512``). Larger planes are slower per pixel on a CPU (cache and TLB misses of the window shuffles,
-    #: depthwise kernels), smaller tiles recompute more overlap.
+    #: Largest automatic tile side on the CPU, in input pixels (images up to twice this run whole; tiles are fitted
+    #: below it to each axis, :func:`irtool.engine.tiling.plan_axis`): the cap measured fastest with the ``irtool``
+    #: command's host allocator (``scripts/bench_restore.py --tile 256 384 512``). Larger planes can be slower per
+    #: pixel on a CPU (cache and TLB misses of the window shuffles, depthwise kernels), smaller tiles recompute more
+    #: overlap.
     cpu_tile: int = 256
     #: HAIR models expose ``giv(x)`` and ``forward(x, giv=...)``.
     has_giv: bool = False
