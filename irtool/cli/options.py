@@ -36,7 +36,9 @@ CompileOption = Annotated[bool, typer.Option(
     "--compile", help="Run the networks through torch.compile: faster tiles after a slow first one per image size "
     "(minutes on a CPU, which needs a C++ compiler; falls back to eager with a note). For long batches of "
     "same-size photos (README \"Speed and memory\").")]
-Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in input pixels (default: from free memory).")]
+Tile = Annotated[Optional[int], typer.Option(
+    "--tile", help="Largest tile side in input pixels; tiles are fitted below it to the image (default: from free "
+    "memory).")]
 JsonReport = Annotated[Optional[Path], typer.Option("--json", help="Also write the results as a JSON report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables; errors still go to stderr.")]
 RouteOption = Annotated[Optional[List[str]], typer.Option(
