@@ -220,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     # --test change: the clean window being measured, and per true type the gain (dB over the input, against the
     # clean window) of each degraded window changed by less than the threshold.
     current: dict[str, Any] = {}
+
+    def gain_over_input(output: np.ndarray, pixels: np.ndarray, *, if_clean: float) -> float:
+        """The gain (dB) of ``output`` over ``pixels`` against the current clean window; ``if_clean`` for a clean
+        window, which has no input error to gain over."""
+        if current["kind"] == CLEAN:
+            return if_clean
+        clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]  # enlargements may crop
+        return psnr(output, clean_window) - psnr(pixels, clean_window)
     small_change_gains: dict[str, list[float]] = {}
 
     def change(image: torch.Tensor) -> float:
@@ -229,9 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             return float("nan")  # copies are not counted
         closeness = psnr(outcome.pixels, pixels)
         if closeness >= VISUALLY_LOSSLESS_PSNR and current["kind"] != CLEAN:
-            clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]  # enlargements may crop
             small_change_gains.setdefault(current["row"], []).append(
-                psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window))
+                gain_over_input(outcome.pixels, pixels, if_clean=0.0))
         return closeness
 
     # --test tone-shift: per true type, the shifts of windows restored as that type and as another (with the gain).
@@ -250,8 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         if outcome.decided == current["kind"]:
             shifts_right.setdefault(current["row"], []).append(shift)
         else:
-            clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
-            gain = psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN else 0.0
+            gain = gain_over_input(outcome.pixels, pixels, if_clean=0.0)
             shifts_other.setdefault(current["row"], []).append((shift, gain))
         return shift
 
@@ -265,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             return float("nan")  # not dehazed: not what the test judges
         restored = torch.from_numpy(np.ascontiguousarray(outcome.pixels)).permute(2, 0, 1)
         drop = (highlight_level(image) - highlight_level(restored)) * 255.0
-        clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
-        gain = (psnr(outcome.pixels, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN
-                else -math.inf)  # a clean window changed at all is worse
+        gain = gain_over_input(outcome.pixels, pixels, if_clean=-math.inf)  # a clean window changed is worse
         haze_drops.setdefault(current["row"], []).append((drop, gain))
         return drop
 
@@ -283,11 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         if (outcome.pixels is None or outcome.decided != "low-light" or outcome.loaded is None
                 or not outcome.loaded.preset.whole_image):
             return float("nan")  # not brightened by a whole-image correction
-        corrected = restorer._run_auto(outcome.loaded, pixels, Progress())  # before any follow-up route
+        # The correction before any follow-up route: the output itself unless a follow-up ran (its model label then
+        # names both), which is the only case that runs the correction again.
+        corrected = (outcome.pixels if outcome.model == outcome.loaded.name
+                     else restorer._run_auto(outcome.loaded, pixels, Progress()))
         again = restorer._detect(torch.from_numpy(np.ascontiguousarray(corrected)).permute(2, 0, 1))
-        clean_window = current["window"][:pixels.shape[0], :pixels.shape[1]]
-        gain = (psnr(corrected, clean_window) - psnr(pixels, clean_window) if current["kind"] != CLEAN
-                else -math.inf)
+        gain = gain_over_input(corrected, pixels, if_clean=-math.inf)
         assert outcome.detection is not None
         caller = "detector" if outcome.detection.type == "low-light" else "pixel tests"
         relit_calls.setdefault((current["row"], caller), []).append((again.type, gain))

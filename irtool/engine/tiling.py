@@ -85,7 +85,7 @@ def plan_axis(length: int, *, tile: int, overlap: int, multiple: int = 1, fit: i
         return plan
     # A few candidates at most: the count only grows as the extent shrinks, so stop at the first that adds a tile.
     extent = (tile - 1) // fit * fit
-    while extent >= fit and extent % fit == 0:
+    while extent >= fit:
         smaller = _plan_axis(length, tile=extent, overlap=overlap, multiple=multiple)
         if smaller.count > plan.count:
             break
