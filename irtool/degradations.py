@@ -271,6 +271,10 @@ _ENTRIES: tuple[Degradation, ...] = (
                       ramps=(Ramp(name="scale", at_0=2.0, at_1=4.0),), default=False, enlarges=True,
                       description="shrunk and enlarged back by bilinear/bicubic/Lanczos/area kernels, integer or "
                                   "non-integer factors, sometimes then JPEG (same size as the input)"),
+            Generator(name="interpolated", function="irtool.degrade.generators:interpolated_enlargement",
+                      ramps=(Ramp(name="scale", at_0=2.0, at_1=4.0),), default=False, enlarges=True,
+                      description="as resampled, enlarged back by any kernel the enlargement search knows (MATLAB/"
+                                  "Pillow and OpenCV bicubic, bilinear, Lanczos 3 and 4; same size as the input)"),
         ),
         fixable="scale",
     ),

@@ -299,7 +299,7 @@ def test_low_resolution_as_people_have_it_is_the_input_size_from_many_kernels_an
 
     drawn = [degrade(img, "low-resolution", severity=0.5, synthesis="wide", rng=np.random.default_rng(s),
                      same_size=True) for s in range(60)]
-    assert {i.generator for _, i in drawn} == {"matlab-bicubic", "resampled"}
+    assert {i.generator for _, i in drawn} == {"matlab-bicubic", "resampled", "interpolated"}
     assert all(out.shape == img.shape for out, _ in drawn)
     resampled = [i.params for _, i in drawn if i.generator == "resampled"]
     assert {p["shrink_kernel"] for p in resampled} == {"bilinear", "bicubic", "lanczos", "area"}
@@ -311,3 +311,44 @@ def test_low_resolution_as_people_have_it_is_the_input_size_from_many_kernels_an
                == "matlab-bicubic" for s in range(10))
     with pytest.raises(UsageError, match="same_size=True"):
         degrade(img, "low-resolution", scale=2, generator="resampled", rng=np.random.default_rng(0))
+
+
+def test_interpolated_enlargements_use_every_kernel_the_enlargement_search_knows():
+    """The `interpolated` generator enlarges back by each kernel find_enlargement looks for (OpenCV's Lanczos 4
+    included, which `resampled` never draws), after every shrinking kernel, at integer and non-integer factors,
+    sometimes then JPEG; like `resampled` it only exists at the input's size."""
+    from irtool.degrade.enlargement import ENLARGEMENT_KERNELS
+    from irtool.degrade.synth import RESAMPLING_KERNELS
+
+    img = _textured((60, 72))
+    drawn = [degrade(img, "low-resolution", severity=0.5, generator="interpolated", same_size=True,
+                     rng=np.random.default_rng(s)) for s in range(40)]
+    assert all(out.shape == img.shape and out.dtype == np.float32 for out, _ in drawn)
+    params = [i.params for _, i in drawn]
+    assert {p["enlarge_kernel"] for p in params} == set(ENLARGEMENT_KERNELS)
+    assert {p["shrink_kernel"] for p in params} == set(RESAMPLING_KERNELS)
+    assert any(p["factor"] != round(p["factor"]) for p in params)
+    assert any("then_jpeg_quality" in p for p in params)
+    stored = [out for out, _ in drawn]
+    assert all(np.array_equal(out, np.round(out * 255) / 255) for out in stored)  # 8-bit levels, as saved
+    with pytest.raises(UsageError, match="same_size=True"):
+        degrade(img, "low-resolution", scale=2, generator="interpolated", rng=np.random.default_rng(0))
+
+
+def test_kernel_enlargement_matches_the_libraries_and_the_search_finds_it():
+    """enlarge_with_kernel interpolates as Pillow does with the kernels they share (away from the edges, where the
+    libraries pad differently), and an 8-bit OpenCV-style Lanczos 4 enlargement made with it is found by the
+    search at its exact small size."""
+    from irtool.degrade import quantize_uint8
+    from irtool.degrade.enlargement import enlarge_with_kernel, find_enlargement
+    from irtool.degrade.synth import resample
+
+    small = np.random.default_rng(3).random((40, 52)).astype(np.float32)
+    for ours, pillow in (("bicubic", "bicubic"), ("bilinear", "bilinear"), ("lanczos3", "lanczos")):
+        enlarged = np.clip(enlarge_with_kernel(small, 120, 130, ours), 0, 1)[8:-8, 8:-8]
+        assert np.allclose(enlarged, resample(small, (120, 130), kernel=pillow)[8:-8, 8:-8], atol=1e-5), ours
+    # Mid-grey detail: a Lanczos overshoot past black or white is clipped, and a clipped line fits no kernel.
+    detail = _textured((100, 120), seed=4) * np.random.default_rng(5).random((100, 120, 1))
+    texture = quantize_uint8(0.25 + 0.5 * detail)
+    enlarged = quantize_uint8(enlarge_with_kernel(texture, 290, 330, "lanczos4"))
+    assert find_enlargement(enlarged) == (100, 120, "lanczos4")

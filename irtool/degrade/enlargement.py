@@ -360,9 +360,20 @@ def recover_enlarged(image: np.ndarray, small_height: int, small_width: int, ker
     squares per axis): the original small image, up to rounding, when :func:`find_enlargement` found it.
     Returns float32, not clipped."""
     height, width = image.shape[:2]
-    rows = np.linalg.pinv(kernel_enlarge_matrix(small_height, height, kernel))
-    cols = np.linalg.pinv(kernel_enlarge_matrix(small_width, width, kernel))
-    work = image.astype(np.float64)
-    small = np.tensordot(rows, work, axes=(1, 0))
-    small = np.moveaxis(np.tensordot(cols, small, axes=(1, 1)), 0, 1)
-    return small.astype(np.float32)
+    return _per_axis(np.linalg.pinv(kernel_enlarge_matrix(small_height, height, kernel)),
+                     np.linalg.pinv(kernel_enlarge_matrix(small_width, width, kernel)), image)
+
+
+def enlarge_with_kernel(image: np.ndarray, height: int, width: int, kernel: str) -> np.ndarray:
+    """``image`` (float HxW or HxWxC) enlarged to ``height x width`` by one of :data:`ENLARGEMENT_KERNELS` along each
+    axis, as the libraries whose enlargements :func:`find_enlargement` looks for interpolate
+    (:func:`kernel_enlarge_matrix`; ``lanczos4`` is OpenCV's ``INTER_LANCZOS4``). Returns float32, not clipped: a
+    library's 8-bit output clips and rounds, which the caller does."""
+    return _per_axis(kernel_enlarge_matrix(image.shape[0], height, kernel),
+                     kernel_enlarge_matrix(image.shape[1], width, kernel), image)
+
+
+def _per_axis(rows: np.ndarray, cols: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``rows`` ``[H', H]`` applied along axis 0 of ``image`` and ``cols`` ``[W', W]`` along axis 1, in float64."""
+    out = np.tensordot(rows, image.astype(np.float64), axes=(1, 0))
+    return np.moveaxis(np.tensordot(cols, out, axes=(1, 1)), 0, 1).astype(np.float32)

@@ -8,7 +8,8 @@ airlight) from ``rng`` and returns those draws so they are recorded with the ima
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "gaussian_noise",
     "gaussian_noise_then_jpeg",
     "gradient_haze",
+    "interpolated_enlargement",
     "jpeg_420",
     "jpeg_444",
     "linear_motion_blur",
@@ -123,23 +125,45 @@ def resampled_enlargement(img: np.ndarray, params: Params, *, rng: np.random.Gen
     size by photo tools' kernels (bilinear, bicubic, Lanczos, area), by the given factor or half the time a
     non-integer one near it (x0.8-1.25, at least 1.25), each step stored in 8 bits, a third of the time saved as
     JPEG afterwards. Returns the input's size (:attr:`~irtool.degradations.Generator.enlarges`)."""
+    enlargers = {kernel: functools.partial(_pillow_enlarge, kernel=kernel)
+                 for kernel in synth.RESAMPLING_KERNELS if kernel != "area"}  # box upsampling is nearest
+    return _shrunk_and_enlarged(img, float(params["scale"]), rng, enlargers)
+
+
+def interpolated_enlargement(img: np.ndarray, params: Params, *, rng: np.random.Generator,
+                             options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
+    """:func:`resampled_enlargement` enlarged back by any interpolation kernel the enlargement search knows
+    (:data:`~irtool.degrade.enlargement.ENLARGEMENT_KERNELS`: MATLAB's and Pillow's bicubic, OpenCV's bicubic,
+    bilinear, Pillow's 3-lobe and OpenCV's 4-lobe Lanczos), so training meets every enlargement ``--auto`` may be
+    given that the search cannot pin down (README "Enlargements by every kernel the search knows")."""
+    from irtool.degrade.enlargement import ENLARGEMENT_KERNELS, enlarge_with_kernel
+
+    enlargers = {kernel: functools.partial(enlarge_with_kernel, kernel=kernel) for kernel in ENLARGEMENT_KERNELS}
+    return _shrunk_and_enlarged(img, float(params["scale"]), rng, enlargers)
+
+
+def _pillow_enlarge(small: np.ndarray, height: int, width: int, *, kernel: str) -> np.ndarray:
+    return synth.resample(small, (height, width), kernel=kernel)
+
+
+def _shrunk_and_enlarged(img: np.ndarray, factor: float, rng: np.random.Generator,
+                         enlargers: Mapping[str, Callable[..., np.ndarray]]) -> tuple[np.ndarray, Drawn]:
+    """Shrunk by ``factor`` (half the time a non-integer one near it) with one of Pillow's antialiasing kernels,
+    enlarged back with one of ``enlargers`` (``(small, height, width) -> image``), each step in 8 bits, a third of
+    the time then saved as JPEG."""
     height, width = img.shape[:2]
-    factor = float(params["scale"])
     if rng.random() < 0.5:
         factor = max(1.25, factor * float(rng.uniform(0.8, 1.25)))
     shrink = str(rng.choice(list(synth.RESAMPLING_KERNELS)))
-    enlarge = str(rng.choice([k for k in synth.RESAMPLING_KERNELS if k != "area"]))  # box upsampling is nearest
+    enlarge = str(rng.choice(list(enlargers)))
     small = quantize_uint8(synth.resample(img, (max(1, round(height / factor)), max(1, round(width / factor))),
                                           kernel=shrink))
-    out = quantize_uint8(synth.resample(small, (height, width), kernel=enlarge))
+    out = quantize_uint8(enlargers[enlarge](small, height, width))
     drawn: Drawn = {"factor": round(factor, 4), "shrink_kernel": shrink, "enlarge_kernel": enlarge}
     if rng.random() < 1 / 3:
         out, jpeg = _web_jpeg(out, rng)
         drawn.update(jpeg)
     return out, drawn
-
-
-# --- generators outside the default draw (``synthesis="wide"``) ----------------------------------------------------
 
 
 def _web_jpeg(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Drawn]:
