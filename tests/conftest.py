@@ -10,7 +10,7 @@ import pytest
 
 # The suite runs in one process per CPU core (pytest-xdist, `-n auto` in pyproject's addopts): a second intra-op
 # thread in each process, or in each subprocess a test starts, would only contend for the same cores (measured on
-# 2 cores: 101 s this way against 183-201 s in one process with two threads, README "Start here").
+# 2 cores: 101 s this way against 183-201 s in one process with two threads, docs/ci-history.md).
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
