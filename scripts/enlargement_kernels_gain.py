@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
+from route_gain import add_model_arguments, load_model  # a sibling script (scripts/ is on sys.path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,24 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.evaluate.auto import WORSE_DB
     from irtool.metrics import psnr
     from irtool.restore import restore_same_size
-    from irtool.zoo import EngineSettings, ModelZoo
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    chosen = parser.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--model", help="weights.toml entry")
-    chosen.add_argument("--weights", help="checkpoint file (its preset from the file, or --arch)")
-    parser.add_argument("--arch")
+    add_model_arguments(parser)
     parser.add_argument("--data", required=True, help="folder of clean photos (training photos)")
     parser.add_argument("--factor", type=float, default=3.0, help="shrinking factor (default 3)")
     parser.add_argument("--shrink", default="area", choices=sorted(synth.RESAMPLING_KERNELS))
     parser.add_argument("--every", type=int, default=3, help="use every N-th photo (default 3)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    zoo = ModelZoo(EngineSettings())
-    loaded = zoo.from_entry(args.model) if args.model else zoo.from_file(args.weights, args.arch)
+    loaded = load_model(args)
     rng = np.random.default_rng(args.seed)
     height, width = 312, 504
     small_size = (round(height / args.factor), round(width / args.factor))

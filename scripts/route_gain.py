@@ -26,21 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     from irtool.evaluate.auto import WORSE_DB, labelled_pairs
     from irtool.metrics import psnr
     from irtool.restore import restore_same_size
-    from irtool.zoo import EngineSettings, ModelZoo
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    chosen = parser.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--model", help="weights.toml entry")
-    chosen.add_argument("--weights", help="checkpoint file (its preset from the file, or --arch)")
-    parser.add_argument("--arch")
+    add_model_arguments(parser)
     parser.add_argument("--data", required=True)
     parser.add_argument("--types", nargs="*", help="only these true types (default: all)")
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    zoo = ModelZoo(EngineSettings())
-    loaded = zoo.from_entry(args.model) if args.model else zoo.from_file(args.weights, args.arch)
+    loaded = load_model(args)
     rows: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for kind, path, original in labelled_pairs(args.data):
         if args.types and kind not in args.types:
@@ -62,6 +54,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {kind} | {setting or '-'} | {len(pairs)} | {before.mean():.2f} | {after.mean():.2f} | "
               f"{gain.mean():+.2f} | {gain.min():+.2f} | {int((gain < -WORSE_DB).sum())} |")
     return 0
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model to measure (``--model`` entry or ``--weights`` file with ``--arch``) and ``--threads``; also used
+    by ``scripts/enlargement_kernels_gain.py``."""
+    chosen = parser.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--model", help="weights.toml entry")
+    chosen.add_argument("--weights", help="checkpoint file (its preset from the file, or --arch)")
+    parser.add_argument("--arch")
+    parser.add_argument("--threads", type=int, default=2)
+
+
+def load_model(args: argparse.Namespace):
+    """The model :func:`add_model_arguments` named, loaded as ``--auto`` loads its routes."""
+    from irtool.zoo import EngineSettings, ModelZoo
+
+    torch.set_num_threads(args.threads)
+    zoo = ModelZoo(EngineSettings())
+    return zoo.from_entry(args.model) if args.model else zoo.from_file(args.weights, args.arch)
 
 
 def _db(values: np.ndarray) -> str:

@@ -932,6 +932,27 @@ def test_route_gain_scores_one_model_on_every_image_of_a_labelled_folder(tmp_pat
     assert float(rows["noise/gauss"][3]) == pytest.approx(psnr(noisy, clean), abs=0.01)
 
 
+def test_enlargement_kernels_gain_scores_a_model_on_every_kernel_the_search_knows(tmp_path, zoo):
+    """scripts/enlargement_kernels_gain.py: one crop per photo, shrunk and enlarged back by each kernel of
+    ENLARGEMENT_KERNELS, the model's gain on each (README "Enlargements by every kernel the search knows")."""
+    from irtool.degrade.enlargement import ENLARGEMENT_KERNELS
+
+    yy, xx = np.mgrid[0:340, 0:530]
+    photo = 0.5 + 0.25 * np.sin(xx / 2.3) * np.cos(yy / 3.1) + 0.1 * np.random.default_rng(0).random((340, 530))
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.uint8(np.clip(photo, 0, 1)[..., None].repeat(3, 2) * 255)).save(tmp_path / "photos" / "a.png")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "enlargement_kernels_gain.py"
+    done = subprocess.run([sys.executable, str(script), "--weights", str(zoo / "aio.safetensors"), "--data",
+                           str(tmp_path / "photos"), "--threads", "1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = {cells[0]: cells for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| enlarged") and not line.startswith("| ---")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert set(rows) == set(ENLARGEMENT_KERNELS) and all(row[1] == "1" for row in rows.values())
+    # Bilinear interpolation is the softest of them: its enlargement lies furthest from the crop.
+    assert float(rows["bilinear"][2]) < min(float(rows[k][2]) for k in ("bicubic", "lanczos3", "lanczos4"))
+
+
 # ------------------------------------------------------------------------- a new user's batch (issue #19)
 
 
