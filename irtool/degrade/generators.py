@@ -166,6 +166,9 @@ def _shrunk_and_enlarged(img: np.ndarray, factor: float, rng: np.random.Generato
     return out, drawn
 
 
+# --- generators outside the default draw (``synthesis="wide"``) ----------------------------------------------------
+
+
 def _web_jpeg(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Drawn]:
     """The JPEG a phone or an upload adds after the fact: quality 70-95, either chroma subsampling."""
     quality = int(rng.integers(70, 96))
