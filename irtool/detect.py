@@ -113,7 +113,7 @@ TONE_SHADOWS_END, TONE_HIGHLIGHTS_START = 64, 128
 #: many populated levels in both its shadows and its highlights.
 TONE_MIN_EXPECTED, TONE_MIN_LEVELS = 4.0, 16
 #: :func:`tone_gaps` from which ``--auto`` takes an image called clean or blurred for one darkened by a tone curve
-#: (README "Gaps in the highlights"): just above the highest training window of any type but low light
+#: (docs/auto-history.md "Gaps in the highlights"): just above the highest training window of any type but low light
 #: (``scripts/pixel_tests.py --test tone-gaps``: JPEG 0.400 at one window, blurred 0.176, clean 0.048; the own
 #: ``curve`` darkening 0.300 at the least, 0.523 median), fixed before any held-out image was measured.
 TONE_GAPS_MIN = 0.42

@@ -460,7 +460,7 @@ class BatchRestorer:
                     f"its darkest 1% sits at {black:.0%} (a darkening would have pushed it to black): left as it is")
             # The detector learnt darkness with the noise that comes with it, so it rates a noise-free darkening
             # slight as it rates a scene dark by nature; only a darkening curve's gaps in the histogram tell them
-            # apart (README "A slight low-light call without a darkening's fingerprint").
+            # apart (docs/auto-history.md "A slight low-light call without a darkening's fingerprint").
             if (share := tone_gaps(image)) >= TONE_GAPS_MIN:
                 return None
             gaps = "too few levels to read" if math.isnan(share) else f"{share:.0%} of its highlight levels empty"
@@ -539,7 +539,8 @@ class BatchRestorer:
         runs in no common direction (:func:`~irtool.detect.streak_coherence` <
         :data:`~irtool.detect.STREAK_COHERENCE_MIN`): the detector saw fine corruption it took for rain, and fine
         corruption without the streaks' common direction is noise (a camera's colour noise leaves the luma floor low,
-        so no floor is asked of it; README "Rain calls without streaks"). The floor is returned for the note."""
+        so no floor is asked of it; docs/auto-history.md "Rain calls without streaks"). The floor is returned for
+        the note."""
         from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
 
         if detection.type == "rain":

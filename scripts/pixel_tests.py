@@ -36,8 +36,8 @@ counted), and the share below 0.25, the lowest severity the issue calls visible.
 ``--test change``: how far ``--auto`` moves each window from itself, as the PSNR of its output against its input
 (windows it copies are not counted), and the share below :data:`VISUALLY_LOSSLESS_PSNR` (an RMS change of 2.55 of
 255 levels); for the degraded types, the share at or above it is the corrections a "too small to see, so copy"
-test would give up (README "No visible change, no change": measured, not shipped). It runs the routed restorers on
-every window: use ``--windows 2`` (about 45 minutes on 2 cores).
+test would give up (docs/auto-history.md "No visible change, no change": measured, not shipped). It runs the
+routed restorers on every window: use ``--windows 2`` (about 45 minutes on 2 cores).
 
 ``--test tone-shift``: how far ``--auto`` moves the tone of each window it restores as a type whose removal should
 keep it (noise, JPEG, blur, rain, low resolution; not low light or haze, and not after a whole-image correction):
@@ -63,13 +63,14 @@ counted). Among the darkened windows, those at or above :data:`irtool.detect.DIM
 ``--test slight-noise-floor`` (with ``--where-called low-light``): the noise floor of the windows the bundled
 detector rates slight as low light (the others are not counted); those at or above
 :data:`irtool.detect.NOISE_FLOOR_MIN` are the ones a noise floor test on such calls would denoise instead of
-brighten (measured, not shipped: README "Noise under a slight low-light call").
+brighten (measured, not shipped: docs/auto-history.md "Noise under a slight low-light call").
 
 ``--test slight-tone-gaps`` (with ``--where-called low-light``): the tone gaps (:func:`irtool.detect.tone_gaps`) of
 the windows the bundled detector rates slight as low light (the others are not counted). Among the darkened windows,
 those below :data:`irtool.detect.TONE_GAPS_MIN` (or unreadable, counted as below) are the ones a rule leaving slight
 low-light calls dark unless their histogram shows a darkening curve would leave dark; their count against all
-darkened windows called low light is its cost (README "A slight low-light call without a darkening's fingerprint").
+darkened windows called low light is its cost (docs/auto-history.md "A slight low-light call without a darkening's
+fingerprint").
 
 ``--test enlargement-dip``: how far the best exact fit of an enlargement stands below the fits of its neighbouring
 sizes (:func:`irtool.degrade.enlargement.enlargement_dip`), the evidence :func:`~irtool.degrade.enlargement.

@@ -934,7 +934,8 @@ def test_route_gain_scores_one_model_on_every_image_of_a_labelled_folder(tmp_pat
 
 def test_enlargement_kernels_gain_scores_a_model_on_every_kernel_the_search_knows(tmp_path, zoo):
     """scripts/enlargement_kernels_gain.py: one crop per photo, shrunk and enlarged back by each kernel of
-    ENLARGEMENT_KERNELS, the model's gain on each (README "Enlargements by every kernel the search knows")."""
+    ENLARGEMENT_KERNELS, the model's gain on each (docs/auto-history.md "Enlargements by every kernel the search
+    knows")."""
     from irtool.degrade.enlargement import ENLARGEMENT_KERNELS
 
     yy, xx = np.mgrid[0:340, 0:530]

@@ -135,7 +135,7 @@ def interpolated_enlargement(img: np.ndarray, params: Params, *, rng: np.random.
     """:func:`resampled_enlargement` enlarged back by any interpolation kernel the enlargement search knows
     (:data:`~irtool.degrade.enlargement.ENLARGEMENT_KERNELS`: MATLAB's and Pillow's bicubic, OpenCV's bicubic,
     bilinear, Pillow's 3-lobe and OpenCV's 4-lobe Lanczos), so training meets every enlargement ``--auto`` may be
-    given that the search cannot pin down (README "Enlargements by every kernel the search knows")."""
+    given that the search cannot pin down (docs/auto-history.md "Enlargements by every kernel the search knows")."""
     from irtool.degrade.enlargement import ENLARGEMENT_KERNELS, enlarge_with_kernel
 
     enlargers = {kernel: functools.partial(enlarge_with_kernel, kernel=kernel) for kernel in ENLARGEMENT_KERNELS}
