@@ -65,6 +65,17 @@ def settings():
     ]
 
 
+def extra_settings():
+    """Settings outside the sets (``--extra NAME``), so the sets keep their pixels: albumentations' motion blur with
+    its kernel kept centred (not shifted, and its line symmetric about the centre: ``direction`` other than 0 keeps
+    only part of the line on one side, which moves the photo as a shift does), to tell the deblurring route's own
+    harms from the displacement an uncentred kernel adds (README "Motion blur with a centred kernel")."""
+    import albumentations as A
+
+    centred = A.MotionBlur(blur_limit=(11, 17), allow_shifted=False, direction_range=(0.0, 0.0), p=1.0)
+    return [("motion-blur-centred", "blur", A.Compose([centred]))]
+
+
 #: Settings also applied to the gray version of each photo (black-and-white photos people have).
 GRAY_SETTINGS = ("gauss-noise", "jpeg-q25", "gamma-2.5")
 
@@ -84,6 +95,9 @@ def main() -> int:
                         help="degrade only to these true types (noise, blur, low-resolution, ...; the clean photos "
                              "are always written, as the references): a smaller set for a question about some "
                              "routes; each setting kept draws the same pixels as in the whole set")
+    parser.add_argument("--extra", nargs="+", default=[], metavar="NAME",
+                        help="also these settings outside the sets (motion-blur-centred: motion blur with a centred "
+                             "kernel)")
     args = parser.parse_args()
     try:
         import albumentations
@@ -91,7 +105,10 @@ def main() -> int:
         print("this script needs albumentations: pip install albumentations==2.0.8", file=sys.stderr)
         return 2
     out = Path(args.out)
-    table = settings()
+    extras = {entry[0]: entry for entry in extra_settings()}
+    if unknown := sorted(set(args.extra) - set(extras)):
+        parser.error(f"--extra: unknown setting {', '.join(unknown)} (known: {', '.join(extras)})")
+    table = settings() + [extras[name] for name in args.extra]
     kinds = sorted({kind for _, kind, _ in table})
     if args.types is not None and (unknown := sorted(set(args.types) - set(kinds))):
         parser.error(f"--types: no setting makes {', '.join(unknown)} (types: {', '.join(kinds)})")
