@@ -271,6 +271,10 @@ _ENTRIES: tuple[Degradation, ...] = (
                       ramps=(Ramp(name="scale", at_0=2.0, at_1=4.0),), default=False, enlarges=True,
                       description="shrunk and enlarged back by bilinear/bicubic/Lanczos/area kernels, integer or "
                                   "non-integer factors, sometimes then JPEG (same size as the input)"),
+            Generator(name="shrunk", function="irtool.degrade.generators:shrunk_downscale",
+                      ramps=(Ramp(name="scale", at_0=2.0, at_1=4.0, integer=True),), default=False,
+                      description="shrunk by an integer factor with Pillow's area, bilinear, bicubic or Lanczos "
+                                  "kernel, rounded to 8 bit (a photo tool's small image)"),
             Generator(name="interpolated", function="irtool.degrade.generators:interpolated_enlargement",
                       ramps=(Ramp(name="scale", at_0=2.0, at_1=4.0),), default=False, enlarges=True,
                       description="as resampled, enlarged back by any kernel the enlargement search knows (MATLAB/"

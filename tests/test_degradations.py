@@ -234,14 +234,19 @@ def test_the_wide_pool_draws_every_generator_and_the_default_pool_only_the_origi
 def test_the_unseen_pool_draws_every_generator_outside_the_default_draw_and_says_when_there_is_none():
     """``synthesis="unseen"`` (what a detector trained on the default draw never saw, for calibrating its
     confidence): every kind has such generators for same-size draws (the detector's), and they are exactly the
-    non-default ones; a size-changing draw of low resolution has none (``resampled`` enlarges back) and says so."""
+    non-default ones; a size-changing draw takes only those that return the smaller image (``shrunk`` for low
+    resolution, not the ones that enlarge back), and a kind with none says so."""
     for entry in reg.DEGRADATIONS.values():
         unseen = entry.pool("unseen", same_size=True)
         assert unseen and {g.name for g in unseen} == {g.name for g in entry.generators if not g.default}
         assert set(entry.pool("wide", same_size=True)) == set(unseen) | set(entry.pool("default", same_size=True))
+    assert [g.name for g in reg.DEGRADATIONS["low-resolution"].pool("unseen", same_size=False)] == ["shrunk"]
+    only_enlarging = reg.Degradation(
+        name="low-resolution", label="low resolution", tasks=(),
+        generators=tuple(g for g in reg.DEGRADATIONS["low-resolution"].generators if g.name != "shrunk"))
     with pytest.raises(InvalidArgumentError,
                        match="low-resolution has no generator in the 'unseen' pool that returns the smaller"):
-        reg.DEGRADATIONS["low-resolution"].pool("unseen", same_size=False)
+        only_enlarging.pool("unseen", same_size=False)
     img = _textured((32, 32))
     drawn = {degrade(img, "blur", severity=0.5, synthesis="unseen", rng=np.random.default_rng(s))[1].generator
              for s in range(20)}
@@ -299,18 +304,38 @@ def test_low_resolution_as_people_have_it_is_the_input_size_from_many_kernels_an
 
     drawn = [degrade(img, "low-resolution", severity=0.5, synthesis="wide", rng=np.random.default_rng(s),
                      same_size=True) for s in range(60)]
-    assert {i.generator for _, i in drawn} == {"matlab-bicubic", "resampled", "interpolated"}
+    assert {i.generator for _, i in drawn} == {"matlab-bicubic", "shrunk", "resampled", "interpolated"}
     assert all(out.shape == img.shape for out, _ in drawn)
     resampled = [i.params for _, i in drawn if i.generator == "resampled"]
     assert {p["shrink_kernel"] for p in resampled} == {"bilinear", "bicubic", "lanczos", "area"}
     assert {p["enlarge_kernel"] for p in resampled} == {"bilinear", "bicubic", "lanczos"}
     assert any(p["factor"] != round(p["factor"]) for p in resampled)
     assert any("then_jpeg_quality" in p for p in resampled)
-    # SR training asks for the small image: the enlarging generator is never drawn, and naming it is an error.
-    assert all(degrade(img, "low-resolution", scale=2, synthesis="wide", rng=np.random.default_rng(s))[1].generator
-               == "matlab-bicubic" for s in range(10))
+    # SR training asks for the small image: the enlarging generators are never drawn, and naming one is an error.
+    small_draws = [degrade(img, "low-resolution", scale=2, synthesis="wide", rng=np.random.default_rng(s))
+                   for s in range(20)]
+    assert {i.generator for _, i in small_draws} == {"matlab-bicubic", "shrunk"}
+    assert all(out.shape == (24, 24, 3) for out, _ in small_draws)
     with pytest.raises(UsageError, match="same_size=True"):
         degrade(img, "low-resolution", scale=2, generator="resampled", rng=np.random.default_rng(0))
+
+
+def test_a_photo_tools_small_image_is_shrunk_by_each_antialiasing_kernel():
+    """The `shrunk` generator: the small image by the exact integer factor with each of Pillow's antialiasing
+    kernels (area averages blocks exactly), in 8 bits; a size that is no multiple of the factor is refused."""
+    from irtool.degrade import quantize_uint8
+    from irtool.degrade.synth import RESAMPLING_KERNELS
+
+    img = _textured((48, 60))
+    drawn = [degrade(img, "low-resolution", scale=3, generator="shrunk", rng=np.random.default_rng(s))
+             for s in range(24)]
+    assert {i.params["shrink_kernel"] for _, i in drawn} == set(RESAMPLING_KERNELS)
+    assert all(out.shape == (16, 20, 3) and i.params["scale"] == 3 for out, i in drawn)
+    area = next(out for out, i in drawn if i.params["shrink_kernel"] == "area")
+    blocks = img.reshape(16, 3, 20, 3, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(area, quantize_uint8(blocks), atol=1 / 255 + 1e-6)
+    with pytest.raises(UsageError, match="not a multiple of scale 3"):
+        degrade(_textured((50, 60)), "low-resolution", scale=3, generator="shrunk", rng=np.random.default_rng(0))
 
 
 def test_interpolated_enlargements_use_every_kernel_the_enlargement_search_knows():

@@ -471,8 +471,9 @@ def lower_brightness(img: np.ndarray, *, offset: float) -> np.ndarray:
 # --- super-resolution ------------------------------------------------------------------------------------------
 
 
-def downscale(img: np.ndarray, *, scale: int) -> np.ndarray:
-    """The field's SR input: MATLAB bicubic ``imresize(img, 1/scale)`` then 8-bit quantization.
+def downscale(img: np.ndarray, *, scale: int, kernel: str = "matlab") -> np.ndarray:
+    """The field's SR input: MATLAB bicubic ``imresize(img, 1/scale)`` then 8-bit quantization; ``kernel`` one of
+    :data:`RESAMPLING_KERNELS` shrinks with Pillow's antialiasing kernel instead (a photo tool's small image).
 
     Height and width must be multiples of ``scale`` (crop the ground truth with ``modcrop`` first), otherwise
     the LR image would not align with it.
@@ -483,7 +484,9 @@ def downscale(img: np.ndarray, *, scale: int) -> np.ndarray:
     h, w = work.shape[:2]
     if h % scale or w % scale:
         raise UsageError(f"image {h}x{w} is not a multiple of scale {scale}; crop it with irtool.degrade.modcrop first")
-    return quantize_uint8(imresize(work, 1.0 / scale))
+    if kernel == "matlab":
+        return quantize_uint8(imresize(work, 1.0 / scale))
+    return quantize_uint8(resample(work, (h // scale, w // scale), kernel=kernel))
 
 
 #: Pillow's resampling filters by the names photo tools give them ("area" is Pillow's box filter, which averages
