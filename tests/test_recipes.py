@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from irtool.models.registry import get_preset
 from irtool.train.config import load_config
 from irtool.train.objectives import objective_for
 
@@ -41,6 +42,7 @@ def test_recipe_loads_and_builds_its_data(path: Path, tmp_path: Path):
     assert cfg.preset == usage["preset"]
     train, val = objective_for(cfg).datasets()
     item = train[(0, 0)]
-    assert item["lq"].shape == item["gt"].shape  # every recipe here trains a same-size model
+    scale = get_preset(cfg.preset).scale  # an SR recipe's input is the small image
+    assert (item["lq"].shape[0], *(side * scale for side in item["lq"].shape[1:])) == tuple(item["gt"].shape)
     assert item["task"] in cfg.mixture
     assert val is not None and len(val) > 0

@@ -16,8 +16,9 @@ low-light          gamma 1.5 -> 3.5, exposure scale 0.8 -> 0.25, noise sigma 2 -
                    exposure, gamma without noise, a tone curve (gamma 1.4 -> 3.5, white kept) and a subtracted
                    brightness (offset 0.08 -> 0.45, shadows crushed), with noise or JPEG after some
 low-resolution     scale 2 -> 4 (integer, rounded) unless given with ``scale=``; bicubic imresize + uint8
-                   (same size only, wide pool: shrunk and enlarged back by photo tools' kernels, ``resampled``,
-                   or by any kernel the enlargement search knows, ``interpolated``; factor 2 -> 4, or near it)
+                   (wide pool: the small image by Pillow's kernels, ``shrunk``; same size only: shrunk and enlarged
+                   back by photo tools' kernels, ``resampled``, or by any kernel the enlargement search knows,
+                   ``interpolated``; factor 2 -> 4, or near it)
 =================  ============================================================================================
 
 Random draws happen in a fixed order, so a seed fixes everything: the severity (when ``None``), then the
