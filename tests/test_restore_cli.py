@@ -953,6 +953,18 @@ def test_enlargement_kernels_gain_scores_a_model_on_every_kernel_the_search_know
     # Bilinear interpolation is the softest of them: its enlargement lies furthest from the crop.
     assert float(rows["bilinear"][2]) < min(float(rows[k][2]) for k in ("bicubic", "lanczos3", "lanczos4"))
 
+    # --small: an SR model on the small image of each shrinking kernel, against MATLAB-bicubic enlargement.
+    done = subprocess.run([sys.executable, str(script), "--weights", str(zoo / "sr2.safetensors"), "--data",
+                           str(tmp_path / "photos"), "--threads", "1", "--small"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = {cells[0]: cells for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| shrunk") and not line.startswith("| ---")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert set(rows) == {"matlab", "area", "bilinear", "bicubic", "lanczos"} and "shrunk x2" in done.stdout
+    # Pillow's antialiased bicubic is MATLAB's kernel: the same small image, up to the edges' padding.
+    assert float(rows["bicubic"][2]) == pytest.approx(float(rows["matlab"][2]), abs=0.1)
+
 
 # ------------------------------------------------------------------------- a new user's batch (issue #19)
 
