@@ -124,7 +124,7 @@ def shrunk_downscale(img: np.ndarray, params: Params, *, rng: np.random.Generato
                      options: DegradeOptions) -> tuple[np.ndarray, Drawn]:
     """The small image a photo tool makes: shrunk by the integer factor with one of Pillow's antialiasing kernels
     (area, bilinear, bicubic, Lanczos), stored in 8 bits. Super-resolution trained on MATLAB's bicubic alone gains
-    less on the others (README "Super-resolution of photo tools' small images")."""
+    less on the others (docs/auto-history.md "Super-resolution of photo tools' small images")."""
     kernel = str(rng.choice(list(synth.RESAMPLING_KERNELS)))
     return synth.downscale(img, scale=int(params["scale"]), kernel=kernel), {"shrink_kernel": kernel}
 
