@@ -912,19 +912,31 @@ def test_auto_judges_a_whole_image_correction_again_and_cleans_up_noise_it_revea
     assert restorer.auto_restore(dark).model == "aio" and scripted.calls == 1
 
 
+def _run_script(name: str, *args: str) -> str:
+    """What ``scripts/NAME ARGS --threads 1`` prints, after checking it succeeded."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / name
+    done = subprocess.run([sys.executable, str(script), *args, "--threads", "1"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _table_rows(printed: str) -> list[list[str]]:
+    """The body rows (cells stripped) of the Markdown tables in ``printed``: no header or separator rows."""
+    lines = [line for line in printed.splitlines() if line.startswith("|")]
+    body = [line for i, line in enumerate(lines)
+            if not line.startswith("| ---") and not (i + 1 < len(lines) and lines[i + 1].startswith("| ---"))]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in body]
+
+
 def test_route_gain_scores_one_model_on_every_image_of_a_labelled_folder(tmp_path, zoo):
     """scripts/route_gain.py: what one model does to each labelled image, whatever the detector would say (the
     README's harm figures for a mis-routed image)."""
     from irtool.metrics import psnr
 
     root = _labelled_folder(tmp_path / "set")
-    script = Path(__file__).resolve().parents[1] / "scripts" / "route_gain.py"
-    done = subprocess.run([sys.executable, str(script), "--weights", str(zoo / "aio.safetensors"), "--data",
-                           str(root), "--threads", "1"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    rows = {cells[0] + "/" + cells[1]: cells for line in done.stdout.splitlines()
-            if line.startswith("| ") and not line.startswith("| true") and not line.startswith("| ---")
-            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    printed = _run_script("route_gain.py", "--weights", str(zoo / "aio.safetensors"), "--data", str(root))
+    rows = {cells[0] + "/" + cells[1]: cells for cells in _table_rows(printed)}
     assert set(rows) == {"clean/-", "noise/gauss", "jpeg/-"}
     assert rows["clean/-"][2] == "2" and rows["clean/-"][7] == "2 changed"  # random weights change every image
     noisy = np.asarray(Image.open(root / "noise" / "a__gauss.png"), np.float32) / 255
@@ -942,26 +954,18 @@ def test_enlargement_kernels_gain_scores_a_model_on_every_kernel_the_search_know
     photo = 0.5 + 0.25 * np.sin(xx / 2.3) * np.cos(yy / 3.1) + 0.1 * np.random.default_rng(0).random((340, 530))
     (tmp_path / "photos").mkdir()
     Image.fromarray(np.uint8(np.clip(photo, 0, 1)[..., None].repeat(3, 2) * 255)).save(tmp_path / "photos" / "a.png")
-    script = Path(__file__).resolve().parents[1] / "scripts" / "enlargement_kernels_gain.py"
-    done = subprocess.run([sys.executable, str(script), "--weights", str(zoo / "aio.safetensors"), "--data",
-                           str(tmp_path / "photos"), "--threads", "1"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    rows = {cells[0]: cells for line in done.stdout.splitlines()
-            if line.startswith("| ") and not line.startswith("| enlarged") and not line.startswith("| ---")
-            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    printed = _run_script("enlargement_kernels_gain.py", "--weights", str(zoo / "aio.safetensors"), "--data",
+                          str(tmp_path / "photos"))
+    rows = {cells[0]: cells for cells in _table_rows(printed)}
     assert set(rows) == set(ENLARGEMENT_KERNELS) and all(row[1] == "1" for row in rows.values())
     # Bilinear interpolation is the softest of them: its enlargement lies furthest from the crop.
     assert float(rows["bilinear"][2]) < min(float(rows[k][2]) for k in ("bicubic", "lanczos3", "lanczos4"))
 
     # --small: an SR model on the small image of each shrinking kernel, against MATLAB-bicubic enlargement.
-    done = subprocess.run([sys.executable, str(script), "--weights", str(zoo / "sr2.safetensors"), "--data",
-                           str(tmp_path / "photos"), "--threads", "1", "--small"], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    rows = {cells[0]: cells for line in done.stdout.splitlines()
-            if line.startswith("| ") and not line.startswith("| shrunk") and not line.startswith("| ---")
-            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
-    assert set(rows) == {"matlab", "area", "bilinear", "bicubic", "lanczos"} and "shrunk x2" in done.stdout
+    printed = _run_script("enlargement_kernels_gain.py", "--weights", str(zoo / "sr2.safetensors"), "--data",
+                          str(tmp_path / "photos"), "--small")
+    rows = {cells[0]: cells for cells in _table_rows(printed)}
+    assert set(rows) == {"matlab", "area", "bilinear", "bicubic", "lanczos"} and "shrunk x2" in printed
     # Pillow's antialiased bicubic is MATLAB's kernel: the same small image, up to the edges' padding.
     assert float(rows["bicubic"][2]) == pytest.approx(float(rows["matlab"][2]), abs=0.1)
 
