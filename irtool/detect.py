@@ -367,7 +367,10 @@ def image_summary(crop_probs: torch.Tensor, image: torch.Tensor) -> torch.Tensor
 class Detection:
     type: str
     severity: float
+    #: How often a call like this is right: the vote's calibrated confidence (its map per called type, where it
+    #: has one), else the probability of the call.
     confidence: float
+    #: The vote's (or the crops' mean) probability of every type; the call is the largest.
     probabilities: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -470,7 +473,9 @@ class Detector:
         idx = int(probs.argmax())
         kind = self.types[idx]
         sev = 0.0 if kind == CLEAN else _severity_of(crop_probs, severity, idx)
-        return Detection(kind, sev, float(probs[idx]), {t: float(p) for t, p in zip(self.types, probs)})
+        # The confidence shown: the vote's map for this type of call where it has one, else the probability.
+        confidence = vote.confidence(probs, idx) if vote is not None and image is not None else float(probs[idx])
+        return Detection(kind, sev, confidence, {t: float(p) for t, p in zip(self.types, probs)})
 
     @torch.inference_mode()
     def severity_as(self, image: torch.Tensor, kind: str) -> float:
@@ -523,6 +528,8 @@ def read_detector(path, preset: str | None = None, *, source: str | None = None)
     vote_size = int(sd["vote.linear.weight"].shape[1]) if "vote.linear.weight" in sd else None
     model = build_giv_detector(preset, num_types=num_types, hidden=int(meta.get("hidden", 0)) or _infer_hidden(sd),
                                vote_size=vote_size)
+    if model.vote is not None and "vote.call_scale" in sd:  # a vote with a confidence map per called type
+        model.vote.calibrate_calls(torch.ones(num_types), torch.zeros(num_types))
     load_into(model, sd, source=source or str(path))
     return model, dict(meta)
 

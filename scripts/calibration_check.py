@@ -7,6 +7,8 @@ refitted file are these, rescaled).
     .venv/bin/python scripts/calibration_check.py --data runs/heldout40c runs/labelled10 --temperature 1 1.2683
 
 ``--detector FILE`` reads another detector file, e.g. the bundled one before a temperature was folded into it.
+At temperature 1 the error is that of the confidence the detector shows (with its map per called type, if it has
+one: ``--calibrate-calls``).
 
 The bins are ``irtool eval --task detect``'s (0-50-70-80-90-95-100%); nothing is saved (about 0.1 s an image on
 2 cores).
@@ -23,9 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-def calibration_error(probabilities: list[dict[str, float]], truth: list[str], *, temperature: float) -> float:
+def calibration_error(probabilities: list[dict[str, float]], truth: list[str], *, temperature: float,
+                      shown: list[float] | None = None) -> float:
     """Expected calibration error (points; :meth:`irtool.evaluate.detection.DetectionReport.calibration`, the bins
-    of ``irtool eval --task detect``) of the calls when each log-probability is divided by ``temperature``."""
+    of ``irtool eval --task detect``) of the calls when each log-probability is divided by ``temperature``; with
+    ``shown`` (temperature 1), of the confidences the detector showed (its map per called type, if it has one)."""
     from irtool.evaluate.detection import DetectionReport, DetectionSample
 
     samples = []
@@ -34,9 +38,10 @@ def calibration_error(probabilities: list[dict[str, float]], truth: list[str], *
         logits = np.log(np.maximum([probs[n] for n in names], 1e-12)) / temperature
         scaled = np.exp(logits - logits.max())
         best = int(scaled.argmax())
+        confidence = float(scaled[best] / scaled.sum()) if shown is None else shown[index]
         samples.append(DetectionSample(image=str(index), true_type=true, severity=None, true_severity=float("nan"),
                                        predicted_type=names[best], predicted_severity=float("nan"),
-                                       confidence=float(scaled[best] / scaled.sum())))
+                                       confidence=confidence))
     report = DetectionReport(detector="", source="", types=tuple(probabilities[0]), severities=(), seed=0,
                              images=len(samples), seconds=0.0, samples=samples)
     return 100.0 * report.calibration()[0]
@@ -58,10 +63,14 @@ def main(argv: list[str] | None = None) -> int:
 
     zoo = ModelZoo(EngineSettings(device="cpu"))
     detector = load_detector(zoo) if args.detector is None else load_detector_file(zoo, args.detector)
+    vote = detector.model.vote
+    if vote is not None and vote.calls_calibrated and args.temperature != [1.0]:
+        parser.error("this detector maps each called type's confidence (--calibrate-calls): a further temperature "
+                     "would need maps fitted for it; measure it as it is (no --temperature)")
     print("| folder | images | " + " | ".join(f"T x {t:g}" for t in args.temperature) + " |")
     print("|---|---:|" + "---:|" * len(args.temperature))
     for folder in map(Path, args.data):
-        probabilities, truth = [], []
+        probabilities, truth, shown = [], [], []
         for entry in json.loads((folder / "manifest.json").read_text())["files"]:
             pixels = read_image(folder / entry["file"]).pixels
             if min(pixels.shape[:2]) < 16:
@@ -69,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             found = detector.detect(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
             probabilities.append(dict(found.probabilities))
             truth.append(entry["type"])
-        errors = [calibration_error(probabilities, truth, temperature=t) for t in args.temperature]
+            shown.append(found.confidence)
+        errors = [calibration_error(probabilities, truth, temperature=t, shown=shown if t == 1.0 else None)
+                  for t in args.temperature]
         print(f"| {folder} | {len(truth)} | " + " | ".join(f"{e:.1f}" for e in errors) + " |")
     return 0
 

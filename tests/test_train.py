@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -384,6 +385,36 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
         before = shipped.vote(saved["summaries"][:, :size].float())
         after = recalibrated.vote(saved["summaries"][:, :size].float())
     assert torch.equal(after.argmax(dim=1), before.argmax(dim=1))
+    # --calibrate-calls adds a confidence map per called type: the same decisions and temperature, the map saved
+    # with the vote, and a detection through the file shows the mapped confidence of its call.
+    mapped = CliRunner().invoke(app, [*base[:-3], "--name", "mapped", "-q", "--fit-vote", "--keep-vote",
+                                      "--calibrate-calls", "--init-weights", str(fitted), "--vote-samples",
+                                      samples_file, "--data", str(tmp_path)])
+    assert mapped.exit_code == 0, mapped.output
+    record = json.loads((tmp_path / "runs" / "mapped" / "metrics.jsonl").read_text().splitlines()[-1])
+    mapped_model, _ = read_detector(tmp_path / "runs" / "mapped" / "final.safetensors", "res_hair_lite")
+    assert mapped_model.vote is not None and mapped_model.vote.calls_calibrated and not kept_model.vote.calls_calibrated
+    assert mapped_model.vote.call_scale.tolist() == pytest.approx(record["call_scale"], abs=1e-4)
+    with torch.no_grad():
+        torch.testing.assert_close(mapped_model.vote(saved["summaries"].float()), kept_model.vote(
+            saved["summaries"].float()))
+    from irtool.detect import Detector
+    from irtool.models.image_vote import call_confidence
+
+    image = torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(3))
+    plain, shown = Detector(kept_model).detect(image), Detector(mapped_model).detect(image)
+    assert shown.type == plain.type and shown.probabilities == plain.probabilities
+    k = list(shown.probabilities).index(shown.type)
+    assert shown.confidence == pytest.approx(call_confidence(plain.confidence, record["call_scale"][k],
+                                                             record["call_shift"][k]), abs=1e-3)
+    # Refitting that file without --calibrate-calls drops its maps (they mapped the probabilities of another
+    # temperature).
+    unmapped = CliRunner().invoke(app, [*base[:-3], "--name", "unmapped", "-q", "--fit-vote", "--keep-vote",
+                                        "--init-weights", str(tmp_path / "runs" / "mapped" / "final.safetensors"),
+                                        "--vote-samples", samples_file, "--data", str(tmp_path)])
+    assert unmapped.exit_code == 0, unmapped.output
+    unmapped_model, _ = read_detector(tmp_path / "runs" / "unmapped" / "final.safetensors", "res_hair_lite")
+    assert unmapped_model.vote is not None and not unmapped_model.vote.calls_calibrated
     # It needs a vote to keep, and a clean target would change decisions.
     for extra, message in (([], "no vote to keep"), (["--vote-clean-target", "0.9"], "no --vote-clean-target")):
         weights = str(tmp_path / "det.safetensors") if not extra else str(fitted)
@@ -391,6 +422,28 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
                                            "--init-weights", weights, "--vote-samples", samples_file, *extra,
                                            "--data", str(tmp_path)])
         assert refused.exit_code != 0 and message in refused.output, refused.output
+
+
+def test_call_maps_bring_each_called_types_confidence_to_how_often_its_calls_are_right():
+    from irtool.train.vote import calibration_error, call_map_error, fit_call_maps, mapped_confidence
+
+    # Two types called at the same probabilities (0.55-0.95): type 1's calls are all right, type 2's right one time
+    # in four. One temperature moves both alike; a map per called type separates them.
+    generator = torch.Generator().manual_seed(0)
+    n = 400
+    p = 0.55 + 0.4 * torch.rand(n, generator=generator, dtype=torch.float64)
+    called = torch.tensor([1, 2] * (n // 2))
+    logits = torch.full((n, 3), 0.0, dtype=torch.float64)
+    logits[torch.arange(n), called] = torch.log(p / (1 - p)) + math.log(2)  # softmax gives the call p
+    right_2 = torch.rand(n, generator=generator) < 0.25
+    labels = torch.where((called == 1) | right_2, called, torch.zeros_like(called))
+    scale, shift = fit_call_maps(logits, labels)
+    shown, decided = mapped_confidence(logits, scale, shift)
+    assert torch.equal(decided, called) and bool((scale > 0).all())
+    assert float(shown[called == 1].mean()) > 0.9 and float(shown[called == 2].mean()) < 0.4
+    assert call_map_error(logits, labels, scale, shift) < calibration_error(logits, labels) / 3
+    # Type 0 was never called: its map is the identity.
+    assert float(scale[0]) == 1.0 and float(shift[0]) == 0.0
 
 
 def test_clean_margin_is_the_smallest_lift_that_calls_the_target_share_of_clean_samples_clean():

@@ -110,6 +110,11 @@ def train(
         "its confidence (a temperature fitted on its own logits on the samples, e.g. of --synthesis wide): the same "
         "decisions."
     ),
+    calibrate_calls: bool = typer.Option(
+        False, "--calibrate-calls", help="With --fit-vote: also give each called type its own confidence map, "
+        "fitted on the samples (a noise call right more often than its probability rises, a blur call that is often "
+        "fog falls): the same decisions."
+    ),
     quiet: Quiet = False,
 ) -> None:
     """Train or fine-tune a zoo model; checkpoints, metrics and final weights go to runs/NAME/."""

@@ -12,10 +12,12 @@ one answer. It is fitted on the training photos after the crop network (``irtool
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ImageVote"]
+__all__ = ["ImageVote", "call_confidence"]
 
 
 class ImageVote(nn.Module):
@@ -40,3 +42,36 @@ class ImageVote(nn.Module):
     def decide(self, summary: Tensor) -> Tensor:
         """Type probabilities ``[num_types]`` from one image's summary."""
         return torch.softmax(self(summary.to(self.summary_mean.device)[None]), dim=-1)[0]
+
+    def calibrate_calls(self, scale: Tensor, shift: Tensor) -> None:
+        """Give each called type its own confidence map (:func:`call_confidence`; buffers, saved with the vote):
+        ``scale``, ``shift`` ``[num_types]``. A vote without them shows its probability of the call."""
+        self.register_buffer("call_scale", scale.detach().float().reshape(self.num_types).clone())
+        self.register_buffer("call_shift", shift.detach().float().reshape(self.num_types).clone())
+
+    def clear_call_maps(self) -> None:
+        """Show the probability of the call again (no map per called type)."""
+        self._buffers.pop("call_scale", None)
+        self._buffers.pop("call_shift", None)
+
+    @property
+    def calls_calibrated(self) -> bool:
+        return "call_scale" in self._buffers
+
+    def confidence(self, probs: Tensor, index: int) -> float:
+        """The confidence shown for calling type ``index`` from the probabilities ``probs`` (:meth:`decide`)."""
+        p = float(probs[index])
+        if not self.calls_calibrated:
+            return p
+        return call_confidence(p, float(self._buffers["call_scale"][index]),  # type: ignore[index]
+                               float(self._buffers["call_shift"][index]))  # type: ignore[index]
+
+
+def call_confidence(p: float, scale: float, shift: float) -> float:
+    """``sigmoid(scale * logit(p) + shift)``: a call's probability ``p`` mapped to how often calls of its type are
+    right (Platt scaling per called type). Monotone in ``p`` for a positive ``scale``, so no call changes; a
+    single temperature cannot do this when one type is called right more often than its probability says (a
+    noise call) and another less (a blur call that was fog)."""
+    p = min(max(p, 1e-6), 1.0 - 1e-6)
+    z = scale * math.log(p / (1.0 - p)) + shift
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))

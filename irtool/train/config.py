@@ -91,6 +91,9 @@ class TrainConfig:
     #: With --fit-vote: keep the --init-weights detector's own vote and fold in only a temperature fitted on that
     #: vote's logits on the samples (e.g. of ``synthesis = "wide"``): the same decisions, a calibrated confidence.
     keep_vote: bool = False
+    #: With --fit-vote: give each called type its own confidence map, fitted on the vote's logits on the samples
+    #: (``irtool.train.vote.fit_call_maps``): the same decisions, a confidence calibrated per type of call.
+    calibrate_calls: bool = False
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0

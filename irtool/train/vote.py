@@ -8,7 +8,8 @@ with LBFGS. Its L2 strength and clean-class weight are the pair whose worst clas
 over *photos* of the training folder (a photo's samples never sit on both sides of a fold); the validation folder
 is never read. Its confidence is then calibrated by one temperature fitted on the cross-validation's out-of-fold
 logits (:func:`fit_temperature`). ``--keep-vote`` keeps the detector's own vote instead and folds in only a
-temperature fitted on that vote's own logits, so its decisions do not change.
+temperature fitted on that vote's own logits, so its decisions do not change. ``--calibrate-calls`` then gives each
+called type its own confidence map (:func:`fit_call_maps`), again without changing a decision.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import torch
 from irtool.errors import InvalidArgumentError
 from irtool.io.atomic import atomic_output
 
-__all__ = ["VoteSamples", "calibration_error", "clean_margin", "cross_validate", "fit_temperature", "fit_vote",
-           "fit_vote_run",
+__all__ = ["VoteSamples", "call_map_error", "calibration_error", "clean_margin", "cross_validate", "fit_call_maps",
+           "fit_temperature", "fit_vote", "fit_vote_run", "mapped_confidence",
            "out_of_fold_logits", "vote_inputs", "vote_samples"]
 
 #: L2 strengths (on standardised summaries) and weights of the clean class in the loss, tried by
@@ -205,14 +206,82 @@ def calibration_error(logits: torch.Tensor, labels: torch.Tensor, *, bins: int =
     of |accuracy - mean confidence|."""
     probs = torch.softmax(logits.double(), dim=1)
     confidence, predicted = probs.max(dim=1)
-    right = (predicted == labels).double()
+    return _confidence_error(confidence, (predicted == labels).double(), bins=bins)
+
+
+#: A called type needs at least this many samples for a confidence map of its own; with fewer it keeps the
+#: vote's probability (the identity map).
+MIN_CALLS_MAPPED = 20
+#: L2 pull of each type's map towards the identity (log-scale 0, shift 0), per sample-mean loss.
+CALL_MAP_L2 = 1e-2
+
+
+def _confidence_error(confidence: torch.Tensor, right: torch.Tensor, *, bins: int = 10) -> float:
     index = (confidence * bins).long().clamp(max=bins - 1)
     error = 0.0
     for b in range(bins):
         inside = index == b
         if inside.any():
             error += float(inside.sum()) * abs(float(right[inside].mean()) - float(confidence[inside].mean()))
-    return error / len(labels)
+    return error / len(right)
+
+
+def fit_call_maps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) ``[num_types]``: for each called type, the map ``sigmoid(scale * logit(p) + shift)`` from a
+    call's probability to its confidence (:func:`irtool.models.image_vote.call_confidence`), fitted by logistic
+    regression of "the call was right" on the samples called that type, the scale kept positive (no call changes)
+    and both pulled towards the identity. A single temperature moves every call alike; here a type the vote calls
+    right more often than its probability says rises and one it calls wrong more often falls."""
+    probs = torch.softmax(logits.double(), dim=1)
+    confidence, called = probs.max(dim=1)
+    right = (called == labels).double()
+    z = torch.logit(confidence.clamp(1e-6, 1 - 1e-6))
+    num_types = logits.shape[1]
+    scale, shift = torch.ones(num_types, dtype=torch.float64), torch.zeros(num_types, dtype=torch.float64)
+    for k in range(num_types):
+        mine = called == k
+        if int(mine.sum()) < MIN_CALLS_MAPPED:
+            continue
+        params = torch.zeros(2, dtype=torch.float64, requires_grad=True)  # log scale, shift: the identity
+        optimiser = torch.optim.LBFGS([params], max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure(mine=mine, params=params, optimiser=optimiser):
+            optimiser.zero_grad()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                params[0].exp() * z[mine] + params[1], right[mine]) + CALL_MAP_L2 * params.pow(2).sum()
+            loss.backward()
+            return loss
+
+        optimiser.step(closure)
+        scale[k], shift[k] = float(params[0].exp()), float(params[1])
+    return scale.float(), shift.float()
+
+
+def mapped_confidence(logits: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor,
+                                                                                                 torch.Tensor]:
+    """(confidence shown, called type) of each sample under the per-type maps (what :class:`Detector` shows)."""
+    confidence, called = torch.softmax(logits.double(), dim=1).max(dim=1)
+    z = torch.logit(confidence.clamp(1e-6, 1 - 1e-6))
+    return torch.sigmoid(scale.double()[called] * z + shift.double()[called]), called
+
+
+def call_map_error(logits: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> float:
+    """Expected calibration error of the confidence the per-type maps show (the bins of :func:`calibration_error`)."""
+    shown, called = mapped_confidence(logits, scale, shift)
+    return _confidence_error(shown, (called == labels).double())
+
+
+def _call_map_cv_error(logits: torch.Tensor, samples: VoteSamples, folds: int) -> float:
+    """Calibration error when each fold of photos is shown the maps fitted on the others."""
+    fold = _photo_folds(samples, folds)
+    shown = torch.zeros(len(samples.labels), dtype=torch.float64)
+    right = torch.zeros(len(samples.labels), dtype=torch.float64)
+    for k in range(folds):
+        held = fold == k
+        scale, shift = fit_call_maps(logits[~held], samples.labels[~held])
+        shown[held], called = mapped_confidence(logits[held], scale, shift)
+        right[held] = (called == samples.labels[held]).double()
+    return _confidence_error(shown, right)
 
 
 def clean_margin(logits: torch.Tensor, labels: torch.Tensor, *, target: float) -> float:
@@ -334,6 +403,18 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
             model.vote.linear.bias[0] += margins[l2, weight]
         model.vote.linear.weight.div_(temperature)
         model.vote.linear.bias.div_(temperature)
+    maps = {}
+    if not cfg.calibrate_calls:
+        model.vote.clear_call_maps()  # a kept vote's maps were fitted to the probabilities before this temperature
+    else:
+        # The logits the file now computes: the kept vote's own, or the out-of-fold ones standing in for a new vote.
+        shown = (kept_logits if kept_logits is not None else oof[l2, weight]) / temperature
+        scale, shift = fit_call_maps(shown, samples.labels)
+        model.vote.calibrate_calls(scale, shift)
+        maps = {"call_scale": [round(float(v), 4) for v in scale], "call_shift": [round(float(v), 4) for v in shift],
+                "call_map_calibration_error_before": calibration_error(shown, samples.labels),
+                "call_map_calibration_error": call_map_error(shown, samples.labels, scale, shift),
+                "call_map_cv_calibration_error": _call_map_cv_error(shown, samples, folds)}
     record = {"iter": 0, "samples": len(samples.labels), "photos": len(set(samples.photos)), "l2": l2,
               "clean_weight": weight, "clean_target": cfg.vote_clean_target, "clean_margin": margins[l2, weight],
               "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
@@ -351,7 +432,7 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
                   "kept_vote_calibration_error_calibrated": calibration_error(kept_logits / temperature,
                                                                               samples.labels),
                   "kept_vote_cv_calibration_error_calibrated": _temperature_cv_error(kept_logits, samples, folds)}),
-              "time": time.monotonic() - started}
+              **maps, "time": time.monotonic() - started}
     append_metrics(run_dir / "metrics.jsonl", record)
     final = run_dir / "final.safetensors"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
