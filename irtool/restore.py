@@ -424,7 +424,8 @@ class BatchRestorer:
         darkening pushes the blacks down, so that is a scene dark by nature, which brightening would ruin; or one
         rated slight whose histogram shows no darkening curve's gaps (:func:`~irtool.detect.tone_gaps` below
         :data:`~irtool.detect.TONE_GAPS_MIN`): the only evidence that tells a noise-free darkening, which the
-        detector also rates slight, from a scene dark by nature; or a gray
+        detector also rates slight, from a scene dark by nature; or a colour photo called hazy that the detector
+        rates slight (below :data:`~irtool.detect.SLIGHT_SEVERITY`): a pale scene looks like a light veil; or a gray
         photo called hazy that the detector rates below :data:`~irtool.detect.GRAY_HAZE_SEVERITY_MIN`
         (:func:`~irtool.detect.is_gray`): without colour a light veil cannot be told from a low-contrast scene."""
         from irtool.detect import (

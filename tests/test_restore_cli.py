@@ -435,6 +435,29 @@ def test_auto_leaves_a_gray_photo_called_slightly_hazy_and_dehazes_a_colour_one(
             assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
 
 
+@pytest.mark.parametrize("severity", [0.2, 0.3])
+def test_auto_leaves_a_colour_photo_called_slightly_hazy_as_it_is(tmp_path, zoo, use_catalog, severity):
+    """A detector that always says "haze": a veiled colour photo rated below irtool.detect.SLIGHT_SEVERITY is copied
+    byte for byte as "copy (slight haze)" with the severity in the note; rated above it, it goes to the haze route.
+    --detect-only reports the same decisions."""
+    from irtool.detect import SLIGHT_SEVERITY
+
+    _catalog_with_detector_saying("haze", tmp_path, zoo, use_catalog, routes={"haze": "aio"}, severity=severity)
+    veiled = 0.4 * _photo(64, 80, seed=5) + 0.6 * 0.9
+    (tmp_path / "in").mkdir()
+    Image.fromarray((veiled * 255).round().astype(np.uint8)).save(tmp_path / "in" / "pale.png")
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        record = records["pale.png"]
+        assert record["detected"]["type"] == "haze"
+        if severity < SLIGHT_SEVERITY:
+            assert record["model"] == "copy (slight haze)" and record["decided"] == "clean"
+            assert f"rated slight ({severity:.2f})" in record["note"] and "left as it is" in record["note"]
+        else:
+            assert record["model"] == "aio" and record["decided"] == "haze"
+    if severity < SLIGHT_SEVERITY:
+        assert (tmp_path / "out" / "pale.png").read_bytes() == (tmp_path / "in" / "pale.png").read_bytes()
+
+
 @pytest.mark.parametrize("called", ["clean", "jpeg", "blur", "haze"])
 def test_auto_denoises_an_image_whose_flattest_regions_are_noisy_whatever_it_is_called(tmp_path, zoo, use_catalog,
                                                                                         called):
