@@ -253,7 +253,7 @@ def fit_call_maps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Ten
             return loss
 
         optimiser.step(closure)
-        scale[k], shift[k] = float(params[0].exp()), float(params[1])
+        scale[k], shift[k] = float(params[0].detach().exp()), float(params[1].detach())
     return scale.float(), shift.float()
 
 
