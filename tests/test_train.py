@@ -405,8 +405,9 @@ def test_fit_vote_keeps_the_detector_network_and_ships_its_vote(tmp_path, scratc
     plain, shown = Detector(kept_model).detect(image), Detector(mapped_model).detect(image)
     assert shown.type == plain.type and shown.probabilities == plain.probabilities
     k = list(shown.probabilities).index(shown.type)
-    assert shown.confidence == pytest.approx(call_confidence(plain.confidence, record["call_scale"][k],
-                                                             record["call_shift"][k]), abs=1e-3)
+    expected = call_confidence(torch.tensor(plain.confidence), torch.tensor(record["call_scale"][k]),
+                               torch.tensor(record["call_shift"][k]))
+    assert shown.confidence == pytest.approx(float(expected), abs=1e-3)
     # Refitting that file without --calibrate-calls drops its maps (they mapped the probabilities of another
     # temperature).
     unmapped = CliRunner().invoke(app, [*base[:-3], "--name", "unmapped", "-q", "--fit-vote", "--keep-vote",

@@ -12,7 +12,7 @@ one answer. It is fitted on the training photos after the crop network (``irtool
 
 from __future__ import annotations
 
-import math
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -60,18 +60,17 @@ class ImageVote(nn.Module):
 
     def confidence(self, probs: Tensor, index: int) -> float:
         """The confidence shown for calling type ``index`` from the probabilities ``probs`` (:meth:`decide`)."""
-        p = float(probs[index])
+        p = probs[index]
         if not self.calls_calibrated:
-            return p
-        return call_confidence(p, float(self._buffers["call_scale"][index]),  # type: ignore[index]
-                               float(self._buffers["call_shift"][index]))  # type: ignore[index]
+            return float(p)
+        scale, shift = cast(Tensor, self._buffers["call_scale"]), cast(Tensor, self._buffers["call_shift"])
+        return float(call_confidence(p, scale[index].to(p.device), shift[index].to(p.device)))
 
 
-def call_confidence(p: float, scale: float, shift: float) -> float:
-    """``sigmoid(scale * logit(p) + shift)``: a call's probability ``p`` mapped to how often calls of its type are
-    right (Platt scaling per called type). Monotone in ``p`` for a positive ``scale``, so no call changes; a
-    single temperature cannot do this when one type is called right more often than its probability says (a
-    noise call) and another less (a blur call that was fog)."""
-    p = min(max(p, 1e-6), 1.0 - 1e-6)
-    z = scale * math.log(p / (1.0 - p)) + shift
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+def call_confidence(p: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+    """``sigmoid(scale * logit(p) + shift)`` elementwise, in float64: a call's probability ``p`` mapped to how often
+    calls of its type are right (Platt scaling per called type). Monotone in ``p`` for a positive ``scale``, so no
+    call changes; a single temperature cannot do this when one type is called right more often than its probability
+    says (a noise call) and another less (a blur call that was fog)."""
+    z = torch.logit(p.double().clamp(1e-6, 1 - 1e-6))
+    return torch.sigmoid(scale.double() * z + shift.double())

@@ -260,9 +260,10 @@ def fit_call_maps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Ten
 def mapped_confidence(logits: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor,
                                                                                                  torch.Tensor]:
     """(confidence shown, called type) of each sample under the per-type maps (what :class:`Detector` shows)."""
+    from irtool.models.image_vote import call_confidence
+
     confidence, called = torch.softmax(logits.double(), dim=1).max(dim=1)
-    z = torch.logit(confidence.clamp(1e-6, 1 - 1e-6))
-    return torch.sigmoid(scale.double()[called] * z + shift.double()[called]), called
+    return call_confidence(confidence, scale[called], shift[called]), called
 
 
 def call_map_error(logits: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> float:
