@@ -370,7 +370,7 @@ class Detection:
     type: str
     severity: float
     #: How often a call like this is right: the vote's calibrated confidence (its map per called type, where it
-    #: has one and the photo is in colour), else the probability of the call.
+    #: has one), else the probability of the call.
     confidence: float
     #: The vote's (or the crops' mean) probability of every type; the call is the largest.
     probabilities: Mapping[str, float] = field(default_factory=dict)
@@ -475,11 +475,8 @@ class Detector:
         idx = int(probs.argmax())
         kind = self.types[idx]
         sev = 0.0 if kind == CLEAN else _severity_of(crop_probs, severity, idx)
-        # The confidence shown: the vote's map for this type of call where it has one, else the probability. The
-        # maps are fitted on colour samples, so a gray photo shows the probability (docs/auto-history.md "Maps for
-        # colour photos").
-        mapped = vote is not None and image is not None and vote.calls_calibrated and not is_gray(image)
-        confidence = vote.confidence(probs, idx) if mapped and vote is not None else float(probs[idx])
+        # The confidence shown: the vote's map for this type of call where it has one, else the probability.
+        confidence = vote.confidence(probs, idx) if vote is not None and image is not None else float(probs[idx])
         return Detection(kind, sev, confidence, {t: float(p) for t, p in zip(self.types, probs)})
 
     @torch.inference_mode()

@@ -45,8 +45,7 @@ class ImageVote(nn.Module):
 
     def calibrate_calls(self, scale: Tensor, shift: Tensor) -> None:
         """Give each called type its own confidence map (:func:`call_confidence`; buffers, saved with the vote):
-        ``scale``, ``shift`` ``[num_types]``. A vote without them shows its probability of the call, and so does the
-        detector for a gray photo (the maps are fitted on colour samples)."""
+        ``scale``, ``shift`` ``[num_types]``. A vote without them shows its probability of the call."""
         self.register_buffer("call_scale", scale.detach().float().reshape(self.num_types).clone())
         self.register_buffer("call_shift", shift.detach().float().reshape(self.num_types).clone())
 

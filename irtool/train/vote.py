@@ -29,9 +29,9 @@ import torch
 from irtool.errors import InvalidArgumentError
 from irtool.io.atomic import atomic_output
 
-__all__ = ["VoteSamples", "call_map_error", "calibration_error", "clean_margin", "colour_samples", "cross_validate",
-           "fit_call_maps", "fit_temperature", "fit_vote", "fit_vote_run", "mapped_confidence", "out_of_fold_logits",
-           "vote_inputs", "vote_samples"]
+__all__ = ["VoteSamples", "call_map_error", "calibration_error", "clean_margin", "cross_validate", "fit_call_maps",
+           "fit_temperature", "fit_vote", "fit_vote_run", "mapped_confidence",
+           "out_of_fold_logits", "vote_inputs", "vote_samples"]
 
 #: L2 strengths (on standardised summaries) and weights of the clean class in the loss, tried by
 #: cross-validation. Every type, clean included, has as many samples; weighting clean up trades type accuracy
@@ -226,21 +226,6 @@ def _confidence_error(confidence: torch.Tensor, right: torch.Tensor, *, bins: in
     return error / len(right)
 
 
-#: Mean saturation (:func:`irtool.detect.scene_statistics`) up to which a sample counts as gray: the maps are
-#: fitted on colour samples only, as the detector applies them to colour photos only (gray training photos read 0).
-GRAY_SATURATION_MAX = 0.01
-
-
-def colour_samples(summaries: torch.Tensor, num_types: int) -> torch.Tensor:
-    """Which samples are of colour images (bool ``[S]``): mean saturation, the summary's last scene statistic, above
-    :data:`GRAY_SATURATION_MAX`; every sample when the summaries predate the scene statistics."""
-    from irtool.detect import SCENE_STATISTICS, summary_size
-
-    if summaries.shape[1] != summary_size(num_types):
-        return torch.ones(len(summaries), dtype=torch.bool)
-    return summaries[:, -len(SCENE_STATISTICS) + SCENE_STATISTICS.index("saturation_mean")] > GRAY_SATURATION_MAX
-
-
 def fit_call_maps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(scale, shift) ``[num_types]``: for each called type, the map ``sigmoid(scale * logit(p) + shift)`` from a
     call's probability to its confidence (:func:`irtool.models.image_vote.call_confidence`), fitted by logistic
@@ -388,7 +373,6 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
     with atomic_output(run_dir / "vote_samples.pt") as handle:
         torch.save({"summaries": samples.summaries, "labels": samples.labels, "photos": samples.photos}, handle)
     num_types = len(detector.types)
-    colour = colour_samples(samples.summaries, num_types)  # before a kept vote's summaries are cut
     if kept is not None:
         # A vote fitted before the summary grew reads its first entries (as Detector.detect serves it); its
         # temperature comes from refits that read the same.
@@ -425,18 +409,13 @@ def fit_vote_run(cfg, *, l2_choices: Sequence[float] = L2_CHOICES, clean_weights
         model.vote.clear_call_maps()  # a kept vote's maps were fitted to the probabilities before this temperature
     else:
         # The logits the file now computes: the kept vote's own, or the out-of-fold ones standing in for a new vote.
-        # Fitted and scored on the colour samples: the detector shows a gray photo's probability as it is.
-        shown = ((kept_logits if kept_logits is not None else oof[l2, weight]) / temperature)[colour]
-        labels = samples.labels[colour]
-        coloured = VoteSamples(samples.summaries[colour], labels,
-                               [photo for photo, keep in zip(samples.photos, colour.tolist()) if keep])
-        scale, shift = fit_call_maps(shown, labels)
+        shown = (kept_logits if kept_logits is not None else oof[l2, weight]) / temperature
+        scale, shift = fit_call_maps(shown, samples.labels)
         model.vote.calibrate_calls(scale, shift)
         maps = {"call_scale": [round(float(v), 4) for v in scale], "call_shift": [round(float(v), 4) for v in shift],
-                "call_map_samples": int(colour.sum()),
-                "call_map_calibration_error_before": calibration_error(shown, labels),
-                "call_map_calibration_error": call_map_error(shown, labels, scale, shift),
-                "call_map_cv_calibration_error": _call_map_cv_error(shown, coloured, folds)}
+                "call_map_calibration_error_before": calibration_error(shown, samples.labels),
+                "call_map_calibration_error": call_map_error(shown, samples.labels, scale, shift),
+                "call_map_cv_calibration_error": _call_map_cv_error(shown, samples, folds)}
     record = {"iter": 0, "samples": len(samples.labels), "photos": len(set(samples.photos)), "l2": l2,
               "clean_weight": weight, "clean_target": cfg.vote_clean_target, "clean_margin": margins[l2, weight],
               "cv_type_accuracy": scores[l2, weight]["type_accuracy"],
