@@ -472,15 +472,16 @@ class BatchRestorer:
             if not shows_veil(image):
                 return "copy (no veil)", (f"called haze ({detection.confidence:.0%}), but most of it reaches black "
                                           "in some colour (no veil): left as it is")
-            gray = is_gray(image)
-            if detection.severity < SLIGHT_SEVERITY and not gray:
+            if detection.severity >= GRAY_HAZE_SEVERITY_MIN:  # above both slight-haze thresholds
+                return None
+            if not is_gray(image):
+                if detection.severity >= SLIGHT_SEVERITY:
+                    return None
                 # A pale scene (a white wall, sand) looks like a light veil, and its correction turns it grey
                 # (docs/auto-history.md "A haze call the detector rates slight").
                 return "copy (slight haze)", (
                     f"called haze ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}), where a "
                     "pale scene looks like a light veil: left as it is")
-            if detection.severity >= GRAY_HAZE_SEVERITY_MIN or not gray:
-                return None
             return "copy (gray, slight)", (
                 f"called haze ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}) in a gray "
                 "photo, where a light veil looks like the scene's own low contrast: left as it is")
