@@ -19,6 +19,7 @@ from irtool.data import (
     parse_task_mix,
     seed_worker,
 )
+from irtool.data.datasets import block_dark_channel
 from irtool.data.images import TONE_RANGES, random_tone
 from irtool.data.transforms import DegradeMargin, Downscale, GrayPhotos, QuantizeInput, ToneJitter
 from irtool.degradations import detector_types
@@ -301,6 +302,34 @@ def test_tone_jitter_changes_clean_patches_only_when_asked(photos: Path) -> None
     assert sum(not torch.equal(a["gt"], b["gt"]) for a, b in zip(plain, on)) >= 5
     with pytest.raises(UsageError, match="tone_jitter must be a fraction"):
         DegradedFolderDataset(photos, task_mix="clean", patch_size=24, transforms=[ToneJitter(1.5)])
+
+
+def test_clean_candidates_takes_the_palest_window_for_clean_patches_only(tmp_path: Path) -> None:
+    # A haze corrector learns to leave bright flat scenes alone only if its clean patches show some: with
+    # clean_candidates a clean patch is the window of highest median dark channel among that many, while every
+    # other task's patch, and a run without the option, stay what the seed always gave.
+    rng = np.random.default_rng(3)
+    photo = np.empty((64, 128, 3), np.uint8)
+    photo[:, :64] = 235  # a white wall ...
+    photo[:, 64:] = rng.integers(0, 120, (64, 64, 3))  # ... beside dark texture
+    _save(tmp_path / "wall.png", photo)
+
+    def patches(mix: str, **options) -> list[dict]:
+        return _items(DegradedFolderDataset(tmp_path, task_mix=mix, patch_size=32, length=24, seed=5,
+                                            augment=False, **options))
+
+    plain, palest = patches("clean"), patches("clean", clean_candidates=4)
+    assert all(_same(a, b) for a, b in zip(plain, patches("clean", clean_candidates=1)))
+    assert all(torch.equal(x["lq"], x["gt"]) for x in palest)  # still clean: input = target
+
+    def dark(item: dict) -> float:
+        return block_dark_channel(np.round(item["gt"].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+
+    assert np.mean([dark(x) for x in palest]) > np.mean([dark(x) for x in plain]) + 0.2
+    assert all(dark(b) >= dark(a) for a, b in zip(plain, palest))  # the first candidate is the plain window
+    assert all(_same(a, b) for a, b in zip(patches("denoise"), patches("denoise", clean_candidates=4)))
+    with pytest.raises(UsageError, match="clean_candidates"):
+        DegradedFolderDataset(tmp_path, task_mix="clean", patch_size=32, clean_candidates=0)
 
 
 def test_gray_photos_makes_the_photo_and_its_damage_gray_only_when_asked(photos: Path) -> None:

@@ -57,7 +57,7 @@ from irtool.data.transforms import PatchTransform, check_probability
 from irtool.degrade import TASK_DEGRADATIONS, degrade_for_task, imresize, modcrop, quantize_uint8
 from irtool.errors import UsageError
 
-__all__ = ["DegradedFolderDataset", "PairedFolderDataset", "ValidationSet", "match_pairs"]
+__all__ = ["DegradedFolderDataset", "PairedFolderDataset", "ValidationSet", "block_dark_channel", "match_pairs"]
 
 # Separate random streams, so a training item and a validation item with the same index never coincide.
 _STREAM_DEGRADED = 0
@@ -192,6 +192,10 @@ class DegradedFolderDataset(Dataset):
             PSNR on those benchmarks.
         transforms: optional steps in making a patch (:mod:`irtool.data.transforms`: a margin degraded around
             it, content shrunk from a larger region, re-graded clean photos, inputs rounded to 8 bit).
+        clean_candidates: a clean patch (task ``clean``: its own target) is the palest-looking of this many random
+            windows of its photo, the one with the highest median dark channel (:func:`block_dark_channel`): the
+            bright, flat scenes (a white wall, sand, sky) that a haze corrector mistakes for a veil, which random
+            windows seldom show it. 1 (the default) takes one window and draws nothing more.
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -213,9 +217,11 @@ class DegradedFolderDataset(Dataset):
         transforms: Sequence[PatchTransform] = (),
         synthesis: str = "default",
         generators: Mapping[str, str] | None = None,
+        clean_candidates: int = 1,
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
+        self.clean_candidates = _check_positive("clean_candidates", clean_candidates)
         self.mixture = parse_task_mix(task_mix)
         self.generators = check_generators(generators or {})
         self.patch_size = _check_positive("patch_size", patch_size)
@@ -258,6 +264,15 @@ class DegradedFolderDataset(Dataset):
         top = int(rng.integers(0, image.shape[0] - source + 1))
         left = int(rng.integers(0, image.shape[1] - source + 1))
         crop = image[top : top + source, left : left + source]
+        if task == CLEAN_TASK and self.clean_candidates > 1:
+            # More draws only here, so other tasks' (and a run without the option's) patches stay the same.
+            palest = block_dark_channel(crop)
+            for _ in range(self.clean_candidates - 1):
+                y = int(rng.integers(0, image.shape[0] - source + 1))
+                x = int(rng.integers(0, image.shape[1] - source + 1))
+                if (dark := block_dark_channel(image[y : y + source, x : x + source])) > palest:
+                    palest, top, left = dark, y, x
+            crop = image[top : top + source, left : left + source]
         if source != region:
             crop = imresize(crop, output_shape=(region, region))
         # Where the region sits in its photo (in the region's scale), so haze gives it the depth range it
@@ -279,6 +294,24 @@ class DegradedFolderDataset(Dataset):
         for transform in self.transforms:
             lq, gt = transform.degraded(lq, gt)
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": task, "kind": kind, "severity": severity}
+
+
+#: :func:`block_dark_channel`'s block side (pixels of the window as cut from its photo).
+DARK_CHANNEL_BLOCK = 8
+
+
+def block_dark_channel(window: np.ndarray) -> float:
+    """The median over ``window``'s (uint8 HxWx3) 8 x 8 blocks of each block's darkest level in any channel, in
+    [0, 1]: He, Sun and Tang's dark channel prior, cheaply. A haze-free scene mostly holds some dark pixel in each
+    region; a veil, or a bright flat scene, lifts it (``irtool.detect.median_dark_channel`` reads the same cue
+    from a whole image)."""
+    side = DARK_CHANNEL_BLOCK
+    darkest = window.min(axis=2)
+    height, width = darkest.shape[0] // side * side, darkest.shape[1] // side * side
+    if not height or not width:  # smaller than one block: the block is the window
+        return float(darkest.min()) / 255.0
+    blocks = darkest[:height, :width].reshape(height // side, side, width // side, side).min(axis=(1, 3))
+    return float(np.median(blocks)) / 255.0
 
 
 def _stems(paths: Sequence[Path], *, folder: Path) -> dict[str, Path]:

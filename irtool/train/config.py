@@ -82,6 +82,9 @@ class TrainConfig:
     #: Probability that a patch's photo, and then its degraded input, is made gray (black-and-white photos;
     #: ``irtool.data.transforms.GrayPhotos``); 0 = off.
     gray_photos: float = 0.0
+    #: A clean patch (its own target) is the palest-looking of this many random windows of its photo (highest
+    #: median dark channel; ``DegradedFolderDataset``): hard negatives for a haze corrector; 1 = off.
+    clean_candidates: int = 1
     #: With --fit-vote: the share of clean photos the vote must call clean in cross-validation; the clean logit is
     #: raised by the smallest margin that reaches it (0 = off; see ``irtool.train.vote.clean_margin``).
     vote_clean_target: float = 0.0
@@ -157,7 +160,7 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"loss must be l1 or charbonnier, not {cfg.loss!r}")
     if cfg.schedule not in ("cosine", "step"):
         raise UsageError(f"schedule must be cosine or step, not {cfg.schedule!r}")
-    for name in ("iters", "batch_size", "patch_size"):
+    for name in ("iters", "batch_size", "patch_size", "clean_candidates"):
         if getattr(cfg, name) <= 0:
             raise UsageError(f"{name} must be positive")
     if cfg.lr <= 0:
