@@ -328,6 +328,11 @@ def test_clean_candidates_takes_the_palest_window_for_clean_patches_only(tmp_pat
     assert np.mean([dark(x) for x in palest]) > np.mean([dark(x) for x in plain]) + 0.2
     assert all(dark(b) >= dark(a) for a, b in zip(plain, palest))  # the first candidate is the plain window
     assert all(_same(a, b) for a, b in zip(patches("denoise"), patches("denoise", clean_candidates=4)))
+    # Windows cut from a photo have any size: whole 8 x 8 blocks only, the ragged edge left out.
+    ragged = rng.integers(0, 256, (37, 45, 3)).astype(np.uint8)
+    blocks = [ragged[y : y + 8, x : x + 8].min() for y in range(0, 32, 8) for x in range(0, 40, 8)]
+    assert block_dark_channel(ragged) == pytest.approx(np.median(blocks) / 255)
+    assert block_dark_channel(ragged[:5, :5]) == pytest.approx(ragged[:5, :5].min() / 255)
     with pytest.raises(UsageError, match="clean_candidates"):
         DegradedFolderDataset(tmp_path, task_mix="clean", patch_size=32, clean_candidates=0)
 
