@@ -18,7 +18,11 @@ report, which reads like any other. ``--write-subset DIR --decided TYPE`` writes
 report: the images it decided as TYPE (repeatable; ``--detected TYPE``: also those the detector called TYPE,
 whatever was decided; ``--where-tone-gaps``: only those whose tone gaps reach ``irtool.detect.TONE_GAPS_MIN``),
 every clean original, and the manifest's lines for them (a candidate that changes only what ``--auto`` does with
-TYPE calls can change only those images).
+TYPE calls can change only those images). ``--worse-than DB`` lists, for each report given, the images ``--auto``
+made more than DB dB worse than their input, by route (what it restored them as) and the detector's call (a
+different call: a pixel test overruled it), worst first: where the harm that most erodes trust sits.
+
+    .venv/bin/python scripts/compare_auto.py runs/evals/A.json runs/evals/B.json --worse-than 5
 """
 
 from __future__ import annotations
@@ -50,7 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where-tone-gaps", action="store_true",
                         help="with --write-subset: only the images whose irtool.detect.tone_gaps reads TONE_GAPS_MIN "
                              "or more (the ones the tone-gaps test can move)")
+    parser.add_argument("--worse-than", type=float, metavar="DB",
+                        help="list, for each report, the images made more than DB dB worse, by route")
     args = parser.parse_args(argv)
+    if args.worse_than is not None:
+        from irtool.evaluate.auto import AutoReport
+
+        if args.worse_than < 0:
+            parser.error("--worse-than takes a positive number of dB")
+        print("\n\n".join(harms(AutoReport.load(path), args.worse_than) for path in args.reports))
+        return 0
     chooses = bool(args.decided or args.detected)
     if (args.write_subset is None) == chooses or (args.write_subset and len(args.reports) != 1):
         parser.error("--write-subset goes with --decided or --detected, and one report")
@@ -84,6 +97,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def harms(report, threshold: float) -> str:
+    """Markdown: ``report``'s images made more than ``threshold`` dB worse, grouped by (route, detector's call)
+    with the largest total loss first, and each image, worst first."""
+    import math
+
+    degraded = [s for s in report.samples if s.true_type != "clean"]  # a clean image has no input error to lose to
+    worse = sorted((s for s in degraded if math.isfinite(s.gain) and s.gain < -threshold), key=lambda s: s.gain)
+    lines = [f"{report.source}: {len(worse)} of {len(degraded)} degraded images made more than {threshold:g} dB "
+             "worse"]
+    groups: dict[tuple[str, str], list] = {}
+    for sample in worse:
+        groups.setdefault((str(sample.decided), str(sample.detected)), []).append(sample)
+    if groups:
+        lines += ["", "| restored as | detector called | images | total loss (dB) | worst (dB) |",
+                  "|---|---|---:|---:|---:|"]
+        for (route, call), group in sorted(groups.items(), key=lambda item: sum(s.gain for s in item[1])):
+            lines.append(f"| {route} | {call} | {len(group)} | {sum(s.gain for s in group):+.1f} | "
+                         f"{group[0].gain:+.2f} |")
+        lines += [""] + [f"- {s.image}: {s.decided} (called {s.detected}), {s.gain:+.2f} dB" for s in worse]
+    return "\n".join(lines)
 
 
 def write_subset(report, decided: list[str], out: Path, *, tone_gaps: bool = False,

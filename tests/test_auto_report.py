@@ -173,3 +173,25 @@ def test_write_subset_links_the_images_a_report_decided_as_one_type_with_every_c
     printed, kept = _write_subset(path, tmp_path / "set_called", "--detected", "low-light")
     assert "2 images called low-light and 2 clean originals" in printed
     assert kept == ["blur/a__b.png", "clean/a.png", "clean/b.png", "noise/b__n.png"]
+
+
+def test_worse_than_lists_the_images_made_that_much_worse_by_route(tmp_path):
+    """--worse-than DB: per report, the degraded images --auto made more than DB dB worse, grouped by what they were
+    restored as and what the detector called them, worst first; clean images (no input error) are never listed."""
+    report = _baseline()
+    report.samples.append(_sample("noise/c__n.png", "noise", "low-light", "grid", -7.0))
+    report.samples[-1] = dataclasses.replace(report.samples[-1], detected="clean")  # a pixel test overruled the call
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps({"auto": report.to_dict()}))
+    def worse_than(*reports: Path) -> str:
+        return subprocess.run([sys.executable, str(SCRIPT), *map(str, reports), "--worse-than", "5"],
+                              capture_output=True, text=True, check=True).stdout
+
+    assert worse_than(path, path).count("set: 2 of 5 degraded images made more than 5 dB worse") == 2  # each report
+    block = worse_than(path)
+    assert "| low-light | low-light | 1 | -12.0 | -12.00 |" in block
+    assert "| low-light | clean | 1 | -7.0 | -7.00 |" in block
+    listed = [line for line in block.splitlines() if line.startswith("- ")]
+    assert listed == ["- blur/a__b.png: low-light (called low-light), -12.00 dB",
+                      "- noise/c__n.png: low-light (called clean), -7.00 dB"]
+    assert "noise/b__n.png" not in block and "clean/" not in block  # -0.5 dB, and a changed clean image
