@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.worse_than < 0:
             parser.error("--worse-than takes a positive number of dB")
+        if args.patch or args.save or args.write_subset or args.exclude:
+            parser.error("--worse-than reads each report as saved: no --patch, --save, --write-subset or --exclude")
         print("\n\n".join(harms(AutoReport.load(path), args.worse_than) for path in args.reports))
         return 0
     chooses = bool(args.decided or args.detected)
