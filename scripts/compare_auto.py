@@ -104,10 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 def harms(report, threshold: float) -> str:
     """Markdown: ``report``'s images made more than ``threshold`` dB worse, grouped by (route, detector's call)
     with the largest total loss first, and each image, worst first."""
-    import math
-
     degraded = [s for s in report.samples if s.true_type != "clean"]  # a clean image has no input error to lose to
-    worse = sorted((s for s in degraded if math.isfinite(s.gain) and s.gain < -threshold), key=lambda s: s.gain)
+    worse = sorted((s for s in degraded if s.gain < -threshold), key=lambda s: s.gain)
     lines = [f"{report.source}: {len(worse)} of {len(degraded)} degraded images made more than {threshold:g} dB "
              "worse"]
     groups: dict[tuple[str, str], list] = {}
