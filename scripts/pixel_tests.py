@@ -30,8 +30,8 @@ it for noise (for rain: visible rain the test would take for something else).
 ``--test low-light-probability``: the bundled detector's probability of low light (its call, with the crops and the
 vote, as ``--auto`` makes it), and the share below one half.
 
-``--test haze-severity``: the severity the bundled detector gives the windows it calls hazy (the others are not
-counted), and the share below 0.25, the lowest severity the issue calls visible.
+``--test haze-severity``, ``--test blur-severity``: the severity the bundled detector gives the windows it calls hazy
+(blurred; the others are not counted), and the share below 0.25, the lowest severity the issue calls visible.
 
 ``--test change``: how far ``--auto`` moves each window from itself, as the PSNR of its output against its input
 (windows it copies are not counted), and the share below :data:`VISUALLY_LOSSLESS_PSNR` (an RMS change of 2.55 of
@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
-                                 "haze-severity", "change", "black-point", "midtones", "low-light-severity",
+                                 "haze-severity", "blur-severity", "change", "black-point", "midtones",
+                                 "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
                                  "tone-shift", "haze-highlights", "relit-call",
                                  "chroma-noise", "tone-gaps"])
@@ -214,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         index = SCENE_STATISTICS.index(name)
         return lambda image: float(scene_statistics(image)[index])
 
-    def haze_severity(image: torch.Tensor) -> float:
-        detection = detector.detect(image)
-        return detection.severity if detection.type == "haze" else float("nan")  # only haze calls count
+    def severity_where_called(kind: str):
+        def severity(image: torch.Tensor) -> float:
+            detection = detector.detect(image)
+            return detection.severity if detection.type == kind else float("nan")  # only calls of kind count
+        return severity
 
     # --test change: the clean window being measured, and per true type the gain (dB over the input, against the
     # clean window) of each degraded window changed by less than the threshold.
@@ -310,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         restorer.prepare()
     if args.where_called is not None and args.where_called not in detector_types():
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
-    if args.test in ("low-light-probability", "haze-severity", "low-light-severity", "slight-black-point",
-                     "slight-noise-floor", "slight-tone-gaps") or args.where_called:
+    if args.test in ("low-light-probability", "haze-severity", "blur-severity", "low-light-severity",
+                     "slight-black-point", "slight-noise-floor", "slight-tone-gaps") or args.where_called:
         from irtool.detect import load_detector, load_detector_file
         from irtool.zoo import EngineSettings, ModelZoo
 
@@ -327,7 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
         "streaks": (streak_coherence, "streak coherence", STREAK_COHERENCE_MIN),
         "low-light-probability": (low_light_probability, "the bundled detector's probability of low light", 0.5),
-        "haze-severity": (haze_severity, "the bundled detector's haze severity, where it calls haze", 0.25),
+        "haze-severity": (severity_where_called("haze"), "the bundled detector's haze severity, where it calls haze",
+                          0.25),
+        "blur-severity": (severity_where_called("blur"), "the bundled detector's blur severity, where it calls blur",
+                          0.25),
         "change": (change, "PSNR of --auto's output against its input (dB), where it changes the window",
                    VISUALLY_LOSSLESS_PSNR),
         "black-point": (black_point, "black point (1st percentile of luma)", DIM_BLACK_POINT_MAX),
