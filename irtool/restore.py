@@ -427,7 +427,8 @@ class BatchRestorer:
         detector also rates slight, from a scene dark by nature; or a colour photo called hazy that the detector
         rates slight (below :data:`~irtool.detect.SLIGHT_SEVERITY`): a pale scene looks like a light veil; or a gray
         photo called hazy that the detector rates below :data:`~irtool.detect.GRAY_HAZE_SEVERITY_MIN`
-        (:func:`~irtool.detect.is_gray`): without colour a light veil cannot be told from a low-contrast scene."""
+        (:func:`~irtool.detect.is_gray`): without colour a light veil cannot be told from a low-contrast scene; or
+        one called blurred that the detector rates slight: a soft scene looks like a light blur."""
         from irtool.detect import (
             EDGE_SHARPNESS_MIN,
             GRAY_HAZE_SEVERITY_MIN,
@@ -485,6 +486,13 @@ class BatchRestorer:
             return "copy (gray, slight)", (
                 f"called haze ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}) in a gray "
                 "photo, where a light veil looks like the scene's own low contrast: left as it is")
+        if detection.severity < SLIGHT_SEVERITY:
+            # A soft scene (smooth curved surfaces, a shallow depth of field) looks like a light blur, and
+            # deblurring it sharpens what was soft to begin with (docs/auto-history.md "A blur call the detector
+            # rates slight").
+            return "copy (slight blur)", (
+                f"called blur ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}), where a soft "
+                "scene looks like a light blur: left as it is")
         sharpness = edge_sharpness(image)
         if sharpness < EDGE_SHARPNESS_MIN:
             return None

@@ -628,6 +628,41 @@ def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(
     assert (tmp_path / "out" / "sharp.png").read_bytes() == (tmp_path / "in" / "sharp.png").read_bytes()
 
 
+@pytest.mark.parametrize("severity", [0.2, 0.3])
+def test_auto_leaves_a_photo_called_slightly_blurred_as_it_is(tmp_path, zoo, use_catalog, severity):
+    """A detector that always says "blur": a soft photo rated below irtool.detect.SLIGHT_SEVERITY is copied byte for
+    byte as "copy (slight blur)" with the severity in the note, rated above it, it goes to the blur route; an exact
+    enlargement rated slight is still super-resolved (the enlargement search decides before the slight-call test).
+    --detect-only reports the same decisions."""
+    from PIL import ImageFilter
+
+    from irtool.detect import SLIGHT_SEVERITY
+
+    _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"}, severity=severity)
+    yy, xx = np.mgrid[0:96, 0:128]
+    discs = np.where(((yy % 32 - 16) ** 2 + (xx % 32 - 16) ** 2) < 100, 50, 200).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    sharp = Image.fromarray(np.stack([discs, discs // 2 + 60, 255 - discs], axis=-1))
+    sharp.filter(ImageFilter.GaussianBlur(2.5)).save(tmp_path / "in" / "soft.png")
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:64, 0:80]
+    small = np.clip(0.5 + 0.25 * np.sin(xx / 2.3 + yy / 3.1)[:, :, None] + 0.2 * (rng.random((64, 80, 3)) - 0.5),
+                    0, 1)
+    Image.fromarray((small * 255).round().astype(np.uint8)).resize((200, 160), Image.Resampling.BILINEAR).save(
+        tmp_path / "in" / "enlarged.png")
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        record, enlarged = records["soft.png"], records["enlarged.png"]
+        assert record["detected"]["type"] == "blur" and enlarged["detected"]["type"] == "blur"
+        assert enlarged["model"] == "sr2" and enlarged["decided"] == "low-resolution"
+        if severity < SLIGHT_SEVERITY:
+            assert record["model"] == "copy (slight blur)" and record["decided"] == "clean"
+            assert f"rated slight ({severity:.2f})" in record["note"] and "left as it is" in record["note"]
+        else:
+            assert record["model"] == "aio" and record["decided"] == "blur"
+    if severity < SLIGHT_SEVERITY:
+        assert (tmp_path / "out" / "soft.png").read_bytes() == (tmp_path / "in" / "soft.png").read_bytes()
+
+
 @pytest.mark.parametrize(("shift", "kept"), [(0.1, True), (1.0, False)])
 def test_auto_copies_an_image_the_routed_model_leaves_within_rounding(tmp_path, zoo, use_catalog, shift, kept):
     """A routed model whose output differs from the photo by less than 8-bit rounding noise (RMS at most
