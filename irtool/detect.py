@@ -91,7 +91,9 @@ DIM_BLACK_POINT_MAX = 0.044
 #: is (``irtool.restore``): on training photos 1 of the 27 darkened windows the detector calls low light has both
 #: (``scripts/pixel_tests.py --test slight-black-point --where-called low-light --windows 3``; README "Detection").
 #: A haze call on a colour photo rated below it is left as it is too: a pale scene looks like a light veil
-#: (docs/auto-history.md "A haze call the detector rates slight").
+#: (docs/auto-history.md "A haze call the detector rates slight"); and so is a blur call: a soft scene looks like a
+#: light blur, and the blurs the detector rates slight gain little from deblurring ("A blur call the detector rates
+#: slight").
 SLIGHT_SEVERITY = 0.25
 #: Side of the blocks :func:`edge_sharpness` measures, the contrast (8-bit levels) a block needs to count, and the
 #: share of the sharpest counted blocks it reads per direction.
