@@ -319,17 +319,29 @@ def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, u
         assert out.size == inp.size
 
 
-def test_auto_sends_an_exact_enlargement_called_blur_to_super_resolution(tmp_path, zoo, use_catalog):
-    """A detector that always says "blur": an image that is a bilinear x2.5 enlargement goes to the low-resolution
-    route (the pixels decide), a photo that is none to the blur route."""
-    _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"})
+def _bilinear_enlargement() -> Image.Image:
+    """A detailed 80 x 64 image enlarged x2.5 by Pillow's bilinear filter: an exact enlargement the search finds."""
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[0:64, 0:80]
     small = np.clip(0.5 + 0.25 * np.sin(xx / 2.3 + yy / 3.1)[:, :, None] + 0.2 * (rng.random((64, 80, 3)) - 0.5),
                     0, 1)
+    return Image.fromarray((small * 255).round().astype(np.uint8)).resize((200, 160), Image.Resampling.BILINEAR)
+
+
+def _sharp_discs() -> Image.Image:
+    """A 128 x 96 colour photo of discs with step edges in every direction (edge sharpness far above
+    irtool.detect.EDGE_SHARPNESS_MIN)."""
+    yy, xx = np.mgrid[0:96, 0:128]
+    discs = np.where(((yy % 32 - 16) ** 2 + (xx % 32 - 16) ** 2) < 100, 50, 200).astype(np.uint8)
+    return Image.fromarray(np.stack([discs, discs // 2 + 60, 255 - discs], axis=-1))
+
+
+def test_auto_sends_an_exact_enlargement_called_blur_to_super_resolution(tmp_path, zoo, use_catalog):
+    """A detector that always says "blur": an image that is a bilinear x2.5 enlargement goes to the low-resolution
+    route (the pixels decide), a photo that is none to the blur route."""
+    _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"})
     (tmp_path / "in").mkdir()
-    small_image = Image.fromarray((small * 255).round().astype(np.uint8))
-    small_image.resize((200, 160), Image.Resampling.BILINEAR).save(tmp_path / "in" / "enlarged.png")
+    _bilinear_enlargement().save(tmp_path / "in" / "enlarged.png")
     _save(tmp_path / "in" / "photo.png", "RGB")
     report = tmp_path / "r.json"
     result = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto", "--json", str(report),
@@ -614,9 +626,7 @@ def test_auto_leaves_an_image_called_blurred_whose_edges_are_sharp_and_says_why(
     from PIL import ImageFilter
 
     _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"})
-    yy, xx = np.mgrid[0:96, 0:128]
-    discs = np.where(((yy % 32 - 16) ** 2 + (xx % 32 - 16) ** 2) < 100, 50, 200).astype(np.uint8)
-    sharp = Image.fromarray(np.stack([discs, discs // 2 + 60, 255 - discs], axis=-1))
+    sharp = _sharp_discs()
     (tmp_path / "in").mkdir()
     sharp.save(tmp_path / "in" / "sharp.png")
     sharp.filter(ImageFilter.GaussianBlur(2.5)).save(tmp_path / "in" / "soft.png")
@@ -639,17 +649,9 @@ def test_auto_leaves_a_photo_called_slightly_blurred_as_it_is(tmp_path, zoo, use
     from irtool.detect import SLIGHT_SEVERITY
 
     _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"}, severity=severity)
-    yy, xx = np.mgrid[0:96, 0:128]
-    discs = np.where(((yy % 32 - 16) ** 2 + (xx % 32 - 16) ** 2) < 100, 50, 200).astype(np.uint8)
     (tmp_path / "in").mkdir()
-    sharp = Image.fromarray(np.stack([discs, discs // 2 + 60, 255 - discs], axis=-1))
-    sharp.filter(ImageFilter.GaussianBlur(2.5)).save(tmp_path / "in" / "soft.png")
-    rng = np.random.default_rng(3)
-    yy, xx = np.mgrid[0:64, 0:80]
-    small = np.clip(0.5 + 0.25 * np.sin(xx / 2.3 + yy / 3.1)[:, :, None] + 0.2 * (rng.random((64, 80, 3)) - 0.5),
-                    0, 1)
-    Image.fromarray((small * 255).round().astype(np.uint8)).resize((200, 160), Image.Resampling.BILINEAR).save(
-        tmp_path / "in" / "enlarged.png")
+    _sharp_discs().filter(ImageFilter.GaussianBlur(2.5)).save(tmp_path / "in" / "soft.png")
+    _bilinear_enlargement().save(tmp_path / "in" / "enlarged.png")
     for records in _auto_records_with_and_without_detect_only(tmp_path):
         record, enlarged = records["soft.png"], records["enlarged.png"]
         assert record["detected"]["type"] == "blur" and enlarged["detected"]["type"] == "blur"
