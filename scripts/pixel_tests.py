@@ -31,7 +31,8 @@ it for noise (for rain: visible rain the test would take for something else).
 vote, as ``--auto`` makes it), and the share below one half.
 
 ``--test haze-severity``, ``--test blur-severity``: the severity the bundled detector gives the windows it calls hazy
-(blurred; the others are not counted), and the share below 0.25, the lowest severity the issue calls visible.
+(blurred; the others are not counted), and the share below :data:`irtool.detect.SLIGHT_SEVERITY` (0.25), the lowest
+severity the issue calls visible; ``--auto`` leaves a colour photo's haze call and any blur call rated below it.
 
 ``--test change``: how far ``--auto`` moves each window from itself, as the PSNR of its output against its input
 (windows it copies are not counted), and the share below :data:`VISUALLY_LOSSLESS_PSNR` (an RMS change of 2.55 of
@@ -331,9 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         "streaks": (streak_coherence, "streak coherence", STREAK_COHERENCE_MIN),
         "low-light-probability": (low_light_probability, "the bundled detector's probability of low light", 0.5),
         "haze-severity": (severity_where_called("haze"), "the bundled detector's haze severity, where it calls haze",
-                          0.25),
+                          SLIGHT_SEVERITY),
         "blur-severity": (severity_where_called("blur"), "the bundled detector's blur severity, where it calls blur",
-                          0.25),
+                          SLIGHT_SEVERITY),
         "change": (change, "PSNR of --auto's output against its input (dB), where it changes the window",
                    VISUALLY_LOSSLESS_PSNR),
         "black-point": (black_point, "black point (1st percentile of luma)", DIM_BLACK_POINT_MAX),
