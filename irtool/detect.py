@@ -66,6 +66,12 @@ GRAY_CHANNEL_SPREAD = 2.0
 #: (``scripts/pixel_tests.py --test haze-severity --gray --where-called haze --windows 6 --synthesis wide``): just
 #: above every clean one, so a gray photo keeps only the heavier hazes' correction. Fixed before any held-out run.
 GRAY_HAZE_SEVERITY_MIN = 0.41
+#: Detector blur severity from which ``--auto`` deblurs a gray photo it calls blurred: without colour a soft scene
+#: looks like a light blur more often, and on gray training windows the detector calls 9 of 111 clean ones blurred,
+#: rated 0.123-0.426, and 106 of 111 blurred ones, 0.505 at their median (``scripts/pixel_tests.py --test
+#: blur-severity --gray --windows 3``): just above every clean one (docs/auto-history.md "A gray photo called
+#: slightly blurred"). Fixed before any held-out run.
+GRAY_BLUR_SEVERITY_MIN = 0.43
 #: Side of the blocks :func:`noise_floor` measures, and the share of the flattest ones it reads.
 NOISE_BLOCK = 16
 NOISE_FLATTEST_SHARE = 0.1

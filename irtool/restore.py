@@ -428,9 +428,11 @@ class BatchRestorer:
         rates slight (below :data:`~irtool.detect.SLIGHT_SEVERITY`): a pale scene looks like a light veil; or a gray
         photo called hazy that the detector rates below :data:`~irtool.detect.GRAY_HAZE_SEVERITY_MIN`
         (:func:`~irtool.detect.is_gray`): without colour a light veil cannot be told from a low-contrast scene; or
-        one called blurred that the detector rates slight: a soft scene looks like a light blur."""
+        one called blurred that the detector rates slight (in a gray photo: below
+        :data:`~irtool.detect.GRAY_BLUR_SEVERITY_MIN`): a soft scene looks like a light blur."""
         from irtool.detect import (
             EDGE_SHARPNESS_MIN,
+            GRAY_BLUR_SEVERITY_MIN,
             GRAY_HAZE_SEVERITY_MIN,
             SLIGHT_SEVERITY,
             TONE_GAPS_MIN,
@@ -486,6 +488,10 @@ class BatchRestorer:
             return "copy (gray, slight)", (
                 f"called haze ({detection.confidence:.0%}) but rated slight ({detection.severity:.2f}) in a gray "
                 "photo, where a light veil looks like the scene's own low contrast: left as it is")
+        if detection.severity < GRAY_BLUR_SEVERITY_MIN and is_gray(image):
+            return "copy (gray, slight blur)", (
+                f"called blur ({detection.confidence:.0%}) but rated {detection.severity:.2f} in a gray photo, where "
+                "a soft scene looks like a light blur: left as it is")
         if detection.severity < SLIGHT_SEVERITY:
             # A soft scene (smooth curved surfaces, a shallow depth of field) looks like a light blur, and
             # deblurring it sharpens what was soft to begin with (docs/auto-history.md "A blur call the detector

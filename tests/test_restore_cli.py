@@ -665,6 +665,35 @@ def test_auto_leaves_a_photo_called_slightly_blurred_as_it_is(tmp_path, zoo, use
         assert (tmp_path / "out" / "soft.png").read_bytes() == (tmp_path / "in" / "soft.png").read_bytes()
 
 
+@pytest.mark.parametrize("above", [False, True])
+def test_auto_leaves_a_gray_photo_called_slightly_blurred_and_deblurs_a_colour_one(tmp_path, zoo, use_catalog, above):
+    """A detector that always says "blur" at one severity (0.25 or more): below irtool.detect.GRAY_BLUR_SEVERITY_MIN,
+    a soft gray photo is copied byte for byte as "copy (gray, slight blur)" with the reason, while the same soft photo
+    in colour goes to the blur route; at the threshold the gray one is deblurred too. --detect-only reports the same
+    decisions."""
+    from PIL import ImageFilter
+
+    from irtool.detect import GRAY_BLUR_SEVERITY_MIN, SLIGHT_SEVERITY
+
+    severity = GRAY_BLUR_SEVERITY_MIN + (0.03 if above else -0.03)
+    assert severity >= SLIGHT_SEVERITY
+    _catalog_with_detector_saying("blur", tmp_path, zoo, use_catalog, routes={"blur": "aio"}, severity=severity)
+    (tmp_path / "in").mkdir()
+    soft = _sharp_discs().filter(ImageFilter.GaussianBlur(2.5))
+    soft.save(tmp_path / "in" / "colour.png")
+    soft.convert("L").save(tmp_path / "in" / "gray.png")
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        assert records["colour.png"]["model"] == "aio" and records["colour.png"]["decided"] == "blur"
+        record = records["gray.png"]
+        assert record["detected"]["type"] == "blur"
+        if above:
+            assert record["model"] == "aio" and record["decided"] == "blur"
+        else:
+            assert record["model"] == "copy (gray, slight blur)" and record["decided"] == "clean"
+            assert "gray photo" in record["note"] and f"rated {severity:.2f}" in record["note"]
+    if not above:
+        assert (tmp_path / "out" / "gray.png").read_bytes() == (tmp_path / "in" / "gray.png").read_bytes()
+
 @pytest.mark.parametrize(("shift", "kept"), [(0.1, True), (1.0, False)])
 def test_auto_copies_an_image_the_routed_model_leaves_within_rounding(tmp_path, zoo, use_catalog, shift, kept):
     """A routed model whose output differs from the photo by less than 8-bit rounding noise (RMS at most
