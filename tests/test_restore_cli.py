@@ -694,6 +694,7 @@ def test_auto_leaves_a_gray_photo_called_slightly_blurred_and_deblurs_a_colour_o
     if not above:
         assert (tmp_path / "out" / "gray.png").read_bytes() == (tmp_path / "in" / "gray.png").read_bytes()
 
+
 @pytest.mark.parametrize(("shift", "kept"), [(0.1, True), (1.0, False)])
 def test_auto_copies_an_image_the_routed_model_leaves_within_rounding(tmp_path, zoo, use_catalog, shift, kept):
     """A routed model whose output differs from the photo by less than 8-bit rounding noise (RMS at most
