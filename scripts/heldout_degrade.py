@@ -3,9 +3,9 @@
 
 The generators are albumentations' (``--library albumentations``, the default; an optional dependency of this
 script only: ``pip install albumentations==2.0.8``) or kornia's (``--library kornia``: ``pip install
-kornia==0.8.1``, a second library whose degradations irtool never trains on and no rule was drawn from), at middle
-settings, one image per (photo, setting). The output is the labelled layout ``irtool eval --task detect
---labelled`` reads, with the clean photo beside every degraded one:
+kornia==0.8.1``, a second library whose degradations irtool never trains on), at middle settings, one image per
+(photo, setting). The output is the labelled layout ``irtool eval --task detect --labelled`` reads, with the clean
+photo beside every degraded one:
 
     OUT/clean/PHOTO.png
     OUT/<type>/PHOTO__<setting>.png       type: noise, jpeg, blur, low-resolution, rain, haze, low-light
@@ -52,7 +52,7 @@ def _albumentations(transform) -> Apply:
     return apply
 
 
-def settings() -> list[tuple[str, str, Apply]]:
+def albumentations_settings() -> list[tuple[str, str, Apply]]:
     """(setting name, true type, degradation) at albumentations' middle settings."""
     import albumentations as A
     import cv2
@@ -155,7 +155,8 @@ GRAY_SETTINGS = ("gauss-noise", "jpeg-q25", "gamma-2.5")
 
 #: Each library: its package's import name, what to install, its settings and extra settings.
 LIBRARIES = {
-    "albumentations": ("albumentations", "pip install albumentations==2.0.8", settings, extra_settings),
+    "albumentations": ("albumentations", "pip install albumentations==2.0.8", albumentations_settings,
+                       extra_settings),
     "kornia": ("kornia", "pip install kornia==0.8.1", kornia_settings, lambda: []),
 }
 
