@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from irtool.degradations import CLEAN, DEGRADATIONS, LEGACY_DETECTOR_TYPES, detector_types
@@ -82,6 +83,20 @@ NOISE_CLIP_MARGIN = 0.04
 #: 2.85 except the texture ``skimage-grass``, 7.97), fixed before any held-out image was measured. Texture without a
 #: flat region reads like noise, so the threshold favours leaving noise over smoothing texture.
 NOISE_FLOOR_MIN = 7.6
+#: The noise test's second reading, for noise a JPEG has smoothed (:func:`removed_noise`, 8-bit levels): what the
+#: noise route's model removes where it removes least. Half a level above the most it removes from any clean, JPEG,
+#: blurred or hazy training window (``scripts/pixel_tests.py --test removed-noise``: 1.93, colour and gray), rounded up
+#: to half a level; fixed before any held-out image was measured (docs/auto-history.md "Noise under a JPEG").
+NOISE_REMOVED_MIN = 2.5
+#: :func:`removed_noise` is read only on images whose noise floor is at least this (8-bit levels): below it the
+#: flattest regions are smooth at the finest scale, which no noise-then-JPEG training window is (5.4 at the least,
+#: ``scripts/pixel_tests.py --test noise --generator noise=gaussian-then-jpeg``), and running a restorer on every
+#: clean photo would cost seconds.
+NOISE_REMOVED_FLOOR_MIN = 2.0
+#: :func:`removed_noise` reads the whole image up to this many pixels, else crops of :data:`NOISE_REMOVED_CROP` px on
+#: an even grid of about as many pixels in all (about a second of a lite restorer on 2 CPU cores).
+NOISE_REMOVED_SAMPLE_PIXELS = 2**19
+NOISE_REMOVED_CROP = 256
 #: Highlight level (:func:`highlight_level`) below which ``--auto`` brightens an image the detector calls clean or
 #: blurred: just below the lowest training window of every type but low light (``scripts/pixel_tests.py --test
 #: exposure``: clean windows 0.465 at the lowest, 0.518 at their 2nd percentile; blurred 0.440, enlarged 0.432;
@@ -311,6 +326,34 @@ def noise_floor(image: torch.Tensor) -> float:
     """
     luma = _luma(image.detach().float().cpu())
     return _flattest_noise(luma, luma)
+
+
+def removed_noise(image: torch.Tensor, denoise: Callable[[np.ndarray], np.ndarray]) -> float:
+    """What ``denoise`` (a restorer, float HxWxC in [0, 1] to the same) removes from ``image`` (``[C, H, W]`` in
+    [0, 1]) where it removes least: the luma RMS of its change per :data:`NOISE_BLOCK` px block, in 8-bit levels, at
+    the :data:`NOISE_FLATTEST_SHARE` quantile of the blocks. Noise is in every block and a denoiser removes it from
+    each; a scene's texture it keeps, so a clean image reads near 0. A JPEG of a noisy photo keeps the noise's
+    coarser grain and drops the finest, which :func:`noise_floor` reads, so this is how noise under a JPEG shows.
+    Read on the whole image up to :data:`NOISE_REMOVED_SAMPLE_PIXELS`, else on :data:`NOISE_REMOVED_CROP` px crops
+    on an even grid (8 px aligned, keeping a JPEG's block grid); 0 for an image with no whole block."""
+    from irtool.engine import grid_crops
+
+    x = image.detach().float().cpu()
+    height, width = x.shape[1:]
+    crops = (x[None] if height * width <= NOISE_REMOVED_SAMPLE_PIXELS else
+             grid_crops(x, NOISE_REMOVED_CROP, NOISE_REMOVED_SAMPLE_PIXELS // NOISE_REMOVED_CROP**2, align=8))
+    changes = []
+    for crop in crops:
+        before = crop.permute(1, 2, 0).numpy()
+        after = torch.from_numpy(np.ascontiguousarray(denoise(before), dtype=np.float32)).permute(2, 0, 1)
+        removed = _luma(crop - after) * 255.0
+        rows, cols = removed.shape[0] // NOISE_BLOCK, removed.shape[1] // NOISE_BLOCK
+        if rows and cols:
+            blocks = removed[:rows * NOISE_BLOCK, :cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
+            changes.append(blocks.square().mean(dim=(1, 3)).sqrt().flatten())
+    if not changes:
+        return 0.0
+    return float(torch.quantile(torch.cat(changes), NOISE_FLATTEST_SHARE))
 
 
 def chroma_noise_floor(image: torch.Tensor) -> float:

@@ -554,31 +554,55 @@ class BatchRestorer:
         name = self.route_name(_pixels_call(detection, "low-light"))
         return None if name is None else (name, share)
 
-    def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, float] | None:
-        """The noise route, and the noise floor measured, for an image called clean, JPEG, blurred or hazy
+    def _hidden_noise(self, detection: Detection, image: torch.Tensor) -> tuple[str, str] | None:
+        """The noise route, and the evidence for the note, for an image called clean, JPEG, blurred or hazy
         (:data:`NOISE_CHECKED_TYPES`) whose flattest regions hold noise (:func:`~irtool.detect.noise_floor` >=
         :data:`~irtool.detect.NOISE_FLOOR_MIN`): noise the detector's crops did not recognise (other generators, gray
-        photos, noise under JPEG) is still noise in the pixels; and for any image called rainy whose fine detail
-        runs in no common direction (:func:`~irtool.detect.streak_coherence` <
+        photos) is still noise in the pixels; for such an image whose floor is lower but not smooth
+        (:data:`~irtool.detect.NOISE_REMOVED_FLOOR_MIN`), where the noise route's model removes noise even where it
+        removes least (:func:`~irtool.detect.removed_noise` >= :data:`~irtool.detect.NOISE_REMOVED_MIN`): noise
+        whose finest grain a JPEG took (docs/auto-history.md "Noise under a JPEG"); and for any image called rainy
+        whose fine detail runs in no common direction (:func:`~irtool.detect.streak_coherence` <
         :data:`~irtool.detect.STREAK_COHERENCE_MIN`): the detector saw fine corruption it took for rain, and fine
         corruption without the streaks' common direction is noise (a camera's colour noise leaves the luma floor low,
-        so no floor is asked of it; docs/auto-history.md "Rain calls without streaks"). The floor is returned for
-        the note."""
-        from irtool.detect import NOISE_FLOOR_MIN, STREAK_COHERENCE_MIN, noise_floor, streak_coherence
+        so no floor is asked of it; docs/auto-history.md "Rain calls without streaks")."""
+        from irtool.detect import (
+            NOISE_FLOOR_MIN,
+            NOISE_REMOVED_FLOOR_MIN,
+            NOISE_REMOVED_MIN,
+            STREAK_COHERENCE_MIN,
+            noise_floor,
+            removed_noise,
+            streak_coherence,
+        )
 
         if detection.type == "rain":
             if streak_coherence(image) >= STREAK_COHERENCE_MIN:
                 return None
         elif detection.type not in NOISE_CHECKED_TYPES:
             return None
+        name = self.route_name(_pixels_call(detection, "noise"))
+        if name is None:
+            return None
         floor = noise_floor(image)
-        enough = detection.type == "rain" or floor >= NOISE_FLOOR_MIN
-        name = self.route_name(_pixels_call(detection, "noise")) if enough else None
-        return None if name is None else (name, floor)
+        if detection.type == "rain":
+            return name, (f"its fine detail runs in no common direction (no streaks: noise, its flattest regions at "
+                          f"{floor:.1f}/255)")
+        if floor >= NOISE_FLOOR_MIN:
+            return name, f"its flattest regions hold noise of {floor:.1f}/255"
+        if floor < NOISE_REMOVED_FLOOR_MIN:
+            return None
+        loaded = self._load_route(name)
+        removed = removed_noise(image, lambda pixels: restore_same_size(loaded, pixels))
+        if removed < NOISE_REMOVED_MIN:
+            return None
+        return name, (f"its flattest regions read {floor:.1f}/255 of noise, yet {loaded.name} removes "
+                      f"{removed:.1f}/255 even where it removes least (noise a JPEG smoothed)")
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
         """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it
-        (``pixels`` None: copy the image). With ``detect_only`` nothing is loaded or run beyond the detector."""
+        (``pixels`` None: copy the image). With ``detect_only`` nothing is restored: only the detector runs, and the
+        noise route's model on samples where the noise test needs its reading (:func:`~irtool.detect.removed_noise`)."""
         if reason := too_small_to_judge(pixels.shape):
             return AutoOutcome(None, None, "copy (too small)", None, note=reason)
         image = _chw(pixels)  # one [C, H, W] copy for the detector and every pixel test
@@ -601,10 +625,7 @@ class BatchRestorer:
                           "brightened", note)
         hidden_noise = None if enlarged is not None or dim is not None else self._hidden_noise(detection, image)
         if hidden_noise is not None:
-            evidence = (f"its fine detail runs in no common direction (no streaks: noise, its flattest regions at "
-                        f"{hidden_noise[1]:.1f}/255)" if detection.type == "rain" else
-                        f"its flattest regions hold noise of {hidden_noise[1]:.1f}/255")
-            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but {evidence}: denoised",
+            note = _notes(f"called {detection.type} ({detection.confidence:.0%}), but {hidden_noise[1]}: denoised",
                           self.route_note(_pixels_call(detection, "noise")))
         curved = (None if exposure is not None or hidden_noise is not None or enlarged is not None
                   else self._tone_darkened(detection, image))

@@ -22,6 +22,13 @@ noise, the noisy images a clean call would no longer leave noisy.
 ``--test chroma-noise``: :func:`irtool.detect.chroma_noise_floor` (the same estimate on the colour-difference planes)
 per true type: where clean windows' colour noise floor sits against noisy ones', for a colour noise test.
 
+``--test removed-noise``: :func:`irtool.detect.removed_noise` with the noise route's model (what it removes where it
+removes least: the luma RMS of its change in the least-changed tenth of 16 px blocks) per true type; ``--auto`` reads
+it on images called clean, JPEG, blurred or hazy whose noise floor is between
+:data:`irtool.detect.NOISE_REMOVED_FLOOR_MIN` and :data:`irtool.detect.NOISE_FLOOR_MIN`, and denoises them from
+:data:`irtool.detect.NOISE_REMOVED_MIN` (noise a JPEG smoothed). It runs the model on every window: use
+``--windows 3`` (about 9 minutes on 2 cores).
+
 ``--test streaks``: :func:`irtool.detect.streak_coherence` (how much of the fine detail runs in one direction: the
 structure tensor's coherence over the whole image) per true type, and the share below
 :data:`irtool.detect.STREAK_COHERENCE_MIN`; an image called rainy below it has no rain streaks, and ``--auto`` tests
@@ -122,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
                                  "tone-shift", "haze-highlights", "relit-call",
-                                 "chroma-noise", "tone-gaps"])
+                                 "chroma-noise", "removed-noise", "tone-gaps"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -161,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
         NOISE_FLOOR_MIN,
+        NOISE_REMOVED_MIN,
         SCENE_STATISTICS,
         SLIGHT_SEVERITY,
         STREAK_COHERENCE_MIN,
@@ -172,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         highlight_level,
         median_dark_channel,
         noise_floor,
+        removed_noise,
         scene_statistics,
         streak_coherence,
         tone_gaps,
@@ -303,10 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         relit_calls.setdefault((current["row"], caller), []).append((again.type, gain))
         return again.probabilities["haze"]
 
-    if args.test in ("change", "tone-shift", "haze-highlights", "relit-call"):
+    # --test removed-noise: what the noise route's model removes where it removes least (irtool.detect.removed_noise).
+    def noise_removed(image: torch.Tensor) -> float:
+        loaded = restorer._load_route(restorer.route_choice("noise").used)
+        return removed_noise(image, lambda pixels: restore_same_size(loaded, pixels))
+
+    if args.test in ("change", "tone-shift", "haze-highlights", "relit-call", "removed-noise"):
         from irtool.engine.host import retain_freed_host_memory
         from irtool.metrics import psnr
-        from irtool.restore import BatchRestorer, RestoreRequest
+        from irtool.restore import BatchRestorer, RestoreRequest, restore_same_size
         from irtool.zoo import EngineSettings
 
         retain_freed_host_memory()  # as the irtool command runs
@@ -326,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         "noise": (noise_floor, "noise floor (8-bit levels)", NOISE_FLOOR_MIN),
         "tone-gaps": (tone_gaps, "tone gaps (share of empty highlight levels where the shadows are dense)",
                       TONE_GAPS_MIN),
+        "removed-noise": (noise_removed, "what the noise route's model removes where it removes least (luma RMS "
+                          "of the least-changed tenth of 16 px blocks, 8-bit levels)", NOISE_REMOVED_MIN),
         "chroma-noise": (chroma_noise_floor, "colour noise floor (Cb/Cr, 8-bit levels)", None),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),

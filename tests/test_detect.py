@@ -228,6 +228,46 @@ def test_noise_floor_reads_the_noise_of_the_flattest_blocks_in_8_bit_levels(sigm
     assert noise_floor(black[None]) == pytest.approx(sigma, rel=0.15)  # the clipped black half is skipped
 
 
+def test_removed_noise_reads_what_a_denoiser_takes_where_it_takes_least_and_samples_large_images() -> None:
+    """A "denoiser" that returns the scene behind the noise: what it removes reads the noise sigma in 8-bit levels
+    wherever the noise is (here a textured half and a smooth half alike); one that changes only the textured half (as
+    a denoiser sharpening texture would) reads 0, since the least-changed tenth of the blocks is smooth; gray images
+    read the same. An image above irtool.detect.NOISE_REMOVED_SAMPLE_PIXELS is read on crops of
+    NOISE_REMOVED_CROP px on a grid (8 px aligned) whose pixels stay within that budget."""
+    import numpy as np
+
+    from irtool.detect import NOISE_REMOVED_CROP, NOISE_REMOVED_SAMPLE_PIXELS, removed_noise
+
+    g = torch.Generator().manual_seed(3)
+    y, x = torch.meshgrid(torch.arange(160.0), torch.arange(256.0), indexing="ij")
+    scene = torch.where(x < 128, 0.3 + 0.3 * x / 256, 0.5 + 0.3 * torch.sin(x / 1.7) * torch.cos(y / 2.3))
+    noise = torch.randn(160, 256, generator=g) * 10 / 255
+    behind = scene.numpy()[..., None]
+
+    def to_scene(pixels: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(behind, pixels.shape).copy()
+
+    assert removed_noise((scene + noise)[None], to_scene) == pytest.approx(10.0, rel=0.15)
+    assert removed_noise((scene + noise)[None].expand(3, -1, -1), to_scene) == pytest.approx(10.0, rel=0.15)
+    textured = (x >= 128).numpy()[..., None]
+    assert removed_noise(scene[None], lambda pixels: np.where(textured, pixels + 0.1, pixels)) == 0.0
+    assert removed_noise(torch.rand(3, 10, 10), lambda pixels: pixels * 0) == 0.0  # no whole 16 px block
+
+    seen: list[tuple[int, ...]] = []
+
+    def identity(pixels: np.ndarray) -> np.ndarray:
+        seen.append(pixels.shape)
+        return pixels
+
+    large = torch.rand(3, 900, 1200)
+    assert removed_noise(large, identity) == 0.0
+    assert seen and all(shape == (NOISE_REMOVED_CROP, NOISE_REMOVED_CROP, 3) for shape in seen)
+    assert len(seen) * NOISE_REMOVED_CROP ** 2 <= NOISE_REMOVED_SAMPLE_PIXELS
+    seen.clear()
+    assert removed_noise(torch.rand(3, 300, 400), identity) == 0.0
+    assert seen == [(300, 400, 3)]  # small enough: read whole
+
+
 def test_highlight_level_is_the_99th_percentile_of_luma_and_dims_with_exposure() -> None:
     """Under-exposure scales the highlights down with everything else; a dark scene with one bright patch keeps
     a high level (its lights), which is what tells it from a darkened photo."""

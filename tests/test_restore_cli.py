@@ -299,10 +299,12 @@ def _catalog_with_detector_saying(kind: str, tmp_path: Path, zoo: Path, use_cata
                                   logit: float = 10.0, severity: float = 0.5) -> None:
     """Use a copy of the zoo's catalog whose detector always answers ``kind`` (with the confidence
     ``e**logit / (e**logit + 7)``: its other seven types have logit 0) and ``severity``, and whose ``routes``
-    replace the zoo's."""
+    replace the zoo's. The noise route is "keep" unless ``routes`` names one: the noise test reads what the noise
+    route's model removes (irtool.detect.removed_noise), which a model of random weights does everywhere."""
     head = write_detector_saying(kind, tmp_path / f"{kind}_head.safetensors", logit=logit, severity=severity)
     models = _zoo_models(zoo, head=head)
-    use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | (routes or {}), detector="head"))
+    use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | {"noise": "keep"} | (routes or {}),
+                              detector="head"))
 
 
 def test_auto_low_resolution_is_super_resolved_at_the_same_size(tmp_path, zoo, use_catalog):
@@ -498,6 +500,51 @@ def test_auto_denoises_an_image_whose_flattest_regions_are_noisy_whatever_it_is_
         assert f"called {called} (" in noisy_record["note"]
         assert "flattest regions hold noise of" in noisy_record["note"]
     assert (tmp_path / "out" / "smooth.png").read_bytes() == (tmp_path / "in" / "smooth.png").read_bytes()
+
+
+def test_auto_denoises_a_noisy_photo_saved_as_jpeg_whose_finest_grain_the_jpeg_took(tmp_path, zoo, use_catalog):
+    """A detector that always says clean, the bundled noise route model (hi_ir_unet_lite_denoise_real) on the noise
+    route: a photo with Gaussian noise of 15/255 saved as JPEG at quality 80 reads a noise floor between
+    NOISE_REMOVED_FLOOR_MIN and NOISE_FLOOR_MIN (the JPEG took the finest grain), but the model removes more than
+    NOISE_REMOVED_MIN even where it removes least, so it is denoised with that reason; with noise of 10/255 the floor
+    is past the first bound but the model removes little, and the clean photo's floor is below it: both are copied
+    byte for byte. --detect-only reports the same decisions."""
+    from skimage import data
+
+    import irtool
+    from irtool.detect import NOISE_FLOOR_MIN, NOISE_REMOVED_FLOOR_MIN, NOISE_REMOVED_MIN, noise_floor, removed_noise
+    from irtool.restore import restore_same_size
+    from irtool.zoo import EngineSettings, ModelZoo
+
+    bundled = Path(irtool.__file__).parent / "assets" / "weights" / "hi_ir_unet_lite_denoise_real.safetensors"
+    head = write_detector_saying("clean", tmp_path / "clean_head.safetensors")
+    models = _zoo_models(zoo, head=head) | {"denoiser": {"preset": "hi_ir_unet_lite", "tasks": ["denoise"],
+                                                         "file": bundled}}
+    use_catalog(write_catalog(tmp_path / "weights.toml", models, routes=ROUTES | {"noise": "denoiser"},
+                              detector="head"))
+    photo = data.chelsea()[:192, :256]  # a training photo of scripts/gather_photos.py
+    (tmp_path / "in").mkdir()
+    for name, sigma in (("noisy.jpg", 15), ("faint.jpg", 10), ("clean.jpg", 0)):
+        noisy = photo + np.random.default_rng(1).normal(0, sigma, photo.shape)
+        Image.fromarray(np.clip(noisy, 0, 255).round().astype(np.uint8)).save(tmp_path / "in" / name, quality=80)
+    loaded = ModelZoo(EngineSettings(device="cpu")).from_file(bundled)
+    readings = {}
+    for name in ("noisy.jpg", "faint.jpg", "clean.jpg"):
+        as_read = torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / name), np.float32) / 255).permute(2, 0, 1)
+        readings[name] = (noise_floor(as_read),
+                          removed_noise(as_read, lambda pixels: restore_same_size(loaded, pixels)))
+    assert NOISE_REMOVED_FLOOR_MIN <= readings["noisy.jpg"][0] < NOISE_FLOOR_MIN
+    assert readings["noisy.jpg"][1] >= NOISE_REMOVED_MIN
+    assert NOISE_REMOVED_FLOOR_MIN <= readings["faint.jpg"][0] and readings["faint.jpg"][1] < NOISE_REMOVED_MIN
+    assert readings["clean.jpg"][0] < NOISE_REMOVED_FLOOR_MIN
+    for records in _auto_records_with_and_without_detect_only(tmp_path):
+        noisy_record = records["noisy.jpg"]
+        assert noisy_record["model"] == "denoiser" and noisy_record["decided"] == "noise"
+        assert "called clean (" in noisy_record["note"] and "noise a JPEG smoothed" in noisy_record["note"]
+        for kept in (records["faint.jpg"], records["clean.jpg"]):
+            assert kept["model"] == "copy" and kept["decided"] == "clean" and not kept["note"]
+    for name in ("faint.jpg", "clean.jpg"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
 
 
 def test_auto_denoises_an_image_called_rainy_that_has_no_streaks_and_keeps_one_that_has(tmp_path, zoo, use_catalog):
