@@ -112,17 +112,20 @@ def naive_attention(qkv: torch.Tensor, heads: int) -> torch.Tensor:
     return torch.cat(outs, -1)
 
 
+@pytest.mark.parametrize("heads", [1, 2])
 @pytest.mark.parametrize("path", ["inference", "training"])
-def test_attention_matches_a_naive_per_window_reference(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_attention_matches_a_naive_per_window_reference(path: str, heads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """L1 inside p x p windows, then L2 over the s x s positions spaced p apart inside each P x P region.
 
-    The CPU path runs windows in chunks (of 3 here, so the last chunk is partial), with and without autograd.
+    The CPU path runs windows in chunks (of 3 here, so the last chunk is partial), with and without autograd; in
+    inference its matmuls write into the result (one head) and the output projection too. The residual sum puts
+    the tokens back in image order in the same pass, into a given tensor or a new one.
     """
     import irtool.models.hi_ir as hi_ir
 
     monkeypatch.setattr(hi_ir, "_CPU_ATTENTION_MAX_WINDOWS", 3)
     torch.manual_seed(0)
-    p, s, dim, heads, side = 4, 2, 16, 2, 16
+    p, s, dim, side = 4, 2, 16, 16
     attention = HiIRAttention(dim=dim, num_heads=heads, window_size=p, region_windows=s).eval()
     x = torch.randn(1, side, side, dim, requires_grad=path == "training")
     with torch.no_grad():
@@ -143,10 +146,18 @@ def test_attention_matches_a_naive_per_window_reference(path: str, monkeypatch: 
                         group = qkv[rows, cols].reshape(s * s, -1)
                         expected[rows, cols] = naive_attention(group, heads).view(s, s, dim)
         expected = attention.proj(expected)
+    residual = torch.randn(1, side, side, dim)
     with torch.set_grad_enabled(x.requires_grad):
         actual = attention(x)[0]
-    assert actual.requires_grad == x.requires_grad
+        summed = attention(x, residual=residual)[0]
+        into = torch.full_like(residual, float("nan"))
+        if not x.requires_grad:
+            assert attention(x, residual=residual, out=into) is into
+    assert actual.requires_grad == summed.requires_grad == x.requires_grad
     torch.testing.assert_close(actual.detach(), expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(summed.detach(), residual[0] + expected, rtol=1e-4, atol=1e-5)
+    if not x.requires_grad:
+        torch.testing.assert_close(into[0], residual[0] + expected, rtol=1e-4, atol=1e-5)
 
 
 def test_cpu_chunked_attention_equals_the_fused_kernel_path_with_gradients(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -141,9 +141,24 @@ def _attend_chunked(tokens: Tensor, project_in: nn.Linear, num_heads: int, qk_di
         m = part.shape[0]
         q, k, v = (t.reshape(m, length, num_heads, -1).transpose(1, 2).reshape(m * num_heads, length, -1)
                    for t in part.split([qk_dim, qk_dim, v_dim], -1))
-        weights = torch.bmm(q * scale, k.transpose(1, 2)).softmax(-1)
-        heads = torch.bmm(weights, v).view(m, num_heads, length, -1).transpose(1, 2).reshape(m, length, v_dim)
-        out[start:start + m] = heads if project_out is None else project_out(heads)
+        # alpha scales the scores inside the matmul, rather than in a pass over the queries of their own.
+        scores = torch.baddbmm(q.new_empty(()).expand(m * num_heads, length, length), q, k.transpose(1, 2),
+                               beta=0, alpha=scale)
+        dest = out[start:start + m]
+        # Inference without autocast (out= variants take no part in autograd or autocast): results are written
+        # straight into the output.
+        direct = not torch.is_grad_enabled() and part.dtype == out.dtype
+        if project_out is None and num_heads == 1 and direct:  # one head: the matmul writes the result
+            torch.bmm(scores.softmax(-1), v, out=dest)
+            continue
+        heads = torch.bmm(scores.softmax(-1), v).view(m, num_heads, length, -1).transpose(1, 2)
+        if project_out is None:
+            dest.view(m, length, num_heads, -1).copy_(heads)  # the heads' interleave and the write in one copy
+        elif not direct or project_out.bias is None or project_out.weight.dtype != out.dtype:
+            dest.copy_(project_out(heads.reshape(m, length, v_dim)))
+        else:
+            torch.addmm(project_out.bias, heads.reshape(m * length, v_dim), project_out.weight.t(),
+                        out=dest.view(m * length, -1))
     return out
 
 
@@ -170,7 +185,9 @@ class HiIRAttention(nn.Module):
     def region_size(self) -> int:
         return self.window_size * self.region_windows
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Tensor | None = None, out: Tensor | None = None) -> Tensor:
+        """The attention of ``x``; with ``residual``, ``residual`` plus it (into ``out`` if given), so the tokens go
+        back to image order inside that sum instead of in a copy of their own."""
         b, h, w, c = x.shape
         p, s = self.window_size, self.region_windows
         r = p * s
@@ -185,7 +202,14 @@ class HiIRAttention(nn.Module):
         t = t.view(b * nh * nw, s * s, p * p, c).transpose(1, 2).reshape(-1, s * s, c)
         t = _attend(t, self.qkv_l2, self.num_heads, self.qk_dim, self.proj)
         # L2 groups -> image.
-        return t.view(b, nh, nw, p, p, s, s, c).permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(b, h, w, c)
+        t = t.view(b, nh, nw, p, p, s, s, c).permute(0, 1, 5, 3, 2, 6, 4, 7)
+        if residual is None:
+            return t.reshape(b, h, w, c)
+        image_order = (b, nh, s, p, nw, s, p, c)
+        if out is None:
+            return (residual.view(image_order) + t).reshape(b, h, w, c)
+        torch.add(residual.view(image_order), t, out=out.view(image_order))
+        return out
 
 
 class HiIRLayer(nn.Module):
@@ -203,7 +227,7 @@ class HiIRLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if _in_row_strips(x):
             return self._forward_in_row_strips(x)
-        x = x + self.attn(self.norm1(x))
+        x = self.attn(self.norm1(x), residual=x)
         return x + self.ffn(self.norm2(x))
 
     def _forward_in_row_strips(self, x: Tensor) -> Tensor:
@@ -217,14 +241,14 @@ class HiIRLayer(nn.Module):
         mid = torch.empty_like(x)
         for top in range(0, height, band):
             part = x[:, top:top + band]
-            mid[:, top:top + band] = part + self.attn(self.norm1(part))
+            self.attn(self.norm1(part), residual=part, out=mid[:, top:top + band])
         out = torch.empty_like(x)
         ffn, rows = self.ffn, _LAYER_STRIP_ROWS
         for top in range(0, height, rows):
             first = max(0, top - 1)  # the row above the band, where there is one (the row below: the slice's end)
             hidden = ffn.act(ffn.reduce(self.norm2(mid[:, first:top + rows + 1])))
             hidden = ffn.spatial(hidden.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)[:, top - first:top - first + rows]
-            out[:, top:top + rows] = mid[:, top:top + rows] + ffn.expand(ffn.act(hidden))
+            torch.add(mid[:, top:top + rows], ffn.expand(ffn.act(hidden)), out=out[:, top:top + rows])
         return out
 
 
@@ -257,8 +281,8 @@ class HiIRStage(nn.Module):
                      if residual_conv else None)
 
     def forward(self, x: Tensor) -> Tensor:
-        # One copy into channels-last memory per stage: as a permuted view of NCHW memory, every LayerNorm and
-        # Linear of every layer copied it again (README "Speed and memory", bench_models.py --against).
+        # Channels-last memory (a copy only if x is not already in it): as a permuted view of NCHW memory, every
+        # LayerNorm and Linear of every layer copied it again (README "Speed and memory", bench_models.py --against).
         y = x.permute(0, 2, 3, 1).contiguous()
         for layer in self.layers:
             y = layer(y)
@@ -315,7 +339,9 @@ class HiIRColumnar(nn.Module):
         _check(x.dim() == 4 and x.shape[1] == self.in_channels,
                f"expected [B, {self.in_channels}, H, W], got {list(x.shape)}")
         height, width = x.shape[-2:]
-        padded = pad_to_multiple(x, self.size_multiple)
+        # Channels-last memory from the first convolution on: each stage's Hi-IR layers want [B, H, W, C], which is
+        # then the feature maps' own memory instead of a copy per stage, and the convolutions read it natively.
+        padded = pad_to_multiple(x, self.size_multiple).contiguous(memory_format=torch.channels_last)
         shallow = self.conv_first(padded)
         deep = shallow
         for stage in self.stages:
@@ -383,7 +409,9 @@ class HiIRUNet(nn.Module):
         _check(x.dim() == 4 and x.shape[1] == self.in_channels,
                f"expected [B, {self.in_channels}, H, W], got {list(x.shape)}")
         height, width = x.shape[-2:]
-        padded = pad_to_multiple(x, self.size_multiple)
+        # Channels-last memory from the first convolution on: each stage's Hi-IR layers want [B, H, W, C], which is
+        # then the feature maps' own memory instead of a copy per stage, and the convolutions read it natively.
+        padded = pad_to_multiple(x, self.size_multiple).contiguous(memory_format=torch.channels_last)
         feature = self.conv_first(padded)
         skips: list[Tensor] = []
         for encoder, down in zip(self.encoders, self.downs):
