@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -328,30 +328,61 @@ def noise_floor(image: torch.Tensor) -> float:
     return _flattest_noise(luma, luma)
 
 
-def removed_noise(image: torch.Tensor, denoise: Callable[[np.ndarray], np.ndarray]) -> float:
+class NoiseRemoval(NamedTuple):
+    """What a denoiser removes from an image (:func:`removed_noise`)."""
+
+    #: The luma RMS of its change per block, in 8-bit levels, at the blocks' :data:`NOISE_FLATTEST_SHARE` quantile.
+    level: float
+    #: The median over blocks of that change's RMS over the block's own fine detail (:func:`block_fine_detail`):
+    #: near 1 where it takes most of what varies (noise on a plain region), low where it takes a little of much
+    #: (a scene's texture softened).
+    share: float
+
+
+def removed_noise(image: torch.Tensor, denoise: Callable[[np.ndarray], np.ndarray]) -> NoiseRemoval:
     """What ``denoise`` (a restorer, float HxWxC in [0, 1] to the same) removes from ``image`` (``[C, H, W]`` in
-    [0, 1]) where it removes least: the luma RMS of its change per :data:`NOISE_BLOCK` px block, in 8-bit levels, at
-    the :data:`NOISE_FLATTEST_SHARE` quantile of the blocks. Noise is in every block and a denoiser removes it from
-    each; a scene's texture it keeps, so a clean image reads near 0. A JPEG of a noisy photo keeps the noise's
-    coarser grain and drops the finest, which :func:`noise_floor` reads, so this is how noise under a JPEG shows.
-    Read on the whole image up to :data:`NOISE_REMOVED_SAMPLE_PIXELS`, else on :data:`NOISE_REMOVED_CROP` px crops
-    on an even grid (8 px aligned, keeping a JPEG's block grid); 0 for an image with no whole block."""
+    [0, 1]), per :data:`NOISE_BLOCK` px block of the luma: where it removes least (``level``) and against each block's
+    fine detail (``share``). Noise is in every block and a denoiser removes it from each; a scene's texture it keeps,
+    so a clean image reads a level near 0. A JPEG of a noisy photo keeps the noise's coarser grain and drops the
+    finest, which :func:`noise_floor` reads, so this is how noise under a JPEG shows. A frame filled with fine
+    texture has no plain block, and a denoiser that softens it a little everywhere reads a level too; its share
+    tells it from noise. Read on the whole image up to :data:`NOISE_REMOVED_SAMPLE_PIXELS`, else on
+    :data:`NOISE_REMOVED_CROP` px crops on an even grid (8 px aligned, keeping a JPEG's block grid); 0 and 0 for an
+    image with no whole block."""
     from irtool.engine import grid_crops
 
     x = image.detach().float().cpu()
     height, width = x.shape[1:]
     crops = (x[None] if height * width <= NOISE_REMOVED_SAMPLE_PIXELS else
              grid_crops(x, NOISE_REMOVED_CROP, NOISE_REMOVED_SAMPLE_PIXELS // NOISE_REMOVED_CROP**2, align=8))
-    changes = []
+    changes, shares = [], []
     for crop in crops:
         before = crop.permute(1, 2, 0).numpy()
         after = torch.from_numpy(np.ascontiguousarray(denoise(before), dtype=np.float32)).permute(2, 0, 1)
         blocks = _noise_blocks(_luma(crop - after) * 255.0)
         if blocks.numel():
-            changes.append(blocks.square().mean(dim=(1, 3)).sqrt().flatten())
+            change = blocks.square().mean(dim=(1, 3)).sqrt().flatten()
+            changes.append(change)
+            shares.append(change / block_fine_detail(_luma(crop) * 255.0).flatten().clamp_min(_FINE_DETAIL_EPS))
     if not changes:
-        return 0.0
-    return float(torch.quantile(torch.cat(changes), NOISE_FLATTEST_SHARE))
+        return NoiseRemoval(0.0, 0.0)
+    return NoiseRemoval(float(torch.quantile(torch.cat(changes), NOISE_FLATTEST_SHARE)),
+                        float(torch.cat(shares).median()))
+
+
+#: :func:`block_fine_detail`'s local mean: a 5 x 5 box, so a block's shading and gradients are not counted as detail.
+_FINE_DETAIL_BOX = 5
+#: A block with no fine detail at all (flat, or clipped) divides by this many levels instead of 0.
+_FINE_DETAIL_EPS = 0.1
+
+
+def block_fine_detail(plane: torch.Tensor) -> torch.Tensor:
+    """The fine detail of ``plane`` ``[H, W]`` per :data:`NOISE_BLOCK` px block (``[rows, cols]``, in the plane's
+    units): the RMS of the plane about its local mean over a 5 x 5 box (edge pixels repeated). Noise and texture
+    raise it; shading and smooth gradients do not."""
+    padded = torch.nn.functional.pad(plane[None, None], (2, 2, 2, 2), mode="replicate")
+    local = torch.nn.functional.avg_pool2d(padded, _FINE_DETAIL_BOX, stride=1)[0, 0]
+    return _noise_blocks(plane - local).square().mean(dim=(1, 3)).sqrt()
 
 
 def chroma_noise_floor(image: torch.Tensor) -> float:

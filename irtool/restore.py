@@ -594,10 +594,10 @@ class BatchRestorer:
             return None
         loaded = self._load_route(name)
         removed = removed_noise(image, lambda pixels: restore_same_size(loaded, pixels))
-        if removed < NOISE_REMOVED_MIN:
+        if removed.level < NOISE_REMOVED_MIN:
             return None
         return name, (f"its flattest regions read {floor:.1f}/255 of noise, yet {loaded.name} removes "
-                      f"{removed:.1f}/255 even where it removes least (noise a JPEG smoothed)")
+                      f"{removed.level:.1f}/255 even where it removes least (noise a JPEG smoothed)")
 
     def auto_restore(self, pixels: np.ndarray, progress: Progress = Progress()) -> AutoOutcome:
         """``--auto`` on one HxWxC float image in [0, 1]: judge it, then restore it with the routed model or leave it

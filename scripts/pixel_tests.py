@@ -29,6 +29,13 @@ it on images called clean, JPEG, blurred or hazy whose noise floor is between
 :data:`irtool.detect.NOISE_REMOVED_MIN` (noise a JPEG smoothed). It runs the model on every window: use
 ``--windows 3`` (about 9 minutes on 2 cores).
 
+``--test removed-share``: the share of :func:`irtool.detect.removed_noise` (the median over 16 px blocks of what the
+noise route's model removes against the block's own fine detail: near 1 for noise on a plain region, low for texture
+it softens), per true type; then, for the windows on which the reading of ``--test removed-noise`` sends an image to
+the noise route (noise floor from :data:`irtool.detect.NOISE_REMOVED_FLOOR_MIN` up to
+:data:`irtool.detect.NOISE_FLOOR_MIN`, removed level from :data:`irtool.detect.NOISE_REMOVED_MIN`), the spread of
+their share. Use with ``--textured`` for the frames filled with texture that the level alone takes for noise.
+
 ``--test streaks``: :func:`irtool.detect.streak_coherence` (how much of the fine detail runs in one direction: the
 structure tensor's coherence over the whole image) per true type, and the share below
 :data:`irtool.detect.STREAK_COHERENCE_MIN`; an image called rainy below it has no rain streaks, and ``--auto`` tests
@@ -96,6 +103,14 @@ the detector's own low-light calls would act).
 quarter of its sides: the low-key crops (shadows, dark foliage) a random window rarely is, where a darkening
 generator and a scene that is dark by nature meet (``--test exposure``).
 
+``--textured``: one more clean row, the most textured window of each photo at a third, a quarter and a fifth of its
+sides (the one whose least detailed tenth of 16 px blocks holds the most fine detail,
+:func:`irtool.detect.block_fine_detail`): a frame filled with grass, hair or bristles, which a random window
+(at least half of each side) rarely is.
+
+``--severity LO HI``: the degraded windows' severities (default 0.25-1, the issue's visible range; lower for the
+faint degradations a pixel test meets that the detector misses).
+
 ``--where-dim``: measure only the windows whose highlight level is below :data:`irtool.detect.HIGHLIGHT_LEVEL_MAX`,
 the images the dim highlights test would brighten, and count them per type (with ``--test
 low-light-probability``: only those the detector calls clean or blurred, which the test overrules; how well the
@@ -129,12 +144,17 @@ def main(argv: list[str] | None = None) -> int:
                                  "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
                                  "tone-shift", "haze-highlights", "relit-call",
-                                 "chroma-noise", "removed-noise", "tone-gaps"])
+                                 "chroma-noise", "removed-noise", "removed-share", "tone-gaps"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
     parser.add_argument("--darkest", action="store_true",
                         help="also measure the darkest window of each clean photo at 1/2, 1/3 and 1/4 of its sides")
+    parser.add_argument("--textured", action="store_true",
+                        help="also measure the most textured window of each clean photo at 1/3, 1/4 and 1/5 of its "
+                             "sides")
+    parser.add_argument("--severity", type=float, nargs=2, default=(0.25, 1.0), metavar=("LO", "HI"),
+                        help="severity range of the degraded windows (default 0.25 1)")
     parser.add_argument("--generator", action="append", default=[], metavar="KIND=NAME",
                         help="make every window of degradation KIND with its registered generator NAME (repeatable; "
                              "e.g. haze=scattering)")
@@ -168,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         EDGE_SHARPNESS_MIN,
         HIGHLIGHT_LEVEL_MAX,
         NOISE_FLOOR_MIN,
+        NOISE_REMOVED_FLOOR_MIN,
         NOISE_REMOVED_MIN,
         SCENE_STATISTICS,
         SLIGHT_SEVERITY,
@@ -175,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         TONE_GAPS_MIN,
         VEIL_DARK_CHANNEL_MIN,
         black_point,
+        block_fine_detail,
         chroma_noise_floor,
         edge_sharpness,
         highlight_level,
@@ -315,9 +337,20 @@ def main(argv: list[str] | None = None) -> int:
     # --test removed-noise: what the noise route's model removes where it removes least (irtool.detect.removed_noise).
     def noise_removed(image: torch.Tensor) -> float:
         loaded = restorer._load_route(restorer.route_choice("noise").used)
-        return removed_noise(image, lambda pixels: restore_same_size(loaded, pixels))
+        return removed_noise(image, lambda pixels: restore_same_size(loaded, pixels)).level
 
-    if args.test in ("change", "tone-shift", "haze-highlights", "relit-call", "removed-noise"):
+    # --test removed-share: the share of what it removes, and per row the shares of the windows the level sends on.
+    shares_sent: dict[str, list[float]] = {}
+
+    def removed_share(image: torch.Tensor) -> float:
+        loaded = restorer._load_route(restorer.route_choice("noise").used)
+        removed = removed_noise(image, lambda pixels: restore_same_size(loaded, pixels))
+        if (NOISE_REMOVED_FLOOR_MIN <= noise_floor(image) < NOISE_FLOOR_MIN
+                and removed.level >= NOISE_REMOVED_MIN):
+            shares_sent.setdefault(current["row"], []).append(removed.share)
+        return removed.share
+
+    if args.test in ("change", "tone-shift", "haze-highlights", "relit-call", "removed-noise", "removed-share"):
         from irtool.engine.host import retain_freed_host_memory
         from irtool.metrics import psnr
         from irtool.restore import BatchRestorer, RestoreRequest, restore_same_size
@@ -342,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
                       TONE_GAPS_MIN),
         "removed-noise": (noise_removed, "what the noise route's model removes where it removes least (luma RMS "
                           "of the least-changed tenth of 16 px blocks, 8-bit levels)", NOISE_REMOVED_MIN),
+        "removed-share": (removed_share, "the share of each 16 px block's fine detail the noise route's model "
+                          "removes (median over blocks)", None),
         "chroma-noise": (chroma_noise_floor, "colour noise floor (Cb/Cr, 8-bit levels)", None),
         "exposure": (highlight_level, "highlight level (99th percentile of luma)", HIGHLIGHT_LEVEL_MAX),
         "sharpness": (edge_sharpness, "edge sharpness", EDGE_SHARPNESS_MIN),
@@ -372,9 +407,11 @@ def main(argv: list[str] | None = None) -> int:
                             "levels), where it dehazes", None),
     }[args.test]
     values: dict[str, list[float]] = {kind: [] for kind in detector_types()}
-    darkest_row = "clean, darkest windows"
+    darkest_row, textured_row = "clean, darkest windows", "clean, most textured windows"
     if args.darkest:
         values[darkest_row] = []
+    if args.textured:
+        values[textured_row] = []
 
     def as_input(pixels: np.ndarray) -> torch.Tensor:
         if args.gray:
@@ -400,15 +437,21 @@ def main(argv: list[str] | None = None) -> int:
                 darkest = _darkest_window(clean, fraction)
                 current.update(kind=CLEAN, window=darkest, row=darkest_row)  # a clean window, in a row of its own
                 record(darkest_row, darkest)
+        if args.textured:
+            for fraction in (3, 4, 5):
+                textured = _textured_window(clean, fraction, block_fine_detail)
+                current.update(kind=CLEAN, window=textured, row=textured_row)
+                record(textured_row, textured)
         for kind in detector_types():
             for _ in range(args.windows):
                 window = _window(clean, rng)
                 current.update(kind=kind, window=window, row=kind)
-                severity = 0.0 if kind == CLEAN else float(rng.uniform(0.25, 1.0))
+                severity = 0.0 if kind == CLEAN else float(rng.uniform(*args.severity))
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis,
                                             generator=generators.get(kind))
                 record(kind, pixels)
-    print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, severity 0.25-1, "
+    print(f"{args.data}: {measured} per true type, {args.windows} windows per photo, "
+          f"severity {args.severity[0]:g}-{args.severity[1]:g}, "
           f"{args.synthesis} generators"
           f"{''.join(f', {kind} only by {name}' for kind, name in generators.items())}{', gray' if args.gray else ''}"
           f"{f', only windows with highlights below {HIGHLIGHT_LEVEL_MAX}' if args.where_dim else ''}"
@@ -426,6 +469,15 @@ def main(argv: list[str] | None = None) -> int:
         q = np.where(np.isnan(q), -np.inf, q)  # interpolated from a -inf sample (enlargement-dip: no exact fit)
         below = "-" if threshold is None else f"{float(np.mean(np.asarray(found) < threshold)):.1%}"
         print(f"| {kind} | {samples} | " + " | ".join(f"{v:.3f}" for v in q) + f" | {below} |")
+    if args.test == "removed-share":
+        print(f"\nThe windows the removed level sends to the noise route (noise floor {NOISE_REMOVED_FLOOR_MIN:g} to "
+              f"{NOISE_FLOOR_MIN:g}, removed level from {NOISE_REMOVED_MIN:g}), and their share:\n")
+        print("| true type | sent | min | 50% | max |")
+        print("|---|---:|---:|---:|---:|")
+        for kind in values:
+            sent = shares_sent.get(kind, [])
+            spread = " | ".join(f"{v:.3f}" for v in np.quantile(sent, [0.0, 0.5, 1.0])) if sent else "- | - | -"
+            print(f"| {kind} | {len(sent)} of {seen[kind]} | {spread} |")
     if args.test == "tone-shift":
         print(f"\nWindows restored as their own type (the test must let these through), and as another type (with "
               f"the gain over the input, against the clean window); refused: above {args.tone_shift_max:g}:\n")
@@ -511,6 +563,28 @@ def _darkest_window(image, fraction: int):
             - table[tops[:, None] + h, lefts[None]] + table[tops[:, None], lefts[None]])
     row, col = np.unravel_index(int(np.argmin(sums)), sums.shape)
     top, left = int(tops[row]), int(lefts[col])
+    return np.ascontiguousarray(image[top : top + h, left : left + w])
+
+
+def _textured_window(image, fraction: int, block_fine_detail):
+    """The window of ``image`` (HxWx3 float) a ``fraction``-th of its sides whose least detailed tenth of 16 px
+    blocks holds the most fine detail (``block_fine_detail`` of the luma), searched on a stride of a quarter of the
+    window: the frame most filled with texture."""
+    import numpy as np
+    import torch
+
+    from irtool.data.transforms import _luma
+
+    height, width = image.shape[:2]
+    h, w = max(1, height // fraction), max(1, width // fraction)
+    luma = torch.from_numpy(np.ascontiguousarray(_luma(image)[..., 0])) * 255.0
+    best, where = -1.0, (0, 0)
+    for top in range(0, height - h + 1, max(1, h // 4)):
+        for left in range(0, width - w + 1, max(1, w // 4)):
+            detail = block_fine_detail(luma[top:top + h, left:left + w]).flatten()
+            if detail.numel() and (least := float(torch.quantile(detail, 0.1))) > best:
+                best, where = least, (top, left)
+    top, left = where
     return np.ascontiguousarray(image[top : top + h, left : left + w])
 
 

@@ -247,11 +247,11 @@ def test_removed_noise_reads_what_a_denoiser_takes_where_it_takes_least_and_samp
     def to_scene(pixels: np.ndarray) -> np.ndarray:
         return np.broadcast_to(behind, pixels.shape).copy()
 
-    assert removed_noise((scene + noise)[None], to_scene) == pytest.approx(10.0, rel=0.15)
-    assert removed_noise((scene + noise)[None].expand(3, -1, -1), to_scene) == pytest.approx(10.0, rel=0.15)
+    assert removed_noise((scene + noise)[None], to_scene).level == pytest.approx(10.0, rel=0.15)
+    assert removed_noise((scene + noise)[None].expand(3, -1, -1), to_scene).level == pytest.approx(10.0, rel=0.15)
     textured = (x >= 128).numpy()[..., None]
-    assert removed_noise(scene[None], lambda pixels: np.where(textured, pixels + 0.1, pixels)) == 0.0
-    assert removed_noise(torch.rand(3, 10, 10), lambda pixels: pixels * 0) == 0.0  # no whole 16 px block
+    assert removed_noise(scene[None], lambda pixels: np.where(textured, pixels + 0.1, pixels)).level == 0.0
+    assert removed_noise(torch.rand(3, 10, 10), lambda pixels: pixels * 0) == (0.0, 0.0)  # no whole 16 px block
 
     seen: list[tuple[int, ...]] = []
 
@@ -260,12 +260,38 @@ def test_removed_noise_reads_what_a_denoiser_takes_where_it_takes_least_and_samp
         return pixels
 
     large = torch.rand(3, 900, 1200)
-    assert removed_noise(large, identity) == 0.0
+    assert removed_noise(large, identity) == (0.0, 0.0)
     assert seen and all(shape == (NOISE_REMOVED_CROP, NOISE_REMOVED_CROP, 3) for shape in seen)
     assert len(seen) * NOISE_REMOVED_CROP ** 2 <= NOISE_REMOVED_SAMPLE_PIXELS
     seen.clear()
-    assert removed_noise(torch.rand(3, 300, 400), identity) == 0.0
+    assert removed_noise(torch.rand(3, 300, 400), identity) == (0.0, 0.0)
     assert seen == [(300, 400, 3)]  # small enough: read whole
+
+
+def test_removed_share_tells_noise_taken_from_plain_regions_from_texture_softened_everywhere() -> None:
+    """Noise on a plain scene, taken whole: the share of each block's fine detail removed is about 1. A frame filled
+    with fine texture, softened by a tenth everywhere: every block changes (a level of several 8-bit levels, as
+    noise would read), but the share is a tenth. Shading is not fine detail: noise on a steep ramp reads as on a
+    plain one."""
+    import numpy as np
+
+    from irtool.detect import block_fine_detail, removed_noise
+
+    g = torch.Generator().manual_seed(5)
+    y, x = torch.meshgrid(torch.arange(128.0), torch.arange(192.0), indexing="ij")
+    noise = torch.randn(128, 192, generator=g) * 6 / 255
+    for plain in (torch.full((128, 192), 0.5), 0.2 + 0.6 * x / 192):
+        behind = plain.numpy()[..., None]
+        taken = removed_noise((plain + noise)[None],
+                              lambda pixels, behind=behind: np.broadcast_to(behind, pixels.shape).copy())
+        assert taken.share == pytest.approx(1.0, abs=0.1)
+    texture = 0.5 + 0.3 * torch.sin(x * 2.1) * torch.cos(y * 1.3)
+    mean = float(texture.mean())
+    softened = removed_noise(texture[None], lambda pixels: mean + 0.9 * (pixels - mean))
+    assert softened.level > 3.0
+    assert softened.share == pytest.approx(0.1, abs=0.03)
+    assert block_fine_detail(0.2 + 0.6 * x / 192).max() < 1e-3  # a ramp: none (the edge blocks a trace, 0.13/255)
+    assert block_fine_detail(torch.zeros(10, 40)).shape == (0, 2)  # whole 16 px blocks only
 
 
 def test_highlight_level_is_the_99th_percentile_of_luma_and_dims_with_exposure() -> None:

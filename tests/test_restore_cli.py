@@ -532,7 +532,7 @@ def test_auto_denoises_a_noisy_photo_saved_as_jpeg_whose_finest_grain_the_jpeg_t
     for name in ("noisy.jpg", "faint.jpg", "clean.jpg"):
         as_read = torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / name), np.float32) / 255).permute(2, 0, 1)
         readings[name] = (noise_floor(as_read),
-                          removed_noise(as_read, lambda pixels: restore_same_size(loaded, pixels)))
+                          removed_noise(as_read, lambda pixels: restore_same_size(loaded, pixels)).level)
     assert NOISE_REMOVED_FLOOR_MIN <= readings["noisy.jpg"][0] < NOISE_FLOOR_MIN
     assert readings["noisy.jpg"][1] >= NOISE_REMOVED_MIN
     assert NOISE_REMOVED_FLOOR_MIN <= readings["faint.jpg"][0] and readings["faint.jpg"][1] < NOISE_REMOVED_MIN
