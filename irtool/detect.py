@@ -345,8 +345,10 @@ def removed_noise(image: torch.Tensor, denoise: Callable[[np.ndarray], np.ndarra
     fine detail (``share``). Noise is in every block and a denoiser removes it from each; a scene's texture it keeps,
     so a clean image reads a level near 0. A JPEG of a noisy photo keeps the noise's coarser grain and drops the
     finest, which :func:`noise_floor` reads, so this is how noise under a JPEG shows. A frame filled with fine
-    texture has no plain block, and a denoiser that softens it a little everywhere reads a level too; its share
-    tells it from noise. Read on the whole image up to :data:`NOISE_REMOVED_SAMPLE_PIXELS`, else on
+    texture has no plain block, and a denoiser that softens it a little everywhere reads a level too. The share is a
+    measurement (``scripts/pixel_tests.py --test removed-share``) that ``--auto`` does not act on: on training windows
+    it did not part that texture from noise under a JPEG (docs/auto-history.md "Texture is not noise"). Read on the
+    whole image up to :data:`NOISE_REMOVED_SAMPLE_PIXELS`, else on
     :data:`NOISE_REMOVED_CROP` px crops on an even grid (8 px aligned, keeping a JPEG's block grid); 0 and 0 for an
     image with no whole block."""
     from irtool.engine import grid_crops
