@@ -19,7 +19,7 @@ from irtool.data import (
     parse_task_mix,
     seed_worker,
 )
-from irtool.data.datasets import block_dark_channel
+from irtool.data.datasets import block_dark_channel, least_fine_detail
 from irtool.data.images import TONE_RANGES, random_tone
 from irtool.data.transforms import DegradeMargin, Downscale, GrayPhotos, QuantizeInput, ToneJitter
 from irtool.degradations import detector_types
@@ -335,6 +335,34 @@ def test_clean_candidates_takes_the_palest_window_for_clean_patches_only(tmp_pat
     assert block_dark_channel(ragged[:5, :5]) == pytest.approx(ragged[:5, :5].min() / 255)
     with pytest.raises(UsageError, match="clean_candidates"):
         DegradedFolderDataset(tmp_path, task_mix="clean", patch_size=32, clean_candidates=0)
+
+
+def test_clean_pick_textured_takes_the_window_busy_everywhere_for_clean_patches(tmp_path: Path) -> None:
+    # A denoiser learns to keep texture only if its clean patches show frames filled with it: with clean_pick
+    # "textured" a clean patch is, of clean_candidates windows, the one whose least detailed blocks hold the most
+    # fine detail (a plain wall beside fine grass: the grass), while other tasks' patches stay what the seed gave.
+    rng = np.random.default_rng(4)
+    photo = np.empty((64, 128, 3), np.uint8)
+    photo[:, :64] = 120  # a plain wall ...
+    photo[:, 64:] = rng.integers(40, 220, (64, 64, 1))  # ... beside fine gray texture
+    _save(tmp_path / "grass.png", photo)
+
+    def patches(mix: str, **options) -> list[dict]:
+        return _items(DegradedFolderDataset(tmp_path, task_mix=mix, patch_size=32, length=24, seed=5,
+                                            augment=False, **options))
+
+    def detail(item: dict) -> float:
+        return least_fine_detail(np.round(item["gt"].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+
+    plain, textured = patches("clean"), patches("clean", clean_candidates=4, clean_pick="textured")
+    assert all(torch.equal(x["lq"], x["gt"]) for x in textured)  # still clean: input = target
+    assert all(detail(b) >= detail(a) for a, b in zip(plain, textured))  # the first candidate is the plain window
+    assert sum(detail(x) > 20 for x in textured) > sum(detail(x) > 20 for x in plain) + 5
+    assert all(_same(a, b) for a, b in zip(patches("denoise"),
+                                           patches("denoise", clean_candidates=4, clean_pick="textured")))
+    assert least_fine_detail(photo[:, :64]) == 0.0 and least_fine_detail(photo[:8, :8]) == 0.0  # plain; no block
+    with pytest.raises(UsageError, match="clean_pick"):
+        DegradedFolderDataset(tmp_path, task_mix="clean", patch_size=32, clean_pick="sharpest")
 
 
 def test_gray_photos_makes_the_photo_and_its_damage_gray_only_when_asked(photos: Path) -> None:

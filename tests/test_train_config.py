@@ -66,6 +66,7 @@ def test_downscale_is_off_by_default_and_round_trips_through_a_config_file(tmp_p
      ({"loss": "l2"}, "loss must be"), ({"downscale": (0.5, 2.0)}, "downscale must"),
      ({"unclipped_noise": 1.5}, "unclipped_noise must"), ({"tone_jitter": -0.1}, "tone_jitter must"),
      ({"gray_photos": 1.1}, "gray_photos must"), ({"clean_candidates": 0}, "clean_candidates must"),
+     ({"clean_pick": "sharpest"}, "clean_pick must"),
      ({"unclipped_noise": 0.5, "quantize_lq": True}, "needs quantize_lq off"),
      ({"generators": {"haze": "fog"}}, "generators: haze has no generator 'fog'"),
      ({"generators": {"smoke": "veil"}}, "generators: unknown")],

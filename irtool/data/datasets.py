@@ -192,10 +192,13 @@ class DegradedFolderDataset(Dataset):
             PSNR on those benchmarks.
         transforms: optional steps in making a patch (:mod:`irtool.data.transforms`: a margin degraded around
             it, content shrunk from a larger region, re-graded clean photos, inputs rounded to 8 bit).
-        clean_candidates: a clean patch (task ``clean``: its own target) is the palest-looking of this many random
-            windows of its photo, the one with the highest median dark channel (:func:`block_dark_channel`): the
-            bright, flat scenes (a white wall, sand, sky) that a haze corrector mistakes for a veil, which random
-            windows seldom show it. 1 (the default) takes one window and draws nothing more.
+        clean_candidates: a clean patch (task ``clean``: its own target) is the best of this many random windows of
+            its photo by ``clean_pick``. 1 (the default) takes one window and draws nothing more.
+        clean_pick: how those windows are ranked (:data:`CLEAN_PICKS`): ``"palest"``, the highest median dark
+            channel (:func:`block_dark_channel`): the bright, flat scenes (a white wall, sand, sky) that a haze
+            corrector mistakes for a veil; ``"textured"``, the most fine detail in the least detailed tenth of the
+            blocks (:func:`least_fine_detail`): frames filled with grass, hair or bristles, which a denoiser must
+            keep. Random windows seldom show either.
 
     Images smaller than the target patch are mirror-padded (see :func:`pad_to_at_least` for why).
     """
@@ -218,10 +221,14 @@ class DegradedFolderDataset(Dataset):
         synthesis: str = "default",
         generators: Mapping[str, str] | None = None,
         clean_candidates: int = 1,
+        clean_pick: str = "palest",
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.clean_candidates = _check_positive("clean_candidates", clean_candidates)
+        if clean_pick not in CLEAN_PICKS:
+            raise UsageError(f"clean_pick must be one of {', '.join(CLEAN_PICKS)}, not {clean_pick!r}")
+        self.clean_pick = clean_pick
         self.mixture = parse_task_mix(task_mix)
         self.generators = check_generators(generators or {})
         self.patch_size = _check_positive("patch_size", patch_size)
@@ -266,12 +273,13 @@ class DegradedFolderDataset(Dataset):
         crop = image[top : top + source, left : left + source]
         if task == CLEAN_TASK and self.clean_candidates > 1:
             # More draws only here, so other tasks' (and a run without the option's) patches stay the same.
-            palest = block_dark_channel(crop)
+            score = CLEAN_PICKS[self.clean_pick]
+            best = score(crop)
             for _ in range(self.clean_candidates - 1):
                 y = int(rng.integers(0, image.shape[0] - source + 1))
                 x = int(rng.integers(0, image.shape[1] - source + 1))
-                if (dark := block_dark_channel(image[y : y + source, x : x + source])) > palest:
-                    palest, top, left = dark, y, x
+                if (value := score(image[y : y + source, x : x + source])) > best:
+                    best, top, left = value, y, x
             crop = image[top : top + source, left : left + source]
         if source != region:
             crop = imresize(crop, output_shape=(region, region))
@@ -312,6 +320,21 @@ def block_dark_channel(window: np.ndarray) -> float:
         return float(darkest.min()) / 255.0
     blocks = darkest[:height, :width].reshape(height // side, side, width // side, side).min(axis=(1, 3))
     return float(np.median(blocks)) / 255.0
+
+
+def least_fine_detail(window: np.ndarray) -> float:
+    """The fine detail (:func:`irtool.detect.block_fine_detail` of the luma, 8-bit levels) of ``window``'s (uint8
+    HxWx3) least detailed tenth of 16 px blocks: high only when every part of the window is busy (a frame filled
+    with texture); 0 for a window smaller than one block."""
+    from irtool.detect import NOISE_FLATTEST_SHARE, block_fine_detail
+
+    luma = torch.from_numpy(window.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    detail = block_fine_detail(luma).flatten()
+    return float(torch.quantile(detail, NOISE_FLATTEST_SHARE)) if detail.numel() else 0.0
+
+
+#: ``clean_pick``: how a clean patch's candidate windows are ranked (highest first).
+CLEAN_PICKS = {"palest": block_dark_channel, "textured": least_fine_detail}
 
 
 def _stems(paths: Sequence[Path], *, folder: Path) -> dict[str, Path]:

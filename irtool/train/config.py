@@ -82,9 +82,12 @@ class TrainConfig:
     #: Probability that a patch's photo, and then its degraded input, is made gray (black-and-white photos;
     #: ``irtool.data.transforms.GrayPhotos``); 0 = off.
     gray_photos: float = 0.0
-    #: A clean patch (its own target) is the palest-looking of this many random windows of its photo (highest
-    #: median dark channel; ``DegradedFolderDataset``): hard negatives for a haze corrector; 1 = off.
+    #: A clean patch (its own target) is the best of this many random windows of its photo by ``clean_pick``
+    #: (``DegradedFolderDataset``): hard negatives; 1 = off.
     clean_candidates: int = 1
+    #: How those windows are ranked: "palest" (highest median dark channel: bright flat scenes, for a haze corrector)
+    #: or "textured" (frames filled with fine detail, for a denoiser that must keep texture).
+    clean_pick: str = "palest"
     #: With --fit-vote: the share of clean photos the vote must call clean in cross-validation; the clean logit is
     #: raised by the smallest margin that reaches it (0 = off; see ``irtool.train.vote.clean_margin``).
     vote_clean_target: float = 0.0
@@ -163,6 +166,10 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
     for name in ("iters", "batch_size", "patch_size", "clean_candidates"):
         if getattr(cfg, name) <= 0:
             raise UsageError(f"{name} must be positive")
+    from irtool.data.datasets import CLEAN_PICKS  # the data module owns the picks; imported here only to check
+
+    if cfg.clean_pick not in CLEAN_PICKS:
+        raise UsageError(f"clean_pick must be one of {', '.join(CLEAN_PICKS)}, not {cfg.clean_pick!r}")
     if cfg.lr <= 0:
         raise UsageError("lr must be positive")
     if cfg.warmup_iters < 0:

@@ -108,7 +108,7 @@ class TrainingObjective(ABC):
                 cfg.data, task_mix=cfg.mixture, patch_size=cfg.patch_size, scale=scale, augment=True,
                 seed=cfg.seed, sr_as_same_size=scale == 1, unclipped_noise=cfg.unclipped_noise,
                 transforms=patch_transforms(cfg), synthesis=cfg.synthesis, generators=cfg.generators,
-                clean_candidates=cfg.clean_candidates,
+                clean_candidates=cfg.clean_candidates, clean_pick=cfg.clean_pick,
             )
         val = None
         if cfg.val:
