@@ -108,6 +108,10 @@ sides (the one whose least detailed tenth of 16 px blocks holds the most fine de
 :func:`irtool.detect.block_fine_detail`): a frame filled with grass, hair or bristles, which a random window
 (at least half of each side) rarely is.
 
+``--route TYPE=MODEL``: for the tests that run ``--auto``'s routes (``change``, ``tone-shift``, ``removed-noise``,
+...), TYPE's images go to MODEL (a weights.toml entry or a weights file, e.g. a model just trained) instead of
+weights.toml's route, as ``irtool eval --task auto --route`` sends them.
+
 ``--severity LO HI``: the degraded windows' severities (default 0.25-1, the issue's visible range; lower for the
 faint degradations a pixel test meets that the detector misses).
 
@@ -153,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--textured", action="store_true",
                         help="also measure the most textured window of each clean photo at 1/3, 1/4 and 1/5 of its "
                              "sides")
+    parser.add_argument("--route", action="append", default=[], metavar="TYPE=MODEL",
+                        help="the tests that run --auto's routes: send TYPE to MODEL (a weights.toml entry or a "
+                             "weights file) instead of weights.toml's route, as irtool eval --route does (repeatable)")
     parser.add_argument("--severity", type=float, nargs=2, default=(0.25, 1.0), metavar=("LO", "HI"),
                         help="severity range of the degraded windows (default 0.25 1)")
     parser.add_argument("--generator", action="append", default=[], metavar="KIND=NAME",
@@ -357,7 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         from irtool.zoo import EngineSettings
 
         retain_freed_host_memory()  # as the irtool command runs
-        restorer = BatchRestorer(RestoreRequest(auto=True), engine=EngineSettings(device="cpu"))
+        routes = tuple(tuple(item.split("=", 1)) for item in args.route)
+        if any(len(route) != 2 for route in routes):
+            parser.error("--route takes TYPE=MODEL")
+        restorer = BatchRestorer(RestoreRequest(auto=True, routes=routes),
+                                 engine=EngineSettings(device="cpu"))
         restorer.prepare()
     if args.where_called is not None and args.where_called not in detector_types():
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
