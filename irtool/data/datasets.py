@@ -53,7 +53,7 @@ from irtool.data.tasks import (
     task_kind,
     task_scale,
 )
-from irtool.data.transforms import PatchTransform, check_probability
+from irtool.data.transforms import PatchTransform, _luma, check_probability
 from irtool.degrade import TASK_DEGRADATIONS, degrade_for_task, imresize, modcrop, quantize_uint8
 from irtool.errors import UsageError
 
@@ -226,9 +226,7 @@ class DegradedFolderDataset(Dataset):
         super().__init__()
         self.folder = Path(folder)
         self.clean_candidates = _check_positive("clean_candidates", clean_candidates)
-        if clean_pick not in CLEAN_PICKS:
-            raise UsageError(f"clean_pick must be one of {', '.join(CLEAN_PICKS)}, not {clean_pick!r}")
-        self.clean_pick = clean_pick
+        self.clean_pick = check_clean_pick(clean_pick)
         self.mixture = parse_task_mix(task_mix)
         self.generators = check_generators(generators or {})
         self.patch_size = _check_positive("patch_size", patch_size)
@@ -328,13 +326,20 @@ def least_fine_detail(window: np.ndarray) -> float:
     with texture); 0 for a window smaller than one block."""
     from irtool.detect import NOISE_FLATTEST_SHARE, block_fine_detail
 
-    luma = torch.from_numpy(window.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    luma = torch.from_numpy(np.ascontiguousarray(_luma(window.astype(np.float32))[..., 0]))
     detail = block_fine_detail(luma).flatten()
     return float(torch.quantile(detail, NOISE_FLATTEST_SHARE)) if detail.numel() else 0.0
 
 
 #: ``clean_pick``: how a clean patch's candidate windows are ranked (highest first).
 CLEAN_PICKS = {"palest": block_dark_channel, "textured": least_fine_detail}
+
+
+def check_clean_pick(name: str) -> str:
+    """``name`` if it is one of :data:`CLEAN_PICKS`, else a one-line :class:`UsageError`."""
+    if name not in CLEAN_PICKS:
+        raise UsageError(f"clean_pick must be one of {', '.join(CLEAN_PICKS)}, not {name!r}")
+    return name
 
 
 def _stems(paths: Sequence[Path], *, folder: Path) -> dict[str, Path]:

@@ -166,10 +166,9 @@ def _coerce(cfg: TrainConfig) -> TrainConfig:
     for name in ("iters", "batch_size", "patch_size", "clean_candidates"):
         if getattr(cfg, name) <= 0:
             raise UsageError(f"{name} must be positive")
-    from irtool.data.datasets import CLEAN_PICKS  # the data module owns the picks; imported here only to check
+    from irtool.data.datasets import check_clean_pick  # the data module owns the picks
 
-    if cfg.clean_pick not in CLEAN_PICKS:
-        raise UsageError(f"clean_pick must be one of {', '.join(CLEAN_PICKS)}, not {cfg.clean_pick!r}")
+    check_clean_pick(cfg.clean_pick)
     if cfg.lr <= 0:
         raise UsageError("lr must be positive")
     if cfg.warmup_iters < 0:
