@@ -203,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         TONE_GAPS_MIN,
         VEIL_DARK_CHANNEL_MIN,
         black_point,
-        block_fine_detail,
         chroma_noise_floor,
         edge_sharpness,
         highlight_level,
@@ -342,16 +341,18 @@ def main(argv: list[str] | None = None) -> int:
         return again.probabilities["haze"]
 
     # --test removed-noise: what the noise route's model removes where it removes least (irtool.detect.removed_noise).
-    def noise_removed(image: torch.Tensor) -> float:
+    def removed_by_noise_route(image: torch.Tensor):
         loaded = restorer._load_route(restorer.route_choice("noise").used)
-        return removed_noise(image, lambda pixels: restore_same_size(loaded, pixels)).level
+        return removed_noise(image, lambda pixels: restore_same_size(loaded, pixels))
+
+    def noise_removed(image: torch.Tensor) -> float:
+        return removed_by_noise_route(image).level
 
     # --test removed-share: the share of what it removes, and per row the shares of the windows the level sends on.
     shares_sent: dict[str, list[float]] = {}
 
     def removed_share(image: torch.Tensor) -> float:
-        loaded = restorer._load_route(restorer.route_choice("noise").used)
-        removed = removed_noise(image, lambda pixels: restore_same_size(loaded, pixels))
+        removed = removed_by_noise_route(image)
         if (NOISE_REMOVED_FLOOR_MIN <= noise_floor(image) < NOISE_FLOOR_MIN
                 and removed.level >= NOISE_REMOVED_MIN):
             shares_sent.setdefault(current["row"], []).append(removed.share)
@@ -450,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
                 record(darkest_row, darkest)
         if args.textured:
             for fraction in (3, 4, 5):
-                textured = _textured_window(clean, fraction, block_fine_detail)
+                textured = _textured_window(clean, fraction)
                 current.update(kind=CLEAN, window=textured, row=textured_row)
                 record(textured_row, textured)
         for kind in detector_types():
@@ -577,25 +578,20 @@ def _darkest_window(image, fraction: int):
     return np.ascontiguousarray(image[top : top + h, left : left + w])
 
 
-def _textured_window(image, fraction: int, block_fine_detail):
+def _textured_window(image, fraction: int):
     """The window of ``image`` (HxWx3 float) a ``fraction``-th of its sides whose least detailed tenth of 16 px
-    blocks holds the most fine detail (``block_fine_detail`` of the luma), searched on a stride of a quarter of the
-    window: the frame most filled with texture."""
+    blocks holds the most fine detail (:func:`irtool.data.datasets.least_fine_detail`, the pick of ``clean_pick =
+    "textured"``), searched on a stride of a quarter of the window: the frame most filled with texture."""
     import numpy as np
-    import torch
 
-    from irtool.data.transforms import _luma
+    from irtool.data.datasets import least_fine_detail
 
     height, width = image.shape[:2]
     h, w = max(1, height // fraction), max(1, width // fraction)
-    luma = torch.from_numpy(np.ascontiguousarray(_luma(image)[..., 0])) * 255.0
-    best, where = -1.0, (0, 0)
-    for top in range(0, height - h + 1, max(1, h // 4)):
-        for left in range(0, width - w + 1, max(1, w // 4)):
-            detail = block_fine_detail(luma[top:top + h, left:left + w]).flatten()
-            if detail.numel() and (least := float(torch.quantile(detail, 0.1))) > best:
-                best, where = least, (top, left)
-    top, left = where
+    levels = image * np.float32(255.0)
+    placements = [(top, left) for top in range(0, height - h + 1, max(1, h // 4))
+                  for left in range(0, width - w + 1, max(1, w // 4))]
+    top, left = max(placements, key=lambda at: least_fine_detail(levels[at[0]:at[0] + h, at[1]:at[1] + w]))
     return np.ascontiguousarray(image[top : top + h, left : left + w])
 
 

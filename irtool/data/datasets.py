@@ -321,9 +321,9 @@ def block_dark_channel(window: np.ndarray) -> float:
 
 
 def least_fine_detail(window: np.ndarray) -> float:
-    """The fine detail (:func:`irtool.detect.block_fine_detail` of the luma, 8-bit levels) of ``window``'s (uint8
-    HxWx3) least detailed tenth of 16 px blocks: high only when every part of the window is busy (a frame filled
-    with texture); 0 for a window smaller than one block."""
+    """The fine detail (:func:`irtool.detect.block_fine_detail` of the luma, 8-bit levels) of ``window``'s (HxWx3
+    in 8-bit levels, uint8 or float) least detailed tenth of 16 px blocks: high only when every part of the window
+    is busy (a frame filled with texture); 0 for a window smaller than one block."""
     from irtool.detect import NOISE_FLATTEST_SHARE, block_fine_detail
 
     luma = torch.from_numpy(np.ascontiguousarray(_luma(window.astype(np.float32))[..., 0]))
