@@ -44,9 +44,10 @@ it for noise (for rain: visible rain the test would take for something else).
 ``--test low-light-probability``: the bundled detector's probability of low light (its call, with the crops and the
 vote, as ``--auto`` makes it), and the share below one half.
 
-``--test haze-severity``, ``--test blur-severity``: the severity the bundled detector gives the windows it calls hazy
-(blurred; the others are not counted), and the share below :data:`irtool.detect.SLIGHT_SEVERITY` (0.25), the lowest
-severity the issue calls visible; ``--auto`` leaves a colour photo's haze call and any blur call rated below it.
+``--test haze-severity``, ``--test blur-severity``, ``--test noise-severity``, ``--test rain-severity``: the severity
+the bundled detector gives the windows it calls hazy (blurred, noisy, rainy; the others are not counted), and the
+share below :data:`irtool.detect.SLIGHT_SEVERITY` (0.25), the lowest severity the issue calls visible; ``--auto``
+leaves a colour photo's haze call and any blur call rated below it.
 
 ``--test change``: how far ``--auto`` moves each window from itself, as the PSNR of its output against its input
 (windows it copies are not counted), and the share below :data:`VISUALLY_LOSSLESS_PSNR` (an RMS change of 2.55 of
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthesis", default="wide", choices=["default", "wide"])
     parser.add_argument("--test", default="veil",
                         choices=["veil", "noise", "exposure", "sharpness", "streaks", "low-light-probability",
-                                 "haze-severity", "blur-severity", "change", "black-point", "midtones",
+                                 "haze-severity", "blur-severity", "noise-severity", "rain-severity", "change",
+                                 "black-point", "midtones",
                                  "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
                                  "tone-shift", "haze-highlights", "relit-call",
@@ -373,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         restorer.prepare()
     if args.where_called is not None and args.where_called not in detector_types():
         parser.error(f"--where-called {args.where_called}: not one of {', '.join(detector_types())}")
-    if args.test in ("low-light-probability", "haze-severity", "blur-severity", "low-light-severity",
+    if args.test in ("low-light-probability", "haze-severity", "blur-severity", "noise-severity", "rain-severity",
+                     "low-light-severity",
                      "slight-black-point", "slight-noise-floor", "slight-tone-gaps") or args.where_called:
         from irtool.detect import load_detector, load_detector_file
         from irtool.zoo import EngineSettings, ModelZoo
@@ -397,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         "haze-severity": (severity_where_called("haze"), "the bundled detector's haze severity, where it calls haze",
                           SLIGHT_SEVERITY),
         "blur-severity": (severity_where_called("blur"), "the bundled detector's blur severity, where it calls blur",
+                          SLIGHT_SEVERITY),
+        "noise-severity": (severity_where_called("noise"), "the bundled detector's noise severity, where it calls "
+                           "noise", SLIGHT_SEVERITY),
+        "rain-severity": (severity_where_called("rain"), "the bundled detector's rain severity, where it calls rain",
                           SLIGHT_SEVERITY),
         "change": (change, "PSNR of --auto's output against its input (dB), where it changes the window",
                    VISUALLY_LOSSLESS_PSNR),
