@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from irtool.data.datasets import check_generators
-    from irtool.data.transforms import _luma
+    from irtool.data.transforms import luma
     from irtool.degradations import CLEAN, detector_types
     from irtool.degrade.enlargement import MIN_DIP, enlargement_dip
     from irtool.detect import (
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def as_input(pixels: np.ndarray) -> torch.Tensor:
         if args.gray:
-            pixels = np.round(_luma(pixels) * 255) / 255
+            pixels = np.round(luma(pixels) * 255) / 255
         return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
 
     seen: dict[str, int] = {kind: 0 for kind in values}
@@ -570,13 +570,13 @@ def _darkest_window(image, fraction: int):
     stride of an eighth of the window."""
     import numpy as np
 
-    from irtool.data.transforms import _luma
+    from irtool.data.transforms import luma
 
     height, width = image.shape[:2]
     h, w = max(1, height // fraction), max(1, width // fraction)
-    luma = _luma(image)[..., 0]
+    plane = luma(image)[..., 0]
     # Window sums from the summed-area table: every placement on the stride in one pass.
-    table = np.pad(luma.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    table = np.pad(plane.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     tops, lefts = np.arange(0, height - h + 1, max(1, h // 8)), np.arange(0, width - w + 1, max(1, w // 8))
     sums = (table[tops[:, None] + h, lefts[None] + w] - table[tops[:, None], lefts[None] + w]
             - table[tops[:, None] + h, lefts[None]] + table[tops[:, None], lefts[None]])

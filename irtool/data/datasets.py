@@ -53,7 +53,7 @@ from irtool.data.tasks import (
     task_kind,
     task_scale,
 )
-from irtool.data.transforms import PatchTransform, _luma, check_probability
+from irtool.data.transforms import PatchTransform, check_probability, luma
 from irtool.degrade import TASK_DEGRADATIONS, degrade_for_task, imresize, modcrop, quantize_uint8
 from irtool.errors import UsageError
 
@@ -326,8 +326,8 @@ def least_fine_detail(window: np.ndarray) -> float:
     is busy (a frame filled with texture); 0 for a window smaller than one block."""
     from irtool.detect import NOISE_FLATTEST_SHARE, block_fine_detail
 
-    luma = torch.from_numpy(np.ascontiguousarray(_luma(window.astype(np.float32))[..., 0]))
-    detail = block_fine_detail(luma).flatten()
+    plane = torch.from_numpy(np.ascontiguousarray(luma(window.astype(np.float32))[..., 0]))
+    detail = block_fine_detail(plane).flatten()
     return float(torch.quantile(detail, NOISE_FLATTEST_SHARE)) if detail.numel() else 0.0
 
 

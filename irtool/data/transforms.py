@@ -41,6 +41,7 @@ __all__ = [
     "ToneJitter",
     "check_downscale_range",
     "check_probability",
+    "luma",
 ]
 
 
@@ -158,12 +159,12 @@ class GrayPhotos(PatchTransform):
 
     def clean(self, gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.probability and rng.random() < self.probability:
-            return np.repeat(_luma(gt), 3, axis=-1)
+            return np.repeat(luma(gt), 3, axis=-1)
         return gt
 
     def degraded(self, lq: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.probability and _is_gray(gt) and not _is_gray(lq):
-            return np.repeat(_luma(lq), 3, axis=-1), gt
+            return np.repeat(luma(lq), 3, axis=-1), gt
         return lq, gt
 
 
@@ -171,7 +172,7 @@ def _is_gray(img: np.ndarray) -> bool:
     return img.shape[-1] == 3 and np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2])
 
 
-def _luma(img: np.ndarray) -> np.ndarray:
+def luma(img: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma of an HxWx3 image, HxWx1, in its dtype (as Pillow converts RGB to L)."""
     return (img @ np.array([0.299, 0.587, 0.114], dtype=img.dtype))[..., None]
 
