@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -24,6 +24,7 @@ import torch
 from irtool.degradations import CLEAN, RESTORE_TASKS, degradation_names, get_degradation
 from irtool.detect import DIM_BLACK_POINT_MAX, Detection, Detector, load_detector, load_detector_file
 from irtool.errors import InputError, InvalidArgumentError, IrtoolError, UsageError
+from irtool.io.inputs import file_output_format
 from irtool.io.jobs import Job, ReadAhead, plan_jobs, will_decode
 from irtool.weights.routes import RouteChoice
 from irtool.zoo import EngineSettings, LoadedModel, ModelZoo
@@ -784,6 +785,8 @@ def restore_paths(inputs: Sequence[str], out_dir: str | Path, request: RestoreRe
                   shard: str | None = None, progress: Progress = Progress()) -> BatchSummary:
     """The Python API behind ``irtool restore``: returns every record (tests call this)."""
     request.validate()
+    if (file_format := file_output_format(out_dir, output.format)) is not None:  # out_dir names one output file
+        output = replace(output, format=file_format)
     jobs = plan_jobs(inputs, Path(out_dir), fmt=output.format, shard=shard)
     summary = BatchSummary()
     for record in BatchRestorer(request, engine=engine, output=output).run(jobs, progress):

@@ -207,6 +207,34 @@ def test_output_over_input_is_refused(tmp_path):
     assert result.exit_code == 2
 
 
+def test_one_input_and_an_output_file_name_writes_that_file_in_its_format(tmp_path):
+    source = _save(tmp_path / "photo.png", "RGB")
+    target = tmp_path / "fixed" / "restored.jpg"
+    result = _invoke("restore", str(source), "-o", str(target), "--model", "aio", "-q")
+    assert result.exit_code == 0, result.output
+    assert target.is_file() and Image.open(target).format == "JPEG"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["restored.jpg"]
+
+
+def test_an_output_file_name_for_several_inputs_or_another_format_is_refused_up_front(tmp_path):
+    for i in range(2):
+        _save(tmp_path / "in" / f"{i}.png", "RGB", seed=i)
+    several = _invoke("restore", str(tmp_path / "in"), "-o", str(tmp_path / "out.png"), "--model", "aio", "-q")
+    assert several.exit_code == 2 and "names one file, but 2 inputs" in several.output
+    clash = _invoke("restore", str(tmp_path / "in" / "0.png"), "-o", str(tmp_path / "out.png"), "--format", "jpg",
+                    "--model", "aio", "-q")
+    assert clash.exit_code == 2 and "--format asks for jpeg" in clash.output
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_an_existing_folder_named_like_an_image_stays_a_folder(tmp_path):
+    source = _save(tmp_path / "photo.png", "RGB")
+    folder = tmp_path / "results.png"
+    folder.mkdir()
+    assert _invoke("restore", str(source), "-o", str(folder), "--model", "aio", "-q").exit_code == 0
+    assert (folder / "photo.png").is_file()
+
+
 def test_shards_cover_every_file_exactly_once(tmp_path):
     for i in range(7):
         _save(tmp_path / "in" / f"{i}.png", "RGB", seed=i)

@@ -25,7 +25,8 @@ from irtool.cli.options import (
 
 def restore(
     inputs: List[str] = typer.Argument(..., help="Image files, folders (recursive; the tree is mirrored) or globs."),
-    output: Path = typer.Option(Path("restored"), "--output", "-o", help="Output folder (never an input's folder)."),
+    output: Path = typer.Option(Path("restored"), "--output", "-o", help="Output folder (never an input's folder); "
+                                "for one input, an output file (-o restored.png)."),
     auto: bool = typer.Option(False, "--auto", help="Detect each image's degradation from the HAIR GIV and route it."),
     task: Optional[str] = typer.Option(None, "--task", help=RESTORE_TASK_HELP),
     model: Optional[str] = typer.Option(None, "--model", help="A weights.toml entry (see `irtool models`)."),
@@ -57,6 +58,7 @@ def restore(
 
     # Plan the batch and start decoding its first photo before importing the network code (PyTorch takes a second
     # or two to import): io needs no PyTorch, so the decode runs meanwhile.
+    fmt = io.file_output_format(output, fmt) or fmt  # -o restored.jpg: one file, in the format its name says
     jobs = io.plan_jobs(inputs, output, fmt=fmt, shard=shard)
     if not compile:  # --compile leaves Inductor's workers, which the normal exit shuts down
         from irtool.cli import skip_teardown

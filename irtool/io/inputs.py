@@ -216,6 +216,19 @@ def _format_of_extension(extension: str) -> str | None:
         return None
 
 
+def file_output_format(output: str | Path, format: str | None = None) -> str | None:
+    """The format to write when ``-o`` names one output file rather than a folder (``-o restored.png``): its
+    extension names a format irtool writes and no folder of that name exists. None: ``output`` is a folder (the
+    default). UsageError when ``format`` (``--format``) names another format than the extension does."""
+    path = Path(output)
+    named = _format_of_extension(path.suffix)
+    if named is None or path.is_dir():
+        return None
+    if format is not None and normalize_format(format) != named:
+        raise UsageError(f"--output {path} names a {named} file, but --format asks for {normalize_format(format)}")
+    return named
+
+
 def plan_outputs(
     items: list[InputItem], out_dir: str | Path, *, format: str | None = None, suffix: str = ""
 ) -> list[tuple[InputItem, Path]]:

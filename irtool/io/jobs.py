@@ -14,7 +14,7 @@ from pathlib import Path
 
 from irtool.errors import InvalidArgumentError, UsageError
 from irtool.io.images import LoadedImage, read_image
-from irtool.io.inputs import count_kinds, find_inputs, other_files, plan_outputs
+from irtool.io.inputs import count_kinds, file_output_format, find_inputs, other_files, plan_outputs
 from irtool.io.shard import parse_shard, select_shard, shard_from_env
 
 
@@ -38,7 +38,8 @@ def plan_jobs(
 
     An argument that names nothing becomes a :class:`Job` with its ``problem`` (so one mistyped name among many
     costs one error record, not the batch); ``UsageError`` only when no argument names an image. The output
-    folder is never read as input, even when it lies inside an input folder.
+    folder is never read as input, even when it lies inside an input folder. An ``out_dir`` that names an image
+    file (:func:`~irtool.io.inputs.file_output_format`) is the one output of a single input.
     """
     items, problems = find_inputs(list(inputs), exclude=(out_dir,))
     if not items:
@@ -51,8 +52,14 @@ def plan_jobs(
         held = (f"no image irtool reads, only {len(others)} other file{'s' if len(others) != 1 else ''} "
                 f"({count_kinds(others)})" if others else "no image files")
         raise UsageError(f"{', '.join(inputs)}: {held}; irtool reads PNG, JPEG, WebP, TIFF, BMP and PPM/PGM")
-    # Plan every output before sharding, so all shards agree on names and collisions fail up front.
-    planned = plan_outputs(items, out_dir, format=fmt)
+    if file_output_format(out_dir, fmt) is not None:
+        if len(items) + len(problems) > 1:
+            raise UsageError(f"--output {out_dir} names one file, but {len(items) + len(problems)} inputs were given; "
+                             "name a folder for several")
+        planned = [(items[0], out_dir)]
+    else:
+        # Plan every output before sharding, so all shards agree on names and collisions fail up front.
+        planned = plan_outputs(items, out_dir, format=fmt)
     selected = parse_shard(shard) if shard else shard_from_env()
     if selected is not None:
         planned = select_shard(planned, selected.index, selected.count)
