@@ -9,8 +9,10 @@
 With one report it prints what ``irtool eval --task auto`` printed (per true type: named, decided right, PSNR,
 gain, made worse; what ``--auto`` acted on; the detector's confusion matrix and calibration). With two it prints,
 per true type, the mean gain, the images made worse, the right decisions and the images left unchanged before and
-after, then every image whose decision, model or gain (by more than 0.05 dB) changed: how a candidate is read
-against the shipped run under the README's rules (``--quiet``: without that list). ``--exclude TEXT`` leaves out
+after, the degraded images made worse anew (worse than their input and more than 0.1 dB below their gain before:
+a count a change of a few hundredths cannot move, unlike the made-worse line), then every image whose decision,
+model or gain (by more than 0.05 dB) changed: how a candidate is read against the shipped run under the README's
+rules (``--quiet``: without that list). ``--exclude TEXT`` leaves out
 every image whose path contains TEXT (e.g. one photo's crops, to see how much of a figure that photo makes).
 ``--patch``: the candidate ran only on the images it can change (a folder of links to them); its results replace
 the baseline's for those images and the comparison covers the whole baseline; ``--save FILE`` writes that merged

@@ -89,6 +89,28 @@ def test_a_candidate_is_read_against_its_baseline_image_by_image():
             _sample("x/y.png", "noise", "noise", "denoise", 1.0)]))
 
 
+def test_an_image_crossing_the_made_worse_line_by_a_hair_is_not_made_worse_anew():
+    """Session 55's own draw: -0.096 -> -0.106 dB crosses the 0.1 dB line by 0.006; the made-worse count moves, the
+    made-worse-anew count (more than 0.1 dB below its gain before, and worse than the input) does not."""
+    before = AutoReport(source="set", detector="det", samples=[
+        _sample("low-light/a.png", "low-light", "jpeg", "jpeg", -0.096),  # over the line by a hair
+        _sample("jpeg/b.png", "jpeg", "jpeg", "jpeg", 0.0),               # newly worse: anew
+        _sample("jpeg/c.png", "jpeg", "jpeg", "jpeg", -0.5),              # worse, and 0.2 dB more: anew
+        _sample("jpeg/d.png", "jpeg", "jpeg", "jpeg", -0.3),              # worse by 0.05 dB more: not anew
+        _sample("jpeg/e.png", "jpeg", "jpeg", "jpeg", -2.0),              # mended: the reverse
+    ])
+    after = AutoReport(source="set", detector="det", samples=[
+        _sample("low-light/a.png", "low-light", "jpeg", "jpeg", -0.106),
+        _sample("jpeg/b.png", "jpeg", "jpeg", "jpeg", -0.5),
+        _sample("jpeg/c.png", "jpeg", "jpeg", "jpeg", -0.7),
+        _sample("jpeg/d.png", "jpeg", "jpeg", "jpeg", -0.35),
+        _sample("jpeg/e.png", "jpeg", "jpeg", "jpeg", 0.3),
+    ])
+    text = compare_reports(before, after)
+    assert "Degraded images made worse: 3 -> 4;" in text
+    assert "Made worse anew (worse than the input and more than 0.1 dB below before): 2; the reverse: 1." in text
+
+
 def test_compare_script_prints_tables_and_refuses_what_is_not_a_report(tmp_path):
     base, cand = tmp_path / "base.json", tmp_path / "cand.json"
     base.write_text(json.dumps({"auto": _baseline().to_dict()}))

@@ -236,7 +236,11 @@ class AutoReport:
 def compare_reports(before: AutoReport, after: AutoReport, *, changed: bool = True) -> str:
     """Markdown: per true type, ``before`` against ``after`` (mean gain, images made worse, decided right, left
     unchanged) over the images both scored, then (``changed``) every image whose decision, model or gain (by more
-    than 0.05 dB) differs. How a candidate is read against the shipped run."""
+    than 0.05 dB) differs. How a candidate is read against the shipped run.
+
+    The made-worse count is a line at -0.1 dB, so an image already within a hair of it flips on any change; the
+    summary also counts the degraded images the candidate makes worse by more than 0.1 dB *below their gain
+    before* (``made worse anew``), which a change of a few hundredths cannot move."""
     theirs = {s.image: s for s in after.samples}
     pairs = [(s, theirs[s.image]) for s in before.samples if s.image in theirs]
     if not pairs:
@@ -265,7 +269,10 @@ def compare_reports(before: AutoReport, after: AutoReport, *, changed: bool = Tr
     lines += ["", f"Degraded images made worse: {sum(a.gain < -WORSE_DB for a, _ in degraded)} -> "
               f"{sum(b.gain < -WORSE_DB for _, b in degraded)}; decided right: "
               f"{sum(a.decided == a.true_type for a, _ in degraded)} -> "
-              f"{sum(b.decided == b.true_type for _, b in degraded)} of {len(degraded)}."]
+              f"{sum(b.decided == b.true_type for _, b in degraded)} of {len(degraded)}.",
+              f"Made worse anew (worse than the input and more than {WORSE_DB} dB below before): "
+              f"{sum(_made_worse_anew(a.gain, b.gain) for a, b in degraded)}; the reverse: "
+              f"{sum(_made_worse_anew(b.gain, a.gain) for a, b in degraded)}."]
     if changed:
         moved = [(a, b) for a, b in pairs if a.decided != b.decided or a.model != b.model
                  or not _same_gain(a.gain, b.gain)]
@@ -273,6 +280,13 @@ def compare_reports(before: AutoReport, after: AutoReport, *, changed: bool = Tr
         lines += [f"- {a.image}: {a.decided} / {a.model} / {_db(a.gain)} -> {b.decided} / {b.model} / {_db(b.gain)}"
                   for a, b in moved]
     return "\n".join(lines)
+
+
+def _made_worse_anew(before: float, after: float) -> bool:
+    """Worse than the input by more than WORSE_DB and more than WORSE_DB below ``before`` (a copy, no gain, reads 0)."""
+    if not math.isfinite(after) or after >= -WORSE_DB:
+        return False
+    return not math.isfinite(before) or after < before - WORSE_DB
 
 
 def _same_gain(a: float, b: float) -> bool:
