@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "black-point", "midtones",
                                  "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
-                                 "tone-shift", "haze-highlights", "relit-call",
+                                 "tone-shift", "haze-highlights", "relit-call", "deblurred-call",
                                  "chroma-noise", "removed-noise", "removed-share", "tone-gaps"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
@@ -342,6 +342,18 @@ def main(argv: list[str] | None = None) -> int:
         relit_calls.setdefault((current["row"], caller), []).append((again.type, gain))
         return again.probabilities["haze"]
 
+    def deblurred_call(image: torch.Tensor) -> float:
+        # --test deblurred-call: the same table for the windows --auto deblurs (does fog the detector calls blurred
+        # read as haze once deblurred, so that a follow-up haze route could take it?).
+        pixels = image.permute(1, 2, 0).numpy()
+        outcome = restorer.auto_restore(pixels)
+        if outcome.pixels is None or outcome.decided != "blur" or outcome.detection is None:
+            return float("nan")  # not deblurred
+        again = restorer._detect(torch.from_numpy(np.ascontiguousarray(outcome.pixels)).permute(2, 0, 1))
+        gain = gain_over_input(outcome.pixels, pixels, if_clean=-math.inf)
+        relit_calls.setdefault((current["row"], "detector"), []).append((again.type, gain))
+        return again.probabilities["haze"]
+
     # --test removed-noise: what the noise route's model removes where it removes least (irtool.detect.removed_noise).
     def removed_by_noise_route(image: torch.Tensor):
         loaded = restorer._load_route(restorer.route_choice("noise").used)
@@ -360,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             shares_sent.setdefault(current["row"], []).append(removed.share)
         return removed.share
 
-    if args.test in ("change", "tone-shift", "haze-highlights", "relit-call", "removed-noise", "removed-share"):
+    if args.test in ("change", "tone-shift", "haze-highlights", "relit-call", "deblurred-call", "removed-noise",
+                     "removed-share"):
         from irtool.engine.host import retain_freed_host_memory
         from irtool.metrics import psnr
         from irtool.restore import BatchRestorer, RestoreRequest, restore_same_size
@@ -422,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         "tone-shift": (tone, "tone shift of --auto's restoration as a tone-keeping type (8-bit levels)",
                        args.tone_shift_max),
         "relit-call": (relit_call, "the detector's probability of haze on --auto's brightened window", None),
+        "deblurred-call": (deblurred_call, "the detector's probability of haze on --auto's deblurred window", None),
         "haze-highlights": (haze_highlights, "how far --auto's haze correction lowers the highlight level (8-bit "
                             "levels), where it dehazes", None),
     }[args.test]
@@ -512,10 +526,11 @@ def main(argv: list[str] | None = None) -> int:
                 worse = sum(1 for _, g in refused if g < -0.1) if label == "another type" else "-"
                 print(f"| {kind} | {label} | {len(rows)} | {np.quantile(found, 0.5):.2f} | "
                       f"{np.quantile(found, 0.98):.2f} | {found.max():.2f} | {len(refused)} | {worse} |")
-    if args.test == "relit-call":
-        print("\nWindows brightened, by who called low light, with the detector's call on the brightened window and "
+    if args.test in ("relit-call", "deblurred-call"):
+        done, kind_called = ("brightened", "low light") if args.test == "relit-call" else ("deblurred", "blur")
+        print(f"\nWindows {done}, by who called {kind_called}, with the detector's call on the {done} window and "
               "the gain over the input (dB, against the clean window):\n")
-        print("| true type | called by | brightened | then called | mean gain | worse |")
+        print(f"| true type | called by | {done} | then called | mean gain | worse |")
         print("|---|---|---:|---|---:|---:|")
         for (kind, caller), rows in sorted(relit_calls.items()):
             calls: dict[str, list[float]] = {}
