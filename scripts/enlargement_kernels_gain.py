@@ -3,13 +3,14 @@
     .venv/bin/python scripts/enlargement_kernels_gain.py --data runs/photos/train --model hi_ir_unet_lite_deblur
     .venv/bin/python scripts/enlargement_kernels_gain.py --data runs/photos/train --weights runs/NAME/final.safetensors
 
-From every third photo of ``--data``, one random 312x504 crop (seeded) is shrunk by ``--factor`` with one of
-Pillow's antialiasing kernels (``--shrink``, default area), stored in 8 bits, and enlarged back to the crop's size by
-each kernel of ``irtool.degrade.enlargement.ENLARGEMENT_KERNELS`` (as the ``interpolated`` generator does), stored in
-8 bits again; the model then runs on each as ``--auto`` runs it (``restore_same_size``). Prints, per kernel, the
-mean PSNR of the enlargement against the crop, the mean and worst gain of the model's output, and how many it made
-worse (more than 0.1 dB). An enlargement the search misses goes wherever the detector sends it, usually here (the
-deblurring model); this says which enlargements that route helps and which it harms. Measure on training photos.
+From every third photo of ``--data``, one random 312x504 crop (seeded; ``--crop H W``) is shrunk by ``--factor``
+with one of Pillow's antialiasing kernels (``--shrink``, default area), stored in 8 bits, and enlarged back to the
+crop's size by each kernel of ``irtool.degrade.enlargement.ENLARGEMENT_KERNELS`` (as the ``interpolated`` generator
+does), stored in 8 bits again; the model then runs on each as ``--auto`` runs it (``restore_same_size``). Prints,
+per kernel, the mean PSNR of the enlargement against the crop, the mean and worst gain of the model's output, and
+how many it made worse (more than 0.1 dB). An enlargement the search misses goes wherever the detector sends it,
+usually here (the deblurring model); this says which enlargements that route helps and which it harms. Measure on
+training photos.
 
 ``--small`` (an SR model): the crop is shrunk by the model's factor with MATLAB's bicubic and each of Pillow's
 antialiasing kernels (area, bilinear, bicubic, Lanczos: the ``shrunk`` generator's), and the model super-resolves
@@ -41,12 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shrink", default="area", choices=sorted(synth.RESAMPLING_KERNELS))
     parser.add_argument("--every", type=int, default=3, help="use every N-th photo (default 3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--crop", type=int, nargs=2, default=(312, 504), metavar=("H", "W"),
+                        help="crop size (default 312 504)")
     parser.add_argument("--small", action="store_true",
                         help="an SR model on the small images of each shrinking kernel (see above)")
     args = parser.parse_args(argv)
     loaded = load_model(args)
     rng = np.random.default_rng(args.seed)
-    height, width = 312, 504
+    height, width = args.crop
     small_size = (round(height / args.factor), round(width / args.factor))
     shrinks = ("matlab", *synth.RESAMPLING_KERNELS)
     rows: dict[str, list[tuple[float, float]]] = {k: [] for k in (shrinks if args.small else ENLARGEMENT_KERNELS)}

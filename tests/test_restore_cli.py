@@ -1119,8 +1119,9 @@ def test_enlargement_kernels_gain_scores_a_model_on_every_kernel_the_search_know
     photo = 0.5 + 0.25 * np.sin(xx / 2.3) * np.cos(yy / 3.1) + 0.1 * np.random.default_rng(0).random((340, 530))
     (tmp_path / "photos").mkdir()
     Image.fromarray(np.uint8(np.clip(photo, 0, 1)[..., None].repeat(3, 2) * 255)).save(tmp_path / "photos" / "a.png")
+    crop = ("--crop", "120", "192")  # small crops keep the test fast; the default is 312 x 504
     printed = _run_script("enlargement_kernels_gain.py", "--weights", str(zoo / "aio.safetensors"), "--data",
-                          str(tmp_path / "photos"))
+                          str(tmp_path / "photos"), *crop)
     rows = {cells[0]: cells for cells in _table_rows(printed)}
     assert set(rows) == set(ENLARGEMENT_KERNELS) and all(row[1] == "1" for row in rows.values())
     # Bilinear interpolation is the softest of them: its enlargement lies furthest from the crop.
@@ -1128,7 +1129,7 @@ def test_enlargement_kernels_gain_scores_a_model_on_every_kernel_the_search_know
 
     # --small: an SR model on the small image of each shrinking kernel, against MATLAB-bicubic enlargement.
     printed = _run_script("enlargement_kernels_gain.py", "--weights", str(zoo / "sr2.safetensors"), "--data",
-                          str(tmp_path / "photos"), "--small")
+                          str(tmp_path / "photos"), "--small", *crop)
     rows = {cells[0]: cells for cells in _table_rows(printed)}
     assert set(rows) == {"matlab", "area", "bilinear", "bicubic", "lanczos"} and "shrunk x2" in printed
     # Pillow's antialiased bicubic is MATLAB's kernel: the same small image, up to the edges' padding.
