@@ -319,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         haze_drops.setdefault(current["row"], []).append((drop, gain))
         return drop
 
-    # --test relit-call: per (true type, who called low light), the detector's calls on the brightened windows, with
-    # the gains.
-    relit_calls: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    # --test relit-call / deblurred-call: per (true type, who made the call), the detector's calls on the windows
+    # --auto brightened or deblurred, with the gains.
+    rejudged_calls: dict[tuple[str, str], list[tuple[str, float]]] = {}
 
     def relit_call(image: torch.Tensor) -> float:
         from irtool.restore import Progress
@@ -339,19 +339,18 @@ def main(argv: list[str] | None = None) -> int:
         gain = gain_over_input(corrected, pixels, if_clean=-math.inf)
         assert outcome.detection is not None
         caller = "detector" if outcome.detection.type == "low-light" else "pixel tests"
-        relit_calls.setdefault((current["row"], caller), []).append((again.type, gain))
+        rejudged_calls.setdefault((current["row"], caller), []).append((again.type, gain))
         return again.probabilities["haze"]
 
     def deblurred_call(image: torch.Tensor) -> float:
-        # --test deblurred-call: the same table for the windows --auto deblurs (does fog the detector calls blurred
-        # read as haze once deblurred, so that a follow-up haze route could take it?).
+        # Does fog the detector calls blurred read as haze once deblurred, so that a follow-up haze route could take it?
         pixels = image.permute(1, 2, 0).numpy()
         outcome = restorer.auto_restore(pixels)
         if outcome.pixels is None or outcome.decided != "blur" or outcome.detection is None:
             return float("nan")  # not deblurred
         again = restorer._detect(torch.from_numpy(np.ascontiguousarray(outcome.pixels)).permute(2, 0, 1))
         gain = gain_over_input(outcome.pixels, pixels, if_clean=-math.inf)
-        relit_calls.setdefault((current["row"], "detector"), []).append((again.type, gain))
+        rejudged_calls.setdefault((current["row"], "detector"), []).append((again.type, gain))
         return again.probabilities["haze"]
 
     # --test removed-noise: what the noise route's model removes where it removes least (irtool.detect.removed_noise).
@@ -532,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
               "the gain over the input (dB, against the clean window):\n")
         print(f"| true type | called by | {done} | then called | mean gain | worse |")
         print("|---|---|---:|---|---:|---:|")
-        for (kind, caller), rows in sorted(relit_calls.items()):
+        for (kind, caller), rows in sorted(rejudged_calls.items()):
             calls: dict[str, list[float]] = {}
             for call, gain in rows:
                 calls.setdefault(call, []).append(gain)
