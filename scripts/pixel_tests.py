@@ -94,6 +94,15 @@ find_enlargement` needs at :data:`~irtool.degrade.enlargement.MIN_DIP` (-inf: no
 resolution, the share below it is the enlargements the search misses; for the others, the share at or above it is
 the images it would take for enlargements (``--auto`` searches the images called blur).
 
+``--test dip-routes``: for the windows ``--auto`` deblurs, the enlargement dip and the fit that gives it (its factor
+and kernel), with what deblurring gained and what the low-resolution route gains instead when that fit is taken for
+an enlargement (:func:`~irtool.degrade.enlargement.find_enlargement` at the window's own dip): whether an exact fit
+that stands out less than :data:`~irtool.degrade.enlargement.MIN_DIP` can choose the route, and from what factor.
+
+``--window-px LO HI``: random windows whose sides are drawn from LO to HI pixels (capped at the photo's) instead of
+half to all of the photo's sides: small images, such as thumbnails and the held-out sets' 4 x 4 crops, where an
+enlargement's fit stands out least.
+
 ``--where-called TYPE``: measure only the windows the bundled detector calls TYPE (``low-light``: where a test on
 the detector's own low-light calls would act).
 
@@ -150,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "low-light-severity",
                                  "slight-black-point", "slight-noise-floor", "slight-tone-gaps", "enlargement-dip",
                                  "tone-shift", "haze-highlights", "relit-call", "deblurred-call",
-                                 "chroma-noise", "removed-noise", "removed-share", "tone-gaps"])
+                                 "chroma-noise", "removed-noise", "removed-share", "tone-gaps", "dip-routes"])
     parser.add_argument("--gray", action="store_true",
                         help="gray photos of the degraded scenes (each window's luma after degrading), as a gray "
                              "camera or a black-and-white conversion makes them")
@@ -171,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only windows whose highlight level is below the dim highlights threshold")
     parser.add_argument("--where-called", metavar="TYPE",
                         help="measure only windows the bundled detector calls TYPE (e.g. low-light)")
+    parser.add_argument("--window-px", type=int, nargs=2, metavar=("LO", "HI"),
+                        help="random windows with sides of LO to HI pixels (capped at the photo's) instead of half to "
+                             "all of the photo's sides")
+    parser.add_argument("--save-rows", type=Path, metavar="FILE",
+                        help="--test dip-routes: also write every deblurred window's figures to FILE (JSON)")
     parser.add_argument("--tone-shift-max", type=float, default=20.0,
                         help="--test tone-shift: the refusal threshold to count against (8-bit levels)")
     parser.add_argument("--detector", type=Path, metavar="FILE",
@@ -353,6 +367,44 @@ def main(argv: list[str] | None = None) -> int:
         rejudged_calls.setdefault((current["row"], "detector"), []).append((again.type, gain))
         return again.probabilities["haze"]
 
+    # --test dip-routes: per deblurred window, (dip, factor, kernel, deblurring's gain, the enlargement route's gain).
+    dip_routes_rows: dict[str, list[tuple[float, float, str, float, float]]] = {}
+    # ... and the factor (smaller axis; NaN: none) the search finds at each lowered dip of DIP_ROUTES_DIPS when it
+    # takes only factors from each of DIP_ROUTES_FACTORS.
+    dip_routes_factors: dict[str, list[list[float]]] = {}
+
+    def dip_routes(image: torch.Tensor) -> float:
+        from irtool.degrade.enlargement import find_enlargement
+        from irtool.restore import UNCHANGED_RMS, Progress, _as_low_resolution, change_rms
+
+        pixels = image.permute(1, 2, 0).numpy()
+        outcome = restorer.auto_restore(pixels)
+        if outcome.pixels is None or outcome.decided != "blur" or outcome.detection is None:
+            return float("nan")  # not deblurred
+        dip_found = enlargement_dip(pixels)
+        # A clean window has no error to gain over: its rows hold each output's PSNR against the window itself.
+        clean = current["kind"] == CLEAN
+        deblurred = psnr(outcome.pixels, pixels) if clean else gain_over_input(outcome.pixels, pixels, if_clean=0.0)
+        factor, kernel, enlarged = math.nan, "-", math.nan
+        found = find_enlargement(pixels, min_dip=dip_found - 1e-9) if math.isfinite(dip_found) else None
+        if found is not None:
+            small_h, small_w, kernel = found
+            factor = min(pixels.shape[0] / small_h, pixels.shape[1] / small_w)
+            name = restorer.route_name(_as_low_resolution(outcome.detection))
+            if name is not None:
+                output = restorer._run_auto(restorer._load_route(name), pixels, Progress(), found)
+                change = change_rms(pixels, output)
+                output = pixels if change is not None and change <= UNCHANGED_RMS else output  # --auto copies it
+                enlarged = psnr(output, pixels) if clean else gain_over_input(output, pixels, if_clean=0.0)
+        dip_routes_rows.setdefault(current["row"], []).append((dip_found, factor, kernel, deblurred, enlarged))
+        factors = []  # the search as a rule would run it: lowered dip, and only factors from a least one
+        for least in DIP_ROUTES_FACTORS:
+            for lowered in DIP_ROUTES_DIPS:
+                at = find_enlargement(pixels, min_dip=lowered, min_factor=least) if dip_found >= lowered else None
+                factors.append(math.nan if at is None else min(pixels.shape[0] / at[0], pixels.shape[1] / at[1]))
+        dip_routes_factors.setdefault(current["row"], []).append(factors)
+        return dip_found if math.isfinite(dip_found) else -math.inf  # no exact fit: below any threshold
+
     # --test removed-noise: what the noise route's model removes where it removes least (irtool.detect.removed_noise).
     def removed_by_noise_route(image: torch.Tensor):
         loaded = restorer._load_route(restorer.route_choice("noise").used)
@@ -372,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         return removed.share
 
     if args.test in ("change", "tone-shift", "haze-highlights", "relit-call", "deblurred-call", "removed-noise",
-                     "removed-share"):
+                     "removed-share", "dip-routes"):
         from irtool.engine.host import retain_freed_host_memory
         from irtool.metrics import psnr
         from irtool.restore import BatchRestorer, RestoreRequest, restore_same_size
@@ -435,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                        args.tone_shift_max),
         "relit-call": (relit_call, "the detector's probability of haze on --auto's brightened window", None),
         "deblurred-call": (deblurred_call, "the detector's probability of haze on --auto's deblurred window", None),
+        "dip-routes": (dip_routes, "enlargement dip of the windows --auto deblurs (-inf: no exact fit)", MIN_DIP),
         "haze-highlights": (haze_highlights, "how far --auto's haze correction lowers the highlight level (8-bit "
                             "levels), where it dehazes", None),
     }[args.test]
@@ -476,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                 record(textured_row, textured)
         for kind in detector_types():
             for _ in range(args.windows):
-                window = _window(clean, rng)
+                window = _window(clean, rng) if args.window_px is None else _window_px(clean, rng, *args.window_px)
                 current.update(kind=kind, window=window, row=kind)
                 severity = 0.0 if kind == CLEAN else float(rng.uniform(*args.severity))
                 pixels, _ = detection_input(window, kind, severity, rng=rng, synthesis=args.synthesis,
@@ -539,6 +592,59 @@ def main(argv: list[str] | None = None) -> int:
                 finite = [g for g in gains if math.isfinite(g)]
                 mean = f"{np.mean(finite):+.2f}" if finite else "-"
                 print(f"| {kind} | {caller} | {len(gains)} | {call} | {mean} | {sum(g < -0.1 for g in gains)} |")
+    if args.test == "dip-routes":
+        print("\nWindows --auto deblurs, by the dip of their best exact fit and that fit's factor (the smaller axis's),"
+              " with deblurring's gain and the gain if that fit were taken for an enlargement and super-resolved "
+              "(dB against the clean window; clean windows: PSNR against the window itself; no fit: the search "
+              "finds none at the window's own dip):\n")
+        print("| true type | dip | factor | windows | deblurred: mean | worse | as an enlargement: mean | worse |")
+        print("|---|---|---|---:|---:|---:|---:|---:|")
+        dip_edges = (-math.inf, 0.1, 0.2, 0.3, 0.4, MIN_DIP, math.inf)
+        factor_edges = (1.0, 1.75, 2.25, 2.75, 3.5, math.inf)
+
+        def band(value: float, edges: tuple[float, ...]) -> str:
+            for low, high in zip(edges[:-1], edges[1:], strict=True):
+                if low <= value < high:
+                    return f"{low:g}-{high:g}"
+            return "-"
+
+        for kind, rows in dip_routes_rows.items():
+            groups: dict[tuple[str, str], list[tuple[float, float]]] = {}
+            for dip_found, factor, _, deblurred, enlarged in rows:
+                key = (band(dip_found, dip_edges) if math.isfinite(dip_found) else "no fit",
+                       band(factor, factor_edges) if math.isfinite(factor) else "no fit")
+                groups.setdefault(key, []).append((deblurred, enlarged))
+            for (dips, factors), pairs in sorted(groups.items()):
+                values = np.array(pairs)
+                taken = values[np.isfinite(values[:, 1]), 1]
+                print(f"| {kind} | {dips} | {factors} | {len(pairs)} | {values[:, 0].mean():+.2f} | "
+                      f"{int(np.sum(values[:, 0] < -0.1)) if kind != CLEAN else '-'} | "
+                      f"{f'{taken.mean():+.2f}' if len(taken) else '-'} | "
+                      f"{int(np.sum(taken < -0.1)) if kind != CLEAN and len(taken) else '-'} |")
+    if args.test == "dip-routes":
+        print("\nThe search with a lowered dip, taking only enlargements by at least a given factor (both axes): "
+              "per true type, the deblurred windows in which it finds one, and the smallest factor found (smaller "
+              "axis):\n")
+        print("| true type | factor from | lowered dip | found | smallest factor |")
+        print("|---|---:|---:|---:|---:|")
+        for kind, per_window in dip_routes_factors.items():
+            table = np.array(per_window, dtype=np.float64).reshape(len(per_window), len(DIP_ROUTES_FACTORS),
+                                                                   len(DIP_ROUTES_DIPS))
+            for i, least in enumerate(DIP_ROUTES_FACTORS):
+                for j, lowered in enumerate(DIP_ROUTES_DIPS):
+                    found = table[:, i, j][np.isfinite(table[:, i, j])]
+                    if len(found):
+                        print(f"| {kind} | {least:g} | {lowered:.2f} | {len(found)} of {len(table)} | "
+                              f"{found.min():.2f} |")
+        if args.save_rows is not None:
+            import json
+
+            args.save_rows.write_text(json.dumps({
+                "lowered_dips": list(DIP_ROUTES_DIPS), "least_factors": list(DIP_ROUTES_FACTORS),
+                "columns": ["dip", "factor at own dip", "kernel", "deblurred gain", "as an enlargement gain",
+                            "factor found from each least factor (outer) at each lowered dip (inner)"],
+                "rows": {kind: [[*row, factors] for row, factors in zip(rows, dip_routes_factors[kind], strict=True)]
+                         for kind, rows in dip_routes_rows.items()}}, allow_nan=True, indent=1))
     if args.test == "haze-highlights":
         print("\nWindows dehazed, with the gain over the input (dB, against the clean window):\n")
         print("| true type | dehazed | drop 50% | drop 98% | drop max | mean gain | worse |")
@@ -559,6 +665,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: ``--test dip-routes``: the lowered dips at which the search is tried on each deblurred window.
+DIP_ROUTES_DIPS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+#: ... and the least factors (both axes) it is asked for.
+DIP_ROUTES_FACTORS = (2.5, 2.75, 3.0)
+
 #: ``--test tone-shift``: the types whose correction exists to move the tone (not judged).
 TONE_MOVING_TYPES = ("low-light", "haze")
 #: ``--test tone-shift``: the block side (pixels) over which :func:`tone_shift` compares means.
@@ -577,6 +688,14 @@ def tone_shift(before, after) -> float:
     difference = np.subtract(after[:h, :w], before[:h, :w], dtype=np.float32).reshape(
         h // TONE_BLOCK, TONE_BLOCK, w // TONE_BLOCK, TONE_BLOCK, -1)
     return float(np.abs(difference.mean(axis=(1, 3), dtype=np.float64)).mean(axis=(0, 1)).max() * 255.0)
+
+
+def _window_px(image, rng, low: int, high: int):
+    """A random window of ``image`` whose sides are drawn from ``low`` to ``high`` pixels (capped at the image's)."""
+    height, width = image.shape[:2]
+    h, w = (min(side, int(rng.integers(low, high + 1))) for side in (height, width))
+    top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+    return image[top : top + h, left : left + w].copy()
 
 
 def _darkest_window(image, fraction: int):

@@ -224,12 +224,13 @@ def _exact_fits(fit: Callable[[int, str], float], candidates: Iterable[tuple[int
 
 
 def _axis_fits(lines: np.ndarray, kernels: tuple[str, ...], detailed: np.ndarray | None,
-               min_dip: float) -> list[tuple[float, int, str, float]]:
+               min_dip: float, min_factor: float | None = None) -> list[tuple[float, int, str, float]]:
     """The exact fits of ``lines`` (see :func:`_exact_fits`) that stand ``min_dip`` out; where none does and
     ``detailed`` lines are given, the sizes that fit exactly without standing out, and their neighbours, fitted
     again on those (smooth content: every size nearby fits the spread lines as well, only the true one the most
-    detailed lines). Only sizes already exact are refitted, so an image that is no enlargement costs nothing more."""
-    exact = _spread_fits(lines, kernels)
+    detailed lines). Only sizes already exact are refitted, so an image that is no enlargement costs nothing more.
+    ``min_factor``: only sizes that enlarge to ``lines`` by at least this factor are candidates."""
+    exact = _spread_fits(lines, kernels, min_factor)
     standing = [fit for fit in exact if fit[3] >= min_dip]
     if standing or detailed is None:
         return standing
@@ -242,11 +243,14 @@ def _sizes(large: int) -> range:
     return range(max(2, int(np.ceil(large / high))), int(large / low) + 1)
 
 
-def _spread_fits(lines: np.ndarray, kernels: tuple[str, ...]) -> list[tuple[float, int, str, float]]:
-    """Every exact fit of ``lines`` at every size and kernel (:func:`_exact_fits`)."""
+def _spread_fits(lines: np.ndarray, kernels: tuple[str, ...],
+                 min_factor: float | None = None) -> list[tuple[float, int, str, float]]:
+    """Every exact fit of ``lines`` at every size (enlarged by at least ``min_factor``, when given) and kernel
+    (:func:`_exact_fits`); the neighbouring sizes an exact fit is compared with are fitted as they are needed."""
     sizes = _sizes(lines.shape[0])
-    fits = {(small, kernel): _fit_residual(lines, small, kernel) for small in sizes for kernel in kernels}
-    return _exact_fits(lambda small, kernel: fits[(small, kernel)], fits, sizes)
+    largest = sizes.stop - 1 if min_factor is None else int(lines.shape[0] / min_factor)
+    fit = lru_cache(maxsize=None)(lambda small, kernel: _fit_residual(lines, small, kernel))
+    return _exact_fits(fit, [(small, kernel) for small in sizes if small <= largest for kernel in kernels], sizes)
 
 
 def _detailed_fits(detailed: np.ndarray, exact: list[tuple[float, int, str, float]]
@@ -257,11 +261,11 @@ def _detailed_fits(detailed: np.ndarray, exact: list[tuple[float, int, str, floa
 
 
 def _find_axis(lines: np.ndarray, kernels: tuple[str, ...], detailed: np.ndarray | None = None,
-               min_dip: float = MIN_DIP) -> tuple[int, str] | None:
+               min_dip: float = MIN_DIP, min_factor: float | None = None) -> tuple[int, str] | None:
     """The size and kernel that explain the lines exactly and stand out from their neighbours (:func:`_axis_fits`):
     the smallest size among the best such fits, then the first kernel of :data:`ENLARGEMENT_KERNELS` (along one
     axis the x2 bicubic and bilinear enlargements span nearly the same signals)."""
-    exact = _axis_fits(lines, kernels, detailed, min_dip)
+    exact = _axis_fits(lines, kernels, detailed, min_dip, min_factor)
     if not exact:
         return None
     best = min(fit[0] for fit in exact)
@@ -304,7 +308,7 @@ def _clipped(image: np.ndarray) -> np.ndarray:
     return at_edge if at_edge.ndim == 2 else np.asarray(at_edge.any(axis=2))
 
 
-def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP,
+def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP, min_factor: float | None = None,
                      skip_clipped: bool = False) -> tuple[int, int, str] | None:
     """``(small height, small width, kernel)`` when ``image`` (float HxW or HxWxC in [0, 1]) is an enlargement,
     rounded to 8 bits, of a smaller image by one of :data:`ENLARGEMENT_KERNELS` and a factor in
@@ -314,18 +318,19 @@ def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP,
     an enlarged column), on a few lines, so the cost grows with the photo's side, not its area. Along one axis
     the x2 enlargements by bicubic and bilinear weights span the same signals; the first kernel listed is taken.
     ``skip_clipped``: test lines free of samples clipped at black or white where there are enough (a candidate,
-    off by default until measured: README "Clipped lines").
+    off by default until measured: README "Clipped lines"). ``min_factor``: only enlargements by at least this
+    factor along both axes (:func:`find_large_enlargement`).
     """
     luma = _searched_luma(image)
     if luma is None:
         return None
     clipped = _clipped(image) if skip_clipped else None
     columns, detailed_columns = _axis_lines(luma, clipped)
-    vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS), detailed_columns, min_dip)
+    vertical = _find_axis(columns, tuple(ENLARGEMENT_KERNELS), detailed_columns, min_dip, min_factor)
     if vertical is None:
         return None
     rows, detailed_rows = _axis_lines(luma.T, None if clipped is None else clipped.T)
-    horizontal = _find_axis(rows, (vertical[1],), detailed_rows, min_dip)
+    horizontal = _find_axis(rows, (vertical[1],), detailed_rows, min_dip, min_factor)
     if horizontal is None:
         return None
     return vertical[0], horizontal[0], vertical[1]
