@@ -512,3 +512,26 @@ def test_find_jpeg_grid_finds_none_in_a_photo_never_compressed_or_too_small():
     assert find_jpeg_grid(_jpeg(photo, 30)[:60, :60].astype(np.float32) / 255) is None  # fewer than 64 blocks
     # libjpeg's scaling of the quality-50 table (its DC step 16): quality 60 -> 13, 90 -> 3, 10 -> 80.
     assert [ijg_step(16, q) for q in (50, 60, 90, 10)] == [16, 13, 3, 80]
+
+
+
+def test_the_search_for_large_factors_returns_none_below_its_factor():
+    """``min_factor`` (the search ``scripts/pixel_tests.py --test dip-routes`` runs): a smooth x3 enlargement is
+    found with it up to its own dip and not above; what it finds is never by a smaller factor."""
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter
+
+    from irtool.degrade.enlargement import enlargement_dip, find_enlargement
+
+    smooth = gaussian_filter(_textured(52, 84, seed=0).astype(np.float64), (1.5, 1.5, 0))
+    small = np.clip(smooth, 0, 255).round().astype(np.uint8)
+    x3 = np.asarray(Image.fromarray(small).resize((252, 156), Image.Resampling.LANCZOS)).astype(np.float32) / 255
+    dip = enlargement_dip(x3)
+    assert find_enlargement(x3, min_dip=dip - 0.01, min_factor=2.75) == (52, 84, "lanczos3")
+    assert find_enlargement(x3, min_dip=dip + 0.01, min_factor=2.75) is None
+    x2 = np.asarray(Image.fromarray(small).resize((168, 104), Image.Resampling.LANCZOS)).astype(np.float32) / 255
+    assert find_enlargement(x2) == (52, 84, "lanczos3")
+    # With no dip asked for, smooth content fits some larger factor too (why such a search needs a dip of its own),
+    # but never one below the factor asked for.
+    ghost = find_enlargement(x2, min_dip=0.0, min_factor=2.75)
+    assert ghost is not None and min(104 / ghost[0], 168 / ghost[1]) >= 2.75

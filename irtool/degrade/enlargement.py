@@ -319,7 +319,7 @@ def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP, min_factor:
     the x2 enlargements by bicubic and bilinear weights span the same signals; the first kernel listed is taken.
     ``skip_clipped``: test lines free of samples clipped at black or white where there are enough (a candidate,
     off by default until measured: README "Clipped lines"). ``min_factor``: only enlargements by at least this
-    factor along both axes (:func:`find_large_enlargement`).
+    factor along both axes (``scripts/pixel_tests.py --test dip-routes``).
     """
     luma = _searched_luma(image)
     if luma is None:
