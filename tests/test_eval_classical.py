@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
 from synthetic import photo, write_images
 from typer.testing import CliRunner
 
@@ -35,6 +34,9 @@ def _to_u8(img: np.ndarray) -> np.ndarray:
 
 
 def test_strengths_are_the_tuned_constants_times_sigma():
+    # Imported here: skimage.restoration pulls scipy.stats (1.5 s) into every test process while it collects.
+    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
+
     noisy = make_noisy(_photo(40, 48, 0), PROTOCOLS["dn-rgb-swinir"], sigma=15)
     s = 15 / 255
     np.testing.assert_array_equal(

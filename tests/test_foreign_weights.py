@@ -7,6 +7,8 @@ whole; a hub entry of such a family downloads through the loopback hub, serves `
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import json
 
 import numpy as np
@@ -26,11 +28,16 @@ from irtool.restore import RestoreRequest, restore_paths
 from irtool.weights.checkpoints import save_safetensors
 from irtool.zoo import build_from_checkpoint
 
-pytest.importorskip("spandrel", reason='the "spandrel" extra is not installed (pip install "irtool[spandrel]")')
+# Found, not imported: spandrel's import pulls torchvision and torch._dynamo (3.8 s), which every test process would
+# pay while collecting; the tests that build its networks import it when they run.
+if importlib.util.find_spec("spandrel") is None:
+    pytest.skip('the "spandrel" extra is not installed (pip install "irtool[spandrel]")', allow_module_level=True)
 
-from spandrel.architectures.HAT import HAT  # noqa: E402
-from spandrel.architectures.NAFNet import NAFNet  # noqa: E402
-from spandrel.architectures.SwinIR import SwinIR  # noqa: E402
+
+def _spandrel_class(name: str) -> type[torch.nn.Module]:
+    """spandrel's own network class ``name`` (``spandrel.architectures.<name>.<name>``)."""
+    return getattr(importlib.import_module(f"spandrel.architectures.{name}"), name)
+
 
 pytestmark = [pytest.mark.usefixtures("one_thread"),
               # spandrel's HAT and SwinIR call torch.meshgrid without indexing=; nothing irtool can change.
@@ -40,17 +47,19 @@ REV = "89abcdef0123456789abcdef0123456789abcdef"
 
 
 def _swinir(scale: int) -> torch.nn.Module:
-    return SwinIR(upscale=scale, img_size=16, window_size=8, embed_dim=12, depths=[2], num_heads=[2], mlp_ratio=2,
-                  upsampler="pixelshuffle", resi_connection="1conv")
+    return _spandrel_class("SwinIR")(upscale=scale, img_size=16, window_size=8, embed_dim=12, depths=[2],
+                                     num_heads=[2], mlp_ratio=2, upsampler="pixelshuffle", resi_connection="1conv")
 
 
 # The official files' layouts: SwinIR's classical SR and NAFNet's hold {'params': sd}, HAT's {'params_ema': sd}.
 FAMILIES = {
     "SwinIR": (lambda: _swinir(4), "params"),
-    "HAT": (lambda: HAT(upscale=4, img_size=16, window_size=8, embed_dim=12, depths=[2], num_heads=[2], mlp_ratio=2,
-                        upsampler="pixelshuffle", resi_connection="1conv", compress_ratio=3, squeeze_factor=3),
+    "HAT": (lambda: _spandrel_class("HAT")(upscale=4, img_size=16, window_size=8, embed_dim=12, depths=[2],
+                                          num_heads=[2], mlp_ratio=2, upsampler="pixelshuffle",
+                                          resi_connection="1conv", compress_ratio=3, squeeze_factor=3),
             "params_ema"),
-    "NAFNet": (lambda: NAFNet(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1]),
+    "NAFNet": (lambda: _spandrel_class("NAFNet")(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1],
+                                                 dec_blk_nums=[1, 1]),
                "params"),
 }
 
