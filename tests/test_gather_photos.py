@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gather_photos.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def gather():
-    spec = importlib.util.spec_from_file_location("gather_photos", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+    return load_script("gather_photos")
 
 
 def _webp(seed: int) -> bytes:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "pixel_tests.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("pixel_tests", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from script_modules import load_script
 
 
 def test_windows_keep_their_sides_in_range_inside_the_photo_and_follow_the_seed():
-    window_px = _script()._window_px
+    window_px = load_script("pixel_tests")._window_px
     photo = np.arange(300 * 500 * 3, dtype=np.float32).reshape(300, 500, 3)
     rng = np.random.default_rng(0)
     windows = [window_px(photo, rng, 96, 256) for _ in range(50)]

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "tone_extremes.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("tone_extremes", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from script_modules import load_script
 
 
 def test_a_brightness_cut_is_counted_and_a_photo_reaching_white_is_not(tmp_path, capsys):
@@ -26,7 +14,7 @@ def test_a_brightness_cut_is_counted_and_a_photo_reaching_white_is_not(tmp_path,
     (tmp_path / "photos").mkdir()
     for name, pixels in (("plain.png", photo), ("cut.png", cut)):
         Image.fromarray(np.uint8(np.round(pixels * 255))).save(tmp_path / "photos" / name)
-    tone = _script()
+    tone = load_script("tone_extremes")
     rgb = np.asarray(Image.open(tmp_path / "photos" / "cut.png"), np.float64) / 255
     assert tone.black_share(rgb) > 0.29 and tone.headroom(rgb) > 0.29
 
