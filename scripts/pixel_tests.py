@@ -97,7 +97,10 @@ the images it would take for enlargements (``--auto`` searches the images called
 ``--test dip-routes``: for the windows ``--auto`` deblurs, the enlargement dip and the fit that gives it (its factor
 and kernel), with what deblurring gained and what the low-resolution route gains instead when that fit is taken for
 an enlargement (:func:`~irtool.degrade.enlargement.find_enlargement` at the window's own dip): whether an exact fit
-that stands out less than :data:`~irtool.degrade.enlargement.MIN_DIP` can choose the route, and from what factor.
+that stands out less than :data:`~irtool.degrade.enlargement.MIN_DIP` can choose the route, and from what factor;
+then, per true type, the windows the search finds at each lowered dip of :data:`DIP_ROUTES_DIPS` when it takes only
+enlargements by at least each factor of :data:`DIP_ROUTES_FACTORS` (``find_enlargement(min_dip=, min_factor=)``, as a
+rule would run it). ``--save-rows FILE`` writes every deblurred window's figures as JSON.
 
 ``--window-px LO HI``: random windows whose sides are drawn from LO to HI pixels (capped at the photo's) instead of
 half to all of the photo's sides: small images, such as thumbnails and the held-out sets' 4 x 4 crops, where an
@@ -192,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                              "tests that read the detector and for --where-called, instead of the bundled one "
                              "(thresholds set on one network's calls or severities must be set again for another)")
     args = parser.parse_args(argv)
+    if args.save_rows is not None and args.test != "dip-routes":
+        parser.error("--save-rows goes with --test dip-routes")
     generators: dict[str, str] = {}
     for item in args.generator:
         kind, sep, name = item.partition("=")
@@ -397,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
                 output = pixels if change is not None and change <= UNCHANGED_RMS else output  # --auto copies it
                 enlarged = psnr(output, pixels) if clean else gain_over_input(output, pixels, if_clean=0.0)
         dip_routes_rows.setdefault(current["row"], []).append((dip_found, factor, kernel, deblurred, enlarged))
-        factors = []  # the search as a rule would run it: lowered dip, and only factors from a least one
+        factors = []  # the search as a rule would run it: a lowered dip, and only factors from a given least factor
         for least in DIP_ROUTES_FACTORS:
             for lowered in DIP_ROUTES_DIPS:
                 at = find_enlargement(pixels, min_dip=lowered, min_factor=least) if dip_found >= lowered else None
@@ -621,7 +626,6 @@ def main(argv: list[str] | None = None) -> int:
                       f"{int(np.sum(values[:, 0] < -0.1)) if kind != CLEAN else '-'} | "
                       f"{f'{taken.mean():+.2f}' if len(taken) else '-'} | "
                       f"{int(np.sum(taken < -0.1)) if kind != CLEAN and len(taken) else '-'} |")
-    if args.test == "dip-routes":
         print("\nThe search with a lowered dip, taking only enlargements by at least a given factor (both axes): "
               "per true type, the deblurred windows in which it finds one, and the smallest factor found (smaller "
               "axis):\n")
