@@ -510,13 +510,14 @@ class BatchRestorer:
     def _as_enlargement(self, detection: Detection, pixels: np.ndarray) -> tuple[str, tuple[int, int, str]] | None:
         """The low-resolution route, and the enlargement found, for an image detected as blurred whose pixels are
         an exact enlargement of a smaller image: the pixels decide that confusion (the detector's most common; the
-        deblurring model makes enlargements worse)."""
-        from irtool.degrade.enlargement import find_enlargement
+        deblurring model makes enlargements worse). An enlargement by a large factor may stand out less
+        (:func:`~irtool.degrade.enlargement.find_large_enlargement`)."""
+        from irtool.degrade.enlargement import find_enlargement, find_large_enlargement
 
         if detection.type not in ENLARGEMENT_CHECKED_TYPES or self.unsure(detection):
             return None
         name = self.route_name(_as_low_resolution(detection))
-        found = find_enlargement(pixels) if name is not None else None
+        found = (find_enlargement(pixels) or find_large_enlargement(pixels)) if name is not None else None
         return None if found is None or name is None else (name, found)
 
     def _underexposed(self, detection: Detection, image: torch.Tensor) -> tuple[str | None, float, float] | None:

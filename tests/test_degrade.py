@@ -535,3 +535,29 @@ def test_the_search_for_large_factors_returns_none_below_its_factor():
     # but never one below the factor asked for.
     ghost = find_enlargement(x2, min_dip=0.0, min_factor=2.75)
     assert ghost is not None and min(104 / ghost[0], 168 / ghost[1]) >= 2.75
+
+
+def test_a_large_enlargement_that_stands_out_a_little_is_found_by_the_second_search():
+    """A smooth x3 enlargement of a small image stands out from its neighbouring sizes by less than ``MIN_DIP`` but
+    by ``LARGE_FACTOR_MIN_DIP`` or more: ``--auto``'s second search takes it (docs/auto-history.md "The same search
+    under a rule priced by gain")."""
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter
+
+    from irtool.degrade.enlargement import (
+        LARGE_FACTOR_MIN_DIP,
+        MIN_DIP,
+        enlargement_dip,
+        find_enlargement,
+        find_large_enlargement,
+    )
+
+    smooth = gaussian_filter(_textured(52, 84, seed=2).astype(np.float64), (1.5, 1.5, 0))
+    small = np.clip(smooth, 0, 255).round().astype(np.uint8)
+    x3 = np.asarray(Image.fromarray(small).resize((252, 156), Image.Resampling.LANCZOS)).astype(np.float32) / 255
+    assert LARGE_FACTOR_MIN_DIP <= enlargement_dip(x3) < MIN_DIP
+    assert find_enlargement(x3) is None
+    assert find_large_enlargement(x3) == (52, 84, "lanczos3")
+    x2 = np.asarray(Image.fromarray(small).resize((168, 104), Image.Resampling.LANCZOS)).astype(np.float32) / 255
+    assert find_enlargement(x2) == (52, 84, "lanczos3")  # the first search finds an x2 enlargement ...
+    assert find_large_enlargement(x2) is None  # ... which the second never takes for a x3 one

@@ -336,6 +336,23 @@ def find_enlargement(image: np.ndarray, *, min_dip: float = MIN_DIP, min_factor:
     return vertical[0], horizontal[0], vertical[1]
 
 
+#: An enlargement by at least this factor along both axes counts from :data:`LARGE_FACTOR_MIN_DIP` instead of
+#: :data:`MIN_DIP` (:func:`find_large_enlargement`).
+LARGE_FACTOR = 3.0
+#: The dip such an enlargement needs. On small images a true x3 enlargement's fit stands out from its neighbouring
+#: sizes less than :data:`MIN_DIP`; set on training windows of 96-256 px where no blurred or hazed window that
+#: deblurring helps is found from :data:`LARGE_FACTOR` up (docs/auto-history.md "The same search under a rule priced
+#: by gain").
+LARGE_FACTOR_MIN_DIP = 0.45
+
+
+def find_large_enlargement(image: np.ndarray) -> tuple[int, int, str] | None:
+    """:func:`find_enlargement` of an enlargement by :data:`LARGE_FACTOR` or more whose fit stands out at least
+    :data:`LARGE_FACTOR_MIN_DIP`: the search ``--auto`` runs again on an image called blurred in which the first found
+    nothing (only the small sizes of such factors are fitted)."""
+    return find_enlargement(image, min_dip=LARGE_FACTOR_MIN_DIP, min_factor=LARGE_FACTOR)
+
+
 def enlargement_dip(image: np.ndarray) -> float:
     """How far (log10) the best exact fit of ``image`` stands below its neighbouring sizes: the largest
     ``min_dip`` at which an enlargement by some kernel stands out along both axes (:func:`find_enlargement` with
